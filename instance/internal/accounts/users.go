@@ -1,0 +1,145 @@
+package accounts
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// NewUserInput is a user an admin creates.
+type NewUserInput struct {
+	Name, Email, Password string
+	Role                  Role
+}
+
+// CreateUser adds a user. Returns a *ValidationError for bad fields and ErrConflict if
+// the e-mail is taken.
+func (s *Service) CreateUser(ctx context.Context, by Principal, in NewUserInput, m Meta) (User, error) {
+	u := User{Email: NormalizeEmail(in.Email), Name: strings.TrimSpace(in.Name), Role: in.Role, Active: true}
+	p := Problems{}
+	checkName(p, "name", u.Name)
+	checkEmail(p, "email", u.Email)
+	checkRole(p, "role", u.Role)
+	checkPassword(p, "password", in.Password, u.Email)
+	if err := p.Err(); err != nil {
+		return User{}, err
+	}
+	if err := s.setPassword(&u, in.Password); err != nil {
+		return User{}, err
+	}
+	a := s.audit(&by, m, ActionUserCreated, "user", "", fmt.Sprintf("%s as %s", u.Email, u.Role))
+	if err := s.store.CreateUser(ctx, &u, a); err != nil {
+		return User{}, fmt.Errorf("create user %s: %w", u.Email, err)
+	}
+	return u, nil
+}
+
+// ListUsers returns every user, ordered by name.
+func (s *Service) ListUsers(ctx context.Context) ([]User, error) { return s.store.ListUsers(ctx) }
+
+// FindUser returns one user or ErrNotFound.
+func (s *Service) FindUser(ctx context.Context, id int64) (User, error) { return s.store.FindUser(ctx, id) }
+
+// UserChanges are the fields an admin may change; nil leaves a field as it is.
+type UserChanges struct {
+	Name   *string
+	Role   *Role
+	Active *bool
+}
+
+// UpdateUser changes another user's name, role or active flag. Returns ErrNotFound,
+// a *ValidationError, or ErrLastAdmin when no active admin would remain.
+func (s *Service) UpdateUser(ctx context.Context, by Principal, id int64, c UserChanges, m Meta) (User, error) {
+	u, err := s.store.FindUser(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	p := Problems{}
+	var changes []string
+	if c.Name != nil {
+		name := strings.TrimSpace(*c.Name)
+		checkName(p, "name", name)
+		if name != u.Name {
+			changes = append(changes, fmt.Sprintf("name: %q → %q", u.Name, name))
+			u.Name = name
+		}
+	}
+	if c.Role != nil {
+		checkRole(p, "role", *c.Role)
+		if *c.Role != u.Role {
+			changes = append(changes, fmt.Sprintf("role: %s → %s", u.Role, *c.Role))
+			u.Role = *c.Role
+		}
+	}
+	if c.Active != nil && *c.Active != u.Active {
+		if *c.Active {
+			changes = append(changes, "reactivated")
+		} else {
+			changes = append(changes, "deactivated")
+		}
+		u.Active = *c.Active
+	}
+	if err := p.Err(); err != nil {
+		return User{}, err
+	}
+	if len(changes) == 0 {
+		return u, nil
+	}
+	a := s.audit(&by, m, ActionUserUpdated, "user", idOrEmpty(u.ID), u.Email+": "+strings.Join(changes, ", "))
+	if err := s.store.UpdateUser(ctx, &u, a); err != nil {
+		return User{}, fmt.Errorf("update user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// ChangePassword changes the principal's own password after checking the current one,
+// and ends every other session of theirs. Returns a *ValidationError naming
+// current_password when it is wrong.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string, m Meta) error {
+	u, err := s.store.FindUser(ctx, p.User.ID)
+	if err != nil {
+		return err
+	}
+	probs := Problems{}
+	if ok, err := VerifyPassword(u.PasswordHash, current); err != nil {
+		return fmt.Errorf("verify password of user %d: %w", u.ID, err)
+	} else if !ok {
+		probs.Add("current_password", "is not your current password")
+	}
+	checkPassword(probs, "new_password", next, u.Email)
+	if err := probs.Err(); err != nil {
+		return err
+	}
+	if err := s.setPassword(&u, next); err != nil {
+		return err
+	}
+	if err := s.store.UpdateUser(ctx, &u, s.audit(&p, m, ActionPasswordChanged, "user", idOrEmpty(u.ID), "")); err != nil {
+		return fmt.Errorf("update password of user %d: %w", u.ID, err)
+	}
+	return s.store.DeleteUserSessions(ctx, u.ID, p.SessionHash)
+}
+
+// UpdateProfile changes the principal's own name and language.
+func (s *Service) UpdateProfile(ctx context.Context, p Principal, name *string, locale *string, m Meta) (User, error) {
+	u, err := s.store.FindUser(ctx, p.User.ID)
+	if err != nil {
+		return User{}, err
+	}
+	probs := Problems{}
+	if name != nil {
+		u.Name = strings.TrimSpace(*name)
+		checkName(probs, "name", u.Name)
+	}
+	if locale != nil {
+		u.Locale = *locale
+		checkLocale(probs, "locale", u.Locale)
+	}
+	if err := probs.Err(); err != nil {
+		return User{}, err
+	}
+	a := s.audit(&p, m, ActionUserUpdated, "user", idOrEmpty(u.ID), u.Email+": own profile")
+	if err := s.store.UpdateUser(ctx, &u, a); err != nil {
+		return User{}, fmt.Errorf("update profile of user %d: %w", u.ID, err)
+	}
+	return u, nil
+}

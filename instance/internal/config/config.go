@@ -1,0 +1,191 @@
+// Package config reads the instance contract: the SPROUDCHAT_* environment variables
+// every runtime sets. Names are fixed (DESIGN.md); each secret also works as
+// <NAME>_FILE. Load validates everything and touches nothing on disk, so a bad
+// configuration fails before any file or database is created.
+package config
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Mode is whether the instance accepts changes.
+type Mode string
+
+// The two modes of an instance.
+const (
+	ModeActive   Mode = "active"
+	ModeReadOnly Mode = "read_only"
+)
+
+// Config is the validated configuration of one instance.
+type Config struct {
+	ListenAddr    string
+	DataDir       string
+	DatabaseURL   string // empty means SQLite in DataDir
+	Mode          Mode
+	ReadOnlyUntil time.Time // zero when not given
+	BaseURL       *url.URL
+	SecretKey     []byte
+	SetupToken    string // empty: the app generates one while no admin exists
+	SMTPURL       *url.URL
+}
+
+// SQLitePath is the database file used when no DatabaseURL is given.
+func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "sproudchat.db") }
+
+// UsesPostgres tells whether the database is PostgreSQL.
+func (c Config) UsesPostgres() bool { return c.DatabaseURL != "" }
+
+// Error names the variable that is wrong and why.
+type Error struct {
+	Var    string
+	Reason string
+}
+
+func (e *Error) Error() string { return e.Var + ": " + e.Reason }
+
+// Getenv is os.Getenv's shape, so tests can pass a map.
+type Getenv func(string) string
+
+// Load reads and validates the configuration. Returns an *Error naming the first bad
+// variable; it reads secret files but writes nothing.
+func Load(getenv Getenv) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		ListenAddr: r.str("SPROUDCHAT_LISTEN_ADDR", ":8080"),
+		DataDir:    r.str("SPROUDCHAT_DATA_DIR", "./data"),
+		Mode:       Mode(r.str("SPROUDCHAT_MODE", string(ModeActive))),
+	}
+	if _, port, err := net.SplitHostPort(c.ListenAddr); err != nil || port == "" {
+		return c, &Error{"SPROUDCHAT_LISTEN_ADDR", fmt.Sprintf("%q is not host:port (e.g. :8080)", c.ListenAddr)}
+	}
+	if c.DataDir == "" {
+		return c, &Error{"SPROUDCHAT_DATA_DIR", "must not be empty"}
+	}
+	if c.Mode != ModeActive && c.Mode != ModeReadOnly {
+		return c, &Error{"SPROUDCHAT_MODE", fmt.Sprintf("%q is neither active nor read_only", c.Mode)}
+	}
+	if v := r.str("SPROUDCHAT_READ_ONLY_UNTIL", ""); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return c, &Error{"SPROUDCHAT_READ_ONLY_UNTIL", fmt.Sprintf("%q is not an RFC 3339 time", v)}
+		}
+		c.ReadOnlyUntil = t.UTC()
+	}
+	var err error
+	if c.DatabaseURL, err = r.secret("SPROUDCHAT_DATABASE_URL"); err != nil {
+		return c, err
+	}
+	if c.DatabaseURL != "" {
+		u, perr := url.Parse(c.DatabaseURL)
+		if perr != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			// The URL may hold a password: never echo it.
+			return c, &Error{"SPROUDCHAT_DATABASE_URL", "must be empty (SQLite) or a postgres://user:pass@host/db URL"}
+		}
+	}
+	if c.BaseURL, err = baseURL(r.str("SPROUDCHAT_BASE_URL", ""), c.ListenAddr); err != nil {
+		return c, err
+	}
+	key, err := r.secret("SPROUDCHAT_SECRET_KEY")
+	if err != nil {
+		return c, err
+	}
+	if c.SecretKey, err = decodeKey(key); err != nil {
+		return c, err
+	}
+	if c.SetupToken, err = r.secret("SPROUDCHAT_SETUP_TOKEN"); err != nil {
+		return c, err
+	}
+	if c.SetupToken != "" && len(c.SetupToken) < 16 {
+		return c, &Error{"SPROUDCHAT_SETUP_TOKEN", "must be at least 16 characters"}
+	}
+	smtp, err := r.secret("SPROUDCHAT_SMTP_URL")
+	if err != nil {
+		return c, err
+	}
+	if smtp != "" {
+		u, perr := url.Parse(smtp)
+		if perr != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			return c, &Error{"SPROUDCHAT_SMTP_URL", "must be smtp://user:pass@host:port or smtps://…"}
+		}
+		c.SMTPURL = u
+	}
+	return c, nil
+}
+
+type reader struct{ getenv Getenv }
+
+func (r reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// secret reads NAME or NAME_FILE; giving both is an error because one would silently win.
+func (r reader) secret(name string) (string, error) {
+	v, file := r.getenv(name), r.getenv(name+"_FILE")
+	if v != "" && file != "" {
+		return "", &Error{name, "set either " + name + " or " + name + "_FILE, not both"}
+	}
+	if file == "" {
+		return strings.TrimSpace(v), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", &Error{name + "_FILE", "cannot read " + file + ": " + errors.Unwrap(err).Error()}
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func baseURL(v, listen string) (*url.URL, error) {
+	if v == "" {
+		host, port, _ := net.SplitHostPort(listen)
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "localhost"
+		}
+		v = "http://" + net.JoinHostPort(host, port)
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return nil, &Error{"SPROUDCHAT_BASE_URL", fmt.Sprintf("%q is not an absolute http(s) URL", v)}
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	return u, nil
+}
+
+// decodeKey accepts hex or (standard or URL-safe, padded or not) base64 encoding
+// of at least 32 random bytes.
+func decodeKey(v string) ([]byte, error) {
+	const name = "SPROUDCHAT_SECRET_KEY"
+	if v == "" {
+		return nil, &Error{name, "is required: at least 32 random bytes, hex or base64 (e.g. openssl rand -hex 32)"}
+	}
+	var key []byte
+	if b, err := hex.DecodeString(v); err == nil {
+		key = b
+	} else {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err := enc.DecodeString(v); err == nil {
+				key = b
+				break
+			}
+		}
+	}
+	if key == nil {
+		return nil, &Error{name, "is neither hex nor base64"}
+	}
+	if len(key) < 32 {
+		return nil, &Error{name, fmt.Sprintf("decodes to %d bytes; at least 32 are required", len(key))}
+	}
+	return key, nil
+}
