@@ -38,7 +38,9 @@ func (s *Service) CreateUser(ctx context.Context, by Principal, in NewUserInput,
 func (s *Service) ListUsers(ctx context.Context) ([]User, error) { return s.store.ListUsers(ctx) }
 
 // FindUser returns one user or ErrNotFound.
-func (s *Service) FindUser(ctx context.Context, id int64) (User, error) { return s.store.FindUser(ctx, id) }
+func (s *Service) FindUser(ctx context.Context, id int64) (User, error) {
+	return s.store.FindUser(ctx, id)
+}
 
 // UserChanges are the fields an admin may change; nil leaves a field as it is.
 type UserChanges struct {
