@@ -30,7 +30,8 @@ type AuditEntry struct {
 
 // AuditFilter narrows ListAudit. Zero values match everything.
 type AuditFilter struct {
-	Action string
-	Before int64 // entries with a smaller ID (cursor)
+	Action  string
+	ActorID int64 // only entries by this user
+	Before  int64 // entries with a smaller ID (cursor)
 	Limit  int
 }

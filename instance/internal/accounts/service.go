@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
@@ -64,7 +65,9 @@ type Service struct {
 	opts     Options
 	throttle *throttle
 	// dummyHash is verified against when an e-mail is unknown, so that a login takes
-	// as long whether or not the account exists.
+	// as long whether or not the account exists. Made on first use: hashing costs
+	// argon2's memory, which an idle instance should not hold.
+	dummyOnce sync.Once
 	dummyHash string
 }
 
@@ -85,11 +88,18 @@ func NewService(store Store, o Options) (*Service, error) {
 	if len(o.SecretKey) < 32 {
 		return nil, errors.New("new accounts service: secret key shorter than 32 bytes")
 	}
-	dummy, err := HashPassword(NewSecret(), o.Hash)
-	if err != nil {
-		return nil, fmt.Errorf("new accounts service: %w", err)
-	}
-	return &Service{store: store, opts: o, throttle: newThrottle(o.Clock, o.Throttle), dummyHash: dummy}, nil
+	return &Service{store: store, opts: o, throttle: newThrottle(o.Clock, o.Throttle)}, nil
+}
+
+func (s *Service) dummy() string {
+	s.dummyOnce.Do(func() {
+		h, err := HashPassword(NewSecret(), s.opts.Hash)
+		if err != nil {
+			panic("hash dummy password: " + err.Error()) // only crypto/rand can fail here
+		}
+		s.dummyHash = h
+	})
+	return s.dummyHash
 }
 
 func (s *Service) now() time.Time { return s.opts.Clock.Now() }
@@ -162,7 +172,7 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Lo
 	u, err := s.store.FindUserByEmail(ctx, email)
 	hash := u.PasswordHash
 	if errors.Is(err, ErrNotFound) {
-		hash = s.dummyHash
+		hash = s.dummy()
 	} else if err != nil {
 		return LoginResult{}, fmt.Errorf("find user: %w", err)
 	}

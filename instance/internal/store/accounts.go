@@ -342,6 +342,9 @@ func (s *Accounts) ListAudit(ctx context.Context, f accounts.AuditFilter) ([]acc
 	if f.Action != "" {
 		q = q.Where("action = ?", f.Action)
 	}
+	if f.ActorID > 0 {
+		q = q.Where("actor_id = ?", f.ActorID)
+	}
 	if f.Before > 0 {
 		q = q.Where("id < ?", f.Before)
 	}

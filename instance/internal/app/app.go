@@ -1,0 +1,192 @@
+// Package app wires the instance together: configuration, database, domain services
+// and the web server. The binary and the end-to-end tests both start it through Run.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/instance/internal/config"
+	"github.com/sproudstack/sproudchat/instance/internal/store"
+	"github.com/sproudstack/sproudchat/instance/internal/web"
+)
+
+// Version is set at build time (-ldflags -X).
+var Version = "dev"
+
+// Options are what a caller may inject; zero values take the real thing.
+type Options struct {
+	Clock clock.Clock
+	// Out receives the lines meant for a person: where the app listens and, while no
+	// admin exists, the setup link.
+	Out io.Writer
+	// LogOut receives the structured JSON log.
+	LogOut io.Writer
+	// Listener, when set, is used instead of listening on the configured address.
+	Listener net.Listener
+	// Hash overrides the password hashing cost (tests only).
+	Hash accounts.HashParams
+}
+
+// App is one running instance.
+type App struct {
+	cfg      config.Config
+	opts     Options
+	log      *slog.Logger
+	db       *store.DB
+	accounts *accounts.Service
+	web      *web.Server
+	setupURL string
+}
+
+// New opens (creating) the data dir and database, migrates it and builds the services.
+func New(ctx context.Context, cfg config.Config, o Options) (*App, error) {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.LogOut == nil {
+		o.LogOut = io.Discard
+	}
+	a := &App{cfg: cfg, opts: o, log: slog.New(slog.NewJSONHandler(o.LogOut, nil))}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.db = db
+	if applied, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	} else if len(applied) > 0 {
+		a.log.InfoContext(ctx, "database migrated", "versions", applied, "dialect", string(db.Dialect()))
+	}
+	if err := a.build(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func openDB(ctx context.Context, cfg config.Config) (*store.DB, error) {
+	if !cfg.UsesPostgres() {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		// Create the file private before SQLite does: its journal files inherit the mode.
+		f, err := os.OpenFile(cfg.SQLitePath(), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create database file: %w", err)
+		}
+		f.Close()
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath())
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+func (a *App) build(ctx context.Context) error {
+	setupToken := a.cfg.SetupToken
+	pending, err := store.NewAccounts(a.db).SetupDone(ctx)
+	if err != nil {
+		return fmt.Errorf("read setup state: %w", err)
+	}
+	pending = !pending
+	if pending && setupToken == "" {
+		// No token from the runtime (a local run): make one for this process.
+		setupToken = accounts.NewSecret()
+		a.setupURL = a.cfg.BaseURL.String() + "/setup?token=" + setupToken
+	} else if pending {
+		a.setupURL = a.cfg.BaseURL.String() + "/setup?token=…"
+	}
+	svc, err := accounts.NewService(store.NewAccounts(a.db), accounts.Options{
+		Clock: a.opts.Clock, SecretKey: a.cfg.SecretKey, SetupToken: setupToken, Hash: a.opts.Hash,
+	})
+	if err != nil {
+		return err
+	}
+	a.accounts = svc
+	a.web, err = web.New(web.Options{
+		Accounts: svc, Health: a, Logger: a.log, Clock: a.opts.Clock, BaseURL: a.cfg.BaseURL,
+		ReadOnly: a.cfg.Mode == config.ModeReadOnly, ReadOnlyUntil: a.cfg.ReadOnlyUntil, Version: Version,
+	})
+	return err
+}
+
+// Ready reports whether the database answers and its schema is the latest.
+func (a *App) Ready(ctx context.Context) error {
+	if err := a.db.Ping(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	cur, err := a.db.CurrentVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if latest, _ := a.db.LatestVersion(); cur != latest {
+		return fmt.Errorf("schema at version %d, want %d", cur, latest)
+	}
+	return nil
+}
+
+// Handler is the app's HTTP handler.
+func (a *App) Handler() http.Handler { return a.web.Handler() }
+
+// Close releases the database.
+func (a *App) Close() error { return a.db.Close() }
+
+// Run serves until ctx is cancelled, then shuts down gracefully.
+func (a *App) Run(ctx context.Context) error {
+	ln := a.opts.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", a.cfg.ListenAddr); err != nil {
+			return fmt.Errorf("listen on %s: %w", a.cfg.ListenAddr, err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           a.web.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	mode := string(a.cfg.Mode)
+	a.log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "version", Version, "mode", mode,
+		"database", string(a.db.Dialect()), "base_url", a.cfg.BaseURL.String())
+	fmt.Fprintf(a.opts.Out, "sproudchat %s is running at %s (listening on %s, %s mode)\n", Version, a.cfg.BaseURL, ln.Addr(), mode)
+	if a.setupURL != "" {
+		fmt.Fprintf(a.opts.Out, "No admin yet. Create the first one at:\n  %s\n", a.setupURL)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	a.log.Info("stopped")
+	return err
+}
+
+// DataPath is a file path inside the data dir.
+func (a *App) DataPath(name string) string { return filepath.Join(a.cfg.DataDir, name) }

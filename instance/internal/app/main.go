@@ -1,0 +1,87 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/sproudstack/sproudchat/instance/internal/config"
+)
+
+const usage = `usage: sproudchat [command]
+
+commands:
+  serve     run the instance (the default)
+  migrate   bring the database schema up to date and exit
+  version   print the version
+
+Configuration comes from SPROUDCHAT_* environment variables (see README.md).
+`
+
+// Main runs the sproudchat command line and returns its exit code: 0 on success, 1 on
+// a runtime failure, 2 for bad usage or configuration.
+func Main(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	if len(args) > 1 {
+		fmt.Fprintf(stderr, "sproudchat: %s takes no arguments\n\n%s", cmd, usage)
+		return 2
+	}
+	switch cmd {
+	case "version", "--version":
+		fmt.Fprintf(stdout, "sproudchat %s\n", Version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "serve", "migrate":
+	default:
+		fmt.Fprintf(stderr, "sproudchat: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			fmt.Fprintf(stderr, "sproudchat: configuration: %v\n", err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "sproudchat: %v\n", err)
+		return 1
+	}
+	if cmd == "migrate" {
+		return migrate(ctx, cfg, stdout, stderr)
+	}
+	a, err := New(ctx, cfg, Options{Out: stderr, LogOut: stdout})
+	if err != nil {
+		fmt.Fprintf(stderr, "sproudchat: start: %v\n", err)
+		return 1
+	}
+	defer a.Close()
+	if err := a.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "sproudchat: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func migrate(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) int {
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "sproudchat: migrate: %v\n", err)
+		return 1
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "sproudchat: migrate: %v\n", err)
+		return 1
+	}
+	v, _ := db.CurrentVersion(ctx)
+	fmt.Fprintf(stdout, "database (%s) at schema version %d; applied %d migration(s)\n", db.Dialect(), v, len(applied))
+	return 0
+}
+

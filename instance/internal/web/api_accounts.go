@@ -1,0 +1,236 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+)
+
+// userJSON is a user on the wire; the password hash never leaves the store.
+type userJSON struct {
+	ID          int64      `json:"id"`
+	Email       string     `json:"email"`
+	Name        string     `json:"name"`
+	Role        string     `json:"role"`
+	Active      bool       `json:"active"`
+	Locale      string     `json:"locale"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	LastLoginAt *time.Time `json:"last_login_at"`
+}
+
+func toUserJSON(u accounts.User) userJSON {
+	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Role: string(u.Role), Active: u.Active, Locale: u.Locale,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, LastLoginAt: u.LastLoginAt}
+}
+
+type meJSON struct {
+	userJSON
+	Permissions []accounts.Permission `json:"permissions"`
+}
+
+func toMeJSON(u accounts.User) meJSON {
+	return meJSON{userJSON: toUserJSON(u), Permissions: u.Role.Permissions()}
+}
+
+type sessionJSON struct {
+	User      meJSON `json:"user"`
+	CSRFToken string `json:"csrf_token,omitempty"`
+}
+
+type listJSON[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+func pathID(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, accounts.ErrNotFound
+	}
+	return id, nil
+}
+
+func (s *Server) apiSetup(c echo.Context) error {
+	var in struct {
+		Token    string `json:"token"`
+		Name     string `json:"name"`
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	u, err := s.opts.Accounts.Setup(c.Request().Context(), accounts.SetupInput(in), meta(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"user": toUserJSON(u)})
+}
+
+func (s *Server) apiLogin(c echo.Context) error {
+	var in struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	res, err := s.opts.Accounts.Login(c.Request().Context(), in.Email, in.Password, meta(c))
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(c, res.Token, res.ExpiresAt)
+	return c.JSON(http.StatusOK, sessionJSON{User: toMeJSON(res.Principal.User), CSRFToken: res.Principal.CSRFToken})
+}
+
+func (s *Server) apiSession(c echo.Context) error {
+	p := mustPrincipal(c)
+	return c.JSON(http.StatusOK, sessionJSON{User: toMeJSON(p.User), CSRFToken: p.CSRFToken})
+}
+
+func (s *Server) apiLogout(c echo.Context) error {
+	if err := s.opts.Accounts.Logout(c.Request().Context(), mustPrincipal(c), meta(c)); err != nil {
+		return err
+	}
+	s.clearSessionCookie(c)
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) apiMe(c echo.Context) error {
+	return c.JSON(http.StatusOK, toMeJSON(mustPrincipal(c).User))
+}
+
+func (s *Server) apiUpdateMe(c echo.Context) error {
+	var in struct {
+		Name   *string `json:"name"`
+		Locale *string `json:"locale"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	u, err := s.opts.Accounts.UpdateProfile(c.Request().Context(), mustPrincipal(c), in.Name, in.Locale, meta(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toMeJSON(u))
+}
+
+func (s *Server) apiChangePassword(c echo.Context) error {
+	var in struct {
+		Current string `json:"current_password"`
+		New     string `json:"new_password"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	if err := s.opts.Accounts.ChangePassword(c.Request().Context(), mustPrincipal(c), in.Current, in.New, meta(c)); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// apiExportMe gives a user everything the instance holds about them as a person
+// (GDPR art. 15 and 20): profile, API tokens (without secrets) and their audit trail.
+func (s *Server) apiExportMe(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := mustPrincipal(c)
+	tokens, err := s.opts.Accounts.ListTokens(ctx, p)
+	if err != nil {
+		return err
+	}
+	var trail []auditJSON
+	for before := int64(0); ; {
+		entries, err := s.opts.Accounts.ListAudit(ctx, accounts.AuditFilter{ActorID: p.User.ID, Before: before, Limit: 500})
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			trail = append(trail, toAuditJSON(e))
+		}
+		if len(entries) < 500 {
+			break
+		}
+		before = entries[len(entries)-1].ID
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="sproudchat-account-%d.json"`, p.User.ID))
+	return c.JSON(http.StatusOK, map[string]any{
+		"exported_at": s.opts.Clock.Now(),
+		"user":        toUserJSON(p.User),
+		"api_tokens":  toTokensJSON(tokens),
+		"audit_trail": trail,
+	})
+}
+
+func (s *Server) apiListUsers(c echo.Context) error {
+	users, err := s.opts.Accounts.ListUsers(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := listJSON[userJSON]{Items: make([]userJSON, len(users))}
+	for i, u := range users {
+		out.Items[i] = toUserJSON(u)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) apiGetUser(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	u, err := s.opts.Accounts.FindUser(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toUserJSON(u))
+}
+
+func (s *Server) apiCreateUser(c echo.Context) error {
+	var in struct {
+		Name     string `json:"name"`
+		Email    string `json:"email"`
+		Role     string `json:"role"`
+		Password string `json:"password"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	u, err := s.opts.Accounts.CreateUser(c.Request().Context(), mustPrincipal(c),
+		accounts.NewUserInput{Name: in.Name, Email: in.Email, Password: in.Password, Role: accounts.Role(in.Role)}, meta(c))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/users/%d", u.ID))
+	return c.JSON(http.StatusCreated, toUserJSON(u))
+}
+
+func (s *Server) apiUpdateUser(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Name   *string `json:"name"`
+		Role   *string `json:"role"`
+		Active *bool   `json:"active"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	ch := accounts.UserChanges{Name: in.Name, Active: in.Active}
+	if in.Role != nil {
+		r := accounts.Role(*in.Role)
+		ch.Role = &r
+	}
+	u, err := s.opts.Accounts.UpdateUser(c.Request().Context(), mustPrincipal(c), id, ch, meta(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toUserJSON(u))
+}

@@ -1,0 +1,29 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "version": s.opts.Version})
+}
+
+// readyz answers 200 only when the database is reachable and migrated, so runtimes wait
+// for it before sending traffic.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.opts.Health.Ready(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready", "error", err.Error())
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database not ready"})
+	}
+	mode := "active"
+	if s.opts.ReadOnly {
+		mode = "read_only"
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready", "mode": mode})
+}

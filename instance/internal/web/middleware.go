@@ -1,0 +1,204 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+)
+
+const (
+	ctxRequestID = "request_id"
+	ctxPrincipal = "principal"
+	csrfHeader   = "X-CSRF-Token"
+	csrfField    = "csrf_token"
+)
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// withRequestID takes a sane X-Request-ID from the client (the edge router sets one) or
+// makes one, and echoes it in the response.
+func withRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !validRequestID.MatchString(id) {
+			b := make([]byte, 8)
+			rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Set(ctxRequestID, id)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+func requestID(c echo.Context) string { id, _ := c.Get(ctxRequestID).(string); return id }
+
+// accessLog writes one line per request. It logs the path without the query string
+// (the setup link carries its token there) and never headers or bodies.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		attrs := []any{"request_id", requestID(c), "method", c.Request().Method, "path", c.Request().URL.Path,
+			"status", c.Response().Status, "duration_ms", float64(time.Since(start).Microseconds()) / 1000, "ip", c.RealIP()}
+		if p, ok := principalOf(c); ok {
+			attrs = append(attrs, "user_id", p.User.ID)
+		}
+		s.log.InfoContext(c.Request().Context(), "request", attrs...)
+		return nil
+	}
+}
+
+// limitBody caps every request body; reading past the cap fails with 413.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength > s.opts.MaxBodyBytes {
+			return errTooLarge
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, s.opts.MaxBodyBytes)
+		return next(c)
+	}
+}
+
+// securityHeaders keep pages from being framed, sniffed or leaking referrers, and allow
+// nothing to load from a third-party host: the privacy promise, enforced by the browser.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		return next(c)
+	}
+}
+
+// sameOrigin refuses state-changing requests that a browser sent from another site.
+// It protects the routes that have no session yet (login, setup) from cross-site
+// posts; the CSRF token protects the rest.
+func (s *Server) sameOrigin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if !mutating(r.Method) {
+			return next(c)
+		}
+		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			return errCrossSite
+		}
+		if o := r.Header.Get("Origin"); o != "" {
+			u, err := url.Parse(o)
+			if err != nil || (u.Host != r.Host && u.Host != s.opts.BaseURL.Host) {
+				return errCrossSite
+			}
+		}
+		return next(c)
+	}
+}
+
+func mutating(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}
+
+// authenticate finds who is calling: a Bearer token (API routes only) or the session
+// cookie. A request that presents a bad credential is refused, not treated as anonymous.
+func (s *Server) authenticate(c echo.Context, api bool) (accounts.Principal, bool, error) {
+	ctx := c.Request().Context()
+	if auth := c.Request().Header.Get(echo.HeaderAuthorization); auth != "" && api {
+		const prefix = "Bearer "
+		if len(auth) <= len(prefix) || auth[:len(prefix)] != prefix {
+			return accounts.Principal{}, false, errLoginNeed
+		}
+		p, err := s.opts.Accounts.AuthenticateToken(ctx, auth[len(prefix):])
+		if errors.Is(err, accounts.ErrUnauthorized) {
+			return accounts.Principal{}, false, errLoginNeed
+		}
+		return p, err == nil, err
+	}
+	cookie, err := c.Cookie(s.cookieName())
+	if err != nil || cookie.Value == "" {
+		return accounts.Principal{}, false, nil
+	}
+	p, err := s.opts.Accounts.AuthenticateSession(ctx, cookie.Value)
+	if errors.Is(err, accounts.ErrUnauthorized) {
+		s.clearSessionCookie(c)
+		return accounts.Principal{}, false, nil
+	}
+	return p, err == nil, err
+}
+
+func principalOf(c echo.Context) (accounts.Principal, bool) {
+	p, ok := c.Get(ctxPrincipal).(accounts.Principal)
+	return p, ok
+}
+
+// mustPrincipal is for handlers of non-public routes, where guard has set it.
+func mustPrincipal(c echo.Context) accounts.Principal {
+	p, _ := principalOf(c)
+	return p
+}
+
+func meta(c echo.Context) accounts.Meta {
+	return accounts.Meta{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+}
+
+// guard wraps a route's handler with everything its table entry declares: who may call
+// it, CSRF proof for cookie-authenticated changes, and the read-only refusal. It is the
+// only place these rules live, so a route cannot be added without them.
+func (s *Server) guard(rt Route) echo.HandlerFunc {
+	api := rt.API()
+	return func(c echo.Context) error {
+		p, ok, err := s.authenticate(c, api)
+		if err != nil {
+			return err
+		}
+		if ok {
+			c.Set(ctxPrincipal, p)
+		}
+		write := mutating(rt.Method)
+		if rt.Perm != accounts.Public {
+			if !ok {
+				return errLoginNeed
+			}
+			if !p.Can(rt.Perm) {
+				return errForbidden
+			}
+			if write && p.ViaSession() {
+				token := c.Request().Header.Get(csrfHeader)
+				if token == "" && !api {
+					if token, err = formValue(c, csrfField); err != nil {
+						return err
+					}
+				}
+				if token == "" {
+					return errNoCSRF
+				}
+				if !s.opts.Accounts.CheckCSRF(p, token) {
+					return errBadCSRF
+				}
+			}
+		}
+		if write && s.opts.ReadOnly && !rt.ReadOnlyOK {
+			return errReadOnly
+		}
+		if ok || rt.Perm != accounts.Public {
+			c.Response().Header().Set("Cache-Control", "no-store")
+		}
+		return rt.Handler(c)
+	}
+}

@@ -1,0 +1,134 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+)
+
+// safeNext keeps post-login redirects on this site: a path, never "//host" or a URL.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (s *Server) pageLogin(c echo.Context) error {
+	if _, ok := principalOf(c); ok {
+		return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
+	}
+	return s.renderLogin(c, http.StatusOK, "", c.QueryParam("next"), "")
+}
+
+func (s *Server) renderLogin(c echo.Context, status int, email, next, errMsg string) error {
+	pending, err := s.opts.Accounts.SetupPending(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	d := s.page(c, "login.title")
+	d.Form["email"], d.Form["next"], d.Error = email, next, errMsg
+	if c.QueryParam("out") == "1" {
+		d.Flash = translate(d.Lang, "login.logged_out")
+	}
+	d.Data = struct{ SetupPending bool }{pending}
+	return s.render(c, status, "login", d)
+}
+
+func (s *Server) pageLoginSubmit(c echo.Context) error {
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.opts.Accounts.Login(c.Request().Context(), f.Get("email"), f.Get("password"), meta(c))
+	var te *accounts.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		secs := int(te.RetryAfter.Seconds() + 0.999)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		return s.renderLogin(c, http.StatusTooManyRequests, f.Get("email"), f.Get("next"), translate(lang(c.Request(), nil), "login.throttled", secs))
+	case errors.Is(err, accounts.ErrUnauthorized):
+		return s.renderLogin(c, http.StatusUnauthorized, f.Get("email"), f.Get("next"), translate(lang(c.Request(), nil), "login.failed"))
+	case err != nil:
+		return err
+	}
+	s.setSessionCookie(c, res.Token, res.ExpiresAt)
+	return c.Redirect(http.StatusSeeOther, safeNext(f.Get("next")))
+}
+
+func (s *Server) pageLogout(c echo.Context) error {
+	if err := s.opts.Accounts.Logout(c.Request().Context(), mustPrincipal(c), meta(c)); err != nil {
+		return err
+	}
+	s.clearSessionCookie(c)
+	return c.Redirect(http.StatusSeeOther, "/login?out=1")
+}
+
+func (s *Server) pageSetup(c echo.Context) error {
+	token := c.QueryParam("token")
+	d := s.page(c, "setup.title")
+	status := http.StatusOK
+	switch err := s.opts.Accounts.CheckSetupToken(c.Request().Context(), token); {
+	case err == nil:
+		d.Data, d.Form["token"] = true, token
+	case errors.Is(err, accounts.ErrGone):
+		d.Flash = translate(d.Lang, "setup.done")
+	case errors.Is(err, accounts.ErrForbidden):
+		status, d.Error = http.StatusForbidden, translate(d.Lang, "setup.invalid")
+	default:
+		return err
+	}
+	return s.render(c, status, "setup", d)
+}
+
+// pageSetupSubmit creates the first admin and logs them straight in.
+func (s *Server) pageSetupSubmit(c echo.Context) error {
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	in := accounts.SetupInput{Token: f.Get("token"), Name: f.Get("name"), Email: f.Get("email"), Password: f.Get("password")}
+	_, err = s.opts.Accounts.Setup(c.Request().Context(), in, meta(c))
+	if fields, ok := fieldErrors(err); ok {
+		d := s.page(c, "setup.title")
+		d.Data, d.Errors, d.Error = true, fields, translate(d.Lang, "form.fix")
+		d.Form["token"], d.Form["name"], d.Form["email"] = in.Token, in.Name, in.Email
+		return s.render(c, http.StatusUnprocessableEntity, "setup", d)
+	}
+	if errors.Is(err, accounts.ErrForbidden) || errors.Is(err, accounts.ErrGone) {
+		return s.pageSetupRefused(c, err)
+	}
+	if err != nil {
+		return err
+	}
+	res, err := s.opts.Accounts.Login(c.Request().Context(), in.Email, in.Password, meta(c))
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(c, res.Token, res.ExpiresAt)
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
+func (s *Server) pageSetupRefused(c echo.Context, err error) error {
+	d := s.page(c, "setup.title")
+	status := http.StatusGone
+	d.Flash = translate(d.Lang, "setup.done")
+	if errors.Is(err, accounts.ErrForbidden) {
+		status, d.Flash, d.Error = http.StatusForbidden, "", translate(d.Lang, "setup.invalid")
+	}
+	return s.render(c, status, "setup", d)
+}
+
+// fieldErrors tells whether err is a validation error, and its fields.
+func fieldErrors(err error) (map[string]string, bool) {
+	var ve *accounts.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Fields, true
+	}
+	return nil, false
+}

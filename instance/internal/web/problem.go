@@ -1,0 +1,144 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+)
+
+// Problem is an RFC 9457 problem detail, the body of every API error.
+type Problem struct {
+	Type      string            `json:"type"`
+	Title     string            `json:"title"`
+	Status    int               `json:"status"`
+	Detail    string            `json:"detail,omitempty"`
+	Errors    map[string]string `json:"errors,omitempty"`
+	RequestID string            `json:"request_id,omitempty"`
+
+	retryAfter int // seconds, for 429
+}
+
+// requestError is an error the web layer raises itself, with the status it means.
+type requestError struct {
+	status int
+	kind   string // the problem type's last segment
+	detail string
+}
+
+func (e *requestError) Error() string { return e.detail }
+
+func badRequest(format string, args ...any) error {
+	return &requestError{http.StatusBadRequest, "bad-request", fmt.Sprintf(format, args...)}
+}
+
+var (
+	errTooLarge  = &requestError{http.StatusRequestEntityTooLarge, "too-large", "the request body is larger than the limit"}
+	errReadOnly  = &requestError{http.StatusLocked, "read-only", "this instance is read-only: changes are not possible"}
+	errNoCSRF    = &requestError{http.StatusBadRequest, "csrf", "the CSRF token is missing: send it as X-CSRF-Token or the csrf_token form field"}
+	errBadCSRF   = &requestError{http.StatusForbidden, "csrf", "the CSRF token does not match this session"}
+	errForbidden = &requestError{http.StatusForbidden, "forbidden", "you do not have permission to do this"}
+	errCrossSite = &requestError{http.StatusForbidden, "cross-site", "cross-site requests are refused"}
+	errLoginNeed = &requestError{http.StatusUnauthorized, "unauthenticated", "log in or send an API token"}
+)
+
+const problemBase = "https://sproud.chat/problems/"
+
+// toProblem maps any error to the status and problem it means; the one place where
+// domain errors become HTTP.
+func toProblem(err error) Problem {
+	var (
+		re *requestError
+		ve *accounts.ValidationError
+		te *accounts.ThrottledError
+		he *echo.HTTPError
+	)
+	p := Problem{Type: "about:blank"}
+	switch {
+	case errors.As(err, &re):
+		p.Status, p.Type, p.Detail = re.status, problemBase+re.kind, re.detail
+	case errors.As(err, &ve):
+		p.Status, p.Type, p.Detail, p.Errors = http.StatusUnprocessableEntity, problemBase+"validation", "some fields are invalid", ve.Fields
+	case errors.As(err, &te):
+		p.Status, p.Type, p.Detail = http.StatusTooManyRequests, problemBase+"throttled", te.Error()
+		p.retryAfter = int(te.RetryAfter.Seconds() + 0.999)
+	case errors.Is(err, accounts.ErrInvalid):
+		p.Status, p.Detail = http.StatusUnprocessableEntity, err.Error()
+	case errors.Is(err, accounts.ErrNotFound):
+		p.Status, p.Detail = http.StatusNotFound, "no such resource"
+	case errors.Is(err, accounts.ErrConflict):
+		p.Status, p.Detail = http.StatusConflict, err.Error()
+	case errors.Is(err, accounts.ErrUnauthorized):
+		p.Status, p.Detail = http.StatusUnauthorized, err.Error()
+	case errors.Is(err, accounts.ErrForbidden):
+		p.Status, p.Detail = http.StatusForbidden, err.Error()
+	case errors.Is(err, accounts.ErrGone):
+		p.Status, p.Detail = http.StatusGone, err.Error()
+	case errors.As(err, &he):
+		p.Status = he.Code
+		if he.Code < 500 {
+			p.Detail = fmt.Sprint(he.Message)
+		}
+	default:
+		p.Status = http.StatusInternalServerError
+	}
+	p.Title = http.StatusText(p.Status)
+	if p.Status >= 500 {
+		p.Detail = "something went wrong on our side; the request id helps us find it"
+	}
+	return p
+}
+
+// handleError is echo's HTTPErrorHandler: problem+json under /api and for non-HTML
+// clients, an HTML page otherwise. Internal errors are logged with their detail; the
+// client sees a generic message.
+func (s *Server) handleError(err error, c echo.Context) {
+	p := toProblem(err)
+	p.RequestID = requestID(c)
+	if c.Response().Committed {
+		s.log.ErrorContext(c.Request().Context(), "response failed after it started", "error", err.Error(), "request_id", p.RequestID)
+		return
+	}
+	if p.Status >= 500 {
+		s.log.ErrorContext(c.Request().Context(), "request failed", "error", err.Error(), "request_id", p.RequestID,
+			"method", c.Request().Method, "path", c.Request().URL.Path)
+	}
+	if p.retryAfter > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(p.retryAfter))
+	}
+	if isAPI(c) {
+		writeProblem(c, p)
+		return
+	}
+	if p.Status == http.StatusUnauthorized {
+		redirectToLogin(c)
+		return
+	}
+	s.renderError(c, p)
+}
+
+func writeProblem(c echo.Context, p Problem) {
+	b, _ := json.Marshal(p)
+	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+	c.Response().WriteHeader(p.Status)
+	c.Response().Write(b)
+}
+
+func isAPI(c echo.Context) bool {
+	path := c.Request().URL.Path
+	return strings.HasPrefix(path, "/api/") || path == "/healthz" || path == "/readyz"
+}
+
+func redirectToLogin(c echo.Context) {
+	next := c.Request().URL.Path
+	if c.Request().Method != http.MethodGet {
+		next = "/"
+	}
+	c.Redirect(http.StatusSeeOther, "/login?next="+urlQueryEscape(next))
+}

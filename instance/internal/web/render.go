@@ -1,0 +1,167 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// pages holds one template set per page, each the layout plus that page.
+type pages struct{ sets map[string]*template.Template }
+
+var funcs = template.FuncMap{
+	"t": translate,
+	"date": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			return v.UTC().Format("2006-01-02 15:04 UTC")
+		case *time.Time:
+			if v != nil {
+				return v.UTC().Format("2006-01-02 15:04 UTC")
+			}
+		}
+		return ""
+	},
+	"roles": func() []accounts.Role { return accounts.Roles },
+}
+
+func loadPages() (*pages, error) {
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse layout: %w", err)
+	}
+	names, err := fs.Glob(templateFiles, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	p := &pages{sets: map[string]*template.Template{}}
+	for _, n := range names {
+		base := path.Base(n)
+		if base == "layout.html" {
+			continue
+		}
+		set, err := template.Must(layout.Clone()).ParseFS(templateFiles, n)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", base, err)
+		}
+		p.sets[strings.TrimSuffix(base, ".html")] = set
+	}
+	return p, nil
+}
+
+// pageData is what every page template gets.
+type pageData struct {
+	Lang          string
+	Title         string
+	Path          string
+	User          *accounts.User
+	CSRF          string
+	ReadOnly      bool
+	ReadOnlyUntil string
+	Nav           []navLink
+	Flash         string
+	Error         string
+	Errors        map[string]string
+	Form          map[string]string
+	Data          any
+	principal     accounts.Principal
+}
+
+type navLink struct {
+	Label  string
+	Path   string
+	Active bool
+}
+
+// Can lets a template show only what the user may do.
+func (d pageData) Can(p string) bool { return d.User != nil && d.principal.Can(accounts.Permission(p)) }
+
+// page builds the data every page shares from the request.
+func (s *Server) page(c echo.Context, titleKey string) pageData {
+	d := pageData{Path: c.Request().URL.Path, ReadOnly: s.opts.ReadOnly, Form: map[string]string{}}
+	p, ok := principalOf(c)
+	if ok {
+		d.principal, d.User, d.CSRF = p, &p.User, p.CSRFToken
+	}
+	d.Lang = lang(c.Request(), d.User)
+	d.Title = translate(d.Lang, titleKey)
+	if !s.opts.ReadOnlyUntil.IsZero() {
+		d.ReadOnlyUntil = s.opts.ReadOnlyUntil.Format("2006-01-02")
+	}
+	if ok {
+		for _, n := range navigation {
+			if p.Can(n.Perm) {
+				d.Nav = append(d.Nav, navLink{Label: translate(d.Lang, n.Key), Path: n.Path, Active: strings.HasPrefix(d.Path, n.Path) ||
+					(n.Path == "/settings/users" && strings.HasPrefix(d.Path, "/settings"))})
+			}
+		}
+	}
+	return d
+}
+
+// render writes page name with status; a template error is a 500, never half a page.
+func (s *Server) render(c echo.Context, status int, name string, d pageData) error {
+	set, ok := s.pages.sets[name]
+	if !ok {
+		return fmt.Errorf("render: no page %q", name)
+	}
+	var buf bytes.Buffer
+	if err := set.ExecuteTemplate(&buf, "layout.html", d); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	c.Response().Header().Set("Content-Language", d.Lang)
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// renderError shows an error as a page, in the user's language.
+func (s *Server) renderError(c echo.Context, p Problem) {
+	d := s.page(c, "error.title")
+	key := fmt.Sprintf("error.%d", p.Status)
+	if _, ok := messages["en"][key]; ok {
+		d.Error = translate(d.Lang, key)
+	} else if p.Detail != "" && p.Status < 500 {
+		d.Error = p.Detail
+	} else {
+		d.Error = http.StatusText(p.Status)
+	}
+	d.Data = p
+	if err := s.render(c, p.Status, "error", d); err != nil {
+		s.log.ErrorContext(c.Request().Context(), "render error page", "error", err.Error(), "request_id", requestID(c))
+		c.String(p.Status, http.StatusText(p.Status))
+	}
+}
+
+func (s *Server) static(c echo.Context) error {
+	name := path.Clean("static/" + c.Param("*"))
+	b, err := staticFiles.ReadFile(name)
+	if err != nil || !strings.HasPrefix(name, "static/") {
+		return echo.ErrNotFound
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+	ct := "application/octet-stream"
+	switch path.Ext(name) {
+	case ".css":
+		ct = "text/css; charset=utf-8"
+	case ".js":
+		ct = "text/javascript; charset=utf-8"
+	case ".svg":
+		ct = "image/svg+xml"
+	}
+	return c.Blob(http.StatusOK, ct, b)
+}

@@ -1,0 +1,121 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	a "github.com/sproudstack/sproudchat/instance/internal/accounts"
+)
+
+// Route is one entry of the route table. Every route names the permission it needs;
+// guard enforces it, the CSRF check and read-only mode, and the tests walk the table
+// for every role and in read-only mode.
+type Route struct {
+	Method string
+	Path   string
+	Perm   a.Permission
+	// ReadOnlyOK marks a mutating route that stays allowed in read-only mode (logging
+	// in and out, and later exports): it changes no customer content.
+	ReadOnlyOK bool
+	Handler    echo.HandlerFunc
+}
+
+// API tells whether the route is part of the JSON API (problem+json, Bearer tokens).
+func (r Route) API() bool { return strings.HasPrefix(r.Path, "/api/") }
+
+// Mutating tells whether the route changes state.
+func (r Route) Mutating() bool { return mutating(r.Method) }
+
+func (r Route) check() error {
+	if r.Perm == "" {
+		return fmt.Errorf("route %s %s declares no permission", r.Method, r.Path)
+	}
+	if r.Handler == nil {
+		return fmt.Errorf("route %s %s has no handler", r.Method, r.Path)
+	}
+	return nil
+}
+
+const (
+	get   = http.MethodGet
+	post  = http.MethodPost
+	put   = http.MethodPut
+	patch = http.MethodPatch
+	del   = http.MethodDelete
+)
+
+// routeTable is every route of the instance. Areas added later append theirs here.
+func (s *Server) routeTable() []Route {
+	return []Route{
+		// Health and assets.
+		{Method: get, Path: "/healthz", Perm: a.Public, Handler: s.healthz},
+		{Method: get, Path: "/readyz", Perm: a.Public, Handler: s.readyz},
+		{Method: get, Path: "/static/*", Perm: a.Public, Handler: s.static},
+
+		// API: setup, session, own account.
+		{Method: post, Path: "/api/v1/setup", Perm: a.Public, Handler: s.apiSetup},
+		{Method: post, Path: "/api/v1/session", Perm: a.Public, ReadOnlyOK: true, Handler: s.apiLogin},
+		{Method: get, Path: "/api/v1/session", Perm: a.Authenticated, Handler: s.apiSession},
+		{Method: del, Path: "/api/v1/session", Perm: a.Authenticated, ReadOnlyOK: true, Handler: s.apiLogout},
+		{Method: get, Path: "/api/v1/me", Perm: a.Authenticated, Handler: s.apiMe},
+		{Method: patch, Path: "/api/v1/me", Perm: a.Authenticated, Handler: s.apiUpdateMe},
+		{Method: put, Path: "/api/v1/me/password", Perm: a.Authenticated, Handler: s.apiChangePassword},
+		{Method: get, Path: "/api/v1/me/export", Perm: a.Authenticated, Handler: s.apiExportMe},
+		{Method: get, Path: "/api/v1/tokens", Perm: a.Authenticated, Handler: s.apiListTokens},
+		{Method: post, Path: "/api/v1/tokens", Perm: a.Authenticated, Handler: s.apiCreateToken},
+		{Method: del, Path: "/api/v1/tokens/:id", Perm: a.Authenticated, Handler: s.apiRevokeToken},
+
+		// API: users and the audit log.
+		{Method: get, Path: "/api/v1/users", Perm: a.UsersRead, Handler: s.apiListUsers},
+		{Method: post, Path: "/api/v1/users", Perm: a.UsersManage, Handler: s.apiCreateUser},
+		{Method: get, Path: "/api/v1/users/:id", Perm: a.UsersRead, Handler: s.apiGetUser},
+		{Method: patch, Path: "/api/v1/users/:id", Perm: a.UsersManage, Handler: s.apiUpdateUser},
+		{Method: get, Path: "/api/v1/audit", Perm: a.AuditRead, Handler: s.apiListAudit},
+		{Method: get, Path: "/api/v1/audit/export", Perm: a.AuditRead, Handler: s.apiExportAudit},
+
+		// Pages: setup and login.
+		{Method: get, Path: "/setup", Perm: a.Public, Handler: s.pageSetup},
+		{Method: post, Path: "/setup", Perm: a.Public, Handler: s.pageSetupSubmit},
+		{Method: get, Path: "/login", Perm: a.Public, Handler: s.pageLogin},
+		{Method: post, Path: "/login", Perm: a.Public, ReadOnlyOK: true, Handler: s.pageLoginSubmit},
+		{Method: post, Path: "/logout", Perm: a.Authenticated, ReadOnlyOK: true, Handler: s.pageLogout},
+
+		// Pages: the agent workspace. The areas fill in as they are built.
+		{Method: get, Path: "/", Perm: a.Authenticated, Handler: s.pageHome},
+		{Method: get, Path: "/inbox", Perm: a.ChatRead, Handler: s.pageArea("inbox")},
+		{Method: get, Path: "/tickets", Perm: a.TicketsRead, Handler: s.pageArea("tickets")},
+		{Method: get, Path: "/knowledge", Perm: a.KBRead, Handler: s.pageArea("knowledge")},
+		{Method: get, Path: "/bookings", Perm: a.BookingRead, Handler: s.pageArea("bookings")},
+		{Method: get, Path: "/reports", Perm: a.StatsRead, Handler: s.pageArea("reports")},
+
+		// Pages: settings and own account.
+		{Method: get, Path: "/settings/users", Perm: a.UsersRead, Handler: s.pageUsers},
+		{Method: post, Path: "/settings/users", Perm: a.UsersManage, Handler: s.pageCreateUser},
+		{Method: post, Path: "/settings/users/:id", Perm: a.UsersManage, Handler: s.pageUpdateUser},
+		{Method: get, Path: "/settings/audit", Perm: a.AuditRead, Handler: s.pageAudit},
+		{Method: get, Path: "/account", Perm: a.Authenticated, Handler: s.pageAccount},
+		{Method: post, Path: "/account/profile", Perm: a.Authenticated, Handler: s.pageUpdateProfile},
+		{Method: post, Path: "/account/password", Perm: a.Authenticated, Handler: s.pageChangePassword},
+		{Method: post, Path: "/account/tokens", Perm: a.Authenticated, Handler: s.pageCreateToken},
+		{Method: post, Path: "/account/tokens/:id/revoke", Perm: a.Authenticated, Handler: s.pageRevokeToken},
+	}
+}
+
+// navItem is an entry of the agent navigation, shown to those who hold its permission.
+type navItem struct {
+	Key  string // i18n key
+	Path string
+	Perm a.Permission
+}
+
+var navigation = []navItem{
+	{"nav.inbox", "/inbox", a.ChatRead},
+	{"nav.tickets", "/tickets", a.TicketsRead},
+	{"nav.knowledge", "/knowledge", a.KBRead},
+	{"nav.bookings", "/bookings", a.BookingRead},
+	{"nav.reports", "/reports", a.StatsRead},
+	{"nav.settings", "/settings/users", a.UsersRead},
+}

@@ -1,0 +1,106 @@
+// Package web is the instance's HTTP layer: the route table with a permission per
+// route, the JSON API under /api/v1, server-rendered pages in German and English, and
+// the embedded static assets.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/clock"
+)
+
+// Health is what /readyz asks.
+type Health interface {
+	// Ready returns nil when the database answers and its schema is current.
+	Ready(ctx context.Context) error
+}
+
+// Options configure the server.
+type Options struct {
+	Accounts      *accounts.Service
+	Health        Health
+	Logger        *slog.Logger
+	Clock         clock.Clock
+	BaseURL       *url.URL
+	ReadOnly      bool
+	ReadOnlyUntil time.Time
+	MaxBodyBytes  int64 // default 1 MiB
+	Version       string
+}
+
+// Server serves one instance.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	echo   *echo.Echo
+	routes []Route
+	pages  *pages
+}
+
+// New builds the server and its route table.
+func New(o Options) (*Server, error) {
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	pg, err := loadPages()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg}
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	// The edge router in front sets X-Forwarded-For; trust it only from loopback and
+	// private networks, where the router lives.
+	e.IPExtractor = echo.ExtractIPFromXFFHeader(echo.TrustLoopback(true), echo.TrustPrivateNet(true), echo.TrustLinkLocal(false))
+	e.Use(withRequestID, s.accessLog, securityHeaders, s.limitBody, s.sameOrigin)
+	s.routes = s.routeTable()
+	for _, rt := range s.routes {
+		if err := rt.check(); err != nil {
+			return nil, err
+		}
+		e.Add(rt.Method, rt.Path, s.guard(rt))
+	}
+	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })
+	return s, nil
+}
+
+// Handler is the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Routes returns the route table, for tests that walk it.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+func (s *Server) secure() bool { return s.opts.BaseURL.Scheme == "https" }
+
+// cookieName uses the __Host- prefix over https, which makes browsers refuse the cookie
+// unless it is Secure, host-only and for the whole path.
+func (s *Server) cookieName() string {
+	if s.secure() {
+		return "__Host-sproudchat_session"
+	}
+	return "sproudchat_session"
+}
+
+func (s *Server) setSessionCookie(c echo.Context, token string, expires time.Time) {
+	c.SetCookie(&http.Cookie{Name: s.cookieName(), Value: token, Path: "/", Expires: expires,
+		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
+}
+
+func (s *Server) clearSessionCookie(c echo.Context) {
+	c.SetCookie(&http.Cookie{Name: s.cookieName(), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
+}
