@@ -33,5 +33,5 @@ type AuditFilter struct {
 	Action  string
 	ActorID int64 // only entries by this user
 	Before  int64 // entries with a smaller ID (cursor)
-	Limit  int
+	Limit   int
 }

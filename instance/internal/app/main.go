@@ -84,4 +84,3 @@ func migrate(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) i
 	fmt.Fprintf(stdout, "database (%s) at schema version %d; applied %d migration(s)\n", db.Dialect(), v, len(applied))
 	return 0
 }
-
