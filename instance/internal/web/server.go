@@ -95,8 +95,10 @@ func (s *Server) cookieName() string {
 	return "sproudchat_session"
 }
 
+// setSessionCookie sets a relative Max-Age rather than an absolute Expires, so a
+// browser whose clock is off does not drop or keep the session wrongly.
 func (s *Server) setSessionCookie(c echo.Context, token string, expires time.Time) {
-	c.SetCookie(&http.Cookie{Name: s.cookieName(), Value: token, Path: "/", Expires: expires,
+	c.SetCookie(&http.Cookie{Name: s.cookieName(), Value: token, Path: "/", MaxAge: int(expires.Sub(s.opts.Clock.Now()).Seconds()),
 		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
 }
 

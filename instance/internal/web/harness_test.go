@@ -1,0 +1,257 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"log/slog"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/instance/internal/store"
+	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
+)
+
+const (
+	testSetupToken = "setup-token-for-tests-0123456789"
+	adminPassword  = "admin password 42"
+)
+
+var testHash = accounts.HashParams{MemoryKiB: 256, Time: 1, Threads: 1}
+
+// syncBuffer collects the server's log lines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type harness struct {
+	t      *testing.T
+	db     *store.DB
+	svc    *accounts.Service
+	server *Server
+	http   *httptest.Server
+	clock  *clock.Fake
+	logs   *syncBuffer
+	users  map[accounts.Role]accounts.User
+}
+
+type harnessOptions struct {
+	dialect  store.Dialect
+	readOnly bool
+	hash     accounts.HashParams
+}
+
+// newHarness starts the real web server over a real database, with one user per role
+// (the admin through setup) unless setup is to be left pending.
+func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
+	t.Helper()
+	if o.dialect == "" {
+		o.dialect = store.SQLite
+	}
+	if o.hash == (accounts.HashParams{}) {
+		o.hash = testHash
+	}
+	db := storetest.MustOpen(t, o.dialect)
+	clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	svc, err := accounts.NewService(store.NewAccounts(db), accounts.Options{Clock: clk, SecretKey: bytes.Repeat([]byte{7}, 32), SetupToken: testSetupToken, Hash: o.hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	base, _ := url.Parse("http://127.0.0.1")
+	srv, err := New(Options{Accounts: svc, Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Clock: clk, BaseURL: base, ReadOnly: o.readOnly, ReadOnlyUntil: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	h := &harness{t: t, db: db, svc: svc, server: srv, http: ts, clock: clk, logs: logs, users: map[accounts.Role]accounts.User{}}
+	if withUsers {
+		h.addUsers()
+	}
+	return h
+}
+
+type readyFunc func(context.Context) error
+
+func (f readyFunc) Ready(ctx context.Context) error { return f(ctx) }
+
+func (h *harness) addUsers() {
+	h.t.Helper()
+	ctx := context.Background()
+	admin, err := h.svc.Setup(ctx, accounts.SetupInput{Token: testSetupToken, Name: "Ada Admin", Email: "admin@example.org", Password: adminPassword}, accounts.Meta{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.users[accounts.RoleAdmin] = admin
+	for _, r := range accounts.Roles[1:] {
+		u, err := h.svc.CreateUser(ctx, accounts.Principal{User: admin}, accounts.NewUserInput{
+			Name: string(r) + " user", Email: string(r) + "@example.org", Password: string(r) + " password 42", Role: r}, accounts.Meta{})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		h.users[r] = u
+	}
+}
+
+func passwordOf(r accounts.Role) string {
+	if r == accounts.RoleAdmin {
+		return adminPassword
+	}
+	return string(r) + " password 42"
+}
+
+// client is a browser-like caller with its own cookie jar.
+type client struct {
+	h      *harness
+	http   *http.Client
+	csrf   string
+	bearer string
+}
+
+func (h *harness) client() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{h: h, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// loggedIn returns a client with a session of the user of role r.
+func (h *harness) loggedIn(r accounts.Role) *client {
+	h.t.Helper()
+	c := h.client()
+	c.login(h.users[r].Email, passwordOf(r))
+	return c
+}
+
+func (c *client) login(email, password string) {
+	c.h.t.Helper()
+	res := c.json("POST", "/api/v1/session", map[string]string{"email": email, "password": password})
+	if res.status != 200 {
+		c.h.t.Fatalf("login %s: %d %s", email, res.status, res.body)
+	}
+	var s struct {
+		CSRFToken string `json:"csrf_token"`
+	}
+	res.decode(c.h.t, &s)
+	c.csrf = s.CSRFToken
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.body), v); err != nil {
+		t.Fatalf("decode %q: %v", r.body, err)
+	}
+}
+
+func (r response) problem(t *testing.T) Problem {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("content type %q, want application/problem+json (status %d, body %s)", ct, r.status, r.body)
+	}
+	var p Problem
+	r.decode(t, &p)
+	if p.Status != r.status || p.Title == "" || p.Type == "" {
+		t.Fatalf("malformed problem %+v for status %d", p, r.status)
+	}
+	return p
+}
+
+// do sends a request; the CSRF token and bearer token go along when the client has them.
+func (c *client) do(method, path, contentType string, body io.Reader, hdr map[string]string) response {
+	c.h.t.Helper()
+	req, err := http.NewRequest(method, c.h.http.URL+path, body)
+	if err != nil {
+		c.h.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.csrf != "" {
+		req.Header.Set(csrfHeader, c.csrf)
+	}
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
+	for k, v := range hdr {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+func (c *client) json(method, path string, v any) response {
+	c.h.t.Helper()
+	var body io.Reader
+	ct := ""
+	if v != nil {
+		b, err := json.Marshal(v)
+		if err != nil {
+			c.h.t.Fatal(err)
+		}
+		body, ct = bytes.NewReader(b), "application/json"
+	}
+	return c.do(method, path, ct, body, nil)
+}
+
+func (c *client) form(path string, vals url.Values) response {
+	c.h.t.Helper()
+	if c.csrf != "" && vals.Get(csrfField) == "" {
+		vals.Set(csrfField, c.csrf)
+	}
+	return c.do("POST", path, "application/x-www-form-urlencoded", strings.NewReader(vals.Encode()), map[string]string{csrfHeader: ""})
+}
+
+func (c *client) get(path string) response { return c.do("GET", path, "", nil, nil) }
+
+// counts returns the number of rows of every content table, to prove a refused
+// request wrote nothing.
+func (h *harness) counts() map[string]int64 {
+	h.t.Helper()
+	out := map[string]int64{}
+	for _, table := range []string{"users", "api_tokens", "audit_log", "meta", "sessions"} {
+		var n int64
+		if err := h.db.Gorm().Table(table).Count(&n).Error; err != nil {
+			h.t.Fatal(err)
+		}
+		out[table] = n
+	}
+	return out
+}

@@ -1,0 +1,220 @@
+package web
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+)
+
+// concretePath fills a route's parameters with values that exist where that matters.
+func concretePath(rt Route, userID int64) string {
+	p := strings.ReplaceAll(rt.Path, "/users/:id", fmt.Sprintf("/users/%d", userID))
+	p = strings.ReplaceAll(p, ":id", "999999")
+	return strings.ReplaceAll(p, "*", "app.css")
+}
+
+// send calls a route the way its clients do: a JSON object for the API, a form for pages.
+func send(c *client, rt Route, path string) response {
+	if !rt.Mutating() {
+		return c.get(path)
+	}
+	if rt.API() {
+		return c.do(rt.Method, path, "application/json", strings.NewReader("{}"), nil)
+	}
+	return c.form(path, url.Values{})
+}
+
+// isLoginRedirect tells whether a page sent the caller to log in first.
+func isLoginRedirect(r response) bool {
+	return r.status == http.StatusSeeOther && strings.HasPrefix(r.header.Get("Location"), "/login?next=")
+}
+
+// needsLogin tells whether the response demands authentication (as opposed to, say, a
+// login attempt with wrong credentials).
+func needsLogin(r response) bool {
+	return isLoginRedirect(r) || strings.Contains(r.body, problemBase+"unauthenticated")
+}
+
+// TestEveryRouteDeclaresAPermission fails when a route is registered outside the table
+// or without a permission.
+func TestEveryRouteDeclaresAPermission(t *testing.T) {
+	h := newHarness(t, harnessOptions{}, false)
+	inTable := map[string]bool{}
+	for _, rt := range h.server.Routes() {
+		if err := rt.check(); err != nil {
+			t.Error(err)
+		}
+		if rt.Perm != accounts.Public && rt.Perm != accounts.Authenticated && !accounts.RoleAdmin.Can(rt.Perm) {
+			t.Errorf("%s %s needs %q, which no role holds", rt.Method, rt.Path, rt.Perm)
+		}
+		inTable[rt.Method+" "+rt.Path] = true
+	}
+	for _, r := range h.server.echo.Routes() {
+		if r.Path == "/*" && r.Method == "echo_route_not_found" || strings.HasPrefix(r.Method, "echo_") {
+			continue
+		}
+		if !inTable[r.Method+" "+r.Path] {
+			t.Errorf("%s %s is served but not in the route table", r.Method, r.Path)
+		}
+	}
+	if err := (Route{Method: "GET", Path: "/x", Handler: h.server.healthz}).check(); err == nil {
+		t.Error("a route without a permission passed the check")
+	}
+}
+
+// TestRoleRouteWalk proves for every route and role: allowed by the table → not 401/403;
+// not allowed → 403; logged out → 401 (API) or a redirect to login (pages).
+func TestRoleRouteWalk(t *testing.T) {
+	h := newHarness(t, harnessOptions{}, true)
+	clients := map[accounts.Role]*client{}
+	for _, r := range accounts.Roles {
+		clients[r] = h.loggedIn(r)
+	}
+	anon := h.client()
+	for _, rt := range h.server.Routes() {
+		name := rt.Method + " " + rt.Path
+		for _, role := range accounts.Roles {
+			c := clients[role]
+			res := send(c, rt, concretePath(rt, h.users[role].ID))
+			switch {
+			case rt.Perm == accounts.Public:
+				if needsLogin(res) || res.status == http.StatusForbidden && strings.Contains(res.body, problemBase+"forbidden") {
+					t.Errorf("%s as %s: %d, but the route is public", name, role, res.status)
+				}
+			case role.Can(rt.Perm):
+				if res.status == http.StatusUnauthorized || res.status == http.StatusForbidden || isLoginRedirect(res) {
+					t.Errorf("%s as %s: %d %s; the table allows it", name, role, res.status, res.body)
+				}
+			default:
+				if res.status != http.StatusForbidden {
+					t.Errorf("%s as %s: %d; want 403 (needs %s)", name, role, res.status, rt.Perm)
+				}
+				if rt.API() && res.status == http.StatusForbidden {
+					res.problem(t)
+				}
+			}
+			// Logging out is one of the routes: log back in for the next one.
+			if c.get("/api/v1/session").status != http.StatusOK {
+				c.login(h.users[role].Email, passwordOf(role))
+			}
+		}
+		res := send(anon, rt, concretePath(rt, h.users[accounts.RoleViewer].ID))
+		switch {
+		case rt.Perm == accounts.Public:
+			if needsLogin(res) {
+				t.Errorf("%s logged out: %d, but the route is public", name, res.status)
+			}
+		case rt.API():
+			if res.status != http.StatusUnauthorized {
+				t.Errorf("%s logged out: %d, want 401", name, res.status)
+			} else {
+				res.problem(t)
+			}
+		default:
+			if !isLoginRedirect(res) {
+				t.Errorf("%s logged out: %d (Location %q), want a redirect to /login", name, res.status, res.header.Get("Location"))
+			}
+		}
+	}
+}
+
+// TestReadOnlyRouteWalk proves that in read-only mode every mutating route of the table
+// is refused with 423 and writes nothing, while reads, exports and login keep working.
+func TestReadOnlyRouteWalk(t *testing.T) {
+	h := newHarness(t, harnessOptions{readOnly: true}, true)
+	admin := h.loggedIn(accounts.RoleAdmin) // logging in works while read-only
+	before := h.counts()
+	var refused, allowedWrites int
+	for _, rt := range h.server.Routes() {
+		name := rt.Method + " " + rt.Path
+		if rt.Mutating() && rt.ReadOnlyOK {
+			allowedWrites++
+			continue
+		}
+		res := send(admin, rt, concretePath(rt, h.users[accounts.RoleAgent].ID))
+		if !rt.Mutating() {
+			if res.status == http.StatusLocked || res.status >= 400 {
+				t.Errorf("%s in read-only mode: %d %s; reads must work", name, res.status, res.body)
+			}
+			continue
+		}
+		refused++
+		if res.status != http.StatusLocked {
+			t.Errorf("%s in read-only mode: %d, want 423", name, res.status)
+			continue
+		}
+		if rt.API() {
+			if p := res.problem(t); !strings.Contains(p.Detail, "read-only") {
+				t.Errorf("%s: problem detail %q does not say read-only", name, p.Detail)
+			}
+		} else if !strings.Contains(res.body, "read-only") || !strings.Contains(res.header.Get("Content-Type"), "text/html") {
+			t.Errorf("%s: the 423 page does not explain the read-only mode: %s", name, res.body)
+		}
+	}
+	if refused < 10 || allowedWrites < 3 {
+		t.Fatalf("walked %d refused and %d allowed writes; the table looks truncated", refused, allowedWrites)
+	}
+	if after := h.counts(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("refused requests changed the database: %v → %v", before, after)
+	}
+
+	// Exports and pages still work, and every page carries the banner.
+	for _, path := range []string{"/api/v1/me/export", "/api/v1/audit/export"} {
+		if res := admin.get(path); res.status != http.StatusOK || !strings.Contains(res.header.Get("Content-Disposition"), "attachment") {
+			t.Errorf("export %s in read-only mode: %d", path, res.status)
+		}
+	}
+	for _, path := range []string{"/", "/settings/users", "/settings/audit", "/account", "/inbox"} {
+		if res := admin.get(path); res.status != 200 || !strings.Contains(res.body, "read-only until 2026-12-02") {
+			t.Errorf("%s in read-only mode: %d, banner missing", path, res.status)
+		}
+	}
+	if res := h.client().get("/login"); !strings.Contains(res.body, `id="readonly-banner"`) {
+		t.Error("the login page has no read-only banner")
+	}
+	// Log in through the form and out again.
+	c := h.client()
+	res := c.form("/login", url.Values{"email": {"viewer@example.org"}, "password": {passwordOf(accounts.RoleViewer)}})
+	if res.status != http.StatusSeeOther || res.header.Get("Location") != "/" {
+		t.Fatalf("form login in read-only mode: %d %s", res.status, res.header.Get("Location"))
+	}
+	if res := c.get("/"); res.status != 200 || !strings.Contains(res.body, "viewer user") {
+		t.Fatalf("home after form login: %d", res.status)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestRouteTableGolden pins who may call what: any change to a route's permission or
+// read-only exemption shows up as a diff of testdata/routes.golden to review.
+func TestRouteTableGolden(t *testing.T) {
+	h := newHarness(t, harnessOptions{}, false)
+	var b strings.Builder
+	for _, rt := range h.server.Routes() {
+		ro := ""
+		if rt.Mutating() && rt.ReadOnlyOK {
+			ro = " read-only-ok"
+		}
+		fmt.Fprintf(&b, "%-6s %-32s %s%s\n", rt.Method, rt.Path, rt.Perm, ro)
+	}
+	const golden = "testdata/routes.golden"
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("route table differs from %s; review, then go test -update:\n%s", golden, b.String())
+	}
+}
