@@ -3,9 +3,9 @@ package web
 import (
 	"flag"
 	"fmt"
-	"os"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
