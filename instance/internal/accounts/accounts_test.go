@@ -1,0 +1,125 @@
+package accounts
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sproudstack/sproudchat/instance/internal/clock"
+)
+
+func TestPasswordHashRoundTripWithDefaultParams(t *testing.T) {
+	h, err := HashPassword("correct horse battery", DefaultHashParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("hash %q is not argon2id with the default parameters", h)
+	}
+	if ok, err := VerifyPassword(h, "correct horse battery"); !ok || err != nil {
+		t.Fatalf("right password: %v, %v", ok, err)
+	}
+	if ok, _ := VerifyPassword(h, "correct horse batterY"); ok {
+		t.Fatal("a wrong password verified")
+	}
+	h2, _ := HashPassword("correct horse battery", DefaultHashParams)
+	if h == h2 {
+		t.Fatal("two hashes of one password are equal: the salt is not random")
+	}
+	for _, bad := range []string{"", "$argon2i$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA", "$argon2id$v=19$m=x$a$b", "$argon2id$v=19$m=64,t=1,p=1$!!$aGFzaA"} {
+		if _, err := VerifyPassword(bad, "x"); err == nil {
+			t.Errorf("malformed hash %q verified without error", bad)
+		}
+	}
+}
+
+func TestValidationRules(t *testing.T) {
+	cases := []struct {
+		name, email, password string
+		field                 string // "" = valid
+	}{
+		{"Ada", "ada@example.org", "long enough pw", ""},
+		{"", "ada@example.org", "long enough pw", "name"},
+		{"Ada\x00", "ada@example.org", "long enough pw", "name"},
+		{strings.Repeat("a", 101), "ada@example.org", "long enough pw", "name"},
+		{"Ada", "ada", "long enough pw", "email"},
+		{"Ada", "Ada <ada@example.org>", "long enough pw", "email"},
+		{"Ada", "ada@localhost", "long enough pw", "email"},
+		{"Ada", "ada@example.org", "ninechars", "password"},
+		{"Ada", "ada@example.org", "ada@example.org", "password"},
+		{"Ada", "adalovelace@example.org", "AdaLovelace", "password"},
+		{"Ada", "ada@example.org", "1234567890", "password"},
+		{"Ada", "ada@example.org", strings.Repeat("x", 1025), "password"},
+		{"Ada", "ada@example.org", "ümlautpässwörd", ""},
+	}
+	for _, tc := range cases {
+		p := Problems{}
+		checkName(p, "name", tc.name)
+		checkEmail(p, "email", tc.email)
+		checkPassword(p, "password", tc.password, tc.email)
+		switch {
+		case tc.field == "" && len(p) > 0:
+			t.Errorf("%q/%q/%q: unexpected problems %v", tc.name, tc.email, tc.password, p)
+		case tc.field != "" && (len(p) != 1 || p[tc.field] == ""):
+			t.Errorf("%q/%q/%q: problems %v, want one for %s", tc.name, tc.email, tc.password, p, tc.field)
+		}
+	}
+}
+
+func TestRolesHoldTheirPermissions(t *testing.T) {
+	cases := []struct {
+		role Role
+		can  []Permission
+		not  []Permission
+	}{
+		{RoleAdmin, []Permission{UsersManage, SettingsManage, AuditRead, TicketsWrite, KBEdit}, nil},
+		{RoleSupervisor, []Permission{TicketsWrite, KBEdit, StatsRead, PrivacyExport}, []Permission{UsersManage, SettingsManage, AuditRead}},
+		{RoleAgent, []Permission{TicketsWrite, ChatAnswer, BookingManage}, []Permission{UsersManage, KBEdit, StatsRead, PrivacyExport, AuditRead}},
+		{RoleViewer, []Permission{TicketsRead, ChatRead, StatsRead}, []Permission{TicketsWrite, ChatAnswer, KBEdit, BookingManage, UsersManage}},
+	}
+	for _, tc := range cases {
+		for _, p := range tc.can {
+			if !tc.role.Can(p) {
+				t.Errorf("%s cannot %s", tc.role, p)
+			}
+		}
+		for _, p := range tc.not {
+			if tc.role.Can(p) {
+				t.Errorf("%s can %s", tc.role, p)
+			}
+		}
+		if !tc.role.Can(Authenticated) || !tc.role.Can(Public) {
+			t.Errorf("%s lacks the pseudo-permissions", tc.role)
+		}
+	}
+	if Role("owner").Can(Authenticated) {
+		t.Error("an unknown role is authenticated")
+	}
+}
+
+func TestThrottleSlidingWindow(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	th := newThrottle(clk, ThrottleOptions{Window: 10 * time.Minute, PerAccount: 3, PerIP: 5})
+	a, ip := accountKey("a@example.org"), ipKey("10.0.0.1")
+	for i := 0; i < 3; i++ {
+		if w := th.check(a, ip); w != 0 {
+			t.Fatalf("attempt %d throttled", i)
+		}
+		th.fail(a, ip)
+		clk.Advance(time.Minute)
+	}
+	if w := th.check(a, ip); w != 7*time.Minute {
+		t.Fatalf("wait %s, want 7m (first failure leaves the window then)", w)
+	}
+	if w := th.check(accountKey("b@example.org"), ip); w != 0 {
+		t.Fatal("the address is throttled before its own limit")
+	}
+	clk.Advance(7 * time.Minute)
+	if w := th.check(a, ip); w != 0 {
+		t.Fatalf("still throttled after the window: %s", w)
+	}
+	th.reset(a)
+	if _, ok := th.fails[a]; ok {
+		t.Fatal("reset kept the failures")
+	}
+}

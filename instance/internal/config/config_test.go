@@ -1,0 +1,71 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func env(m map[string]string) Getenv { return func(k string) string { return m[k] } }
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(map[string]string{"SPROUDCHAT_SECRET_KEY": key}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ListenAddr != ":8080" || c.DataDir != "./data" || c.Mode != ModeActive || c.UsesPostgres() ||
+		c.BaseURL.String() != "http://localhost:8080" || len(c.SecretKey) != 32 || c.SQLitePath() != "data/sproudchat.db" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestLoadSecretFromFile(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "key")
+	os.WriteFile(f, []byte(key+"\n"), 0o600)
+	c, err := Load(env(map[string]string{"SPROUDCHAT_SECRET_KEY_FILE": f, "SPROUDCHAT_MODE": "read_only",
+		"SPROUDCHAT_READ_ONLY_UNTIL": "2026-12-24T10:00:00+01:00", "SPROUDCHAT_BASE_URL": "https://acme.sproud.chat/",
+		"SPROUDCHAT_DATABASE_URL": "postgres://u:p@db:5432/x", "SPROUDCHAT_SMTP_URL": "smtps://u:p@mail.example:465"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SecretKey) != 32 || c.Mode != ModeReadOnly || c.ReadOnlyUntil.Hour() != 9 || c.BaseURL.String() != "https://acme.sproud.chat" || !c.UsesPostgres() || c.SMTPURL.Port() != "465" {
+		t.Fatalf("loaded %+v", c)
+	}
+}
+
+func TestLoadNamesTheBadVariable(t *testing.T) {
+	cases := []struct {
+		env      map[string]string
+		variable string
+		notIn    string // must not appear in the message (a secret)
+	}{
+		{map[string]string{}, "SPROUDCHAT_SECRET_KEY", ""},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY": "abcd"}, "SPROUDCHAT_SECRET_KEY", ""},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY": "not base64 !!"}, "SPROUDCHAT_SECRET_KEY", ""},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_SECRET_KEY_FILE": "/x"}, "SPROUDCHAT_SECRET_KEY", ""},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY_FILE": "/does/not/exist"}, "SPROUDCHAT_SECRET_KEY_FILE", ""},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_MODE": "paused"}, "SPROUDCHAT_MODE", ""},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_LISTEN_ADDR": "8080"}, "SPROUDCHAT_LISTEN_ADDR", ""},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_READ_ONLY_UNTIL": "tomorrow"}, "SPROUDCHAT_READ_ONLY_UNTIL", ""},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_BASE_URL": "acme.example"}, "SPROUDCHAT_BASE_URL", ""},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_DATABASE_URL": "mysql://u:hunter2@db/x"}, "SPROUDCHAT_DATABASE_URL", "hunter2"},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_SMTP_URL": "http://u:hunter2@mail"}, "SPROUDCHAT_SMTP_URL", "hunter2"},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_SETUP_TOKEN": "short"}, "SPROUDCHAT_SETUP_TOKEN", ""},
+	}
+	for _, tc := range cases {
+		_, err := Load(env(tc.env))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Var != tc.variable {
+			t.Errorf("%v: error %v, want one naming %s", tc.env, err, tc.variable)
+			continue
+		}
+		if tc.notIn != "" && strings.Contains(err.Error(), tc.notIn) {
+			t.Errorf("%v: the message %q repeats a secret", tc.env, err)
+		}
+	}
+}
