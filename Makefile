@@ -20,7 +20,7 @@ run: build
 
 ## test: every test, against real PostgreSQL (started by scripts/test-services.sh)
 test: build
-	@eval "$$(bash scripts/test-services.sh)" && \
+	@eval "$$(bash scripts/test-services.sh)" && export SPROUDCHAT_BINARY=$(BIN)/sproudchat && \
 	for m in $(MODULES); do (cd $$m && go test -race -count=1 -timeout 20m ./...) || exit 1; done
 
 ## test-unit: the fast tests only; PostgreSQL tests skip unless CI=true
