@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/sproudstack/sproudchat/instance/internal/app.Version=$(VERSION)
 BIN := $(CURDIR)/bin
 MODULES := instance
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: build run test test-unit lint bench clean
 
@@ -20,6 +20,7 @@ run: build
 
 ## test: every test, against real PostgreSQL (started by scripts/test-services.sh)
 test: build
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@eval "$$(bash scripts/test-services.sh)" && export SPROUDCHAT_BINARY=$(BIN)/sproudchat && \
 	for m in $(MODULES); do (cd $$m && go test -race -count=1 -timeout 20m ./...) || exit 1; done
 
