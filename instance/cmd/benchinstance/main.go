@@ -133,19 +133,9 @@ func run(o options) error {
 	defer os.RemoveAll(tmp)
 
 	// Floor: start, idle memory, load.
-	var floorTimes []time.Duration
-	var floorProc *process
-	for i := 0; i < o.starts; i++ {
-		p, d, err := startAndWait([]string{self, "-floor-server"}, nil, "/healthz")
-		if err != nil {
-			return fmt.Errorf("floor: %w", err)
-		}
-		floorTimes = append(floorTimes, d)
-		if i < o.starts-1 {
-			p.stop()
-		} else {
-			floorProc = p
-		}
+	floorTimes, floorProc, err := startTimes(o.starts, []string{self, "-floor-server"}, func(int) []string { return nil }, "/healthz")
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
 	}
 	r.Floor.Start = summarize(floorTimes, "bare net/http server exec → first 200")
 	time.Sleep(2 * time.Second)
@@ -157,30 +147,17 @@ func run(o options) error {
 	env := func(dir string) []string {
 		return []string{"SPROUDCHAT_DATA_DIR=" + dir, "SPROUDCHAT_SECRET_KEY=" + key, "SPROUDCHAT_SETUP_TOKEN=" + setupToken}
 	}
-	var cold, warm []time.Duration
-	for i := 0; i < o.starts; i++ {
-		dir := filepath.Join(tmp, fmt.Sprintf("cold-%d", i))
-		p, d, err := startAndWait([]string{o.binary}, env(dir), "/readyz")
-		if err != nil {
-			return fmt.Errorf("cold start: %w", err)
-		}
-		cold = append(cold, d)
-		p.stop()
+	cold, last, err := startTimes(o.starts, []string{o.binary}, func(i int) []string {
+		return env(filepath.Join(tmp, fmt.Sprintf("cold-%d", i)))
+	}, "/readyz")
+	if err != nil {
+		return fmt.Errorf("cold start: %w", err)
 	}
+	last.stop()
 	r.Instance.ColdStart = summarize(cold, "exec → /readyz 200 on an empty data dir (creates and migrates the SQLite database)")
-	dir := filepath.Join(tmp, "cold-0")
-	var inst *process
-	for i := 0; i < o.starts; i++ {
-		p, d, err := startAndWait([]string{o.binary}, env(dir), "/readyz")
-		if err != nil {
-			return fmt.Errorf("warm start: %w", err)
-		}
-		warm = append(warm, d)
-		if i < o.starts-1 {
-			p.stop()
-		} else {
-			inst = p
-		}
+	warm, inst, err := startTimes(o.starts, []string{o.binary}, func(int) []string { return env(filepath.Join(tmp, "cold-0")) }, "/readyz")
+	if err != nil {
+		return fmt.Errorf("warm start: %w", err)
 	}
 	r.Instance.WarmStart = summarize(warm, "exec → /readyz 200 on an existing database")
 	defer inst.stop()
@@ -214,6 +191,26 @@ func run(o options) error {
 	os.Stdout.Write(b)
 	fmt.Println()
 	return nil
+}
+
+// startTimes starts argv n times (the i-th with env(i)), timing each to its first 200 on
+// path; it stops all but the last, which it returns running.
+func startTimes(n int, argv []string, env func(int) []string, path string) ([]time.Duration, *process, error) {
+	var (
+		times []time.Duration
+		last  *process
+	)
+	for i := 0; i < n; i++ {
+		if last != nil {
+			last.stop()
+		}
+		p, d, err := startAndWait(argv, env(i), path)
+		if err != nil {
+			return nil, nil, err
+		}
+		times, last = append(times, d), p
+	}
+	return times, last, nil
 }
 
 type process struct {

@@ -144,19 +144,11 @@ func (s *Server) apiExportMe(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var trail []auditJSON
-	for before := int64(0); ; {
-		entries, err := s.opts.Accounts.ListAudit(ctx, accounts.AuditFilter{ActorID: p.User.ID, Before: before, Limit: 500})
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			trail = append(trail, toAuditJSON(e))
-		}
-		if len(entries) < 500 {
-			break
-		}
-		before = entries[len(entries)-1].ID
+	trail := []auditJSON{}
+	if err := s.eachAudit(ctx, accounts.AuditFilter{ActorID: p.User.ID}, func(e accounts.AuditEntry) {
+		trail = append(trail, toAuditJSON(e))
+	}); err != nil {
+		return err
 	}
 	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="sproudchat-account-%d.json"`, p.User.ID))
 	return c.JSON(http.StatusOK, map[string]any{

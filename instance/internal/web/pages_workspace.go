@@ -107,19 +107,11 @@ func (s *Server) pageUpdateUser(c echo.Context) error {
 }
 
 func (s *Server) pageAudit(c echo.Context) error {
-	f, err := auditFilter(c)
-	if err != nil {
-		return err
-	}
-	entries, err := s.opts.Accounts.ListAudit(c.Request().Context(), f)
+	entries, next, err := s.listAudit(c)
 	if err != nil {
 		return err
 	}
 	d := s.page(c, "audit.title")
-	next := ""
-	if len(entries) == f.Limit {
-		next = strconv.FormatInt(entries[len(entries)-1].ID, 10)
-	}
 	d.Data = struct {
 		Entries []accounts.AuditEntry
 		Next    string
