@@ -150,3 +150,24 @@ func TestTokenShownOnceOnThePage(t *testing.T) {
 		t.Fatalf("a bearer token opened a page: %d", res.status)
 	}
 }
+
+func TestSessionCookieFlags(t *testing.T) {
+	for _, base := range []string{"http://127.0.0.1", "https://acme.sproud.chat"} {
+		h := newHarness(t, harnessOptions{}, true)
+		h.server.opts.BaseURL = mustURL(base)
+		res := h.client().do("POST", "/api/v1/session", "application/json",
+			strings.NewReader(`{"email":"admin@example.org","password":"`+adminPassword+`"}`), map[string]string{"Origin": ""})
+		cookies := (&http.Response{Header: res.header}).Cookies()
+		if res.status != 200 || len(cookies) != 1 {
+			t.Fatalf("%s: login %d, cookies %v", base, res.status, cookies)
+		}
+		ck := cookies[0]
+		https := strings.HasPrefix(base, "https")
+		if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Secure != https || ck.Path != "/" || ck.MaxAge != 7*24*3600 {
+			t.Errorf("%s: cookie %+v; want HttpOnly, SameSite=Lax, Secure=%v, Max-Age one week", base, ck, https)
+		}
+		if https != strings.HasPrefix(ck.Name, "__Host-") {
+			t.Errorf("%s: cookie name %q", base, ck.Name)
+		}
+	}
+}
