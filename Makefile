@@ -5,14 +5,18 @@ SHELL := /bin/bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/sproudstack/sproudchat/instance/internal/app.Version=$(VERSION)
 BIN := $(CURDIR)/bin
-MODULES := instance
+MODULES := instance provisioning
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test test-unit lint bench clean
+.PHONY: build images run test test-unit lint bench clean
 
 ## build: static binaries into ./bin (CGO off: they run FROM scratch)
 build:
 	cd instance && CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/sproudchat ./cmd/sproudchat
+
+## images: the instance image sproudchat/app:$(VERSION), FROM scratch, nothing pulled
+images:
+	bash scripts/build-images.sh $(VERSION)
 
 ## run: build and start one instance on embedded defaults (SQLite under ./data)
 run: build

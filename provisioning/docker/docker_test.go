@@ -1,0 +1,238 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+
+	"github.com/sproudstack/sproudchat/provisioning"
+	"github.com/sproudstack/sproudchat/provisioning/internal/buildtest"
+	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
+)
+
+func mustClient(t *testing.T) *client.Client {
+	t.Helper()
+	buildtest.RequireDocker(t, Ping)
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// leftovers lists, straight from the engine, every object labelled with the instance.
+func leftovers(t *testing.T, c *client.Client, id string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out []string
+	cs, err := c.ContainerList(ctx, container.ListOptions{All: true, Filters: byInstance(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range cs {
+		out = append(out, "container "+x.Names[0])
+	}
+	vs, err := c.VolumeList(ctx, volume.ListOptions{Filters: byInstance(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range vs.Volumes {
+		out = append(out, "volume "+x.Name)
+	}
+	ns, err := c.NetworkList(ctx, network.ListOptions{Filters: byInstance(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range ns {
+		out = append(out, "network "+x.Name)
+	}
+	return out
+}
+
+func harness(t *testing.T, afterStep func(string)) runtimetest.Harness {
+	c := mustClient(t)
+	return runtimetest.Harness{
+		Runtime:   newRuntime(c, Options{AfterStep: afterStep, ReadyTimeout: 60 * time.Second}),
+		Image:     buildtest.Image(t),
+		Leftovers: func(t *testing.T, id string) []string { return leftovers(t, c, id) },
+		Steps:     []string{"network", "volume", "container"},
+		ServesApp: true,
+	}
+}
+
+func TestConformance(t *testing.T) { runtimetest.Run(t, harness) }
+
+func apply(t *testing.T, h runtimetest.Harness, prefix string) (provisioning.Spec, provisioning.Status) {
+	t.Helper()
+	id, slug := runtimetest.Unique(prefix)
+	spec := runtimetest.Spec(h, id, slug)
+	t.Cleanup(func() { h.Runtime.Destroy(context.Background(), id) })
+	st, err := h.Runtime.Apply(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec, st
+}
+
+// TestContainerIsHardened reads the app container back from the engine.
+func TestContainerIsHardened(t *testing.T) {
+	h := harness(t, nil)
+	c := mustClient(t)
+	spec, _ := apply(t, h, "hard")
+	in, err := c.ContainerInspect(context.Background(), appName(spec.Slug))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := in.HostConfig
+	checks := map[string]bool{
+		"non-root user":          in.Config.User == "65532:65532",
+		"capabilities dropped":   slices.Equal(hc.CapDrop, []string{"ALL"}) && len(hc.CapAdd) == 0,
+		"not privileged":         !hc.Privileged,
+		"read-only root":         hc.ReadonlyRootfs,
+		"no new privileges":      slices.Contains(hc.SecurityOpt, "no-new-privileges"),
+		"memory limit":           hc.Memory == spec.App.Resources.MemoryBytes && hc.Memory > 0,
+		"cpu limit":              hc.NanoCPUs == spec.App.Resources.MilliCPUs*1_000_000,
+		"pid limit":              hc.PidsLimit != nil && *hc.PidsLimit == spec.App.Resources.PIDs,
+		"restart unless-stopped": hc.RestartPolicy.Name == container.RestartPolicyUnlessStopped,
+		"capped json-file logs":  hc.LogConfig.Type == "json-file" && hc.LogConfig.Config["max-size"] != "",
+		"tmpfs /tmp":             hc.Tmpfs["/tmp"] != "",
+		"port on loopback only":  len(hc.PortBindings[appPort]) == 1 && hc.PortBindings[appPort][0].HostIP == "127.0.0.1",
+		"labelled":               in.Config.Labels[LabelInstance] == spec.ID && in.Config.Labels[LabelSpecHash] == spec.Hash(),
+		"no secret in labels":    !strings.Contains(fmt.Sprint(in.Config.Labels), spec.Secrets["SPROUDCHAT_SECRET_KEY"]),
+		"own network only":       len(in.NetworkSettings.Networks) == 1 && in.NetworkSettings.Networks[networkName(spec.Slug)] != nil,
+	}
+	for what, ok := range checks {
+		if !ok {
+			t.Errorf("%s: not so (%+v)", what, hc)
+		}
+	}
+	// The process itself, as the kernel sees it: uid 65532 and no effective capability.
+	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", in.State.Pid)); err == nil {
+		s := string(status)
+		if !strings.Contains(s, "\nUid:\t65532\t") || !strings.Contains(s, "\nCapEff:\t0000000000000000") {
+			t.Errorf("the app process runs with\n%s", s)
+		}
+	} else {
+		t.Logf("the engine's processes are not visible here (%v); checked through the API only", err)
+	}
+}
+
+// TestSpecChangeRecreatesOnlyTheApp: a new mode replaces the container, not the volume
+// or the network.
+func TestSpecChangeRecreatesOnlyTheApp(t *testing.T) {
+	h := harness(t, nil)
+	c := mustClient(t)
+	spec, _ := apply(t, h, "change")
+	ctx := context.Background()
+	before, _ := c.ContainerInspect(ctx, appName(spec.Slug))
+	vol, _ := c.VolumeInspect(ctx, volumeName(spec.Slug))
+	net, _ := c.NetworkInspect(ctx, networkName(spec.Slug), network.InspectOptions{})
+	spec.Mode = provisioning.ModeReadOnly
+	st, err := h.Runtime.Apply(ctx, spec)
+	if err != nil || st.Mode != provisioning.ModeReadOnly {
+		t.Fatalf("apply read_only: %+v, %v", st, err)
+	}
+	after, _ := c.ContainerInspect(ctx, appName(spec.Slug))
+	vol2, _ := c.VolumeInspect(ctx, volumeName(spec.Slug))
+	net2, _ := c.NetworkInspect(ctx, networkName(spec.Slug), network.InspectOptions{})
+	if after.ID == before.ID {
+		t.Error("the app container was not recreated for a new spec")
+	}
+	if vol2.CreatedAt != vol.CreatedAt || net2.ID != net.ID {
+		t.Error("the volume or network was recreated")
+	}
+}
+
+// TestInstancesCannotReachEachOther runs a probe inside instance A's network namespace:
+// it reaches A's own app, but neither B's container address nor B's published port.
+func TestInstancesCannotReachEachOther(t *testing.T) {
+	h := harness(t, nil)
+	c := mustClient(t)
+	probe := probeImage(t)
+	a, _ := apply(t, h, "isoa")
+	b, stB := apply(t, h, "isob")
+	ctx := context.Background()
+	inA, _ := c.ContainerInspect(ctx, appName(a.Slug))
+	inB, _ := c.ContainerInspect(ctx, appName(b.Slug))
+	ipA := inA.NetworkSettings.Networks[networkName(a.Slug)].IPAddress
+	netB := inB.NetworkSettings.Networks[networkName(b.Slug)]
+	_, portB, _ := strings.Cut(stB.Upstream, ":")
+	run := func(target string) bool {
+		t.Helper()
+		name := "sproudchat-probe-" + a.ID + "-" + strings.NewReplacer(".", "-", ":", "-").Replace(target)
+		cfg := &container.Config{Image: probe, Cmd: []string{target}, Labels: map[string]string{LabelInstance: a.ID, LabelRole: "probe"}}
+		created, err := c.ContainerCreate(ctx, cfg, &container.HostConfig{NetworkMode: container.NetworkMode("container:" + inA.ID)}, nil, nil, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true})
+		if err := c.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitC, errC := c.ContainerWait(ctx, created.ID, container.WaitConditionNotRunning)
+		select {
+		case w := <-waitC:
+			return w.StatusCode == 0
+		case err := <-errC:
+			t.Fatal(err)
+		}
+		return false
+	}
+	if !run(ipA + ":8080") {
+		t.Fatal("the probe cannot reach its own instance: the test proves nothing")
+	}
+	if run(netB.IPAddress + ":8080") {
+		t.Errorf("instance %s reached instance %s at %s:8080", a.ID, b.ID, netB.IPAddress)
+	}
+	if run(inA.NetworkSettings.Networks[networkName(a.Slug)].Gateway + ":" + portB) {
+		t.Errorf("instance %s reached %s's published port through the host", a.ID, b.ID)
+	}
+	if run(netB.Gateway + ":" + portB) {
+		t.Errorf("instance %s reached %s's published port through B's gateway", a.ID, b.ID)
+	}
+}
+
+var probeTag string
+
+func probeImage(t *testing.T) string {
+	t.Helper()
+	if probeTag != "" {
+		return probeTag
+	}
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "probe"), "./testdata/probe")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build probe: %v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY probe /probe\nUSER 65532\nENTRYPOINT [\"/probe\"]\n"), 0o644)
+	cmd := exec.Command("docker", "build", "-q", "-t", "sproudchat/probe:test", dir)
+	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build probe image: %v\n%s", err, out)
+	}
+	probeTag = "sproudchat/probe:test"
+	return probeTag
+}
+
+func TestNameOfAnotherInstanceIsNotAdopted(t *testing.T) {
+	h := harness(t, nil)
+	spec, _ := apply(t, h, "owner")
+	other := spec
+	other.ID = spec.ID + "-x"
+	if _, err := h.Runtime.Apply(context.Background(), other); err == nil || !strings.Contains(err.Error(), "belongs to instance") {
+		t.Fatalf("apply of another id onto %s's names: %v", spec.Slug, err)
+	}
+}

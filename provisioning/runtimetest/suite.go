@@ -1,0 +1,287 @@
+// Package runtimetest is the conformance suite every provisioning.Runtime passes, and an
+// in-memory fake runtime for consumers' unit tests.
+package runtimetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sproudstack/sproudchat/provisioning"
+)
+
+// Harness is what a driver's test gives the suite.
+type Harness struct {
+	Runtime provisioning.Runtime
+	// Image is the app image (or whatever the runtime reads from Spec.App.Image).
+	Image string
+	// Leftovers lists what of instance id still exists in the runtime's own terms
+	// (containers, volumes, networks; a directory, a process), read behind the runtime's
+	// back: the destroy checks trust nothing the runtime says about itself.
+	Leftovers func(t *testing.T, id string) []string
+	// Steps are the AfterStep names of Apply at which the suite simulates a crash.
+	Steps []string
+	// ServesApp: the runtime runs the real sproudchat app, so data and modes are checked
+	// through its API. The fake does not.
+	ServesApp bool
+}
+
+// New builds a harness whose runtime calls afterStep after each step of Apply.
+type New func(t *testing.T, afterStep func(step string)) Harness
+
+// Unique returns an id and slug no earlier run used, so tests tolerate leftovers in a
+// shared engine.
+func Unique(prefix string) (id, slug string) {
+	b := make([]byte, 4)
+	rand.Read(b)
+	s := prefix + "-" + hex.EncodeToString(b)
+	return s, s
+}
+
+// Spec is a valid starter-like spec for the harness.
+func Spec(h Harness, id, slug string) provisioning.Spec {
+	return provisioning.Spec{
+		ID: id, Slug: slug, Mode: provisioning.ModeActive, BaseURL: "http://" + slug + ".localhost",
+		App: provisioning.AppSpec{Image: h.Image, Resources: provisioning.Resources{MemoryBytes: 128 << 20, MilliCPUs: 500, PIDs: 128}},
+		Database: provisioning.DatabaseSpec{Kind: provisioning.SQLite},
+		Secrets: map[string]string{
+			"SPROUDCHAT_SECRET_KEY":  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+			"SPROUDCHAT_SETUP_TOKEN": "conformance-setup-token-" + id,
+		},
+	}
+}
+
+// Run runs the whole suite.
+func Run(t *testing.T, newHarness New) {
+	t.Run("ApplyAnswersAtUpstream", func(t *testing.T) { t.Parallel(); testApply(t, newHarness) })
+	t.Run("ApplyTwiceDuplicatesNothing", func(t *testing.T) { t.Parallel(); testApplyTwice(t, newHarness) })
+	t.Run("CrashMidApplyConverges", func(t *testing.T) { t.Parallel(); testCrash(t, newHarness) })
+	t.Run("ModesKeepData", func(t *testing.T) { t.Parallel(); testModes(t, newHarness) })
+	t.Run("DestroyLeavesNothing", func(t *testing.T) { t.Parallel(); testDestroy(t, newHarness) })
+	t.Run("ListShowsOrphans", func(t *testing.T) { t.Parallel(); testList(t, newHarness) })
+	t.Run("InvalidSpecCreatesNothing", func(t *testing.T) { t.Parallel(); testInvalid(t, newHarness) })
+}
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// mustApply applies spec and registers its destruction.
+func mustApply(t *testing.T, h Harness, spec provisioning.Spec) provisioning.Status {
+	t.Helper()
+	t.Cleanup(func() { h.Runtime.Destroy(context.Background(), spec.ID) })
+	st, err := h.Runtime.Apply(ctxFor(t), spec)
+	if err != nil {
+		t.Fatalf("apply %s: %v", spec.ID, err)
+	}
+	if !st.Ready || st.Upstream == "" || st.ID != spec.ID || st.Phase != provisioning.PhaseRunning {
+		t.Fatalf("apply %s returned %+v; want running, ready, with an upstream", spec.ID, st)
+	}
+	return st
+}
+
+func testApply(t *testing.T, nh New) {
+	h := nh(t, nil)
+	id, slug := Unique("apply")
+	st := mustApply(t, h, Spec(h, id, slug))
+	if !h.ServesApp {
+		return
+	}
+	res, err := http.Get("http://" + st.Upstream + "/healthz")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("GET /healthz at %s: %v %v", st.Upstream, res, err)
+	}
+	res.Body.Close()
+	logs, err := h.Runtime.Logs(ctxFor(t), id, 50)
+	if err != nil || logs == "" {
+		t.Fatalf("logs: %q, %v", logs, err)
+	}
+	if _, err := h.Runtime.Logs(ctxFor(t), "never-existed", 5); !errors.Is(err, provisioning.ErrNotFound) {
+		t.Fatalf("logs of an unknown instance: %v, want ErrNotFound", err)
+	}
+}
+
+func testApplyTwice(t *testing.T, nh New) {
+	h := nh(t, nil)
+	id, slug := Unique("twice")
+	spec := Spec(h, id, slug)
+	first := mustApply(t, h, spec)
+	before := h.Leftovers(t, id)
+	second := mustApply(t, h, spec)
+	after := h.Leftovers(t, id)
+	if first.Upstream != second.Upstream || first.SpecHash != second.SpecHash {
+		t.Errorf("second apply moved the instance: %+v → %+v", first, second)
+	}
+	slices.Sort(before)
+	slices.Sort(after)
+	if !slices.Equal(before, after) || len(after) == 0 {
+		t.Errorf("second apply changed the objects: %v → %v", before, after)
+	}
+}
+
+func testCrash(t *testing.T, nh New) {
+	for _, step := range nh(t, nil).Steps {
+		t.Run(step, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(ctxFor(t))
+			h := nh(t, func(s string) {
+				if s == step {
+					cancel()
+				}
+			})
+			id, slug := Unique("crash")
+			spec := Spec(h, id, slug)
+			t.Cleanup(func() { h.Runtime.Destroy(context.Background(), id) })
+			if _, err := h.Runtime.Apply(ctx, spec); err == nil {
+				t.Fatalf("apply interrupted after %s reported success", step)
+			}
+			if len(h.Leftovers(t, id)) == 0 {
+				t.Fatalf("nothing exists after a crash past %s: the test proves nothing", step)
+			}
+			again := nh(t, nil)
+			mustApply(t, again, spec)
+			if st, err := again.Runtime.Status(ctxFor(t), id); err != nil || !st.Ready {
+				t.Fatalf("status after converging: %+v, %v", st, err)
+			}
+		})
+	}
+}
+
+func testModes(t *testing.T, nh New) {
+	h := nh(t, nil)
+	if !h.ServesApp {
+		t.Skip("the runtime does not run the app")
+	}
+	id, slug := Unique("modes")
+	spec := Spec(h, id, slug)
+	st := mustApply(t, h, spec)
+	app := newAppClient(t, st.Upstream)
+	app.call("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
+	app.login("ada@example.org", "conformance password")
+	app.call("POST", "/api/v1/users", map[string]string{"name": "Al", "email": "al@example.org", "role": "agent", "password": "agent password 1"}, 201)
+
+	spec.Mode, spec.ReadOnlyUntil = provisioning.ModeReadOnly, time.Date(2026, 12, 29, 0, 0, 0, 0, time.UTC)
+	st = mustApply(t, h, spec)
+	if st.Mode != "" && st.Mode != provisioning.ModeReadOnly {
+		t.Errorf("status mode %q after applying read_only", st.Mode)
+	}
+	app = newAppClient(t, st.Upstream)
+	app.login("ada@example.org", "conformance password")
+	if n := len(app.call("GET", "/api/v1/users", nil, 200)["items"].([]any)); n != 2 {
+		t.Fatalf("%d users while read-only, want 2", n)
+	}
+	app.call("POST", "/api/v1/users", map[string]string{"name": "Bo", "email": "bo@example.org", "role": "agent", "password": "agent password 2"}, 423)
+
+	spec.Mode, spec.ReadOnlyUntil = provisioning.ModeActive, time.Time{}
+	st = mustApply(t, h, spec)
+	app = newAppClient(t, st.Upstream)
+	app.login("al@example.org", "agent password 1")
+	app.call("PATCH", "/api/v1/me", map[string]string{"name": "Alfred"}, 200)
+}
+
+func testDestroy(t *testing.T, nh New) {
+	h := nh(t, nil)
+	id, slug := Unique("destroy")
+	mustApply(t, h, Spec(h, id, slug))
+	if err := h.Runtime.Destroy(ctxFor(t), id); err != nil {
+		t.Fatal(err)
+	}
+	if left := h.Leftovers(t, id); len(left) > 0 {
+		t.Fatalf("left after destroy: %v", left)
+	}
+	if err := h.Runtime.Destroy(ctxFor(t), id); err != nil {
+		t.Fatalf("second destroy: %v", err)
+	}
+	if _, err := h.Runtime.Status(ctxFor(t), id); !errors.Is(err, provisioning.ErrNotFound) {
+		t.Fatalf("status after destroy: %v, want ErrNotFound", err)
+	}
+}
+
+func testList(t *testing.T, nh New) {
+	h := nh(t, nil)
+	id, slug := Unique("orphan")
+	mustApply(t, h, Spec(h, id, slug))
+	// A fresh runtime value knows nothing of the instance but still lists it.
+	fresh := nh(t, nil)
+	all, err := fresh.Runtime.List(ctxFor(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range all {
+		if st.ID == id {
+			if st.Slug != slug || st.Phase != provisioning.PhaseRunning {
+				t.Errorf("listed %+v", st)
+			}
+			return
+		}
+	}
+	t.Fatalf("List of %d instances lacks %s", len(all), id)
+}
+
+func testInvalid(t *testing.T, nh New) {
+	h := nh(t, nil)
+	id, _ := Unique("invalid")
+	spec := Spec(h, id, "Not_A_DNS_Label")
+	t.Cleanup(func() { h.Runtime.Destroy(context.Background(), id) })
+	if _, err := h.Runtime.Apply(ctxFor(t), spec); !errors.Is(err, provisioning.ErrInvalid) {
+		t.Fatalf("apply with a bad slug: %v, want ErrInvalid", err)
+	}
+	if left := h.Leftovers(t, id); len(left) > 0 {
+		t.Fatalf("a refused apply left %v", left)
+	}
+}
+
+// appClient talks to a running instance's API.
+type appClient struct {
+	t    *testing.T
+	base string
+	http *http.Client
+	csrf string
+}
+
+func newAppClient(t *testing.T, upstream string) *appClient {
+	jar, _ := cookiejar.New(nil)
+	return &appClient{t: t, base: "http://" + upstream, http: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+}
+
+func (c *appClient) call(method, path string, body any, want int) map[string]any {
+	c.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	if c.csrf != "" {
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	if res.StatusCode != want {
+		c.t.Fatalf("%s %s: %d %v, want %d", method, path, res.StatusCode, out, want)
+	}
+	return out
+}
+
+func (c *appClient) login(email, password string) {
+	c.t.Helper()
+	out := c.call("POST", "/api/v1/session", map[string]string{"email": email, "password": password}, 200)
+	c.csrf = fmt.Sprint(out["csrf_token"])
+}
