@@ -52,7 +52,7 @@ func Unique(prefix string) (id, slug string) {
 func Spec(h Harness, id, slug string) provisioning.Spec {
 	return provisioning.Spec{
 		ID: id, Slug: slug, Mode: provisioning.ModeActive, BaseURL: "http://" + slug + ".localhost",
-		App: provisioning.AppSpec{Image: h.Image, Resources: provisioning.Resources{MemoryBytes: 128 << 20, MilliCPUs: 500, PIDs: 128}},
+		App:      provisioning.AppSpec{Image: h.Image, Resources: provisioning.Resources{MemoryBytes: 128 << 20, MilliCPUs: 500, PIDs: 128}},
 		Database: provisioning.DatabaseSpec{Kind: provisioning.SQLite},
 		Secrets: map[string]string{
 			"SPROUDCHAT_SECRET_KEY":  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",

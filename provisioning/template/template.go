@@ -52,8 +52,8 @@ func (e *LoadError) Unwrap() error { return ErrPlan }
 // schema lists the fields a plan may have; nested maps are sections.
 var schema = map[string]any{
 	"name": nil, "display_name": nil,
-	"app": map[string]any{"image": nil, "memory": nil, "cpus": nil, "pids": nil, "attachment_quota": nil},
-	"database": map[string]any{"kind": nil, "image": nil, "memory": nil, "cpus": nil, "pids": nil},
+	"app":       map[string]any{"image": nil, "memory": nil, "cpus": nil, "pids": nil, "attachment_quota": nil},
+	"database":  map[string]any{"kind": nil, "image": nil, "memory": nil, "cpus": nil, "pids": nil},
 	"lifecycle": map[string]any{"read_only_days": nil, "backup_retention_days": nil},
 }
 
