@@ -40,6 +40,7 @@ lint:
 ## bench: benchmarks (not tests); figures go to bench/results/*.json
 bench: build
 	cd instance && go run ./cmd/benchinstance -binary $(BIN)/sproudchat -out $(CURDIR)/bench/results/instance.json
+	go run ./provisioning/cmd/benchprovisioning -out bench/results/provisioning.json
 
 clean:
 	rm -rf $(BIN)
