@@ -162,21 +162,11 @@ func (r *Runtime) ensureNetwork(ctx context.Context, s provisioning.Spec) error 
 	if !client.IsErrNotFound(err) {
 		return fmt.Errorf("inspect network %s: %w", name, err)
 	}
-	_, err = r.engine.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: labels(s, "network"),
-		Options: map[string]string{"com.docker.network.bridge.name": bridgeName(s.ID)}})
+	_, err = r.engine.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: labels(s, "network")})
 	if err != nil && !isConflict(err) {
 		return fmt.Errorf("create network %s: %w", name, err)
 	}
 	return nil
-}
-
-// bridgeName names the host interface after the instance: at most 15 characters.
-func bridgeName(id string) string {
-	n := "spc-" + strings.ReplaceAll(id, "-", "")
-	if len(n) > 15 {
-		n = n[:15]
-	}
-	return n
 }
 
 func (r *Runtime) ensureVolume(ctx context.Context, s provisioning.Spec) error {

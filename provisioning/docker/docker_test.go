@@ -236,3 +236,14 @@ func TestNameOfAnotherInstanceIsNotAdopted(t *testing.T) {
 		t.Fatalf("apply of another id onto %s's names: %v", spec.Slug, err)
 	}
 }
+
+// TestInstancesWithSimilarIDs: ids sharing a long prefix get objects that do not collide
+// (host interface names are capped at 15 characters).
+func TestInstancesWithSimilarIDs(t *testing.T) {
+	h := harness(t, nil)
+	_, a := apply(t, h, "longsharedprefix")
+	_, b := apply(t, h, "longsharedprefix")
+	if !a.Ready || !b.Ready || a.Upstream == b.Upstream {
+		t.Fatalf("%+v / %+v", a, b)
+	}
+}
