@@ -60,13 +60,19 @@ type Options struct {
 	// "container", "started"): tests cancel the context there to simulate a crash.
 	AfterStep func(step string)
 	Logger    *slog.Logger
+	// SubnetPool and SubnetBits say where instance networks get their subnets
+	// (default DefaultSubnetPool in /DefaultSubnetBits pieces). The pool must not
+	// overlap the host's networks.
+	SubnetPool string
+	SubnetBits int
 }
 
 // Runtime is the Docker driver of provisioning.Runtime.
 type Runtime struct {
-	engine engine
-	opts   Options
-	log    *slog.Logger
+	engine  engine
+	opts    Options
+	log     *slog.Logger
+	subnets subnets
 }
 
 var _ provisioning.Runtime = (*Runtime)(nil)
@@ -78,10 +84,10 @@ func New(o Options) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
-	return newRuntime(c, o), nil
+	return newRuntime(c, o)
 }
 
-func newRuntime(e engine, o Options) *Runtime {
+func newRuntime(e engine, o Options) (*Runtime, error) {
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 60 * time.Second
 	}
@@ -91,7 +97,17 @@ func newRuntime(e engine, o Options) *Runtime {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Runtime{engine: e, opts: o, log: o.Logger}
+	if o.SubnetPool == "" {
+		o.SubnetPool = DefaultSubnetPool
+	}
+	if o.SubnetBits == 0 {
+		o.SubnetBits = DefaultSubnetBits
+	}
+	sn, err := newSubnets(o.SubnetPool, o.SubnetBits)
+	if err != nil {
+		return nil, err
+	}
+	return &Runtime{engine: e, opts: o, log: o.Logger, subnets: sn}, nil
 }
 
 // Ping tells whether an engine answers.
@@ -162,11 +178,7 @@ func (r *Runtime) ensureNetwork(ctx context.Context, s provisioning.Spec) error 
 	if !client.IsErrNotFound(err) {
 		return fmt.Errorf("inspect network %s: %w", name, err)
 	}
-	_, err = r.engine.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: labels(s, "network")})
-	if err != nil && !isConflict(err) {
-		return fmt.Errorf("create network %s: %w", name, err)
-	}
-	return nil
+	return r.createNetwork(ctx, name, labels(s, "network"), s.ID)
 }
 
 func (r *Runtime) ensureVolume(ctx context.Context, s provisioning.Spec) error {

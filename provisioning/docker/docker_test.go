@@ -63,8 +63,12 @@ func leftovers(t *testing.T, c *client.Client, id string) []string {
 
 func harness(t *testing.T, afterStep func(string)) runtimetest.Harness {
 	c := mustClient(t)
+	rt, err := newRuntime(c, Options{AfterStep: afterStep, ReadyTimeout: 60 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return runtimetest.Harness{
-		Runtime:   newRuntime(c, Options{AfterStep: afterStep, ReadyTimeout: 60 * time.Second}),
+		Runtime:   rt,
 		Image:     buildtest.Image(t),
 		Leftovers: func(t *testing.T, id string) []string { return leftovers(t, c, id) },
 		Steps:     []string{"network", "volume", "container"},
@@ -245,5 +249,42 @@ func TestInstancesWithSimilarIDs(t *testing.T) {
 	_, b := apply(t, h, "longsharedprefix")
 	if !a.Ready || !b.Ready || a.Upstream == b.Upstream {
 		t.Fatalf("%+v / %+v", a, b)
+	}
+}
+
+func TestSubnetsSplitThePool(t *testing.T) {
+	s, err := newSubnets("10.213.0.0/16", 28)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.count() != 4096 || s.nth(0).String() != "10.213.0.0/28" || s.nth(1).String() != "10.213.0.16/28" || s.nth(4095).String() != "10.213.255.240/28" {
+		t.Fatalf("count %d, first %s, second %s, last %s", s.count(), s.nth(0), s.nth(1), s.nth(4095))
+	}
+	for _, bad := range [][2]any{{"10.0.0.0/28", 28}, {"nonsense", 28}, {"fd00::/64", 80}} {
+		if _, err := newSubnets(bad[0].(string), bad[1].(int)); err == nil {
+			t.Errorf("pool %v accepted", bad)
+		}
+	}
+}
+
+// TestManyInstanceNetworks makes more instance networks than Docker's default address
+// pools hold (about 31), which one network per instance must survive.
+func TestManyInstanceNetworks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	c := mustClient(t)
+	rt, err := newRuntime(c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < 40; i++ {
+		id, slug := runtimetest.Unique("nets")
+		s := provisioning.Spec{ID: id, Slug: slug}
+		t.Cleanup(func() { rt.Destroy(context.Background(), id) })
+		if err := rt.ensureNetwork(ctx, s); err != nil {
+			t.Fatalf("network %d: %v", i, err)
+		}
 	}
 }
