@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
 )
 
@@ -50,25 +51,23 @@ func TestVersionAndMigrate(t *testing.T) {
 	if code, out, _ := run(t, nil, "version"); code != 0 || !strings.HasPrefix(out, "sproudchat ") {
 		t.Fatalf("version: %d %q", code, out)
 	}
-	for _, d := range storetest.Dialects {
-		t.Run(string(d), func(t *testing.T) {
-			env := map[string]string{"SPROUDCHAT_DATA_DIR": filepath.Join(t.TempDir(), "data"), "SPROUDCHAT_SECRET_KEY": testKey}
-			if d == "postgres" {
-				env["SPROUDCHAT_DATABASE_URL"] = storetest.MustPostgresDatabase(t)
+	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
+		env := map[string]string{"SPROUDCHAT_DATA_DIR": filepath.Join(t.TempDir(), "data"), "SPROUDCHAT_SECRET_KEY": testKey}
+		if d == "postgres" {
+			env["SPROUDCHAT_DATABASE_URL"] = storetest.MustPostgresDatabase(t)
+		}
+		code, out, stderr := run(t, env, "migrate")
+		if code != 0 || !strings.Contains(out, "schema version 1; applied 1 migration(s)") {
+			t.Fatalf("first migrate: %d %q %q", code, out, stderr)
+		}
+		if code, out, _ := run(t, env, "migrate"); code != 0 || !strings.Contains(out, "applied 0 migration(s)") {
+			t.Fatalf("second migrate: %d %q", code, out)
+		}
+		if d == "sqlite" {
+			fi, err := os.Stat(filepath.Join(env["SPROUDCHAT_DATA_DIR"], "sproudchat.db"))
+			if err != nil || fi.Mode().Perm() != 0o600 {
+				t.Fatalf("database file: %v, mode %v; want 0600", err, fi.Mode().Perm())
 			}
-			code, out, stderr := run(t, env, "migrate")
-			if code != 0 || !strings.Contains(out, "schema version 1; applied 1 migration(s)") {
-				t.Fatalf("first migrate: %d %q %q", code, out, stderr)
-			}
-			if code, out, _ := run(t, env, "migrate"); code != 0 || !strings.Contains(out, "applied 0 migration(s)") {
-				t.Fatalf("second migrate: %d %q", code, out)
-			}
-			if d == "sqlite" {
-				fi, err := os.Stat(filepath.Join(env["SPROUDCHAT_DATA_DIR"], "sproudchat.db"))
-				if err != nil || fi.Mode().Perm() != 0o600 {
-					t.Fatalf("database file: %v, mode %v; want 0600", err, fi.Mode().Perm())
-				}
-			}
-		})
-	}
+		}
+	})
 }

@@ -10,40 +10,37 @@ import (
 )
 
 func TestMigrateEmptyDatabaseToLatest(t *testing.T) {
-	for _, d := range storetest.Dialects {
-		t.Run(string(d), func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			db := storetest.MustOpenEmpty(t, d)
-			if v, err := db.CurrentVersion(ctx); err != nil || v != 0 {
-				t.Fatalf("empty database: version %d, %v; want 0", v, err)
+	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		db := storetest.MustOpenEmpty(t, d)
+		if v, err := db.CurrentVersion(ctx); err != nil || v != 0 {
+			t.Fatalf("empty database: version %d, %v; want 0", v, err)
+		}
+		ms, err := store.Migrations(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		if len(applied) != len(ms) || len(ms) == 0 {
+			t.Fatalf("applied %v, want all %d migrations", applied, len(ms))
+		}
+		latest, _ := db.LatestVersion()
+		if v, err := db.CurrentVersion(ctx); err != nil || v != latest {
+			t.Fatalf("after migrate: version %d, %v; want %d", v, err, latest)
+		}
+		again, err := db.Migrate(ctx)
+		if err != nil || len(again) != 0 {
+			t.Fatalf("second migrate applied %v, %v; want nothing", again, err)
+		}
+		for _, table := range []string{"users", "sessions", "api_tokens", "audit_log", "meta"} {
+			if !db.Gorm().Migrator().HasTable(table) {
+				t.Errorf("table %s missing after migration", table)
 			}
-			ms, err := store.Migrations(d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			applied, err := db.Migrate(ctx)
-			if err != nil {
-				t.Fatalf("migrate: %v", err)
-			}
-			if len(applied) != len(ms) || len(ms) == 0 {
-				t.Fatalf("applied %v, want all %d migrations", applied, len(ms))
-			}
-			latest, _ := db.LatestVersion()
-			if v, err := db.CurrentVersion(ctx); err != nil || v != latest {
-				t.Fatalf("after migrate: version %d, %v; want %d", v, err, latest)
-			}
-			again, err := db.Migrate(ctx)
-			if err != nil || len(again) != 0 {
-				t.Fatalf("second migrate applied %v, %v; want nothing", again, err)
-			}
-			for _, table := range []string{"users", "sessions", "api_tokens", "audit_log", "meta"} {
-				if !db.Gorm().Migrator().HasTable(table) {
-					t.Errorf("table %s missing after migration", table)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 func TestMigrationsAreOrderedAndDialectSpecific(t *testing.T) {

@@ -15,35 +15,32 @@ import (
 )
 
 func TestSetupTokenWorksOnce(t *testing.T) {
-	for _, d := range storetest.Dialects {
-		t.Run(string(d), func(t *testing.T) {
-			t.Parallel()
-			h := newHarness(t, harnessOptions{dialect: d}, false)
-			c := h.client()
-			body := map[string]string{"token": "not-the-token-0123456789", "name": "Ada", "email": "ada@example.org", "password": "long enough password"}
-			if res := c.json("POST", "/api/v1/setup", body); res.status != http.StatusForbidden {
-				t.Fatalf("wrong token: %d %s", res.status, res.body)
-			}
-			body["token"] = testSetupToken
-			res := c.json("POST", "/api/v1/setup", body)
-			if res.status != http.StatusCreated {
-				t.Fatalf("setup: %d %s", res.status, res.body)
-			}
-			body["email"] = "eve@example.org"
-			if res := c.json("POST", "/api/v1/setup", body); res.status != http.StatusGone {
-				t.Fatalf("second use of the token: %d %s, want 410", res.status, res.body)
-			}
-			if res := c.get("/setup?token=" + testSetupToken); res.status != 200 || strings.Contains(res.body, `name="password"`) {
-				t.Fatalf("setup page after setup: %d, still offers the form", res.status)
-			}
-			c.login("ada@example.org", "long enough password")
-			var users struct{ Items []userJSON }
-			c.get("/api/v1/users").decode(t, &users)
-			if len(users.Items) != 1 || users.Items[0].Role != "admin" {
-				t.Fatalf("users after setup: %+v", users.Items)
-			}
-		})
-	}
+	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
+		h := newHarness(t, harnessOptions{dialect: d}, false)
+		c := h.client()
+		body := map[string]string{"token": "not-the-token-0123456789", "name": "Ada", "email": "ada@example.org", "password": "long enough password"}
+		if res := c.json("POST", "/api/v1/setup", body); res.status != http.StatusForbidden {
+			t.Fatalf("wrong token: %d %s", res.status, res.body)
+		}
+		body["token"] = testSetupToken
+		res := c.json("POST", "/api/v1/setup", body)
+		if res.status != http.StatusCreated {
+			t.Fatalf("setup: %d %s", res.status, res.body)
+		}
+		body["email"] = "eve@example.org"
+		if res := c.json("POST", "/api/v1/setup", body); res.status != http.StatusGone {
+			t.Fatalf("second use of the token: %d %s, want 410", res.status, res.body)
+		}
+		if res := c.get("/setup?token=" + testSetupToken); res.status != 200 || strings.Contains(res.body, `name="password"`) {
+			t.Fatalf("setup page after setup: %d, still offers the form", res.status)
+		}
+		c.login("ada@example.org", "long enough password")
+		var users struct{ Items []userJSON }
+		c.get("/api/v1/users").decode(t, &users)
+		if len(users.Items) != 1 || users.Items[0].Role != "admin" {
+			t.Fatalf("users after setup: %+v", users.Items)
+		}
+	})
 }
 
 // TestBadInputIsRefusedAndWritesNothing sends every kind of bad request to a mutating
@@ -158,53 +155,50 @@ func TestLoginThrottle(t *testing.T) {
 // TestNoSecretInDatabaseOrLogs runs the flows that handle secrets with the real argon2
 // parameters, then searches every table and every log line for them.
 func TestNoSecretInDatabaseOrLogs(t *testing.T) {
-	for _, d := range storetest.Dialects {
-		t.Run(string(d), func(t *testing.T) {
-			t.Parallel()
-			h := newHarness(t, harnessOptions{dialect: d, hash: accounts.DefaultHashParams}, false)
-			c := h.client()
-			c.get("/setup?token=" + testSetupToken)
-			res := c.json("POST", "/api/v1/setup", map[string]string{"token": testSetupToken, "name": "Ada", "email": "ada@example.org", "password": adminPassword})
-			if res.status != 201 {
-				t.Fatalf("setup: %d %s", res.status, res.body)
+	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
+		h := newHarness(t, harnessOptions{dialect: d, hash: accounts.DefaultHashParams}, false)
+		c := h.client()
+		c.get("/setup?token=" + testSetupToken)
+		res := c.json("POST", "/api/v1/setup", map[string]string{"token": testSetupToken, "name": "Ada", "email": "ada@example.org", "password": adminPassword})
+		if res.status != 201 {
+			t.Fatalf("setup: %d %s", res.status, res.body)
+		}
+		c.login("ada@example.org", adminPassword)
+		var cookie string
+		for _, ck := range c.http.Jar.Cookies(mustURL(h.http.URL)) {
+			cookie = ck.Value
+		}
+		var tok tokenJSON
+		c.json("POST", "/api/v1/tokens", map[string]string{"name": "ci"}).decode(t, &tok)
+		newPassword := "a brand new password 7"
+		if res := c.json("PUT", "/api/v1/me/password", map[string]string{"current_password": adminPassword, "new_password": newPassword}); res.status != 204 {
+			t.Fatalf("change password: %d %s", res.status, res.body)
+		}
+		c.json("POST", "/api/v1/session", map[string]string{"email": "ada@example.org", "password": "wrong and secret pw"})
+		bearer := h.client()
+		bearer.bearer = tok.Token
+		if res := bearer.get("/api/v1/users"); res.status != 200 {
+			t.Fatalf("bearer token: %d", res.status)
+		}
+		secrets := map[string]string{"password": adminPassword, "new password": newPassword, "wrong password": "wrong and secret pw",
+			"API token": tok.Token, "session cookie": cookie, "setup token": testSetupToken, "CSRF token": c.csrf}
+		dump := dumpDatabase(t, h.db)
+		logs := h.logs.String()
+		if !strings.Contains(logs, `"path":"/api/v1/users"`) || !strings.Contains(dump, "$argon2id$") {
+			t.Fatal("the log or the dump is empty: the search below would prove nothing")
+		}
+		for what, s := range secrets {
+			if s == "" {
+				t.Fatalf("%s is empty", what)
 			}
-			c.login("ada@example.org", adminPassword)
-			var cookie string
-			for _, ck := range c.http.Jar.Cookies(mustURL(h.http.URL)) {
-				cookie = ck.Value
+			if strings.Contains(dump, s) {
+				t.Errorf("the %s is stored in clear", what)
 			}
-			var tok tokenJSON
-			c.json("POST", "/api/v1/tokens", map[string]string{"name": "ci"}).decode(t, &tok)
-			newPassword := "a brand new password 7"
-			if res := c.json("PUT", "/api/v1/me/password", map[string]string{"current_password": adminPassword, "new_password": newPassword}); res.status != 204 {
-				t.Fatalf("change password: %d %s", res.status, res.body)
+			if strings.Contains(logs, s) {
+				t.Errorf("the %s appears in the log", what)
 			}
-			c.json("POST", "/api/v1/session", map[string]string{"email": "ada@example.org", "password": "wrong and secret pw"})
-			bearer := h.client()
-			bearer.bearer = tok.Token
-			if res := bearer.get("/api/v1/users"); res.status != 200 {
-				t.Fatalf("bearer token: %d", res.status)
-			}
-			secrets := map[string]string{"password": adminPassword, "new password": newPassword, "wrong password": "wrong and secret pw",
-				"API token": tok.Token, "session cookie": cookie, "setup token": testSetupToken, "CSRF token": c.csrf}
-			dump := dumpDatabase(t, h.db)
-			logs := h.logs.String()
-			if !strings.Contains(logs, `"path":"/api/v1/users"`) || !strings.Contains(dump, "$argon2id$") {
-				t.Fatal("the log or the dump is empty: the search below would prove nothing")
-			}
-			for what, s := range secrets {
-				if s == "" {
-					t.Fatalf("%s is empty", what)
-				}
-				if strings.Contains(dump, s) {
-					t.Errorf("the %s is stored in clear", what)
-				}
-				if strings.Contains(logs, s) {
-					t.Errorf("the %s appears in the log", what)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 func dumpDatabase(t *testing.T, db *store.DB) string {

@@ -21,15 +21,21 @@ const EnvPostgres = "SPROUDCHAT_TEST_POSTGRES_URL"
 // Dialects are the databases every store test runs on.
 var Dialects = []store.Dialect{store.SQLite, store.Postgres}
 
-// ForEach runs fn as a subtest on a migrated, empty database of each dialect.
-func ForEach(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+// EachDialect runs fn as a parallel subtest named after each dialect.
+func EachDialect(t *testing.T, fn func(t *testing.T, d store.Dialect)) {
 	t.Helper()
 	for _, d := range Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			fn(t, MustOpen(t, d))
+			fn(t, d)
 		})
 	}
+}
+
+// ForEach runs fn as a subtest on a migrated, empty database of each dialect.
+func ForEach(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	t.Helper()
+	EachDialect(t, func(t *testing.T, d store.Dialect) { fn(t, MustOpen(t, d)) })
 }
 
 // MustOpen returns a migrated, empty database of dialect d, removed when the test ends.
