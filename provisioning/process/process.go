@@ -259,13 +259,23 @@ func (r *Runtime) Destroy(ctx context.Context, id string) error {
 	if _, err := os.Stat(r.dir(id)); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	st, err := r.readState(id)
-	if err != nil {
-		return err
+	// Under the lock, so no supervisor (of this or another Runtime) restarts the app
+	// between the stop and the removal: once Stopped is written, they let go.
+	err := r.locked(id, func() error {
+		st, err := r.readState(id)
+		if err != nil {
+			return err
+		}
+		st.Stopped = true
+		if err := r.writeState(st); err != nil {
+			return err
+		}
+		r.stopProcess(st)
+		return nil
+	})
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("stop %s: %w", id, err)
 	}
-	st.Stopped = true
-	r.writeState(st) // a supervisor of another Runtime value sees it and lets go
-	r.stopProcess(st)
 	if err := os.RemoveAll(r.dir(id)); err != nil {
 		return fmt.Errorf("remove %s: %w", r.dir(id), err)
 	}

@@ -42,14 +42,14 @@ func (s *supervisor) quit() { s.quitOnce.Do(func() { close(s.done) }) }
 
 // locked runs fn holding the instance's lock. Returns os.ErrNotExist when the instance
 // directory is gone.
-func (s *supervisor) locked(fn func() error) error {
-	f, err := os.OpenFile(filepath.Join(s.r.dir(s.id), "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+func (r *Runtime) locked(id string, fn func() error) error {
+	f, err := os.OpenFile(filepath.Join(r.dir(id), "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock %s: %w", s.id, err)
+		return fmt.Errorf("lock %s: %w", id, err)
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	return fn()
@@ -59,7 +59,7 @@ func (s *supervisor) locked(fn func() error) error {
 // (re-adopted), one of another spec is replaced.
 func (s *supervisor) ensure(spec provisioning.Spec) (state, error) {
 	var st state
-	err := s.locked(func() error {
+	err := s.r.locked(s.id, func() error {
 		var err error
 		if st, err = s.r.readState(s.id); err != nil {
 			return err
@@ -128,7 +128,7 @@ func (s *supervisor) loop() {
 			return
 		case <-t.C:
 		}
-		err := s.locked(s.check)
+		err := s.r.locked(s.id, s.check)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // not laid out yet, or destroyed
 		}
