@@ -33,8 +33,9 @@ type Store interface {
 	ListUsers(ctx context.Context) ([]User, error)
 
 	CreateSession(ctx context.Context, s Session, lastLogin time.Time, a AuditEntry) error
-	// FindSession returns ErrNotFound for an unknown or expired session.
-	FindSession(ctx context.Context, hash string, now time.Time) (Session, User, error)
+	// FindSessionUser returns the user of a live session. Returns ErrNotFound for an
+	// unknown or expired session.
+	FindSessionUser(ctx context.Context, hash string, now time.Time) (User, error)
 	DeleteSession(ctx context.Context, hash string, a AuditEntry) error
 	DeleteUserSessions(ctx context.Context, userID int64, exceptHash string) error
 
@@ -213,13 +214,14 @@ func (s *Service) Logout(ctx context.Context, p Principal, m Meta) error {
 // AuthenticateSession resolves a session cookie. Returns ErrUnauthorized for an unknown,
 // expired or deactivated one.
 func (s *Service) AuthenticateSession(ctx context.Context, token string) (Principal, error) {
-	sess, u, err := s.store.FindSession(ctx, HashSecret(token), s.now())
+	hash := HashSecret(token)
+	u, err := s.store.FindSessionUser(ctx, hash, s.now())
 	if errors.Is(err, ErrNotFound) || (err == nil && !u.Active) {
 		return Principal{}, ErrUnauthorized
 	} else if err != nil {
 		return Principal{}, fmt.Errorf("find session: %w", err)
 	}
-	return Principal{User: u, SessionHash: sess.Hash, CSRFToken: s.csrf(sess.Hash)}, nil
+	return Principal{User: u, SessionHash: hash, CSRFToken: s.csrf(hash)}, nil
 }
 
 // AuthenticateToken resolves a Bearer token. Returns ErrUnauthorized for an unknown

@@ -245,17 +245,16 @@ func (s *Accounts) CreateSession(ctx context.Context, sess accounts.Session, las
 	})
 }
 
-// FindSession returns accounts.ErrNotFound for an unknown or expired session.
-func (s *Accounts) FindSession(ctx context.Context, hash string, now time.Time) (accounts.Session, accounts.User, error) {
-	var r sessionRow
-	if err := s.db.gorm.WithContext(ctx).Where("hash = ? AND expires_at > ?", hash, now).First(&r).Error; err != nil {
-		return accounts.Session{}, accounts.User{}, translate(err)
-	}
-	u, err := s.FindUser(ctx, r.UserID)
+// FindSessionUser returns the user of a live session in one query. Returns
+// accounts.ErrNotFound for an unknown or expired session.
+func (s *Accounts) FindSessionUser(ctx context.Context, hash string, now time.Time) (accounts.User, error) {
+	var r userRow
+	err := s.db.gorm.WithContext(ctx).Joins("JOIN sessions ON sessions.user_id = users.id").
+		Where("sessions.hash = ? AND sessions.expires_at > ?", hash, now).Take(&r).Error
 	if err != nil {
-		return accounts.Session{}, accounts.User{}, err
+		return accounts.User{}, translate(err)
 	}
-	return accounts.Session(r), u, nil
+	return r.domain(), nil
 }
 
 // DeleteSession removes a session; an absent one is not an error.
@@ -286,17 +285,33 @@ func (s *Accounts) CreateToken(ctx context.Context, t *accounts.APIToken, a acco
 	})
 }
 
-// FindTokenByHash returns accounts.ErrNotFound for an unknown token.
+// tokenUserRow is a token and its user, read in one query.
+type tokenUserRow struct {
+	TokenID         int64
+	TokenName       string
+	TokenPrefix     string
+	TokenCreatedAt  time.Time
+	TokenLastUsedAt *time.Time
+	User            userRow `gorm:"embedded"`
+}
+
+// FindTokenByHash returns a token and its user in one query. Returns
+// accounts.ErrNotFound for an unknown token.
 func (s *Accounts) FindTokenByHash(ctx context.Context, hash string) (accounts.APIToken, accounts.User, error) {
-	var r tokenRow
-	if err := s.db.gorm.WithContext(ctx).Where("hash = ?", hash).First(&r).Error; err != nil {
+	var r tokenUserRow
+	err := s.db.gorm.WithContext(ctx).Raw(`SELECT api_tokens.id AS token_id, api_tokens.name AS token_name,
+		api_tokens.prefix AS token_prefix, api_tokens.created_at AS token_created_at,
+		api_tokens.last_used_at AS token_last_used_at, users.*
+		FROM api_tokens JOIN users ON users.id = api_tokens.user_id WHERE api_tokens.hash = ?`, hash).Scan(&r).Error
+	if err != nil {
 		return accounts.APIToken{}, accounts.User{}, translate(err)
 	}
-	u, err := s.FindUser(ctx, r.UserID)
-	if err != nil {
-		return accounts.APIToken{}, accounts.User{}, err
+	if r.TokenID == 0 {
+		return accounts.APIToken{}, accounts.User{}, accounts.ErrNotFound
 	}
-	return r.domain(), u, nil
+	t := tokenRow{ID: r.TokenID, UserID: r.User.ID, Name: r.TokenName, Prefix: r.TokenPrefix, Hash: hash,
+		CreatedAt: r.TokenCreatedAt, LastUsedAt: r.TokenLastUsedAt}
+	return t.domain(), r.User.domain(), nil
 }
 
 // ListTokens returns a user's tokens, newest first.
