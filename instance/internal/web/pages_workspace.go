@@ -98,7 +98,7 @@ func (s *Server) pageUpdateUser(c echo.Context) error {
 	if err != nil && (errors.Is(err, accounts.ErrConflict) || errors.Is(err, accounts.ErrInvalid)) {
 		d := s.page(c, "users.title")
 		d.Error = err.Error()
-		return s.renderUsers(c, http.StatusConflict, d)
+		return s.renderUsers(c, toProblem(err).Status, d)
 	}
 	if err != nil {
 		return err
