@@ -29,19 +29,31 @@ func EachDialect(t *testing.T, fn func(t *testing.T, d store.Dialect)) {
 // MustOpen returns a migrated, empty database of dialect d, dropped after the test.
 func MustOpen(t *testing.T, d store.Dialect) *store.DB {
 	t.Helper()
+	return MustOpenN(t, d, 1)[0]
+}
+
+// MustOpenN opens one migrated, empty database n times, each with its own connection
+// pool: as n control-plane processes would.
+func MustOpenN(t *testing.T, d store.Dialect, n int) []*store.DB {
+	t.Helper()
 	dbURL := ""
 	if d == store.Postgres {
 		dbURL = MustPostgresDatabase(t)
 	}
-	db, err := store.Open(context.Background(), dbURL, filepath.Join(t.TempDir(), "cp.db"))
-	if err != nil {
-		t.Fatal(err)
+	path := filepath.Join(t.TempDir(), "cp.db")
+	var out []*store.DB
+	for i := 0; i < n; i++ {
+		db, err := store.Open(context.Background(), dbURL, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if _, err := db.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, db)
 	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return out
 }
 
 // MustPostgresDatabase creates a database for this test and returns its URL.

@@ -1,0 +1,264 @@
+package reconcile_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
+	"github.com/sproudstack/sproudchat/controlplane/internal/control"
+	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
+	"github.com/sproudstack/sproudchat/controlplane/internal/reconcile"
+	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
+	"github.com/sproudstack/sproudchat/controlplane/internal/store"
+	"github.com/sproudstack/sproudchat/controlplane/internal/store/storetest"
+	"github.com/sproudstack/sproudchat/provisioning"
+	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
+	"github.com/sproudstack/sproudchat/provisioning/template"
+)
+
+// recorder wraps the fake runtime: it keeps the applied specs and counts moments when
+// two calls worked on one instance at once.
+type recorder struct {
+	*runtimetest.Fake
+	delay    time.Duration
+	mu       sync.Mutex
+	specs    []provisioning.Spec
+	inflight map[string]int
+	overlaps int
+}
+
+func newRecorder() *recorder {
+	return &recorder{Fake: runtimetest.NewFake(), inflight: map[string]int{}}
+}
+
+func (r *recorder) enter(id string) func() {
+	r.mu.Lock()
+	r.inflight[id]++
+	if r.inflight[id] > 1 {
+		r.overlaps++
+	}
+	r.mu.Unlock()
+	time.Sleep(r.delay)
+	return func() { r.mu.Lock(); r.inflight[id]--; r.mu.Unlock() }
+}
+
+func (r *recorder) Apply(ctx context.Context, s provisioning.Spec) (provisioning.Status, error) {
+	defer r.enter(s.ID)()
+	r.mu.Lock()
+	r.specs = append(r.specs, s)
+	r.mu.Unlock()
+	return r.Fake.Apply(ctx, s)
+}
+
+func (r *recorder) Destroy(ctx context.Context, id string) error {
+	defer r.enter(id)()
+	return r.Fake.Destroy(ctx, id)
+}
+
+type env struct {
+	svc   *control.Service
+	store *store.Store
+	clock *clock.Fake
+	rt    *recorder
+}
+
+func newEnv(t *testing.T, db *store.DB) *env {
+	t.Helper()
+	plans, err := template.LoadDir("../../../templates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, _ := secret.New(make([]byte, 32))
+	clk := clock.NewFake(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	st := store.New(db, store.Options{})
+	svc := control.New(st, control.Options{Clock: clk, Box: box, Plans: plans, Version: "test", BaseDomain: "sproud.test", Scheme: "https"})
+	return &env{svc: svc, store: st, clock: clk, rt: newRecorder()}
+}
+
+func (e *env) reconciler(owner string) *reconcile.Reconciler {
+	return reconcile.New(e.store, e.rt, e.svc, reconcile.Options{Owner: owner, Clock: e.clock, MaxAttempts: 3})
+}
+
+func (e *env) create(t *testing.T, slug string) string {
+	t.Helper()
+	_, body, err := e.svc.Create(context.Background(), 1, "", lifecycle.CreateRequest{CustomerID: "cus_1", Slug: slug, Plan: "starter", AdminEmail: "a@example.org"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ ID string }
+	if err := jsonUnmarshal(body, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.ID
+}
+
+// drain runs steps until nothing is due.
+func drain(t *testing.T, r *reconcile.Reconciler) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		worked, err := r.Step(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !worked {
+			return
+		}
+	}
+	t.Fatal("the reconciler never settled")
+}
+
+func eventTypes(t *testing.T, s *store.Store, id string) []string {
+	evs, err := s.ListEvents(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func TestLifecycleThroughTheReconciler(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		e := newEnv(t, storetest.MustOpen(t, d))
+		r := e.reconciler("w1")
+		id := e.create(t, "acme")
+		drain(t, r)
+		inst, _ := e.svc.Get(ctx, id)
+		if inst.State != lifecycle.Active || inst.Upstream == "" {
+			t.Fatalf("after create: %+v", inst)
+		}
+		if s := e.rt.specs[0]; s.Mode != provisioning.ModeActive || s.BaseURL != "https://acme.sproud.test" || len(s.Secrets["SPROUDCHAT_SECRET_KEY"]) != 64 {
+			t.Fatalf("applied spec %+v", s)
+		}
+		if _, err := e.svc.Suspend(ctx, id, "unpaid", "billing"); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, r)
+		inst, _ = e.svc.Get(ctx, id)
+		if inst.State != lifecycle.Suspended || inst.PurgeAfter == nil || !inst.PurgeAfter.Equal(e.clock.Now().AddDate(0, 0, 30)) {
+			t.Fatalf("after suspend: %+v", inst)
+		}
+		last := e.rt.specs[len(e.rt.specs)-1]
+		if last.Mode != provisioning.ModeReadOnly || !last.ReadOnlyUntil.Equal(*inst.PurgeAfter) {
+			t.Fatalf("suspend applied %+v", last)
+		}
+		if _, err := e.svc.Suspend(ctx, id, "again", "billing"); err != nil {
+			t.Fatalf("suspending a suspended instance: %v, want a no-op", err)
+		}
+		if _, err := e.svc.Resume(ctx, id, "", "billing"); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, r)
+		inst, _ = e.svc.Get(ctx, id)
+		if inst.State != lifecycle.Active || inst.PurgeAfter != nil || inst.SuspendedAt != nil {
+			t.Fatalf("after resume: %+v", inst)
+		}
+		if _, err := e.svc.Destroy(ctx, id, "", "ops"); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, r)
+		inst, _ = e.svc.Get(ctx, id)
+		if inst.State != lifecycle.Destroyed || inst.AdminEmail != "" || inst.DestroyedAt == nil {
+			t.Fatalf("after destroy: %+v", inst)
+		}
+		if _, err := e.rt.Status(ctx, id); !errors.Is(err, provisioning.ErrNotFound) {
+			t.Fatal("the runtime still has the instance")
+		}
+		if _, err := e.svc.Resume(ctx, id, "", "billing"); !errors.Is(err, lifecycle.ErrConflict) {
+			t.Fatalf("resuming a destroyed instance: %v", err)
+		}
+		want := fmt.Sprint([]string{lifecycle.EventCreated, lifecycle.EventActivated, lifecycle.EventRequested, lifecycle.EventSuspended,
+			lifecycle.EventRequested, lifecycle.EventResumed, lifecycle.EventRequested, lifecycle.EventDestroyed})
+		if got := fmt.Sprint(eventTypes(t, e.store, id)); got != want {
+			t.Fatalf("events %s, want %s", got, want)
+		}
+	})
+}
+
+func TestFailuresBackOffThenFail(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		e := newEnv(t, storetest.MustOpen(t, d))
+		e.rt.ApplyErr = errors.New("engine unreachable")
+		r := e.reconciler("w1")
+		id := e.create(t, "flaky")
+		for attempt := 1; attempt <= 3; attempt++ {
+			if worked, _ := r.Step(ctx); !worked {
+				t.Fatalf("attempt %d not taken", attempt)
+			}
+			if worked, _ := r.Step(ctx); worked {
+				t.Fatalf("attempt %d retried before its backoff", attempt)
+			}
+			e.clock.Advance(lifecycle.Backoff(attempt))
+		}
+		inst, _ := e.svc.Get(ctx, id)
+		if inst.State != lifecycle.Failed || inst.LastError != "engine unreachable" {
+			t.Fatalf("after 3 failures: %+v", inst)
+		}
+		evs := eventTypes(t, e.store, id)
+		if evs[len(evs)-1] != lifecycle.EventFailed {
+			t.Fatalf("events %v", evs)
+		}
+		// Retry sends it back; with the engine back it becomes active.
+		e.rt.ApplyErr = nil
+		if _, err := e.svc.Retry(ctx, id, "ops"); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, r)
+		if inst, _ = e.svc.Get(ctx, id); inst.State != lifecycle.Active || inst.LastError != "" {
+			t.Fatalf("after retry: %+v", inst)
+		}
+		if _, err := e.svc.Retry(ctx, id, "ops"); !errors.Is(err, lifecycle.ErrConflict) {
+			t.Fatalf("retrying an active instance: %v", err)
+		}
+	})
+}
+
+// TestTwoReconcilersNeverShareAnInstance runs two reconcilers, as two serve processes
+// would, on one database; the runtime counts any moment two of them worked on one
+// instance.
+func TestTwoReconcilersNeverShareAnInstance(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
+		dbs := storetest.MustOpenN(t, d, 2)
+		e := newEnv(t, dbs[0])
+		e.rt.delay = 20 * time.Millisecond
+		var ids []string
+		for i := 0; i < 12; i++ {
+			ids = append(ids, e.create(t, fmt.Sprintf("race-%02d", i)))
+		}
+		var wg sync.WaitGroup
+		second := reconcile.New(store.New(dbs[1], store.Options{}), e.rt, e.svc, reconcile.Options{Owner: "serve-b", Clock: e.clock})
+		for _, r := range []*reconcile.Reconciler{e.reconciler("serve-a"), second} {
+			wg.Add(1)
+			go func(r *reconcile.Reconciler) {
+				defer wg.Done()
+				for {
+					worked, err := r.Step(context.Background())
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if !worked {
+						return
+					}
+				}
+			}(r)
+		}
+		wg.Wait()
+		if e.rt.overlaps != 0 {
+			t.Fatalf("%d overlapping runtime calls on one instance", e.rt.overlaps)
+		}
+		for _, id := range ids {
+			if inst, _ := e.svc.Get(context.Background(), id); inst.State != lifecycle.Active {
+				t.Errorf("%s is %s", id, inst.State)
+			}
+		}
+	})
+}
