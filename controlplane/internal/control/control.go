@@ -160,7 +160,9 @@ func (s *Service) planNames() map[string]bool {
 }
 
 // Get returns one instance. Returns lifecycle.ErrNotFound.
-func (s *Service) Get(ctx context.Context, id string) (lifecycle.Instance, error) { return s.store.FindInstance(ctx, id) }
+func (s *Service) Get(ctx context.Context, id string) (lifecycle.Instance, error) {
+	return s.store.FindInstance(ctx, id)
+}
 
 // List returns a page of instances.
 func (s *Service) List(ctx context.Context, f store.InstanceFilter) ([]lifecycle.Instance, string, error) {
