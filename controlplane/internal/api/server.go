@@ -1,0 +1,171 @@
+// Package api is the provisioning API v1, the contract with the billing system: Bearer
+// tokens with scopes, problem+json errors, idempotent creation, 202 and asynchronous
+// state. Every route is declared once in the table below, with the scope it needs, and
+// the OpenAPI document is made from the same table.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
+	"github.com/sproudstack/sproudchat/controlplane/internal/control"
+	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
+	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
+	"github.com/sproudstack/sproudchat/controlplane/internal/store"
+	"github.com/sproudstack/sproudchat/provisioning"
+)
+
+// Scope is what a token may do.
+type Scope string
+
+// The scopes; admin includes the other two. Public routes need no token.
+const (
+	Public Scope = ""
+	Read   Scope = "instances:read"
+	Write  Scope = "instances:write"
+	Admin  Scope = "admin"
+)
+
+// Scopes lists the scopes a token may carry.
+var Scopes = []Scope{Read, Write, Admin}
+
+// Options configure the server.
+type Options struct {
+	Service *control.Service
+	Store   *store.Store
+	Runtime provisioning.Runtime
+	Box     *secret.Box
+	Clock   clock.Clock
+	Logger  *slog.Logger
+	Metrics http.Handler
+	Version string
+}
+
+// Server is the API.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	echo   *echo.Echo
+	routes []Route
+}
+
+// Route is one entry of the route table.
+type Route struct {
+	Method  string
+	Path    string // echo syntax (:id)
+	Scope   Scope
+	Summary string
+	Request any // body type, for the OpenAPI document
+	Status  int // success status
+	Reply   any // response type
+	Handler echo.HandlerFunc
+}
+
+// New builds the API.
+func New(o Options) *Server {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: o, log: o.Logger, echo: echo.New()}
+	s.echo.HideBanner, s.echo.HidePort = true, true
+	s.echo.HTTPErrorHandler = s.handleError
+	s.echo.Use(logRequests(o.Logger), limitBody)
+	s.routes = s.routeTable()
+	for _, rt := range s.routes {
+		s.echo.Add(rt.Method, rt.Path, s.guard(rt))
+	}
+	s.echo.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })
+	return s
+}
+
+// Handler is the API's http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Routes returns the route table.
+func (s *Server) Routes() []Route { return slices.Clone(s.routes) }
+
+const ctxToken = "token"
+
+type tokenInfo struct {
+	id     int64
+	name   string
+	scopes []string
+}
+
+// HashToken is how API tokens are stored: SHA-256 of the secret, which is 256 random bits.
+func HashToken(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:])
+}
+
+// TokenPrefix marks control-plane tokens for secret scanners.
+const TokenPrefix = "spt_"
+
+// NewToken makes a token secret.
+func NewToken() string { return TokenPrefix + secret.Random(32) }
+
+func (t tokenInfo) has(s Scope) bool {
+	return slices.Contains(t.scopes, string(s)) || slices.Contains(t.scopes, string(Admin))
+}
+
+// guard enforces a route's scope: the only place it is checked.
+func (s *Server) guard(rt Route) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if rt.Scope == Public {
+			return rt.Handler(c)
+		}
+		auth := c.Request().Header.Get(echo.HeaderAuthorization)
+		raw, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok || raw == "" {
+			return errNoToken
+		}
+		t, err := s.opts.Store.FindTokenByHash(c.Request().Context(), HashToken(raw))
+		if errors.Is(err, lifecycle.ErrNotFound) {
+			return errNoToken
+		} else if err != nil {
+			return err
+		}
+		info := tokenInfo{id: t.ID, name: t.Name, scopes: t.Scopes}
+		if !info.has(rt.Scope) {
+			return errScope
+		}
+		if now := s.opts.Clock.Now(); t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Hour {
+			if err := s.opts.Store.TouchToken(c.Request().Context(), t.ID, now); err != nil {
+				return err
+			}
+		}
+		c.Set(ctxToken, info)
+		return rt.Handler(c)
+	}
+}
+
+func token(c echo.Context) tokenInfo { t, _ := c.Get(ctxToken).(tokenInfo); return t }
+
+func actor(c echo.Context) string { return "token:" + token(c).name }
+
+func (s *Server) healthz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.opts.Store.DB().Ping(ctx); err != nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "version": s.opts.Version})
+}
+
+func (s *Server) metrics(c echo.Context) error {
+	s.opts.Metrics.ServeHTTP(c.Response(), c.Request())
+	return nil
+}
