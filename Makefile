@@ -10,9 +10,10 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: build images run test test-unit lint bench clean
 
-## build: static binaries into ./bin (CGO off: they run FROM scratch)
+## build: static binaries sproudchat and sproudctl into ./bin (CGO off: they run FROM scratch)
 build:
 	cd instance && CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/sproudchat ./cmd/sproudchat
+	cd controlplane && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w -X github.com/sproudstack/sproudchat/controlplane/internal/cli.Version=$(VERSION)' -o $(BIN)/sproudctl ./cmd/sproudctl
 
 ## images: the instance image sproudchat/app:$(VERSION), FROM scratch, nothing pulled
 images:

@@ -78,11 +78,17 @@ func New(o Options) (*Runtime, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Children run inside their instance directory: every path handed to them must be
+	// absolute.
 	bin, err := filepath.Abs(o.Binary)
 	if err != nil {
 		return nil, err
 	}
-	o.Binary = bin
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	o.Binary, o.Dir = bin, dir
 	if err := os.MkdirAll(filepath.Join(o.Dir, "instances"), 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", o.Dir, err)
 	}

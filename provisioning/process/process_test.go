@@ -181,3 +181,17 @@ func TestSecretsStayOffTheCommandLineAndState(t *testing.T) {
 		t.Errorf("secret file mode %v", fi.Mode().Perm())
 	}
 }
+
+// TestRelativeDirectory: a relative --data-dir must work although the app runs inside
+// its own instance directory.
+func TestRelativeDirectory(t *testing.T) {
+	wd, _ := os.Getwd()
+	rel, err := filepath.Rel(wd, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRuntime(t, rel, nil)
+	if _, st := mustApply(t, r, "relative"); !st.Ready {
+		t.Fatalf("not ready: %+v", st)
+	}
+}
