@@ -93,4 +93,3 @@ SPROUDCTL_<FLAG> (SPROUDCTL_API_ADDR, SPROUDCTL_DATA_DIR, …).`,
 	f.addFlags(cmd)
 	return cmd
 }
-

@@ -52,9 +52,9 @@ type Config struct {
 
 // Options are what tests may inject.
 type Options struct {
-	Clock  clock.Clock
-	Log    io.Writer // JSON log lines
-	Ready  func(apiAddr, edgeAddr string)
+	Clock clock.Clock
+	Log   io.Writer // JSON log lines
+	Ready func(apiAddr, edgeAddr string)
 	Owner string // reconciler lease owner; default host-pid-random
 }
 

@@ -1,0 +1,136 @@
+package edge
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
+	"github.com/sproudstack/sproudchat/controlplane/internal/store"
+)
+
+type routes struct {
+	mu sync.Mutex
+	rs []store.Route
+}
+
+func (r *routes) Routes(context.Context) ([]store.Route, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]store.Route(nil), r.rs...), nil
+}
+
+// upstream answers with what it saw, and echoes bytes after an Upgrade.
+func upstream(t *testing.T) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") == "websocket" {
+			conn, rw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close()
+			rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+			rw.Flush()
+			buf := make([]byte, 5)
+			io.ReadFull(rw, buf)
+			rw.Write(buf)
+			rw.Flush()
+			return
+		}
+		fmt.Fprintf(w, "host=%s xff=%s xfh=%s xfp=%s path=%s", r.Host, r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Host"),
+			r.Header.Get("X-Forwarded-Proto"), r.URL.Path)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestRoutesByHostAndState(t *testing.T) {
+	up := upstream(t)
+	addr := strings.TrimPrefix(up.URL, "http://")
+	src := &routes{rs: []store.Route{
+		{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: addr},
+		{Slug: "readonly", ID: "in2", State: lifecycle.Suspended, Upstream: addr},
+		{Slug: "fresh", ID: "in3", State: lifecycle.Provisioning},
+		{Slug: "gone", ID: "in4", State: lifecycle.Destroyed},
+		{Slug: "reborn", ID: "in5", State: lifecycle.Destroyed},
+		{Slug: "reborn", ID: "in6", State: lifecycle.Active, Upstream: addr},
+	}}
+	r := New(src, "sproud.test", nil)
+	if err := r.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	edge := httptest.NewServer(r)
+	defer edge.Close()
+	get := func(host, path string) (int, http.Header, string) {
+		req, _ := http.NewRequest("GET", edge.URL+path, nil)
+		req.Host = host
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header, string(b)
+	}
+	code, _, body := get("acme.sproud.test:8080", "/inbox")
+	if code != 200 || !strings.Contains(body, "host=acme.sproud.test:8080") || !strings.Contains(body, "xff=127.0.0.1") ||
+		!strings.Contains(body, "xfh=acme.sproud.test:8080") || !strings.Contains(body, "xfp=http") || !strings.Contains(body, "path=/inbox") {
+		t.Fatalf("proxied: %d %s", code, body)
+	}
+	for host, want := range map[string]int{"readonly.sproud.test": 200, "reborn.sproud.test": 200, "fresh.sproud.test": 503,
+		"gone.sproud.test": 410, "nobody.sproud.test": 404, "sproud.test": 404, "a.b.sproud.test": 404, "acme.evil.test": 404} {
+		code, h, body := get(host, "/")
+		if code != want {
+			t.Errorf("%s: %d, want %d", host, code, want)
+		}
+		if code == 503 && h.Get("Retry-After") == "" {
+			t.Errorf("%s: 503 without Retry-After", host)
+		}
+		if code >= 400 && !strings.Contains(body, "<h1>") {
+			t.Errorf("%s: no page: %s", host, body)
+		}
+	}
+	// A state change shows after a refresh, not before.
+	src.mu.Lock()
+	src.rs[2] = store.Route{Slug: "fresh", ID: "in3", State: lifecycle.Active, Upstream: addr}
+	src.mu.Unlock()
+	if code, _, _ := get("fresh.sproud.test", "/"); code != 503 {
+		t.Fatalf("before refresh: %d", code)
+	}
+	r.Refresh(context.Background())
+	if code, _, _ := get("fresh.sproud.test", "/"); code != 200 {
+		t.Fatalf("after refresh: %d", code)
+	}
+}
+
+func TestWebSocketUpgradePassesThrough(t *testing.T) {
+	up := upstream(t)
+	r := New(&routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: strings.TrimPrefix(up.URL, "http://")}}}, "sproud.test", nil)
+	r.Refresh(context.Background())
+	edge := httptest.NewServer(r)
+	defer edge.Close()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(edge.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: acme.sproud.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", res, err)
+	}
+	conn.Write([]byte("hello"))
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "hello" {
+		t.Fatalf("echo through the upgraded connection: %q %v", buf, err)
+	}
+}

@@ -1,0 +1,100 @@
+package jobs_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
+	"github.com/sproudstack/sproudchat/controlplane/internal/control"
+	"github.com/sproudstack/sproudchat/controlplane/internal/jobs"
+	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
+	"github.com/sproudstack/sproudchat/controlplane/internal/reconcile"
+	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
+	"github.com/sproudstack/sproudchat/controlplane/internal/store"
+	"github.com/sproudstack/sproudchat/controlplane/internal/store/storetest"
+	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
+	"github.com/sproudstack/sproudchat/provisioning/template"
+)
+
+func drain(t *testing.T, r *reconcile.Reconciler) {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		if worked, err := r.Step(context.Background()); err != nil {
+			t.Fatal(err)
+		} else if !worked {
+			return
+		}
+	}
+}
+
+// TestPurgeAfterThirtyDays: a suspended instance survives 29 days and is destroyed once
+// the clock passes 30, through the same path as any destroy.
+func TestPurgeAfterThirtyDays(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		plans, _ := template.LoadDir("../../../templates")
+		box, _ := secret.New(bytes.Repeat([]byte{2}, 32))
+		clk := clock.NewFake(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+		st := store.New(storetest.MustOpen(t, d), store.Options{})
+		svc := control.New(st, control.Options{Clock: clk, Box: box, Plans: plans, Version: "t", BaseDomain: "sproud.test"})
+		rt := runtimetest.NewFake()
+		rec := reconcile.New(st, rt, svc, reconcile.Options{Owner: "w", Clock: clk})
+		j := jobs.New(st, svc, clk, nil)
+
+		_, body, err := svc.Create(ctx, 1, "", lifecycle.CreateRequest{CustomerID: "c", Slug: "late-payer", Plan: "starter", AdminEmail: "a@example.org"}, "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct{ ID string }
+		json.Unmarshal(body, &out)
+		drain(t, rec)
+		if _, err := svc.Suspend(ctx, out.ID, "unpaid", "billing"); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, rec)
+
+		clk.Advance(29 * 24 * time.Hour)
+		if n, err := j.Purge(ctx); err != nil || n != 0 {
+			t.Fatalf("purge at 29 days: %d, %v", n, err)
+		}
+		drain(t, rec)
+		if inst, _ := svc.Get(ctx, out.ID); inst.State != lifecycle.Suspended {
+			t.Fatalf("at 29 days the instance is %s", inst.State)
+		}
+
+		clk.Advance(24*time.Hour + time.Second)
+		if n, err := j.Purge(ctx); err != nil || n != 1 {
+			t.Fatalf("purge at 30 days: %d, %v", n, err)
+		}
+		drain(t, rec)
+		inst, _ := svc.Get(ctx, out.ID)
+		if inst.State != lifecycle.Destroyed || inst.AdminEmail != "" {
+			t.Fatalf("at 30 days: %+v", inst)
+		}
+		if _, err := rt.Status(ctx, out.ID); err == nil {
+			t.Fatal("the runtime still holds the purged instance")
+		}
+		evs, _ := st.ListEvents(ctx, out.ID)
+		if last := evs[len(evs)-1]; last.Type != lifecycle.EventDestroyed {
+			t.Fatalf("last event %+v", last)
+		}
+		if n, _ := j.Purge(ctx); n != 0 {
+			t.Fatal("a destroyed instance was purged again")
+		}
+
+		// Retention: after 90 more days its events go; the tombstone stays.
+		clk.Advance(91 * 24 * time.Hour)
+		if err := j.Retention(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if evs, _ := st.ListEvents(ctx, out.ID); len(evs) != 0 {
+			t.Fatalf("%d events older than 90 days kept", len(evs))
+		}
+		if inst, err := svc.Get(ctx, out.ID); err != nil || inst.CustomerID != "c" || inst.Plan != "starter" {
+			t.Fatalf("tombstone: %+v, %v", inst, err)
+		}
+	})
+}

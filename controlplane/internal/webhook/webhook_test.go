@@ -1,0 +1,144 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
+	"github.com/sproudstack/sproudchat/controlplane/internal/control"
+	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
+	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
+	"github.com/sproudstack/sproudchat/controlplane/internal/store"
+	"github.com/sproudstack/sproudchat/controlplane/internal/store/storetest"
+	"github.com/sproudstack/sproudchat/controlplane/internal/webhook"
+	"github.com/sproudstack/sproudchat/provisioning/template"
+)
+
+type received struct {
+	header http.Header
+	body   []byte
+}
+
+// TestDeliveriesAreSignedAndRetried sends events to a real HTTP receiver that fails the
+// first time, and checks the signature byte for byte against the documented scheme.
+func TestDeliveriesAreSignedAndRetried(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		got  []received
+		fail = true
+	)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, received{r.Header.Clone(), b})
+		if fail {
+			fail = false
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer rcv.Close()
+
+	ctx := context.Background()
+	plans, _ := template.LoadDir("../../../templates")
+	box, _ := secret.New(bytes.Repeat([]byte{3}, 32))
+	clk := clock.NewFake(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	var svc *control.Service
+	st := store.New(storetest.MustOpen(t, store.SQLite), store.Options{Payload: func(e lifecycle.Event, i lifecycle.Instance) []byte { return svc.Payload(e, i) }})
+	svc = control.New(st, control.Options{Clock: clk, Box: box, Plans: plans, Version: "t", BaseDomain: "sproud.test"})
+	const sec = "whsec_test"
+	hook := store.Webhook{URL: box.Seal([]byte(rcv.URL + "/billing/hooks")), Secret: box.Seal([]byte(sec)), Events: []string{lifecycle.EventCreated}, CreatedAt: clk.Now()}
+	if err := st.AddWebhook(ctx, &hook); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Create(ctx, 1, "", lifecycle.CreateRequest{CustomerID: "cus_9", Slug: "hooked", Plan: "starter", AdminEmail: "a@example.org"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	d := webhook.New(st, box, clk, nil)
+	if n, err := d.Deliver(ctx); err != nil || n != 1 {
+		t.Fatalf("first attempt: %d, %v", n, err)
+	}
+	if n, _ := d.Deliver(ctx); n != 0 {
+		t.Fatal("retried before the backoff")
+	}
+	clk.Advance(webhook.Backoff(1))
+	if n, err := d.Deliver(ctx); err != nil || n != 1 {
+		t.Fatalf("second attempt: %d, %v", n, err)
+	}
+	ds, _ := st.ListDeliveries(ctx, 0, 10)
+	if len(ds) != 1 || ds[0].Status != store.DeliveryDelivered || ds[0].Attempts != 2 || ds[0].ResponseCode != 204 {
+		t.Fatalf("delivery %+v", ds)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || !bytes.Equal(got[0].body, got[1].body) {
+		t.Fatalf("received %d bodies, or they differ", len(got))
+	}
+	last := got[1]
+	var p struct {
+		ID       int64
+		Type     string
+		Instance struct {
+			CustomerID string `json:"customer_id"`
+			Slug       string
+			State      string
+		}
+	}
+	if err := json.Unmarshal(last.body, &p); err != nil || p.Type != lifecycle.EventCreated || p.Instance.Slug != "hooked" || p.Instance.CustomerID != "cus_9" {
+		t.Fatalf("payload %s", last.body)
+	}
+	if strings.Contains(string(last.body), "a@example.org") || strings.Contains(string(last.body), "setup") {
+		t.Fatal("the payload carries the admin's e-mail or the setup link")
+	}
+	if last.header.Get("Sproud-Delivery") != strconv.FormatInt(ds[0].ID, 10) || last.header.Get("Sproud-Event") != lifecycle.EventCreated {
+		t.Fatalf("headers %v", last.header)
+	}
+	ts := clk.Now().Unix()
+	mac := hmac.New(sha256.New, []byte(sec))
+	fmt.Fprintf(mac, "%d.%s", ts, last.body)
+	want := fmt.Sprintf("t=%d,v1=%s", ts, hex.EncodeToString(mac.Sum(nil)))
+	if sig := last.header.Get("Sproud-Signature"); sig != want {
+		t.Fatalf("signature %q, want %q", sig, want)
+	}
+}
+
+func TestDeliveryGivesUpAfterTheLimit(t *testing.T) {
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
+	defer rcv.Close()
+	ctx := context.Background()
+	box, _ := secret.New(bytes.Repeat([]byte{3}, 32))
+	clk := clock.NewFake(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	st := store.New(storetest.MustOpen(t, store.SQLite), store.Options{Payload: func(lifecycle.Event, lifecycle.Instance) []byte { return []byte(`{"type":"instance.created"}`) }})
+	hook := store.Webhook{URL: box.Seal([]byte(rcv.URL)), Secret: box.Seal([]byte("s")), Events: lifecycle.EventTypes, CreatedAt: clk.Now()}
+	st.AddWebhook(ctx, &hook)
+	st.CreateInstance(ctx, lifecycle.Instance{ID: "in1", CustomerID: "c", Slug: "x-y-z", Plan: "starter", State: lifecycle.Provisioning,
+		Desired: lifecycle.WantActive, NextAttempt: clk.Now(), CreatedAt: clk.Now(), UpdatedAt: clk.Now()}, nil,
+		lifecycle.Event{InstanceID: "in1", Type: lifecycle.EventCreated, At: clk.Now()}, nil)
+	d := webhook.New(st, box, clk, nil)
+	for i := 0; i < webhook.MaxAttempts; i++ {
+		d.Deliver(ctx)
+		clk.Advance(time.Hour)
+	}
+	ds, _ := st.ListDeliveries(ctx, 0, 10)
+	if len(ds) != 1 || ds[0].Status != store.DeliveryFailed || ds[0].Attempts != webhook.MaxAttempts || ds[0].ResponseCode != 500 {
+		t.Fatalf("delivery %+v", ds)
+	}
+	if strings.Contains(ds[0].LastError, rcv.URL) {
+		t.Fatal("the secret URL is in the error")
+	}
+}
