@@ -17,13 +17,12 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/sproudstack/sproudchat/provisioning"
-	"github.com/sproudstack/sproudchat/provisioning/internal/buildtest"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
 )
 
 func mustClient(t *testing.T) *client.Client {
 	t.Helper()
-	buildtest.RequireDocker(t, Ping)
+	runtimetest.RequireDocker(t, Ping)
 	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +68,7 @@ func harness(t *testing.T, afterStep func(string)) runtimetest.Harness {
 	}
 	return runtimetest.Harness{
 		Runtime:   rt,
-		Image:     buildtest.Image(t),
+		Image:     runtimetest.Image(t),
 		Leftovers: func(t *testing.T, id string) []string { return leftovers(t, c, id) },
 		Steps:     []string{"network", "volume", "container"},
 		ServesApp: true,

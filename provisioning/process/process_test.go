@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/provisioning"
-	"github.com/sproudstack/sproudchat/provisioning/internal/buildtest"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
 )
 
@@ -36,7 +35,7 @@ func processesOf(dataDir string) []int {
 
 func newRuntime(t *testing.T, dir string, afterStep func(string)) *Runtime {
 	t.Helper()
-	r, err := New(Options{Binary: buildtest.Binary(t), Dir: dir, AfterStep: afterStep})
+	r, err := New(Options{Binary: runtimetest.Binary(t), Dir: dir, AfterStep: afterStep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +137,7 @@ func TestSurvivesControlPlaneRestart(t *testing.T) {
 }
 
 func TestLogRotation(t *testing.T) {
-	r, err := New(Options{Binary: buildtest.Binary(t), Dir: t.TempDir(), LogMaxBytes: 2048})
+	r, err := New(Options{Binary: runtimetest.Binary(t), Dir: t.TempDir(), LogMaxBytes: 2048})
 	if err != nil {
 		t.Fatal(err)
 	}

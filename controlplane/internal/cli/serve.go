@@ -4,6 +4,7 @@ import (
 	"net"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,7 @@ var execLookPath = exec.LookPath
 
 type serveFlags struct {
 	apiAddr, edgeAddr, baseDomain, scheme, dataDir, databaseURL, runtime, templates, instanceBinary, appVersion, secretKey string
+	leaseTTL                                                                                                               time.Duration
 }
 
 func (f *serveFlags) addFlags(cmd *cobra.Command) {
@@ -30,13 +32,17 @@ func (f *serveFlags) addFlags(cmd *cobra.Command) {
 	fl.StringVar(&f.instanceBinary, "instance-binary", "", "sproudchat binary for the process runtime (default: beside sproudctl or on PATH)")
 	fl.StringVar(&f.appVersion, "app-version", "", "tag of the sproudchat/app image (default: this build's version)")
 	fl.StringVar(&f.secretKey, "secret-key", "", "32 bytes hex/base64 sealing secrets at rest (default: generated into the data dir)")
+	fl.DurationVar(&f.leaseTTL, "lease-ttl", 30*time.Second, "how long a crashed worker's claim on an instance blocks others")
 }
 
 // config checks the flags; every problem is a usage error naming its flag.
 func (f *serveFlags) config() (serve.Config, error) {
 	c := serve.Config{APIAddr: f.apiAddr, EdgeAddr: f.edgeAddr, BaseDomain: strings.ToLower(strings.TrimSpace(f.baseDomain)),
 		PublicScheme: f.scheme, DataDir: f.dataDir, DatabaseURL: f.databaseURL, Runtime: f.runtime, Templates: f.templates,
-		InstanceBinary: f.instanceBinary, AppVersion: f.appVersion, Version: Version}
+		InstanceBinary: f.instanceBinary, AppVersion: f.appVersion, LeaseTTL: f.leaseTTL, Version: Version}
+	if f.leaseTTL < time.Second || f.leaseTTL > time.Hour {
+		return c, usagef("--lease-ttl %s: must be between 1s and 1h", f.leaseTTL)
+	}
 	for name, addr := range map[string]string{"--api-addr": f.apiAddr, "--edge-addr": f.edgeAddr} {
 		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
 			return c, usagef("%s %q: must be host:port", name, addr)

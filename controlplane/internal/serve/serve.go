@@ -47,6 +47,7 @@ type Config struct {
 	InstanceBinary string
 	AppVersion     string // the tag of sproudchat/app images
 	SecretKey      []byte // nil: generated once into the data dir
+	LeaseTTL       time.Duration
 	Version        string
 }
 
@@ -110,7 +111,7 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 	var rec *reconcile.Reconciler
 	svc = control.New(st, control.Options{Clock: o.Clock, Box: box, Plans: plans, Version: cfg.AppVersion, BaseDomain: cfg.BaseDomain,
 		Scheme: cfg.PublicScheme, PublicPort: control.PublicPort(cfg.EdgeAddr), Nudge: func() { rec.Nudge() }})
-	rec = reconcile.New(st, rt, svc, reconcile.Options{Owner: owner, Clock: o.Clock, Logger: log,
+	rec = reconcile.New(st, rt, svc, reconcile.Options{Owner: owner, Clock: o.Clock, Logger: log, LeaseTTL: cfg.LeaseTTL,
 		OnChange: func(inst lifecycle.Instance, from lifecycle.State, took time.Duration) {
 			if err := router.Refresh(context.WithoutCancel(ctx)); err != nil {
 				log.Warn("edge refresh", "error", err.Error())

@@ -1,6 +1,7 @@
-// Package buildtest builds what the runtime tests deploy: the sproudchat binary and its
-// image, once per test process, from the working tree.
-package buildtest
+package runtimetest
+
+// What the runtime tests deploy: the sproudchat binary and its image, built once per
+// test process from the working tree.
 
 import (
 	"context"
@@ -17,7 +18,7 @@ import (
 // Root is the repository root.
 func Root() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 var (

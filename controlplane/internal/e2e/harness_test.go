@@ -1,0 +1,225 @@
+// Package e2e drives the real sproudctl and sproudchat binaries, on the real Docker
+// engine and as local processes: what billing, ops and a customer do, end to end.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sproudstack/sproudchat/controlplane/client"
+	"github.com/sproudstack/sproudchat/provisioning/docker"
+	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
+)
+
+var (
+	ctlOnce sync.Once
+	ctlPath string
+	ctlErr  error
+)
+
+// sproudctl returns the binary under test: $SPROUDCTL_BINARY (make test), else a build.
+func sproudctl(t *testing.T) string {
+	t.Helper()
+	ctlOnce.Do(func() {
+		if p := os.Getenv("SPROUDCTL_BINARY"); p != "" {
+			ctlPath = p
+			return
+		}
+		dir, _ := os.MkdirTemp("", "sproudctl-")
+		ctlPath = filepath.Join(dir, "sproudctl")
+		cmd := exec.Command("go", "build", "-o", ctlPath, "./cmd/sproudctl")
+		cmd.Dir = filepath.Join(runtimetest.Root(), "controlplane")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			ctlErr = &buildErr{string(out), err}
+		}
+	})
+	if ctlErr != nil {
+		t.Fatal(ctlErr)
+	}
+	return ctlPath
+}
+
+type buildErr struct {
+	out string
+	err error
+}
+
+func (e *buildErr) Error() string { return e.err.Error() + "\n" + e.out }
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// plane is one control-plane setup: a data dir, a token, and a running serve.
+type plane struct {
+	t        *testing.T
+	runtime  string
+	dataDir  string
+	apiAddr  string
+	edgeAddr string
+	token    string
+	cmd      *exec.Cmd
+	out      *bytes.Buffer
+	mu       sync.Mutex
+	exited   chan struct{}
+	api      *client.Client
+}
+
+func newPlane(t *testing.T, runtime string) *plane {
+	t.Helper()
+	if runtime == "docker" {
+		runtimetest.RequireDocker(t, docker.Ping)
+		runtimetest.Image(t)
+	}
+	p := &plane{t: t, runtime: runtime, dataDir: t.TempDir(), apiAddr: freeAddr(t), edgeAddr: freeAddr(t)}
+	out, err := exec.Command(sproudctl(t), "token", "create", "--name", "e2e", "--scopes", "admin", "--data-dir", p.dataDir, "-o", "json").Output()
+	if err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	var tok client.Token
+	if err := json.Unmarshal(out, &tok); err != nil || !strings.HasPrefix(tok.Token, "spt_") {
+		t.Fatalf("token create printed %s", out)
+	}
+	p.token = tok.Token
+	p.api = client.New("http://"+p.apiAddr, p.token)
+	return p
+}
+
+// start runs sproudctl serve and waits for its API.
+func (p *plane) start() {
+	p.t.Helper()
+	p.out = &bytes.Buffer{}
+	p.exited = make(chan struct{})
+	p.cmd = exec.Command(sproudctl(p.t), "serve", "--runtime", p.runtime, "--data-dir", p.dataDir,
+		"--templates", filepath.Join(runtimetest.Root(), "templates"), "--api-addr", p.apiAddr, "--edge-addr", p.edgeAddr,
+		"--instance-binary", runtimetest.Binary(p.t), "--app-version", "test", "--lease-ttl", "2s")
+	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	p.cmd.Stdout, p.cmd.Stderr = lockedWriter{&p.mu, p.out}, lockedWriter{&p.mu, p.out}
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.exited) }()
+	p.t.Cleanup(func() { p.kill(syscall.SIGTERM) })
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get("http://" + p.apiAddr + "/healthz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case <-p.exited:
+			p.t.Fatalf("serve exited:\n%s", p.output())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	p.t.Fatalf("serve not up:\n%s", p.output())
+}
+
+func (p *plane) output() string { p.mu.Lock(); defer p.mu.Unlock(); return p.out.String() }
+
+// kill sends sig and waits for the process to go.
+func (p *plane) kill(sig syscall.Signal) {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(sig)
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w lockedWriter) Write(b []byte) (int, error) { w.mu.Lock(); defer w.mu.Unlock(); return w.b.Write(b) }
+
+func (p *plane) wait(id string, states ...string) client.Instance {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	inst, err := p.api.WaitFor(ctx, id, func(client.Instance) {}, states...)
+	if err != nil {
+		p.t.Fatalf("%v\nserve output:\n%s", err, p.output())
+	}
+	return inst
+}
+
+// customer is a browser at the instance's public URL: every *.localhost name resolves
+// to the edge router, as DNS would point it there.
+type customer struct {
+	t    *testing.T
+	base string
+	http *http.Client
+	csrf string
+}
+
+func (p *plane) customer(url string) *customer {
+	edge := p.edgeAddr
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, edge)
+	}
+	jar, _ := cookiejar.New(nil)
+	return &customer{t: p.t, base: url, http: &http.Client{Jar: jar, Timeout: 15 * time.Second,
+		Transport: &http.Transport{DialContext: dial}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (c *customer) call(method, path string, body any) (int, map[string]any) {
+	c.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, r)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.csrf != "" {
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
+func (c *customer) login(email, password string) {
+	c.t.Helper()
+	code, out := c.call("POST", "/api/v1/session", map[string]string{"email": email, "password": password})
+	if code != 200 {
+		c.t.Fatalf("login: %d %v", code, out)
+	}
+	c.csrf, _ = out["csrf_token"].(string)
+}
