@@ -159,7 +159,11 @@ type lockedWriter struct {
 	b  *bytes.Buffer
 }
 
-func (w lockedWriter) Write(b []byte) (int, error) { w.mu.Lock(); defer w.mu.Unlock(); return w.b.Write(b) }
+func (w lockedWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(b)
+}
 
 func (p *plane) wait(id string, states ...string) client.Instance {
 	p.t.Helper()
