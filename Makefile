@@ -8,7 +8,7 @@ BIN := $(CURDIR)/bin
 MODULES := instance provisioning controlplane
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build images run test test-unit lint bench clean
+.PHONY: build images run run-instance test test-unit lint bench clean
 
 ## build: static binaries sproudchat and sproudctl into ./bin (CGO off: they run FROM scratch)
 build:
@@ -19,14 +19,18 @@ build:
 images:
 	bash scripts/build-images.sh $(VERSION)
 
-## run: build and start one instance on embedded defaults (SQLite under ./data)
+## run: build and start the control plane on embedded defaults (see README)
 run: build
+	@VERSION=$(VERSION) bash scripts/run.sh
+
+## run-instance: build and start one instance alone (SQLite under ./data)
+run-instance: build
 	@bash scripts/run-local.sh
 
 ## test: every test, against real PostgreSQL (started by scripts/test-services.sh)
 test: build
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	@eval "$$(bash scripts/test-services.sh)" && export SPROUDCHAT_BINARY=$(BIN)/sproudchat && \
+	@eval "$$(bash scripts/test-services.sh)" && export SPROUDCHAT_BINARY=$(BIN)/sproudchat SPROUDCTL_BINARY=$(BIN)/sproudctl && \
 	for m in $(MODULES); do (cd $$m && go test -race -count=1 -timeout 20m ./...) || exit 1; done
 
 ## test-unit: the fast tests only; PostgreSQL tests skip unless CI=true

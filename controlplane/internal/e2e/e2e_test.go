@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -215,4 +220,49 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestRunScript runs the README's `make run` script (process runtime, fresh data dir):
+// it prints a token and a create command, and that command works as printed.
+func TestRunScript(t *testing.T) {
+	dir, api, edge := t.TempDir(), freeAddr(t), freeAddr(t)
+	p := &plane{t: t, dataDir: dir, apiAddr: api, edgeAddr: edge, out: &bytes.Buffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command("bash", filepath.Join(runtimetest.Root(), "scripts", "run.sh"))
+	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "SPROUDCTL_BINARY=" + sproudctl(t),
+		"SPROUDCHAT_BINARY=" + runtimetest.Binary(t), "SPROUDCTL_DATA_DIR=" + dir, "SPROUDCTL_API_ADDR=" + api,
+		"SPROUDCTL_EDGE_ADDR=" + edge, "SPROUDCTL_RUNTIME=process", "VERSION=test"}
+	p.cmd.Stdout, p.cmd.Stderr = lockedWriter{&p.mu, p.out}, lockedWriter{&p.mu, p.out}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() { p.kill(syscall.SIGTERM) })
+	waitUntil(t, "the printed create command", func() bool { return strings.Contains(p.output(), "instance create") })
+	out := p.output()
+	exp := regexp.MustCompile(`export (SPROUDCTL_SERVER=\S+) (SPROUDCTL_TOKEN=spt_[0-9a-f]+)`).FindStringSubmatch(out)
+	create := regexp.MustCompile(`\S+ (instance create .*--wait)`).FindStringSubmatch(out)
+	if exp == nil || create == nil {
+		t.Fatalf("the script did not print the token and the command:\n%s", out)
+	}
+	waitUntil(t, "the API", func() bool {
+		res, err := http.Get("http://" + api + "/healthz")
+		if err == nil {
+			res.Body.Close()
+		}
+		return err == nil && res.StatusCode == 200
+	})
+	cmd := exec.Command(sproudctl(t), append(strings.Fields(create[1]), "-o", "json")...)
+	cmd.Env = []string{exp[1], exp[2]}
+	res, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(res), `"state": "active"`) {
+		t.Fatalf("the printed command: %v\n%s\nserve:\n%s", err, res, p.output())
+	}
+	var inst cpclient.Instance
+	json.Unmarshal(res[bytes.IndexByte(res, '{'):], &inst)
+	if inst.ID != "" {
+		cl := cpclient.New("http://"+api, strings.TrimPrefix(exp[2], "SPROUDCTL_TOKEN="))
+		cl.Destroy(context.Background(), inst.ID)
+		p.api = cl
+		p.wait(inst.ID, "destroyed")
+	}
 }

@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func run(env map[string]string, args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := Execute(context.Background(), args, &out, &errOut, func(k string) string { return env[k] })
+	return code, out.String(), errOut.String()
+}
+
+// TestHelpGolden pins every command's --help.
+func TestHelpGolden(t *testing.T) {
+	var walk func(c *cobra.Command)
+	var cmds [][]string
+	walk = func(c *cobra.Command) {
+		if c.Hidden || c.Name() == "help" || c.Name() == "completion" && c.Parent() != nil && c.Parent().Name() == "completion" {
+			return
+		}
+		cmds = append(cmds, strings.Fields(c.CommandPath())[1:])
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd(&deps{global: &globalFlags{}}))
+	if len(cmds) < 20 {
+		t.Fatalf("only %d commands found", len(cmds))
+	}
+	for _, args := range cmds {
+		name := strings.Join(append([]string{"sproudctl"}, args...), "_")
+		code, out, _ := run(nil, append(args, "--help")...)
+		if code != 0 {
+			t.Errorf("%s --help: exit %d", name, code)
+		}
+		path := filepath.Join("testdata", "help", name+".golden")
+		if *update {
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			os.WriteFile(path, []byte(out), 0o644)
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("%v (go test -update writes it)", err)
+			continue
+		}
+		if string(want) != out {
+			t.Errorf("%s --help differs from %s:\n%s", name, path, out)
+		}
+	}
+}
+
+func TestBadUsageExitsTwoWithOneLine(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"frobnicate"}, "unknown command"},
+		{nil, []string{"instance", "get"}, "accepts 1 arg"},
+		{nil, []string{"instance", "list", "--limit", "many"}, "invalid argument"},
+		{nil, []string{"serve", "--runtime", "kubernetes"}, "--runtime"},
+		{nil, []string{"serve", "--api-addr", "8090"}, "--api-addr"},
+		{nil, []string{"serve", "--database-url", "mysql://x"}, "--database-url"},
+		{nil, []string{"serve", "--lease-ttl", "5ms"}, "--lease-ttl"},
+		{map[string]string{"SPROUDCTL_RUNTIME": "vm"}, []string{"serve"}, "--runtime"},
+		{map[string]string{"SPROUDCTL_LEASE_TTL": "soon"}, []string{"serve"}, "SPROUDCTL_LEASE_TTL"},
+		{nil, []string{"instance", "list"}, "no API token"},
+		{nil, []string{"instance", "destroy", "in1", "--token", "x"}, "--yes"},
+		{nil, []string{"token", "create", "--name", "x", "--scopes", "root", "--data-dir", "/nonexistent"}, "scopes"},
+		{nil, []string{"instance", "list", "-o", "yaml", "--token", "x"}, "--output"},
+	}
+	for _, tc := range cases {
+		code, _, stderr := run(tc.env, tc.args...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code != 2 || len(lines) != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line with %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+func TestTokenBootstrapOnTheStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	code, out, stderr := run(nil, "token", "create", "--name", "billing", "--scopes", "instances:read,instances:write", "--data-dir", dir, "-o", "json")
+	if code != 0 || !strings.Contains(out, `"token": "spt_`) || !strings.Contains(out, `"instances:write"`) {
+		t.Fatalf("token create: %d %s %s", code, out, stderr)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("data dir: %v", err)
+	}
+	db, _ := os.ReadFile(filepath.Join(dir, "sproudctl.db"))
+	tok := out[strings.Index(out, "spt_") : strings.Index(out, "spt_")+68]
+	if bytes.Contains(db, []byte(tok)) {
+		t.Fatal("the token is stored in clear")
+	}
+}
