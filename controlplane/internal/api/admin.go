@@ -101,6 +101,7 @@ func (s *Server) revokeToken(c echo.Context) error {
 	if err := s.opts.Store.RevokeToken(c.Request().Context(), id, s.opts.Clock.Now()); err != nil {
 		return err
 	}
+	s.tokens.forget()
 	return c.NoContent(http.StatusNoContent)
 }
 

@@ -269,3 +269,24 @@ func TestMetricsCountInstancesByState(t *testing.T) {
 		t.Fatalf("metrics lack the instance count:\n%s", r.body)
 	}
 }
+
+// TestRevokedTokenStopsWorking: a revoked token is refused at once, cache or not.
+func TestRevokedTokenStopsWorking(t *testing.T) {
+	h := newHarness(t, store.SQLite)
+	if r := h.call("read", "GET", "/v1/plans", "", nil, nil); r.status != 200 {
+		t.Fatalf("before revoke: %d", r.status)
+	}
+	ts, _ := h.store.ListTokens(context.Background())
+	var id int64
+	for _, tk := range ts {
+		if tk.Name == "read" {
+			id = tk.ID
+		}
+	}
+	if r := h.call("admin", "DELETE", fmt.Sprintf("/v1/tokens/%d", id), "", nil, nil); r.status != 204 {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	if r := h.call("read", "GET", "/v1/plans", "", nil, nil); r.status != 401 {
+		t.Fatalf("after revoke: %d, want 401", r.status)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -57,6 +58,52 @@ type Server struct {
 	log    *slog.Logger
 	echo   *echo.Echo
 	routes []Route
+	tokens tokenCache
+}
+
+// tokenCache keeps resolved tokens for a few seconds: each request would otherwise
+// read the token table before its own query. A revocation through this process drops
+// the entry at once; one through another process takes effect within tokenTTL.
+type tokenCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedToken
+}
+
+type cachedToken struct {
+	info     tokenInfo
+	lastUsed *time.Time
+	expires  time.Time
+}
+
+const (
+	tokenTTL       = 5 * time.Second
+	tokenCacheSize = 1024
+)
+
+func (tc *tokenCache) get(hash string, now time.Time) (cachedToken, bool) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	e, ok := tc.entries[hash]
+	if !ok || now.After(e.expires) {
+		return cachedToken{}, false
+	}
+	return e, true
+}
+
+func (tc *tokenCache) put(hash string, e cachedToken) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.entries == nil || len(tc.entries) >= tokenCacheSize {
+		tc.entries = map[string]cachedToken{}
+	}
+	tc.entries[hash] = e
+}
+
+// forget drops every cached token: called when one is revoked.
+func (tc *tokenCache) forget() {
+	tc.mu.Lock()
+	tc.entries = nil
+	tc.mu.Unlock()
 }
 
 // Route is one entry of the route table.
@@ -132,24 +179,43 @@ func (s *Server) guard(rt Route) echo.HandlerFunc {
 		if !ok || raw == "" {
 			return errNoToken
 		}
-		t, err := s.opts.Store.FindTokenByHash(c.Request().Context(), HashToken(raw))
-		if errors.Is(err, lifecycle.ErrNotFound) {
-			return errNoToken
-		} else if err != nil {
+		info, err := s.resolve(c.Request().Context(), raw)
+		if err != nil {
 			return err
 		}
-		info := tokenInfo{id: t.ID, name: t.Name, scopes: t.Scopes}
 		if !info.has(rt.Scope) {
 			return errScope
-		}
-		if now := s.opts.Clock.Now(); t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Hour {
-			if err := s.opts.Store.TouchToken(c.Request().Context(), t.ID, now); err != nil {
-				return err
-			}
 		}
 		c.Set(ctxToken, info)
 		return rt.Handler(c)
 	}
+}
+
+// resolve finds a live token by its secret, through the cache, and records its use at
+// most hourly.
+func (s *Server) resolve(ctx context.Context, raw string) (tokenInfo, error) {
+	hash, now := HashToken(raw), s.opts.Clock.Now()
+	e, ok := s.tokens.get(hash, now)
+	if !ok {
+		t, err := s.opts.Store.FindTokenByHash(ctx, hash)
+		if errors.Is(err, lifecycle.ErrNotFound) {
+			return tokenInfo{}, errNoToken
+		} else if err != nil {
+			return tokenInfo{}, err
+		}
+		e = cachedToken{info: tokenInfo{id: t.ID, name: t.Name, scopes: t.Scopes}, lastUsed: t.LastUsedAt, expires: now.Add(tokenTTL)}
+	}
+	if e.lastUsed == nil || now.Sub(*e.lastUsed) > time.Hour {
+		if err := s.opts.Store.TouchToken(ctx, e.info.id, now); err != nil {
+			return tokenInfo{}, err
+		}
+		e.lastUsed = &now
+		ok = false
+	}
+	if !ok {
+		s.tokens.put(hash, e)
+	}
+	return e.info, nil
 }
 
 func token(c echo.Context) tokenInfo { t, _ := c.Get(ctxToken).(tokenInfo); return t }

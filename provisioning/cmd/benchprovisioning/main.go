@@ -23,19 +23,15 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
-	"github.com/docker/go-connections/nat"
 
 	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/docker"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
 	"github.com/sproudstack/sproudchat/provisioning/template"
 )
-
-const benchLabel = "io.sproudchat.bench"
 
 type dist struct {
 	Runs  int     `json:"runs"`
@@ -133,10 +129,11 @@ func run(n, density int, out, image string) error {
 	var apply, calls, appStart, total []float64
 	var keep []string
 	for i := 0; i < n; i++ {
-		c, a, err := floor(ctx, cli, image, spec("floor"))
+		cd, ad, err := runtimetest.DockerFloor(ctx, cli, image, spec("floor"))
 		if err != nil {
 			return fmt.Errorf("floor: %w", err)
 		}
+		c, a := ms(cd), ms(ad)
 		calls, appStart, total = append(calls, c), append(appStart, a), append(total, c+a)
 		s := spec("apply")
 		t0 := time.Now()
@@ -202,49 +199,6 @@ func run(n, density int, out, image string) error {
 	return os.WriteFile(out, append(b, '\n'), 0o644)
 }
 
-// floor makes the same network, volume and container with bare engine calls and starts
-// it; it returns the time of the calls and of the app's start-up to /readyz.
-func floor(ctx context.Context, cli *client.Client, image string, s provisioning.Spec) (float64, float64, error) {
-	lbl := map[string]string{benchLabel: "floor"}
-	name := "bench-floor-" + s.Slug
-	t0 := time.Now()
-	if _, err := cli.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: lbl}); err != nil {
-		return 0, 0, err
-	}
-	if _, err := cli.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: lbl}); err != nil {
-		return 0, 0, err
-	}
-	var env []string
-	for k, v := range s.Environment(":8080", "/data", "") {
-		env = append(env, k+"="+v)
-	}
-	c, err := cli.ContainerCreate(ctx, &container.Config{Image: image, Env: env, Labels: lbl, ExposedPorts: nat.PortSet{"8080/tcp": {}}},
-		&container.HostConfig{NetworkMode: container.NetworkMode(name), PortBindings: nat.PortMap{"8080/tcp": {{HostIP: "127.0.0.1"}}},
-			Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: name, Target: "/data"}}}, nil, nil, name)
-	if err != nil {
-		return 0, 0, err
-	}
-	if err := cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
-		return 0, 0, err
-	}
-	calls := time.Since(t0)
-	in, err := cli.ContainerInspect(ctx, c.ID)
-	if err != nil {
-		return 0, 0, err
-	}
-	up := "127.0.0.1:" + in.NetworkSettings.Ports["8080/tcp"][0].HostPort
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := provisioning.WaitReady(wctx, up, func() error { return nil }); err != nil {
-		return 0, 0, err
-	}
-	ready := time.Since(t0) - calls
-	cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
-	cli.VolumeRemove(ctx, name, true)
-	cli.NetworkRemove(ctx, name)
-	return ms(calls), ms(ready), nil
-}
-
 func memory(ctx context.Context, cli *client.Client, id string) (uint64, uint64, error) {
 	cs, err := cli.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", docker.LabelInstance+"="+id))})
 	if err != nil || len(cs) == 0 {
@@ -287,7 +241,7 @@ func cleanup(ctx context.Context, cli *client.Client, rt *docker.Runtime) {
 	}
 	close(ids)
 	wg.Wait()
-	f := filters.NewArgs(filters.Arg("label", benchLabel))
+	f := filters.NewArgs(filters.Arg("label", runtimetest.FloorLabel))
 	cs, _ := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	for _, c := range cs {
 		cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
