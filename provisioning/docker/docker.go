@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
@@ -175,7 +176,7 @@ func (r *Runtime) ensureNetwork(ctx context.Context, s provisioning.Spec) error 
 		}
 		return nil
 	}
-	if !client.IsErrNotFound(err) {
+	if !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("inspect network %s: %w", name, err)
 	}
 	return r.createNetwork(ctx, name, labels(s, "network"), s.ID)
@@ -190,7 +191,7 @@ func (r *Runtime) ensureVolume(ctx context.Context, s provisioning.Spec) error {
 		}
 		return nil
 	}
-	if !client.IsErrNotFound(err) {
+	if !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("inspect volume %s: %w", name, err)
 	}
 	if _, err := r.engine.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: labels(s, "data")}); err != nil {
@@ -216,10 +217,10 @@ func (r *Runtime) ensureContainer(ctx context.Context, s provisioning.Spec) (str
 		return c.ID, nil
 	case err == nil:
 		r.log.InfoContext(ctx, "spec changed: recreating app container", "instance_id", s.ID, "container_id", c.ID)
-		if err := r.engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
+		if err := r.engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			return "", fmt.Errorf("remove container %s: %w", name, err)
 		}
-	case !client.IsErrNotFound(err):
+	case !cerrdefs.IsNotFound(err):
 		return "", fmt.Errorf("inspect container %s: %w", name, err)
 	}
 	cfg, host, netcfg := containerConfig(s)
@@ -275,7 +276,7 @@ func hostPort(c container.InspectResponse) string {
 }
 
 func isConflict(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), "already exists") || strings.Contains(strings.ToLower(err.Error()), "conflict"))
+	return err != nil && (cerrdefs.IsConflict(err) || strings.Contains(err.Error(), "already exists"))
 }
 
 // Destroy removes the instance's containers, volumes and networks, found by label.
@@ -288,7 +289,7 @@ func (r *Runtime) Destroy(ctx context.Context, id string) error {
 		return fmt.Errorf("list containers of %s: %w", id, err)
 	}
 	for _, c := range cs {
-		if err := r.engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
+		if err := r.engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("remove container %s: %w", c.ID, err)
 		}
 	}
@@ -297,7 +298,7 @@ func (r *Runtime) Destroy(ctx context.Context, id string) error {
 		return fmt.Errorf("list volumes of %s: %w", id, err)
 	}
 	for _, v := range vs.Volumes {
-		if err := r.engine.VolumeRemove(ctx, v.Name, true); err != nil && !client.IsErrNotFound(err) {
+		if err := r.engine.VolumeRemove(ctx, v.Name, true); err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("remove volume %s: %w", v.Name, err)
 		}
 	}
@@ -306,7 +307,7 @@ func (r *Runtime) Destroy(ctx context.Context, id string) error {
 		return fmt.Errorf("list networks of %s: %w", id, err)
 	}
 	for _, n := range ns {
-		if err := r.engine.NetworkRemove(ctx, n.ID); err != nil && !client.IsErrNotFound(err) {
+		if err := r.engine.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("remove network %s: %w", n.Name, err)
 		}
 	}
