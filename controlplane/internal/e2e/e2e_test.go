@@ -79,133 +79,136 @@ func uniqueSlug(prefix string) string {
 // TestInstanceLifecycle is billing's and the customer's whole story, through the API and
 // the edge router, on both runtimes.
 func TestInstanceLifecycle(t *testing.T) {
-	for _, rt := range []string{"process", "docker"} {
-		t.Run(rt, func(t *testing.T) {
-			t.Parallel()
-			p := newPlane(t, rt)
-			p.start()
-			ctx := context.Background()
-			inst := p.create(uniqueSlug("e2e"))
-			if inst.State != "provisioning" || inst.SetupURL == "" {
-				t.Fatalf("create answered %+v", inst)
-			}
-			p.wait(inst.ID, "active")
+	onEachRuntime(t, func(t *testing.T, p *plane) {
+		ctx := context.Background()
+		inst := p.create(uniqueSlug("e2e"))
+		if inst.State != "provisioning" || inst.SetupURL == "" {
+			t.Fatalf("create answered %+v", inst)
+		}
+		p.wait(inst.ID, "active")
 
-			// The customer opens the setup link at their URL, through the edge router.
-			setup, _ := url.Parse(inst.SetupURL)
-			c := p.customer(inst.URL)
-			if code, _ := c.call("GET", "/readyz", nil); code != 200 {
-				t.Fatalf("instance through the edge: %d", code)
-			}
-			if code, out := c.call("POST", "/api/v1/setup", map[string]string{"token": setup.Query().Get("token"), "name": "Olivia Owner",
-				"email": "owner@example.org", "password": "owner password 1"}); code != 201 {
-				t.Fatalf("setup through the edge: %d %v", code, out)
-			}
-			c.login("owner@example.org", "owner password 1")
-			if code, out := c.call("POST", "/api/v1/users", map[string]string{"name": "Anna Agent", "email": "anna@example.org", "role": "agent",
-				"password": "anna password 1"}); code != 201 {
-				t.Fatalf("create user: %d %v", code, out)
-			}
+		// The customer opens the setup link at their URL, through the edge router.
+		setup, _ := url.Parse(inst.SetupURL)
+		c := p.customer(inst.URL)
+		if code, _ := c.call("GET", "/readyz", nil); code != 200 {
+			t.Fatalf("instance through the edge: %d", code)
+		}
+		if code, out := c.call("POST", "/api/v1/setup", map[string]string{"token": setup.Query().Get("token"), "name": "Olivia Owner",
+			"email": "owner@example.org", "password": "owner password 1"}); code != 201 {
+			t.Fatalf("setup through the edge: %d %v", code, out)
+		}
+		c.login("owner@example.org", "owner password 1")
+		if code, out := c.call("POST", "/api/v1/users", map[string]string{"name": "Anna Agent", "email": "anna@example.org", "role": "agent",
+			"password": "anna password 1"}); code != 201 {
+			t.Fatalf("create user: %d %v", code, out)
+		}
 
-			// Billing suspends: reads work, writes get 423.
-			if _, err := p.api.Suspend(ctx, inst.ID, "invoice overdue"); err != nil {
-				t.Fatal(err)
-			}
-			sus := p.wait(inst.ID, "suspended")
-			if sus.PurgeAfter == nil || sus.SuspendedAt == nil || sus.PurgeAfter.Sub(*sus.SuspendedAt) != 30*24*time.Hour {
-				t.Fatalf("suspended: %+v", sus)
-			}
-			if code, _ := c.call("POST", "/api/v1/users", map[string]string{"name": "Ben", "email": "ben@example.org", "role": "agent",
-				"password": "ben password 12"}); code != 423 {
-				t.Fatalf("write while suspended: %d, want 423", code)
-			}
-			if code, out := c.call("GET", "/api/v1/users", nil); code != 200 || len(out["items"].([]any)) != 2 {
-				t.Fatalf("read while suspended: %d %v", code, out)
-			}
+		// Billing suspends: reads work, writes get 423.
+		if _, err := p.api.Suspend(ctx, inst.ID, "invoice overdue"); err != nil {
+			t.Fatal(err)
+		}
+		sus := p.wait(inst.ID, "suspended")
+		if sus.PurgeAfter == nil || sus.SuspendedAt == nil || sus.PurgeAfter.Sub(*sus.SuspendedAt) != 30*24*time.Hour {
+			t.Fatalf("suspended: %+v", sus)
+		}
+		if code, _ := c.call("POST", "/api/v1/users", map[string]string{"name": "Ben", "email": "ben@example.org", "role": "agent",
+			"password": "ben password 12"}); code != 423 {
+			t.Fatalf("write while suspended: %d, want 423", code)
+		}
+		if code, out := c.call("GET", "/api/v1/users", nil); code != 200 || len(out["items"].([]any)) != 2 {
+			t.Fatalf("read while suspended: %d %v", code, out)
+		}
 
-			// Resumed: writable, the earlier user still there.
-			if _, err := p.api.Resume(ctx, inst.ID); err != nil {
-				t.Fatal(err)
-			}
-			p.wait(inst.ID, "active")
-			if code, out := c.call("POST", "/api/v1/users", map[string]string{"name": "Ben", "email": "ben@example.org", "role": "agent",
-				"password": "ben password 12"}); code != 201 {
-				t.Fatalf("write after resume: %d %v", code, out)
-			}
-			if code, out := c.call("GET", "/api/v1/users", nil); code != 200 || !strings.Contains(fmt.Sprint(out), "anna@example.org") {
-				t.Fatalf("the earlier user is gone: %v", out)
-			}
+		// Resumed: writable, the earlier user still there.
+		if _, err := p.api.Resume(ctx, inst.ID); err != nil {
+			t.Fatal(err)
+		}
+		p.wait(inst.ID, "active")
+		if code, out := c.call("POST", "/api/v1/users", map[string]string{"name": "Ben", "email": "ben@example.org", "role": "agent",
+			"password": "ben password 12"}); code != 201 {
+			t.Fatalf("write after resume: %d %v", code, out)
+		}
+		if code, out := c.call("GET", "/api/v1/users", nil); code != 200 || !strings.Contains(fmt.Sprint(out), "anna@example.org") {
+			t.Fatalf("the earlier user is gone: %v", out)
+		}
 
-			// Destroyed: nothing left, the edge says 410.
-			if _, err := p.api.Destroy(ctx, inst.ID); err != nil {
-				t.Fatal(err)
+		// Destroyed: nothing left, the edge says 410.
+		if _, err := p.api.Destroy(ctx, inst.ID); err != nil {
+			t.Fatal(err)
+		}
+		p.wait(inst.ID, "destroyed")
+		if left := p.leftovers(inst.ID); len(left) > 0 {
+			t.Fatalf("left after destroy: %v", left)
+		}
+		if code, _ := c.call("GET", "/", nil); code != 410 {
+			t.Fatalf("edge after destroy: %d, want 410", code)
+		}
+		evs, _ := p.api.Events(ctx, inst.ID)
+		var types []string
+		for _, e := range evs.Items {
+			types = append(types, e.Type)
+		}
+		for _, want := range []string{"instance.created", "instance.activated", "instance.suspended", "instance.resumed", "instance.destroyed"} {
+			if !strings.Contains(strings.Join(types, " "), want) {
+				t.Errorf("events %v lack %s", types, want)
 			}
-			p.wait(inst.ID, "destroyed")
-			if left := p.leftovers(inst.ID); len(left) > 0 {
-				t.Fatalf("left after destroy: %v", left)
-			}
-			if code, _ := c.call("GET", "/", nil); code != 410 {
-				t.Fatalf("edge after destroy: %d, want 410", code)
-			}
-			evs, _ := p.api.Events(ctx, inst.ID)
-			var types []string
-			for _, e := range evs.Items {
-				types = append(types, e.Type)
-			}
-			for _, want := range []string{"instance.created", "instance.activated", "instance.suspended", "instance.resumed", "instance.destroyed"} {
-				if !strings.Contains(strings.Join(types, " "), want) {
-					t.Errorf("events %v lack %s", types, want)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestCrashRecovery kills serve with SIGKILL in the middle of a create and of a destroy;
 // restarted, it converges and leaves no orphan.
 func TestCrashRecovery(t *testing.T) {
+	onEachRuntime(t, func(t *testing.T, p *plane) {
+		ctx := context.Background()
+		inst := p.create(uniqueSlug("crash"))
+		// Kill as soon as the runtime has started on it, before it is ready.
+		waitUntil(t, "the runtime to start on the instance", func() bool { return len(p.leftovers(inst.ID)) > 0 })
+		p.kill(syscall.SIGKILL)
+		if got, _ := p.api.Instance(ctx, inst.ID); got.State == "active" {
+			t.Log("the create finished before the kill; the restart still has to adopt it")
+		}
+		p.start()
+		p.wait(inst.ID, "active")
+		c := p.customer(inst.URL)
+		if code, _ := c.call("GET", "/readyz", nil); code != 200 {
+			t.Fatalf("instance after recovery: %d", code)
+		}
+
+		if _, err := p.api.Destroy(ctx, inst.ID); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "the destroy to begin", func() bool {
+			got, _ := p.api.Instance(ctx, inst.ID)
+			return got.State == "destroying" || got.State == "destroyed"
+		})
+		p.kill(syscall.SIGKILL)
+		p.start()
+		p.wait(inst.ID, "destroyed")
+		if left := p.leftovers(inst.ID); len(left) > 0 {
+			t.Fatalf("left after recovery: %v", left)
+		}
+		orphans, err := p.api.Orphans(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range orphans.Items {
+			if o.InstanceID == inst.ID {
+				t.Fatalf("orphan after recovery: %+v", o)
+			}
+		}
+	})
+}
+
+// onEachRuntime runs fn in parallel subtests, each with a started control plane on the
+// process runtime and on Docker.
+func onEachRuntime(t *testing.T, fn func(t *testing.T, p *plane)) {
 	for _, rt := range []string{"process", "docker"} {
 		t.Run(rt, func(t *testing.T) {
 			t.Parallel()
 			p := newPlane(t, rt)
 			p.start()
-			ctx := context.Background()
-			inst := p.create(uniqueSlug("crash"))
-			// Kill as soon as the runtime has started on it, before it is ready.
-			waitUntil(t, "the runtime to start on the instance", func() bool { return len(p.leftovers(inst.ID)) > 0 })
-			p.kill(syscall.SIGKILL)
-			if got, _ := p.api.Instance(ctx, inst.ID); got.State == "active" {
-				t.Log("the create finished before the kill; the restart still has to adopt it")
-			}
-			p.start()
-			p.wait(inst.ID, "active")
-			c := p.customer(inst.URL)
-			if code, _ := c.call("GET", "/readyz", nil); code != 200 {
-				t.Fatalf("instance after recovery: %d", code)
-			}
-
-			if _, err := p.api.Destroy(ctx, inst.ID); err != nil {
-				t.Fatal(err)
-			}
-			waitUntil(t, "the destroy to begin", func() bool {
-				got, _ := p.api.Instance(ctx, inst.ID)
-				return got.State == "destroying" || got.State == "destroyed"
-			})
-			p.kill(syscall.SIGKILL)
-			p.start()
-			p.wait(inst.ID, "destroyed")
-			if left := p.leftovers(inst.ID); len(left) > 0 {
-				t.Fatalf("left after recovery: %v", left)
-			}
-			orphans, err := p.api.Orphans(ctx, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range orphans.Items {
-				if o.InstanceID == inst.ID {
-					t.Fatalf("orphan after recovery: %+v", o)
-				}
-			}
+			fn(t, p)
 		})
 	}
 }
