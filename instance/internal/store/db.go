@@ -125,6 +125,9 @@ func redact(err error, url string) error {
 	return errors.New(msg)
 }
 
+// errBadCursor: a pagination cursor this store did not make. It wraps ErrInvalid.
+var errBadCursor = fmt.Errorf("%w: not a cursor this API returned", accounts.ErrInvalid)
+
 // translate maps driver errors to the domain's sentinels.
 func translate(err error) error {
 	switch {

@@ -1,0 +1,193 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/instance/internal/store"
+	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
+	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+)
+
+func ticketEnv(t *testing.T, db *store.DB) (*tickets.Service, accounts.Principal, *clock.Fake) {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	svc, _ := newService(t, db, clk)
+	agent := accounts.Principal{User: mustSetup(t, svc)}
+	return tickets.NewService(store.NewTickets(db), clk), agent, clk
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestTicketLifecycleAndHistory(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc, agent, clk := ticketEnv(t, db)
+		tk, err := svc.Create(ctx, nil, tickets.NewTicket{Subject: "Refund please", RequesterName: "Rita", RequesterEmail: "Rita@Example.org",
+			Body: "I was charged twice.", Tags: []string{"Billing", "refund", "billing"}, Source: "contact"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk.Status != tickets.New || tk.RequesterEmail != "rita@example.org" || fmt.Sprint(tk.Tags) != "[billing refund]" {
+			t.Fatalf("created %+v", tk)
+		}
+		clk.Advance(10 * time.Minute)
+		if _, _, err := svc.AddMessage(ctx, agent, tk.ID, tickets.Note, "checking the payment provider"); err != nil {
+			t.Fatal(err)
+		}
+		if tk, _ = svc.Get(ctx, tk.ID); tk.FirstResponseAt != nil || tk.Status != tickets.New {
+			t.Fatalf("an internal note counted as a response: %+v", tk)
+		}
+		clk.Advance(5 * time.Minute)
+		_, tk, err = svc.AddMessage(ctx, agent, tk.ID, tickets.Reply, "We refunded you.")
+		if err != nil || tk.Status != tickets.Open || tk.FirstResponseAt == nil || !tk.FirstResponseAt.Equal(clk.Now()) {
+			t.Fatalf("after the first reply: %+v, %v", tk, err)
+		}
+		for _, st := range []tickets.Status{tickets.Pending, tickets.Solved, tickets.Closed} {
+			clk.Advance(time.Hour)
+			if tk, err = svc.Update(ctx, agent, tk.ID, tickets.Update{Status: ptr(st)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if tk.SolvedAt == nil || tk.ClosedAt == nil || !tk.SolvedAt.Before(*tk.ClosedAt) {
+			t.Fatalf("solved/closed times %+v", tk)
+		}
+		visible, _ := svc.Messages(ctx, tk.ID, false)
+		all, _ := svc.Messages(ctx, tk.ID, true)
+		if len(visible) != 2 || len(all) != 3 {
+			t.Fatalf("messages: %d visible, %d in all", len(visible), len(all))
+		}
+		h, _ := svc.History(ctx, tk.ID)
+		var got []string
+		for _, c := range h {
+			got = append(got, c.Field+":"+c.From+"→"+c.To)
+		}
+		want := "[created:→new status:new→open status:open→pending status:pending→solved status:solved→closed]"
+		if fmt.Sprint(got) != want {
+			t.Fatalf("history %v, want %s", got, want)
+		}
+		if h[1].ActorName != "Ada Admin" {
+			t.Fatalf("history actor %q", h[1].ActorName)
+		}
+		if _, err := svc.Update(ctx, agent, tk.ID, tickets.Update{Status: ptr(tickets.Status("lost"))}); !errors.Is(err, accounts.ErrInvalid) {
+			t.Fatalf("bad status: %v", err)
+		}
+	})
+}
+
+func TestMergeKeepsBothHistories(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc, agent, _ := ticketEnv(t, db)
+		a, _ := svc.Create(ctx, nil, tickets.NewTicket{Subject: "Login broken", RequesterEmail: "x@example.org", Body: "first", Tags: []string{"login"}})
+		b, _ := svc.Create(ctx, nil, tickets.NewTicket{Subject: "Cannot log in", RequesterEmail: "x@example.org", Body: "second", Tags: []string{"urgent"}})
+		svc.AddMessage(ctx, agent, a.ID, tickets.Reply, "looking into it")
+		into, err := svc.Merge(ctx, agent, a.ID, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(into.Tags) != "[login urgent]" || into.FirstResponseAt == nil {
+			t.Fatalf("merged into %+v", into)
+		}
+		ms, _ := svc.Messages(ctx, b.ID, true)
+		if len(ms) != 3 {
+			t.Fatalf("%d messages after merge, want 3", len(ms))
+		}
+		from, _ := svc.Get(ctx, a.ID)
+		if from.Status != tickets.Closed || from.MergedIntoID == nil || *from.MergedIntoID != b.ID {
+			t.Fatalf("the merged ticket %+v", from)
+		}
+		ha, _ := svc.History(ctx, a.ID)
+		hb, _ := svc.History(ctx, b.ID)
+		if len(ha) < 3 || ha[len(ha)-2].Field != "merged_into" || hb[len(hb)-1].Field != "merged_from" {
+			t.Fatalf("histories: %+v / %+v", ha, hb)
+		}
+		if _, err := svc.Merge(ctx, agent, a.ID, b.ID); !errors.Is(err, accounts.ErrConflict) {
+			t.Fatalf("merging again: %v", err)
+		}
+		if _, _, err := svc.AddMessage(ctx, agent, a.ID, tickets.Reply, "x"); !errors.Is(err, accounts.ErrConflict) {
+			t.Fatalf("replying to a merged ticket: %v", err)
+		}
+	})
+}
+
+func TestListFiltersSortsAndPages(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc, agent, clk := ticketEnv(t, db)
+		prios := []tickets.Priority{tickets.Low, tickets.Normal, tickets.High, tickets.Urgent}
+		for i := 0; i < 23; i++ {
+			clk.Advance(time.Minute)
+			tk, err := svc.Create(ctx, nil, tickets.NewTicket{Subject: fmt.Sprintf("Question %02d", i), RequesterEmail: fmt.Sprintf("r%d@example.org", i%3),
+				Body: fmt.Sprintf("body %d about 100%% of the invoice", i), Priority: prios[i%4], Tags: []string{fmt.Sprintf("t%d", i%2)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i%5 == 0 {
+				svc.Update(ctx, agent, tk.ID, tickets.Update{AssigneeID: ptr(ptr(agent.User.ID)), Status: ptr(tickets.Pending)})
+			}
+		}
+		count := func(f tickets.Filter) int {
+			items, _, err := svc.List(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(items)
+		}
+		checks := map[string][2]int{
+			"status":     {count(tickets.Filter{Status: tickets.Pending, Limit: 100}), 5},
+			"assignee":   {count(tickets.Filter{AssigneeID: agent.User.ID, Limit: 100}), 5},
+			"unassigned": {count(tickets.Filter{AssigneeID: -1, Limit: 100}), 18},
+			"tag":        {count(tickets.Filter{Tag: "t1", Limit: 100}), 11},
+			"requester":  {count(tickets.Filter{Requester: "R2@example.org", Limit: 100}), 7},
+			"text":       {count(tickets.Filter{Text: "QUESTION 1", Limit: 100}), 10},
+			"body text":  {count(tickets.Filter{Text: "body 22", Limit: 100}), 1},
+			"percent":    {count(tickets.Filter{Text: "100%", Limit: 100}), 23},
+			"literal %":  {count(tickets.Filter{Text: "%x%", Limit: 100}), 0},
+		}
+		for name, c := range checks {
+			if c[0] != c[1] {
+				t.Errorf("filter %s: %d tickets, want %d", name, c[0], c[1])
+			}
+		}
+		for _, sort := range []string{"updated", "created", "priority"} {
+			seen := map[int64]bool{}
+			var order []tickets.Ticket
+			cursor := ""
+			for page := 0; page < 10; page++ {
+				items, next, err := svc.List(ctx, tickets.Filter{Sort: sort, After: cursor, Limit: 7})
+				if err != nil {
+					t.Fatalf("%s page %d: %v", sort, page, err)
+				}
+				for _, it := range items {
+					if seen[it.ID] {
+						t.Fatalf("%s: ticket %d on two pages", sort, it.ID)
+					}
+					seen[it.ID] = true
+					order = append(order, it)
+				}
+				if next == "" {
+					break
+				}
+				cursor = next
+			}
+			if len(seen) != 23 {
+				t.Fatalf("%s: paged through %d tickets, want 23", sort, len(seen))
+			}
+			if sort == "priority" && (order[0].Priority != tickets.Urgent || order[22].Priority != tickets.Low) {
+				t.Errorf("priority order starts %s, ends %s", order[0].Priority, order[22].Priority)
+			}
+			if sort == "created" && order[0].CreatedAt.Before(order[22].CreatedAt) {
+				t.Error("created order is not newest first")
+			}
+		}
+		if _, _, err := svc.List(ctx, tickets.Filter{After: "garbage"}); !errors.Is(err, accounts.ErrInvalid) {
+			t.Fatalf("bad cursor: %v", err)
+		}
+	})
+}
