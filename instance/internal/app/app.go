@@ -18,6 +18,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/config"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
+	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 	"github.com/sproudstack/sproudchat/instance/internal/web"
 )
 
@@ -120,7 +121,7 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.accounts = svc
 	a.web, err = web.New(web.Options{
-		Accounts: svc, Health: a, Logger: a.log, Clock: a.opts.Clock, BaseURL: a.cfg.BaseURL,
+		Accounts: svc, Tickets: tickets.NewService(store.NewTickets(a.db), a.opts.Clock), Health: a, Logger: a.log, Clock: a.opts.Clock, BaseURL: a.cfg.BaseURL,
 		ReadOnly: a.cfg.Mode == config.ModeReadOnly, ReadOnlyUntil: a.cfg.ReadOnlyUntil, Version: Version,
 	})
 	return err

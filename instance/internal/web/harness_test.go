@@ -20,6 +20,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
+	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 )
 
 const (
@@ -56,6 +57,7 @@ type harness struct {
 	clock  *clock.Fake
 	logs   *syncBuffer
 	users  map[accounts.Role]accounts.User
+	ticket tickets.Ticket // one ticket, for routes that read one
 }
 
 type harnessOptions struct {
@@ -82,7 +84,7 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 	}
 	logs := &syncBuffer{}
 	base, _ := url.Parse("http://127.0.0.1")
-	srv, err := New(Options{Accounts: svc, Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	srv, err := New(Options{Accounts: svc, Tickets: tickets.NewService(store.NewTickets(db), clk), Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Clock: clk, BaseURL: base, ReadOnly: o.readOnly, ReadOnlyUntil: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Version: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +118,11 @@ func (h *harness) addUsers() {
 		}
 		h.users[r] = u
 	}
+	t, err := h.server.opts.Tickets.Create(ctx, nil, tickets.NewTicket{Subject: "Walk ticket", RequesterEmail: "walker@example.org", Body: "hello"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.ticket = t
 }
 
 func passwordOf(r accounts.Role) string {
@@ -246,7 +253,7 @@ func (c *client) get(path string) response { return c.do("GET", path, "", nil, n
 func (h *harness) counts() map[string]int64 {
 	h.t.Helper()
 	out := map[string]int64{}
-	for _, table := range []string{"users", "api_tokens", "audit_log", "meta", "sessions"} {
+	for _, table := range []string{"users", "api_tokens", "audit_log", "meta", "sessions", "tickets", "ticket_messages", "ticket_history", "ticket_tags"} {
 		var n int64
 		if err := h.db.Gorm().Table(table).Count(&n).Error; err != nil {
 			h.t.Fatal(err)

@@ -76,6 +76,15 @@ func (s *Server) routeTable() []Route {
 		{Method: get, Path: "/api/v1/audit", Perm: a.AuditRead, Handler: s.apiListAudit},
 		{Method: get, Path: "/api/v1/audit/export", Perm: a.AuditRead, Handler: s.apiExportAudit},
 
+		// API: tickets.
+		{Method: get, Path: "/api/v1/tickets", Perm: a.TicketsRead, Handler: s.apiListTickets},
+		{Method: post, Path: "/api/v1/tickets", Perm: a.TicketsWrite, Handler: s.apiCreateTicket},
+		{Method: get, Path: "/api/v1/tickets/:id", Perm: a.TicketsRead, Handler: s.apiGetTicket},
+		{Method: patch, Path: "/api/v1/tickets/:id", Perm: a.TicketsWrite, Handler: s.apiUpdateTicket},
+		{Method: post, Path: "/api/v1/tickets/:id/messages", Perm: a.TicketsWrite, Handler: s.apiAddTicketMessage},
+		{Method: post, Path: "/api/v1/tickets/:id/merge", Perm: a.TicketsWrite, Handler: s.apiMergeTicket},
+		{Method: get, Path: "/api/v1/tickets/:id/history", Perm: a.TicketsRead, Handler: s.apiTicketHistory},
+
 		// Pages: setup and login.
 		{Method: get, Path: "/setup", Perm: a.Public, Handler: s.pageSetup},
 		{Method: post, Path: "/setup", Perm: a.Public, Handler: s.pageSetupSubmit},

@@ -12,9 +12,11 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 )
 
-// concretePath fills a route's parameters with values that exist where that matters.
-func concretePath(rt Route, userID int64) string {
+// concretePath fills a route's parameters with objects that exist: the given user, the
+// harness's ticket; other ids (tokens) point nowhere.
+func concretePath(h *harness, rt Route, userID int64) string {
 	p := strings.ReplaceAll(rt.Path, "/users/:id", fmt.Sprintf("/users/%d", userID))
+	p = strings.ReplaceAll(p, "/tickets/:id", fmt.Sprintf("/tickets/%d", h.ticket.ID))
 	p = strings.ReplaceAll(p, ":id", "999999")
 	return strings.ReplaceAll(p, "*", "app.css")
 }
@@ -81,7 +83,7 @@ func TestRoleRouteWalk(t *testing.T) {
 		name := rt.Method + " " + rt.Path
 		for _, role := range accounts.Roles {
 			c := clients[role]
-			res := send(c, rt, concretePath(rt, h.users[role].ID))
+			res := send(c, rt, concretePath(h, rt, h.users[role].ID))
 			switch {
 			case rt.Perm == accounts.Public:
 				if needsLogin(res) || res.status == http.StatusForbidden && strings.Contains(res.body, problemBase+"forbidden") {
@@ -104,7 +106,7 @@ func TestRoleRouteWalk(t *testing.T) {
 				c.login(h.users[role].Email, passwordOf(role))
 			}
 		}
-		res := send(anon, rt, concretePath(rt, h.users[accounts.RoleViewer].ID))
+		res := send(anon, rt, concretePath(h, rt, h.users[accounts.RoleViewer].ID))
 		switch {
 		case rt.Perm == accounts.Public:
 			if needsLogin(res) {
@@ -137,7 +139,7 @@ func TestReadOnlyRouteWalk(t *testing.T) {
 			allowedWrites++
 			continue
 		}
-		res := send(admin, rt, concretePath(rt, h.users[accounts.RoleAgent].ID))
+		res := send(admin, rt, concretePath(h, rt, h.users[accounts.RoleAgent].ID))
 		if !rt.Mutating() {
 			if res.status == http.StatusLocked || res.status >= 400 {
 				t.Errorf("%s in read-only mode: %d %s; reads must work", name, res.status, res.body)

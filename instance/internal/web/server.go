@@ -14,6 +14,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 )
 
 // Health is what /readyz asks.
@@ -25,6 +26,7 @@ type Health interface {
 // Options configure the server.
 type Options struct {
 	Accounts      *accounts.Service
+	Tickets       *tickets.Service
 	Health        Health
 	Logger        *slog.Logger
 	Clock         clock.Clock

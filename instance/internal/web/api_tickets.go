@@ -1,0 +1,283 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+)
+
+type ticketJSON struct {
+	ID              int64      `json:"id"`
+	Subject         string     `json:"subject"`
+	RequesterName   string     `json:"requester_name"`
+	RequesterEmail  string     `json:"requester_email"`
+	Status          string     `json:"status"`
+	Priority        string     `json:"priority"`
+	AssigneeID      *int64     `json:"assignee_id"`
+	Tags            []string   `json:"tags"`
+	Source          string     `json:"source"`
+	MergedIntoID    *int64     `json:"merged_into_id,omitempty"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
+	FirstResponseAt *time.Time `json:"first_response_at"`
+	SolvedAt        *time.Time `json:"solved_at"`
+	ClosedAt        *time.Time `json:"closed_at"`
+}
+
+func toTicketJSON(t tickets.Ticket) ticketJSON {
+	return ticketJSON{ID: t.ID, Subject: t.Subject, RequesterName: t.RequesterName, RequesterEmail: t.RequesterEmail, Status: string(t.Status),
+		Priority: string(t.Priority), AssigneeID: t.AssigneeID, Tags: t.Tags, Source: t.Source, MergedIntoID: t.MergedIntoID, CreatedAt: t.CreatedAt,
+		UpdatedAt: t.UpdatedAt, FirstResponseAt: t.FirstResponseAt, SolvedAt: t.SolvedAt, ClosedAt: t.ClosedAt}
+}
+
+type messageJSON struct {
+	ID           int64     `json:"id"`
+	Kind         string    `json:"kind"`
+	AuthorUserID *int64    `json:"author_user_id"`
+	AuthorName   string    `json:"author_name"`
+	AuthorEmail  string    `json:"author_email"`
+	Body         string    `json:"body"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+func toMessageJSON(m tickets.Message) messageJSON {
+	return messageJSON{ID: m.ID, Kind: string(m.Kind), AuthorUserID: m.AuthorUserID, AuthorName: m.AuthorName, AuthorEmail: m.AuthorEmail,
+		Body: m.Body, CreatedAt: m.CreatedAt}
+}
+
+// ticketFilter reads the list query: status, assignee (id, "me" or "none"), tag,
+// requester, q, sort, cursor, limit.
+func ticketFilter(c echo.Context) (tickets.Filter, error) {
+	f := tickets.Filter{Status: tickets.Status(c.QueryParam("status")), Tag: c.QueryParam("tag"), Requester: c.QueryParam("requester"),
+		Text: c.QueryParam("q"), Sort: c.QueryParam("sort"), After: c.QueryParam("cursor"), Limit: 50}
+	p := accounts.Problems{}
+	if f.Status != "" && !contains(tickets.Statuses, f.Status) {
+		p.Add("status", "must be new, open, pending, solved or closed")
+	}
+	switch a := c.QueryParam("assignee"); a {
+	case "":
+	case "me":
+		f.AssigneeID = mustPrincipal(c).User.ID
+	case "none":
+		f.AssigneeID = -1
+	default:
+		id, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || id < 1 {
+			p.Add("assignee", "must be a user id, me or none")
+		}
+		f.AssigneeID = id
+	}
+	if f.Sort != "" && f.Sort != "updated" && f.Sort != "created" && f.Sort != "priority" {
+		p.Add("sort", "must be updated, created or priority")
+	}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 200 {
+			p.Add("limit", "must be a number from 1 to 200")
+		}
+		f.Limit = n
+	}
+	if len(f.Text) > 200 {
+		p.Add("q", "is longer than 200 characters")
+	}
+	return f, p.Err()
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) apiListTickets(c echo.Context) error {
+	f, err := ticketFilter(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.opts.Tickets.List(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	out := listJSON[ticketJSON]{Items: make([]ticketJSON, len(items)), NextCursor: next}
+	for i, t := range items {
+		out.Items[i] = toTicketJSON(t)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) apiCreateTicket(c echo.Context) error {
+	var in struct {
+		Subject        string   `json:"subject"`
+		RequesterName  string   `json:"requester_name"`
+		RequesterEmail string   `json:"requester_email"`
+		Body           string   `json:"body"`
+		Priority       string   `json:"priority"`
+		Tags           []string `json:"tags"`
+		AssigneeID     *int64   `json:"assignee_id"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	if err := s.checkAssignee(c, in.AssigneeID); err != nil {
+		return err
+	}
+	p := mustPrincipal(c)
+	t, err := s.opts.Tickets.Create(c.Request().Context(), &p, tickets.NewTicket{Subject: in.Subject, RequesterName: in.RequesterName,
+		RequesterEmail: in.RequesterEmail, Body: in.Body, Priority: tickets.Priority(in.Priority), Tags: in.Tags, AssigneeID: in.AssigneeID, Source: "agent"})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/tickets/%d", t.ID))
+	return c.JSON(http.StatusCreated, toTicketJSON(t))
+}
+
+// checkAssignee refuses an assignee who is not an active user able to work tickets.
+func (s *Server) checkAssignee(c echo.Context, id *int64) error {
+	if id == nil {
+		return nil
+	}
+	u, err := s.opts.Accounts.FindUser(c.Request().Context(), *id)
+	if err != nil || !u.Active || !u.Role.Can(accounts.TicketsWrite) {
+		return &accounts.ValidationError{Fields: map[string]string{"assignee_id": "must be an active user who works on tickets"}}
+	}
+	return nil
+}
+
+func (s *Server) apiGetTicket(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	t, err := s.opts.Tickets.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	ms, err := s.opts.Tickets.Messages(ctx, id, true)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		ticketJSON
+		Messages []messageJSON `json:"messages"`
+	}{ticketJSON: toTicketJSON(t), Messages: make([]messageJSON, len(ms))}
+	for i, m := range ms {
+		out.Messages[i] = toMessageJSON(m)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) apiUpdateTicket(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Subject    *string   `json:"subject"`
+		Status     *string   `json:"status"`
+		Priority   *string   `json:"priority"`
+		AssigneeID *int64    `json:"assignee_id"`
+		Unassign   bool      `json:"unassign"`
+		Tags       *[]string `json:"tags"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	u := tickets.Update{Subject: in.Subject, Tags: in.Tags}
+	if in.Status != nil {
+		st := tickets.Status(*in.Status)
+		u.Status = &st
+	}
+	if in.Priority != nil {
+		pr := tickets.Priority(*in.Priority)
+		u.Priority = &pr
+	}
+	if in.AssigneeID != nil {
+		if err := s.checkAssignee(c, in.AssigneeID); err != nil {
+			return err
+		}
+		u.AssigneeID = &in.AssigneeID
+	} else if in.Unassign {
+		var none *int64
+		u.AssigneeID = &none
+	}
+	t, err := s.opts.Tickets.Update(c.Request().Context(), mustPrincipal(c), id, u)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toTicketJSON(t))
+}
+
+func (s *Server) apiAddTicketMessage(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Kind string `json:"kind"`
+		Body string `json:"body"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	m, _, err := s.opts.Tickets.AddMessage(c.Request().Context(), mustPrincipal(c), id, tickets.Kind(in.Kind), in.Body)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, toMessageJSON(m))
+}
+
+func (s *Server) apiMergeTicket(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Into int64 `json:"into"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	t, err := s.opts.Tickets.Merge(c.Request().Context(), mustPrincipal(c), id, in.Into)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toTicketJSON(t))
+}
+
+type changeJSON struct {
+	At          time.Time `json:"at"`
+	ActorUserID *int64    `json:"actor_user_id"`
+	ActorName   string    `json:"actor_name"`
+	Field       string    `json:"field"`
+	From        string    `json:"from"`
+	To          string    `json:"to"`
+}
+
+func (s *Server) apiTicketHistory(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.opts.Tickets.Get(c.Request().Context(), id); err != nil {
+		return err
+	}
+	h, err := s.opts.Tickets.History(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	out := listJSON[changeJSON]{Items: make([]changeJSON, len(h))}
+	for i, ch := range h {
+		out.Items[i] = changeJSON{At: ch.At, ActorUserID: ch.ActorUserID, ActorName: ch.ActorName, Field: ch.Field, From: ch.From, To: ch.To}
+	}
+	return c.JSON(http.StatusOK, out)
+}
