@@ -56,7 +56,7 @@ func ticketFields(t tickets.Ticket) map[string]any {
 }
 
 type tagRow struct {
-	TicketID int64 `gorm:"primaryKey;autoIncrement:false"`
+	TicketID int64  `gorm:"primaryKey;autoIncrement:false"`
 	Tag      string `gorm:"primaryKey"`
 }
 

@@ -234,7 +234,9 @@ func (s *Service) Create(ctx context.Context, by *accounts.Principal, in NewTick
 }
 
 // Get returns a ticket. Returns accounts.ErrNotFound.
-func (s *Service) Get(ctx context.Context, id int64) (Ticket, error) { return s.store.FindTicket(ctx, id) }
+func (s *Service) Get(ctx context.Context, id int64) (Ticket, error) {
+	return s.store.FindTicket(ctx, id)
+}
 
 // List returns a page of tickets and the next cursor.
 func (s *Service) List(ctx context.Context, f Filter) ([]Ticket, string, error) {
@@ -254,4 +256,6 @@ func (s *Service) Messages(ctx context.Context, id int64, withNotes bool) ([]Mes
 }
 
 // History returns every change of a ticket, oldest first.
-func (s *Service) History(ctx context.Context, id int64) ([]Change, error) { return s.store.History(ctx, id) }
+func (s *Service) History(ctx context.Context, id int64) ([]Change, error) {
+	return s.store.History(ctx, id)
+}

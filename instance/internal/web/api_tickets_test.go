@@ -42,7 +42,7 @@ func TestTicketLifecycleThroughTheAPI(t *testing.T) {
 		t.Fatalf("ticket after its life: %+v", full)
 	}
 	var hist struct{ Items []changeJSON }
-	viewer.get(path + "/history").decode(t, &hist)
+	viewer.get(path+"/history").decode(t, &hist)
 	var fields []string
 	for _, c := range hist.Items {
 		fields = append(fields, c.Field+"="+c.To)
@@ -79,7 +79,7 @@ func TestTicketLifecycleThroughTheAPI(t *testing.T) {
 
 	// Filters.
 	var list struct{ Items []ticketJSON }
-	viewer.get("/api/v1/tickets?requester=rita@example.org&tag=billing&assignee=" + fmt.Sprint(h.users[accounts.RoleSupervisor].ID)).decode(t, &list)
+	viewer.get("/api/v1/tickets?requester=rita@example.org&tag=billing&assignee="+fmt.Sprint(h.users[accounts.RoleSupervisor].ID)).decode(t, &list)
 	if len(list.Items) != 1 || list.Items[0].ID != tk.ID {
 		t.Fatalf("filtered list %+v", list.Items)
 	}
