@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -137,6 +138,9 @@ func (s Spec) Environment(listenAddr, dataDir, databaseURL string) map[string]st
 	}
 	if !s.ReadOnlyUntil.IsZero() {
 		env["SPROUDCHAT_READ_ONLY_UNTIL"] = s.ReadOnlyUntil.UTC().Format(time.RFC3339)
+	}
+	if s.App.AttachmentQuotaBytes > 0 {
+		env["SPROUDCHAT_ATTACHMENT_QUOTA_BYTES"] = strconv.FormatInt(s.App.AttachmentQuotaBytes, 10)
 	}
 	for k, v := range s.App.Env {
 		env[k] = v

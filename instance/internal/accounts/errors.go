@@ -17,6 +17,8 @@ var (
 	ErrUnauthorized = errors.New("not authenticated")
 	ErrForbidden    = errors.New("forbidden")
 	ErrGone         = errors.New("gone")
+	// ErrTooLarge: an upload passes a size limit or the instance's quota.
+	ErrTooLarge = errors.New("too large")
 	// ErrLastAdmin is returned when a change would leave the instance without an
 	// active admin. It wraps ErrConflict.
 	ErrLastAdmin = fmt.Errorf("%w: at least one active admin must remain", ErrConflict)

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -37,6 +38,9 @@ type Config struct {
 	SecretKey     []byte
 	SetupToken    string // empty: the app generates one while no admin exists
 	SMTPURL       *url.URL
+	// AttachmentMaxBytes bounds one file, AttachmentQuotaBytes all of them together.
+	AttachmentMaxBytes   int64
+	AttachmentQuotaBytes int64
 }
 
 // SQLitePath is the database file used when no DatabaseURL is given.
@@ -108,6 +112,12 @@ func Load(getenv Getenv) (Config, error) {
 	if c.SetupToken != "" && len(c.SetupToken) < 16 {
 		return c, &Error{"SPROUDCHAT_SETUP_TOKEN", "must be at least 16 characters"}
 	}
+	if c.AttachmentMaxBytes, err = r.size("SPROUDCHAT_ATTACHMENT_MAX_BYTES", 10<<20); err != nil {
+		return c, err
+	}
+	if c.AttachmentQuotaBytes, err = r.size("SPROUDCHAT_ATTACHMENT_QUOTA_BYTES", 5<<30); err != nil {
+		return c, err
+	}
 	smtp, err := r.secret("SPROUDCHAT_SMTP_URL")
 	if err != nil {
 		return c, err
@@ -129,6 +139,19 @@ func (r reader) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// size reads a positive number of bytes.
+func (r reader) size(name string, def int64) (int64, error) {
+	v := r.str(name, "")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return 0, &Error{name, fmt.Sprintf("%q is not a positive number of bytes", v)}
+	}
+	return n, nil
 }
 
 // secret reads NAME or NAME_FILE; giving both is an error because one would silently win.

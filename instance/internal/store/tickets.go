@@ -338,3 +338,72 @@ func (s *Tickets) History(ctx context.Context, id int64) ([]tickets.Change, erro
 	}
 	return out, nil
 }
+
+type attachmentRow struct {
+	ID          int64 `gorm:"primaryKey"`
+	TicketID    int64
+	MessageID   *int64
+	Filename    string
+	ContentType string
+	Size        int64
+	SHA256      string `gorm:"column:sha256"`
+	UploadedBy  *int64
+	CreatedAt   time.Time
+}
+
+func (attachmentRow) TableName() string { return "attachments" }
+
+func (r attachmentRow) domain() tickets.Attachment {
+	return tickets.Attachment{ID: r.ID, TicketID: r.TicketID, MessageID: r.MessageID, Filename: r.Filename, ContentType: r.ContentType,
+		Size: r.Size, SHA256: r.SHA256, UploadedBy: r.UploadedBy, CreatedAt: r.CreatedAt.UTC()}
+}
+
+var _ tickets.AttachmentStore = (*Tickets)(nil)
+
+// AddAttachment inserts a and its history row, setting a's ID.
+func (s *Tickets) AddAttachment(ctx context.Context, a *tickets.Attachment, h []tickets.Change) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		row := attachmentRow{TicketID: a.TicketID, MessageID: a.MessageID, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size,
+			SHA256: a.SHA256, UploadedBy: a.UploadedBy, CreatedAt: a.CreatedAt}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		a.ID = row.ID
+		if err := tx.Model(&ticketRow{}).Where("id = ?", a.TicketID).Update("updated_at", a.CreatedAt).Error; err != nil {
+			return err
+		}
+		return addHistory(tx, a.TicketID, h)
+	})
+}
+
+// FindAttachment returns accounts.ErrNotFound for an unknown id.
+func (s *Tickets) FindAttachment(ctx context.Context, id int64) (tickets.Attachment, error) {
+	var r attachmentRow
+	if err := s.db.gorm.WithContext(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return tickets.Attachment{}, translate(err)
+	}
+	return r.domain(), nil
+}
+
+// Attachments returns a ticket's files in order.
+func (s *Tickets) Attachments(ctx context.Context, ticketID int64) ([]tickets.Attachment, error) {
+	var rows []attachmentRow
+	if err := s.db.gorm.WithContext(ctx).Where("ticket_id = ?", ticketID).Order("id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]tickets.Attachment, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
+	}
+	return out, nil
+}
+
+// AttachmentBytes sums the size of each distinct body once.
+func (s *Tickets) AttachmentBytes(ctx context.Context) (int64, error) {
+	var n *int64
+	err := s.db.gorm.WithContext(ctx).Raw("SELECT SUM(size) FROM (SELECT sha256, MAX(size) AS size FROM attachments GROUP BY sha256) AS blobs").Scan(&n).Error
+	if err != nil || n == nil {
+		return 0, err
+	}
+	return *n, nil
+}

@@ -166,12 +166,20 @@ func (s *Server) apiGetTicket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	atts, err := s.opts.Attachments.List(ctx, id)
+	if err != nil {
+		return err
+	}
 	out := struct {
 		ticketJSON
-		Messages []messageJSON `json:"messages"`
-	}{ticketJSON: toTicketJSON(t), Messages: make([]messageJSON, len(ms))}
+		Messages    []messageJSON    `json:"messages"`
+		Attachments []attachmentJSON `json:"attachments"`
+	}{ticketJSON: toTicketJSON(t), Messages: make([]messageJSON, len(ms)), Attachments: make([]attachmentJSON, len(atts))}
 	for i, m := range ms {
 		out.Messages[i] = toMessageJSON(m)
+	}
+	for i, a := range atts {
+		out.Attachments[i] = toAttachmentJSON(a)
 	}
 	return c.JSON(http.StatusOK, out)
 }

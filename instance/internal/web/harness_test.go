@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -49,15 +50,17 @@ func (b *syncBuffer) String() string {
 }
 
 type harness struct {
-	t      *testing.T
-	db     *store.DB
-	svc    *accounts.Service
-	server *Server
-	http   *httptest.Server
-	clock  *clock.Fake
-	logs   *syncBuffer
-	users  map[accounts.Role]accounts.User
-	ticket tickets.Ticket // one ticket, for routes that read one
+	t       *testing.T
+	blobDir string
+	db      *store.DB
+	svc     *accounts.Service
+	server  *Server
+	http    *httptest.Server
+	clock   *clock.Fake
+	logs    *syncBuffer
+	users   map[accounts.Role]accounts.User
+	ticket  tickets.Ticket     // one ticket, for routes that read one
+	attach  tickets.Attachment // one file on it
 }
 
 type harnessOptions struct {
@@ -84,14 +87,18 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 	}
 	logs := &syncBuffer{}
 	base, _ := url.Parse("http://127.0.0.1")
-	srv, err := New(Options{Accounts: svc, Tickets: tickets.NewService(store.NewTickets(db), clk), Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	tsvc := tickets.NewService(store.NewTickets(db), clk)
+	blobDir := filepath.Join(t.TempDir(), "attachments")
+	blobs := store.NewBlobs(blobDir)
+	atts := tickets.NewAttachments(tsvc, store.NewTickets(db), blobs, tickets.Limits{MaxFile: 64 << 10, Quota: 160 << 10})
+	srv, err := New(Options{Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Clock: clk, BaseURL: base, ReadOnly: o.readOnly, ReadOnlyUntil: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	h := &harness{t: t, db: db, svc: svc, server: srv, http: ts, clock: clk, logs: logs, users: map[accounts.Role]accounts.User{}}
+	h := &harness{t: t, blobDir: blobDir, db: db, svc: svc, server: srv, http: ts, clock: clk, logs: logs, users: map[accounts.Role]accounts.User{}}
 	if withUsers {
 		h.addUsers()
 	}
@@ -123,6 +130,9 @@ func (h *harness) addUsers() {
 		h.t.Fatal(err)
 	}
 	h.ticket = t
+	if h.attach, err = h.server.opts.Attachments.Attach(ctx, accounts.Principal{User: admin}, t.ID, "walk.txt", strings.NewReader("walk")); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 func passwordOf(r accounts.Role) string {
@@ -253,7 +263,7 @@ func (c *client) get(path string) response { return c.do("GET", path, "", nil, n
 func (h *harness) counts() map[string]int64 {
 	h.t.Helper()
 	out := map[string]int64{}
-	for _, table := range []string{"users", "api_tokens", "audit_log", "meta", "sessions", "tickets", "ticket_messages", "ticket_history", "ticket_tags"} {
+	for _, table := range []string{"users", "api_tokens", "audit_log", "meta", "sessions", "tickets", "ticket_messages", "ticket_history", "ticket_tags", "attachments"} {
 		var n int64
 		if err := h.db.Gorm().Table(table).Count(&n).Error; err != nil {
 			h.t.Fatal(err)

@@ -60,16 +60,14 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// limitBody caps every request body; reading past the cap fails with 413.
-func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		if r.ContentLength > s.opts.MaxBodyBytes {
-			return errTooLarge
-		}
-		r.Body = http.MaxBytesReader(c.Response(), r.Body, s.opts.MaxBodyBytes)
-		return next(c)
+// limitBody caps a request body at limit; reading past it fails with 413.
+func limitBody(c echo.Context, limit int64) error {
+	r := c.Request()
+	if r.ContentLength > limit {
+		return errTooLarge
 	}
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+	return nil
 }
 
 // securityHeaders keep pages from being framed, sniffed or leaking referrers, and allow
@@ -162,7 +160,14 @@ func meta(c echo.Context) accounts.Meta {
 // only place these rules live, so a route cannot be added without them.
 func (s *Server) guard(rt Route) echo.HandlerFunc {
 	api := rt.API()
+	limit := rt.MaxBody
+	if limit == 0 {
+		limit = s.opts.MaxBodyBytes
+	}
 	return func(c echo.Context) error {
+		if err := limitBody(c, limit); err != nil {
+			return err
+		}
 		p, ok, err := s.authenticate(c, api)
 		if err != nil {
 			return err

@@ -78,6 +78,8 @@ func toProblem(err error) Problem {
 		p.Status, p.Detail = http.StatusUnauthorized, err.Error()
 	case errors.Is(err, accounts.ErrForbidden):
 		p.Status, p.Detail = http.StatusForbidden, err.Error()
+	case errors.Is(err, accounts.ErrTooLarge):
+		p.Status, p.Type, p.Detail = http.StatusRequestEntityTooLarge, problemBase+"too-large", err.Error()
 	case errors.Is(err, accounts.ErrGone):
 		p.Status, p.Detail = http.StatusGone, err.Error()
 	case errors.As(err, &he):

@@ -20,7 +20,9 @@ type Route struct {
 	// ReadOnlyOK marks a mutating route that stays allowed in read-only mode (logging
 	// in and out, and later exports): it changes no customer content.
 	ReadOnlyOK bool
-	Handler    echo.HandlerFunc
+	// MaxBody overrides the default request body limit (uploads).
+	MaxBody int64
+	Handler echo.HandlerFunc
 }
 
 // API tells whether the route is part of the JSON API (problem+json, Bearer tokens).
@@ -84,6 +86,8 @@ func (s *Server) routeTable() []Route {
 		{Method: post, Path: "/api/v1/tickets/:id/messages", Perm: a.TicketsWrite, Handler: s.apiAddTicketMessage},
 		{Method: post, Path: "/api/v1/tickets/:id/merge", Perm: a.TicketsWrite, Handler: s.apiMergeTicket},
 		{Method: get, Path: "/api/v1/tickets/:id/history", Perm: a.TicketsRead, Handler: s.apiTicketHistory},
+		{Method: post, Path: "/api/v1/tickets/:id/attachments", Perm: a.TicketsWrite, MaxBody: s.uploadLimit(), Handler: s.apiUploadAttachment},
+		{Method: get, Path: "/api/v1/attachments/:id", Perm: a.TicketsRead, Handler: s.apiDownloadAttachment},
 
 		// Pages: setup and login.
 		{Method: get, Path: "/setup", Perm: a.Public, Handler: s.pageSetup},

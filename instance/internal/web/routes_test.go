@@ -13,10 +13,11 @@ import (
 )
 
 // concretePath fills a route's parameters with objects that exist: the given user, the
-// harness's ticket; other ids (tokens) point nowhere.
+// harness's ticket and attachment; other ids (tokens) point nowhere.
 func concretePath(h *harness, rt Route, userID int64) string {
 	p := strings.ReplaceAll(rt.Path, "/users/:id", fmt.Sprintf("/users/%d", userID))
 	p = strings.ReplaceAll(p, "/tickets/:id", fmt.Sprintf("/tickets/%d", h.ticket.ID))
+	p = strings.ReplaceAll(p, "/attachments/:id", fmt.Sprintf("/attachments/%d", h.attach.ID))
 	p = strings.ReplaceAll(p, ":id", "999999")
 	return strings.ReplaceAll(p, "*", "app.css")
 }

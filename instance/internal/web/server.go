@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -23,10 +24,17 @@ type Health interface {
 	Ready(ctx context.Context) error
 }
 
+// BlobOpener opens stored attachment bodies.
+type BlobOpener interface {
+	Open(sum string) (*os.File, error)
+}
+
 // Options configure the server.
 type Options struct {
 	Accounts      *accounts.Service
 	Tickets       *tickets.Service
+	Attachments   *tickets.Attachments
+	Blobs         BlobOpener
 	Health        Health
 	Logger        *slog.Logger
 	Clock         clock.Clock
@@ -68,7 +76,7 @@ func New(o Options) (*Server, error) {
 	// The edge router in front sets X-Forwarded-For; trust it only from loopback and
 	// private networks, where the router lives.
 	e.IPExtractor = echo.ExtractIPFromXFFHeader(echo.TrustLoopback(true), echo.TrustPrivateNet(true), echo.TrustLinkLocal(false))
-	e.Use(withRequestID, s.accessLog, securityHeaders, s.limitBody, s.sameOrigin)
+	e.Use(withRequestID, s.accessLog, securityHeaders, s.sameOrigin)
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		if err := rt.check(); err != nil {

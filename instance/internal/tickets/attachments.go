@@ -1,0 +1,125 @@
+package tickets
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+)
+
+// Attachment is a file on a ticket. Its body lives in Blobs under its SHA-256.
+type Attachment struct {
+	ID          int64
+	TicketID    int64
+	MessageID   *int64
+	Filename    string
+	ContentType string // sniffed from the content, never taken from the client
+	Size        int64
+	SHA256      string
+	UploadedBy  *int64
+	CreatedAt   time.Time
+}
+
+// Blobs stores attachment bodies.
+type Blobs interface {
+	Put(r io.Reader, max int64) (sum string, size int64, contentType string, created bool, err error)
+	Remove(sum string) error
+}
+
+// AttachmentStore is the part of persistence attachments need.
+type AttachmentStore interface {
+	AddAttachment(ctx context.Context, a *Attachment, h []Change) error
+	FindAttachment(ctx context.Context, id int64) (Attachment, error)
+	Attachments(ctx context.Context, ticketID int64) ([]Attachment, error)
+	// AttachmentBytes is the disk the instance's attachments use (each body once).
+	AttachmentBytes(ctx context.Context) (int64, error)
+}
+
+// Limits bound uploads.
+type Limits struct {
+	MaxFile int64 // one file
+	Quota   int64 // all files of the instance
+}
+
+// Attachments is the attachment use cases.
+type Attachments struct {
+	tickets *Service
+	store   AttachmentStore
+	blobs   Blobs
+	limits  Limits
+}
+
+// NewAttachments returns the attachment service.
+func NewAttachments(t *Service, s AttachmentStore, b Blobs, l Limits) *Attachments {
+	return &Attachments{tickets: t, store: s, blobs: b, limits: l}
+}
+
+// Limits returns the configured limits.
+func (a *Attachments) Limits() Limits { return a.limits }
+
+// cleanFilename keeps the base name, without control characters, at most 200 runes.
+func cleanFilename(name string) string {
+	name = path.Base(strings.ReplaceAll(name, `\`, "/"))
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '"' {
+			return -1
+		}
+		return r
+	}, name)
+	if r := []rune(name); len(r) > 200 {
+		name = string(r[:200])
+	}
+	if name == "" || name == "." || name == "/" {
+		name = "attachment"
+	}
+	return name
+}
+
+// Attach stores r as a file of ticket id. Returns accounts.ErrNotFound for an unknown
+// ticket and accounts.ErrTooLarge past the file limit or the quota, having stored
+// nothing.
+func (a *Attachments) Attach(ctx context.Context, by accounts.Principal, id int64, filename string, r io.Reader) (Attachment, error) {
+	t, err := a.tickets.Get(ctx, id)
+	if err != nil {
+		return Attachment{}, err
+	}
+	used, err := a.store.AttachmentBytes(ctx)
+	if err != nil {
+		return Attachment{}, err
+	}
+	if used >= a.limits.Quota {
+		return Attachment{}, fmt.Errorf("%w: the instance's attachment quota of %d bytes is used up", accounts.ErrTooLarge, a.limits.Quota)
+	}
+	sum, size, ct, created, err := a.blobs.Put(r, a.limits.MaxFile)
+	if err != nil {
+		return Attachment{}, err
+	}
+	if created && used+size > a.limits.Quota {
+		a.blobs.Remove(sum)
+		return Attachment{}, fmt.Errorf("%w: this file would pass the instance's attachment quota of %d bytes", accounts.ErrTooLarge, a.limits.Quota)
+	}
+	now := a.tickets.clock.Now()
+	actorID, actorName := actorOf(&by)
+	att := Attachment{TicketID: t.ID, Filename: cleanFilename(filename), ContentType: ct, Size: size, SHA256: sum, UploadedBy: actorID, CreatedAt: now}
+	h := []Change{{TicketID: t.ID, At: now, ActorUserID: actorID, ActorName: actorName, Field: "attachment", To: att.Filename}}
+	if err := a.store.AddAttachment(ctx, &att, h); err != nil {
+		if created {
+			a.blobs.Remove(sum)
+		}
+		return Attachment{}, fmt.Errorf("add attachment to ticket %d: %w", id, err)
+	}
+	return att, nil
+}
+
+// Find returns one attachment. Returns accounts.ErrNotFound.
+func (a *Attachments) Find(ctx context.Context, id int64) (Attachment, error) { return a.store.FindAttachment(ctx, id) }
+
+// List returns a ticket's attachments.
+func (a *Attachments) List(ctx context.Context, ticketID int64) ([]Attachment, error) {
+	return a.store.Attachments(ctx, ticketID)
+}
