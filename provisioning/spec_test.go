@@ -60,9 +60,9 @@ func TestHashIsStableChangesWithTheSpecAndHidesSecrets(t *testing.T) {
 	if env["SPROUDCHAT_SECRET_KEY"] != "hunter2-hunter2" || env["SPROUDCHAT_MODE"] != "active" || env["SPROUDCHAT_DATA_DIR"] != "/data" {
 		t.Fatalf("environment %v", env)
 	}
-	b := validSpec()
-	b.App.AttachmentQuotaBytes = 5 << 30
-	if q := b.Environment(":8080", "/data", "")["SPROUDCHAT_ATTACHMENT_QUOTA_BYTES"]; q != "5368709120" {
+	withQuota := validSpec()
+	withQuota.App.AttachmentQuotaBytes = 5 << 30
+	if q := withQuota.Environment(":8080", "/data", "")["SPROUDCHAT_ATTACHMENT_QUOTA_BYTES"]; q != "5368709120" {
 		t.Fatalf("quota variable %q", q)
 	}
 	if _, ok := env["SPROUDCHAT_READ_ONLY_UNTIL"]; ok {

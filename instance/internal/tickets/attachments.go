@@ -117,7 +117,9 @@ func (a *Attachments) Attach(ctx context.Context, by accounts.Principal, id int6
 }
 
 // Find returns one attachment. Returns accounts.ErrNotFound.
-func (a *Attachments) Find(ctx context.Context, id int64) (Attachment, error) { return a.store.FindAttachment(ctx, id) }
+func (a *Attachments) Find(ctx context.Context, id int64) (Attachment, error) {
+	return a.store.FindAttachment(ctx, id)
+}
 
 // List returns a ticket's attachments.
 func (a *Attachments) List(ctx context.Context, ticketID int64) ([]Attachment, error) {
