@@ -3,6 +3,8 @@ module github.com/sproudstack/sproudchat/instance
 go 1.26.0
 
 require (
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.25.1
 	github.com/glebarez/sqlite v1.11.0
 	github.com/labstack/echo/v4 v4.16.4
 	golang.org/x/crypto v0.59.0

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/config"
+	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 	"github.com/sproudstack/sproudchat/instance/internal/web"
@@ -41,13 +43,15 @@ type Options struct {
 
 // App is one running instance.
 type App struct {
-	cfg      config.Config
-	opts     Options
-	log      *slog.Logger
-	db       *store.DB
-	accounts *accounts.Service
-	web      *web.Server
-	setupURL string
+	cfg        config.Config
+	opts       Options
+	log        *slog.Logger
+	db         *store.DB
+	accounts   *accounts.Service
+	web        *web.Server
+	mailer     *notify.Mailer
+	ticketMail *notify.TicketMail
+	setupURL   string
 }
 
 // New opens (creating) the data dir and database, migrates it and builds the services.
@@ -121,6 +125,14 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.accounts = svc
 	ts := tickets.NewService(store.NewTickets(a.db), a.opts.Clock)
+	from, _ := mail.ParseAddress(a.cfg.MailFrom)
+	var transport notify.Transport
+	if a.cfg.SMTPURL != nil {
+		transport = notify.NewSMTP(a.cfg.SMTPURL)
+	}
+	a.mailer = notify.NewMailer(store.NewOutbox(a.db), transport, *from, a.opts.Clock, a.log)
+	a.ticketMail = notify.NewTicketMail(a.mailer, svc, a.cfg.BaseURL.String(), a.log)
+	ts.SetNotifier(a.ticketMail, a.log)
 	blobs := store.NewBlobs(filepath.Join(a.cfg.DataDir, "attachments"))
 	atts := tickets.NewAttachments(ts, store.NewTickets(a.db), blobs, tickets.Limits{MaxFile: a.cfg.AttachmentMaxBytes, Quota: a.cfg.AttachmentQuotaBytes})
 	a.web, err = web.New(web.Options{
@@ -177,6 +189,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	mctx, stopMail := context.WithCancel(ctx)
+	defer stopMail()
+	go a.mailer.Run(mctx, 2*time.Second)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,6 +39,7 @@ type Config struct {
 	SecretKey     []byte
 	SetupToken    string // empty: the app generates one while no admin exists
 	SMTPURL       *url.URL
+	MailFrom      string // "Name <address>"; default no-reply at the base URL's host
 	// AttachmentMaxBytes bounds one file, AttachmentQuotaBytes all of them together.
 	AttachmentMaxBytes   int64
 	AttachmentQuotaBytes int64
@@ -111,6 +113,10 @@ func Load(getenv Getenv) (Config, error) {
 	}
 	if c.SetupToken != "" && len(c.SetupToken) < 16 {
 		return c, &Error{"SPROUDCHAT_SETUP_TOKEN", "must be at least 16 characters"}
+	}
+	c.MailFrom = r.str("SPROUDCHAT_MAIL_FROM", "sproudchat <no-reply@"+c.BaseURL.Hostname()+">")
+	if a, perr := mail.ParseAddress(c.MailFrom); perr != nil || !strings.Contains(a.Address, "@") {
+		return c, &Error{"SPROUDCHAT_MAIL_FROM", fmt.Sprintf("%q is not an e-mail address such as \"Acme Support <support@acme.example>\"", c.MailFrom)}
 	}
 	if c.AttachmentMaxBytes, err = r.size("SPROUDCHAT_ATTACHMENT_MAX_BYTES", 10<<20); err != nil {
 		return c, err

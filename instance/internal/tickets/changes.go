@@ -142,6 +142,11 @@ func (s *Service) AddMessage(ctx context.Context, by accounts.Principal, id int6
 	if err := s.store.AddMessage(ctx, &m, t, h); err != nil {
 		return Message{}, Ticket{}, fmt.Errorf("add message to ticket %d: %w", id, err)
 	}
+	if kind == Reply && s.notify != nil {
+		if err := s.notify.ReplySent(ctx, t, m); err != nil {
+			s.log.ErrorContext(ctx, "notify reply", "ticket_id", t.ID, "error", err.Error())
+		}
+	}
 	return m, t, nil
 }
 

@@ -7,6 +7,7 @@ package tickets
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"slices"
 	"strings"
@@ -125,10 +126,19 @@ type Store interface {
 	Merge(ctx context.Context, from, into Ticket, history []Change) error
 }
 
+// Notifier is told of what others should hear about: new tickets and public replies.
+// Its errors do not undo the change; they are logged.
+type Notifier interface {
+	TicketCreated(ctx context.Context, t Ticket, first Message) error
+	ReplySent(ctx context.Context, t Ticket, m Message) error
+}
+
 // Service is the helpdesk's use cases.
 type Service struct {
-	store Store
-	clock clock.Clock
+	store  Store
+	clock  clock.Clock
+	notify Notifier
+	log    *slog.Logger
 }
 
 // NewService returns the service.
@@ -136,7 +146,15 @@ func NewService(s Store, c clock.Clock) *Service {
 	if c == nil {
 		c = clock.Real{}
 	}
-	return &Service{store: s, clock: c}
+	return &Service{store: s, clock: c, log: slog.New(slog.DiscardHandler)}
+}
+
+// SetNotifier makes the service tell n of new tickets and replies.
+func (s *Service) SetNotifier(n Notifier, log *slog.Logger) {
+	s.notify = n
+	if log != nil {
+		s.log = log
+	}
 }
 
 // NewTicket is a ticket as an agent, a form or an e-mail opens it.
@@ -229,6 +247,11 @@ func (s *Service) Create(ctx context.Context, by *accounts.Principal, in NewTick
 	h := []Change{{At: now, ActorUserID: actorID, ActorName: actorName, Field: "created", To: string(New)}}
 	if err := s.store.CreateTicket(ctx, &t, first, h); err != nil {
 		return Ticket{}, fmt.Errorf("create ticket: %w", err)
+	}
+	if s.notify != nil {
+		if err := s.notify.TicketCreated(ctx, t, first); err != nil {
+			s.log.ErrorContext(ctx, "notify new ticket", "ticket_id", t.ID, "error", err.Error())
+		}
 	}
 	return t, nil
 }

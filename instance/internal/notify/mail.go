@@ -1,0 +1,192 @@
+// Package notify tells people what happened: e-mail to requesters and agents through a
+// durable outbox, and (later) Slack, Discord, Bark and signed webhooks.
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"mime"
+	"mime/quotedprintable"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/sproudstack/sproudchat/instance/internal/clock"
+)
+
+// Mail is one message in the outbox.
+type Mail struct {
+	ID          int64
+	To          string
+	Subject     string
+	Body        string
+	MessageID   string
+	InReplyTo   string
+	Kind        string // what it is for: reply, new_ticket, confirmation
+	Status      string // pending, sent, failed
+	Attempts    int
+	NextAttempt time.Time
+	LastError   string
+	CreatedAt   time.Time
+	SentAt      *time.Time
+}
+
+// Mail states.
+const (
+	MailPending = "pending"
+	MailSent    = "sent"
+	MailFailed  = "failed"
+)
+
+// OutboxStore is the outbox table.
+type OutboxStore interface {
+	EnqueueMail(ctx context.Context, m *Mail) error
+	ClaimMail(ctx context.Context, now time.Time, hold time.Duration, limit int) ([]Mail, error)
+	SaveMail(ctx context.Context, m Mail) error
+	ListMail(ctx context.Context, limit int) ([]Mail, error)
+}
+
+// Transport hands a message to a mail server.
+type Transport interface {
+	Send(ctx context.Context, from string, to []string, msg []byte) error
+}
+
+// MaxMailAttempts spreads over about two days with the backoff below before a message
+// is marked failed.
+const MaxMailAttempts = 20
+
+// mailBackoff after n failures: 30 s doubling, at most 3 hours.
+func mailBackoff(n int) time.Duration {
+	return min(30*time.Second<<min(max(n-1, 0), 10), 3*time.Hour)
+}
+
+// Mailer queues and sends e-mail.
+type Mailer struct {
+	store     OutboxStore
+	transport Transport // nil: no SMTP configured; mail waits
+	from      mail.Address
+	clock     clock.Clock
+	log       *slog.Logger
+	domain    string // for Message-IDs
+}
+
+// NewMailer returns a mailer sending as from; transport may be nil.
+func NewMailer(s OutboxStore, t Transport, from mail.Address, c clock.Clock, log *slog.Logger) *Mailer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	domain := "sproudchat.invalid"
+	if at := strings.LastIndexByte(from.Address, '@'); at >= 0 {
+		domain = from.Address[at+1:]
+	}
+	return &Mailer{store: s, transport: t, from: from, clock: c, log: log, domain: domain}
+}
+
+// NewMessageID returns a fresh Message-ID in the sender's domain.
+func (m *Mailer) NewMessageID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return "<" + hex.EncodeToString(b) + "@" + m.domain + ">"
+}
+
+// Enqueue stores a message for sending. The caller's request succeeds whether or not
+// the mail server is up.
+func (m *Mailer) Enqueue(ctx context.Context, msg Mail) (Mail, error) {
+	now := m.clock.Now()
+	if _, err := mail.ParseAddress(msg.To); err != nil {
+		return Mail{}, fmt.Errorf("enqueue mail: bad recipient: %w", err)
+	}
+	if msg.MessageID == "" {
+		msg.MessageID = m.NewMessageID()
+	}
+	msg.Status, msg.NextAttempt, msg.CreatedAt = MailPending, now, now
+	if err := m.store.EnqueueMail(ctx, &msg); err != nil {
+		return Mail{}, fmt.Errorf("enqueue mail: %w", err)
+	}
+	return msg, nil
+}
+
+// Deliver sends what is due now. Returns how many messages it tried.
+func (m *Mailer) Deliver(ctx context.Context) (int, error) {
+	if m.transport == nil {
+		return 0, nil
+	}
+	due, err := m.store.ClaimMail(ctx, m.clock.Now(), 5*time.Minute, 20)
+	if err != nil {
+		return 0, err
+	}
+	for _, msg := range due {
+		msg.Attempts++
+		err := m.transport.Send(ctx, m.from.Address, []string{msg.To}, m.Render(msg))
+		now := m.clock.Now()
+		switch {
+		case err == nil:
+			msg.Status, msg.SentAt, msg.LastError = MailSent, &now, ""
+		case msg.Attempts >= MaxMailAttempts:
+			msg.Status, msg.LastError = MailFailed, err.Error()
+		default:
+			msg.LastError, msg.NextAttempt = err.Error(), now.Add(mailBackoff(msg.Attempts))
+		}
+		if err != nil {
+			m.log.WarnContext(ctx, "mail not sent", "mail_id", msg.ID, "attempt", msg.Attempts, "error", err.Error())
+		}
+		if serr := m.store.SaveMail(ctx, msg); serr != nil {
+			return 0, serr
+		}
+	}
+	return len(due), nil
+}
+
+// Run delivers every few seconds until ctx ends.
+func (m *Mailer) Run(ctx context.Context, every time.Duration) {
+	if m.transport == nil {
+		m.log.InfoContext(ctx, "no SMTP server configured (SPROUDCHAT_SMTP_URL): e-mail waits in the outbox")
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := m.Deliver(ctx); err != nil && ctx.Err() == nil {
+			m.log.ErrorContext(ctx, "deliver mail", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Render makes the RFC 5322 message: UTF-8 plain text, quoted-printable.
+func (m *Mailer) Render(msg Mail) []byte {
+	var b bytes.Buffer
+	hdr := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
+	hdr("From", m.from.String())
+	hdr("To", msg.To)
+	hdr("Subject", mime.QEncoding.Encode("utf-8", msg.Subject))
+	hdr("Date", msg.CreatedAt.Format(time.RFC1123Z))
+	hdr("Message-ID", msg.MessageID)
+	if msg.InReplyTo != "" {
+		hdr("In-Reply-To", msg.InReplyTo)
+		hdr("References", msg.InReplyTo)
+	}
+	if msg.Kind != "reply" {
+		hdr("Auto-Submitted", "auto-generated")
+	}
+	hdr("MIME-Version", "1.0")
+	hdr("Content-Type", "text/plain; charset=utf-8")
+	hdr("Content-Transfer-Encoding", "quoted-printable")
+	b.WriteString("\r\n")
+	qp := quotedprintable.NewWriter(&b)
+	qp.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(msg.Body, "\r\n", "\n"), "\n", "\r\n")))
+	qp.Close()
+	return b.Bytes()
+}
+
+// Outbox lists the latest messages, newest first.
+func (m *Mailer) Outbox(ctx context.Context, limit int) ([]Mail, error) {
+	return m.store.ListMail(ctx, limit)
+}

@@ -1,0 +1,169 @@
+package notify_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/instance/internal/notify"
+	"github.com/sproudstack/sproudchat/instance/internal/store"
+	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
+	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+)
+
+// inbox is a real SMTP server in the test process that keeps what it receives.
+type inbox struct {
+	mu   sync.Mutex
+	msgs []received
+}
+
+type received struct {
+	from string
+	to   []string
+	data []byte
+}
+
+func (b *inbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{box: b}, nil }
+
+type session struct {
+	box  *inbox
+	from string
+	to   []string
+}
+
+func (s *session) AuthMechanisms() []string                    { return nil }
+func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = append(s.to, to); return nil }
+func (s *session) Reset()                                      {}
+func (s *session) Logout() error                               { return nil }
+func (s *session) Data(r io.Reader) error {
+	b, _ := io.ReadAll(r)
+	s.box.mu.Lock()
+	s.box.msgs = append(s.box.msgs, received{s.from, s.to, b})
+	s.box.mu.Unlock()
+	return nil
+}
+
+func startSMTP(t *testing.T, addr string) *inbox {
+	t.Helper()
+	box := &inbox{}
+	srv := smtp.NewServer(box)
+	srv.Domain, srv.AllowInsecureAuth = "localhost", true
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return box
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestReplyWaitsWhileSMTPIsDownAndArrivesAfter: an agent's reply goes to the outbox;
+// with the SMTP server down it waits (state visible), and once the server is up it is
+// delivered to the requester with the documented headers.
+func TestReplyWaitsWhileSMTPIsDownAndArrivesAfter(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.MustOpen(t, store.SQLite)
+	clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	acc, err := accounts.NewService(store.NewAccounts(db), accounts.Options{Clock: clk, SecretKey: make([]byte, 32), SetupToken: "setup-token-0123456789", Hash: accounts.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := acc.Setup(ctx, accounts.SetupInput{Token: "setup-token-0123456789", Name: "Ada Agent", Email: "ada@acme.example", Password: "long enough pw"}, accounts.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t) // nothing listens yet
+	u, _ := url.Parse("smtp://" + addr)
+	mailer := notify.NewMailer(store.NewOutbox(db), notify.NewSMTP(u), mail.Address{Name: "Acme Support", Address: "support@acme.example"}, clk, nil)
+	ts := tickets.NewService(store.NewTickets(db), clk)
+	ts.SetNotifier(notify.NewTicketMail(mailer, acc, "https://acme.sproud.chat", nil), nil)
+
+	tk, err := ts.Create(ctx, nil, tickets.NewTicket{Subject: "Rückerstattung für März", RequesterName: "Rita", RequesterEmail: "rita@example.org", Body: "Bitte erstatten."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ts.AddMessage(ctx, accounts.Principal{User: admin}, tk.ID, tickets.Reply, "Die Erstattung ist unterwegs.\nViele Grüße"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := mailer.Deliver(ctx); err != nil || n != 2 {
+		t.Fatalf("first delivery round: %d, %v", n, err)
+	}
+	out, _ := mailer.Outbox(ctx, 10)
+	for _, m := range out {
+		if m.Status != notify.MailPending || m.Attempts != 1 || !strings.Contains(m.LastError, "connect") {
+			t.Fatalf("while SMTP is down: %+v", m)
+		}
+	}
+
+	box := startSMTP(t, addr)
+	clk.Advance(time.Minute)
+	if n, err := mailer.Deliver(ctx); err != nil || n != 2 {
+		t.Fatalf("delivery once the server is up: %d, %v", n, err)
+	}
+	out, _ = mailer.Outbox(ctx, 10)
+	for _, m := range out {
+		if m.Status != notify.MailSent || m.SentAt == nil {
+			t.Fatalf("after delivery: %+v", m)
+		}
+	}
+	box.mu.Lock()
+	defer box.mu.Unlock()
+	var reply *received
+	for i, m := range box.msgs {
+		if m.to[0] == "rita@example.org" {
+			reply = &box.msgs[i]
+		}
+	}
+	if len(box.msgs) != 2 || reply == nil {
+		t.Fatalf("received %d messages", len(box.msgs))
+	}
+	if reply.from != "support@acme.example" {
+		t.Fatalf("MAIL FROM %q", reply.from)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(reply.data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	body, _ := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	checks := map[string]bool{
+		"subject":      subject == "Re: Rückerstattung für März [#"+itoa(tk.ID)+"]",
+		"from":         msg.Header.Get("From") == `"Acme Support" <support@acme.example>`,
+		"to":           msg.Header.Get("To") == "rita@example.org",
+		"message-id":   strings.HasSuffix(msg.Header.Get("Message-Id"), "@acme.example>"),
+		"content-type": msg.Header.Get("Content-Type") == "text/plain; charset=utf-8",
+		"no auto":      msg.Header.Get("Auto-Submitted") == "",
+		"body":         strings.Contains(string(body), "Die Erstattung ist unterwegs.\r\nViele Grüße") && strings.Contains(string(body), "Ada Agent"),
+	}
+	for what, ok := range checks {
+		if !ok {
+			t.Errorf("%s wrong:\n%s", what, reply.data)
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

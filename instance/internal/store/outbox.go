@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/sproudstack/sproudchat/instance/internal/notify"
+)
+
+// Outbox implements notify.OutboxStore.
+type Outbox struct{ db *DB }
+
+// NewOutbox returns the outbox of db.
+func NewOutbox(db *DB) *Outbox { return &Outbox{db: db} }
+
+var _ notify.OutboxStore = (*Outbox)(nil)
+
+type outboxRow struct {
+	ID            int64 `gorm:"primaryKey"`
+	ToAddr        string
+	Subject       string
+	Body          string
+	MessageID     string
+	InReplyTo     string
+	Kind          string
+	Status        string
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	CreatedAt     time.Time
+	SentAt        *time.Time
+}
+
+func (outboxRow) TableName() string { return "outbox" }
+
+func (r outboxRow) domain() notify.Mail {
+	return notify.Mail{ID: r.ID, To: r.ToAddr, Subject: r.Subject, Body: r.Body, MessageID: r.MessageID, InReplyTo: r.InReplyTo, Kind: r.Kind,
+		Status: r.Status, Attempts: r.Attempts, NextAttempt: r.NextAttemptAt.UTC(), LastError: r.LastError, CreatedAt: r.CreatedAt.UTC(), SentAt: utcPtr(r.SentAt)}
+}
+
+// EnqueueMail stores m and sets its ID.
+func (s *Outbox) EnqueueMail(ctx context.Context, m *notify.Mail) error {
+	row := outboxRow{ToAddr: m.To, Subject: m.Subject, Body: m.Body, MessageID: m.MessageID, InReplyTo: m.InReplyTo, Kind: m.Kind,
+		Status: m.Status, NextAttemptAt: m.NextAttempt, CreatedAt: m.CreatedAt}
+	if err := s.db.gorm.WithContext(ctx).Create(&row).Error; err != nil {
+		return translate(err)
+	}
+	m.ID = row.ID
+	return nil
+}
+
+// ClaimMail takes up to limit due messages, holding each for hold against other workers.
+func (s *Outbox) ClaimMail(ctx context.Context, now time.Time, hold time.Duration, limit int) ([]notify.Mail, error) {
+	var rows []outboxRow
+	if err := s.db.gorm.WithContext(ctx).Where("status = ? AND next_attempt_at <= ?", notify.MailPending, now).
+		Order("next_attempt_at, id").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	var out []notify.Mail
+	for _, r := range rows {
+		res := s.db.gorm.WithContext(ctx).Model(&outboxRow{}).Where("id = ? AND next_attempt_at = ?", r.ID, r.NextAttemptAt).
+			Update("next_attempt_at", now.Add(hold))
+		if res.Error != nil {
+			return nil, res.Error
+		}
+		if res.RowsAffected == 1 {
+			out = append(out, r.domain())
+		}
+	}
+	return out, nil
+}
+
+// SaveMail records an attempt's outcome.
+func (s *Outbox) SaveMail(ctx context.Context, m notify.Mail) error {
+	return s.db.gorm.WithContext(ctx).Model(&outboxRow{}).Where("id = ?", m.ID).Updates(map[string]any{
+		"status": m.Status, "attempts": m.Attempts, "next_attempt_at": m.NextAttempt, "last_error": m.LastError, "sent_at": m.SentAt}).Error
+}
+
+// ListMail returns the latest messages, newest first.
+func (s *Outbox) ListMail(ctx context.Context, limit int) ([]notify.Mail, error) {
+	var rows []outboxRow
+	if err := s.db.gorm.WithContext(ctx).Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]notify.Mail, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
+	}
+	return out, nil
+}
