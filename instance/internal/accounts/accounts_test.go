@@ -100,26 +100,32 @@ func TestRolesHoldTheirPermissions(t *testing.T) {
 func TestThrottleSlidingWindow(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	th := newThrottle(clk, ThrottleOptions{Window: 10 * time.Minute, PerAccount: 3, PerIP: 5})
-	a, ip := accountKey("a@example.org"), ipKey("10.0.0.1")
 	for i := 0; i < 3; i++ {
-		if w := th.check(a, ip); w != 0 {
+		if w := th.check("a@example.org", "10.0.0.1"); w != 0 {
 			t.Fatalf("attempt %d throttled", i)
 		}
-		th.fail(a, ip)
+		th.fail("a@example.org", "10.0.0.1")
 		clk.Advance(time.Minute)
 	}
-	if w := th.check(a, ip); w != 7*time.Minute {
+	if w := th.check("a@example.org", "10.0.0.1"); w != 7*time.Minute {
 		t.Fatalf("wait %s, want 7m (first failure leaves the window then)", w)
 	}
-	if w := th.check(accountKey("b@example.org"), ip); w != 0 {
+	if w := th.check("b@example.org", "10.0.0.1"); w != 0 {
 		t.Fatal("the address is throttled before its own limit")
 	}
+	for i := 0; i < 2; i++ {
+		th.fail("c@example.org", "10.0.0.1")
+	}
+	if w := th.check("d@example.org", "10.0.0.1"); w == 0 {
+		t.Fatal("the address passed its limit of 5 across accounts")
+	}
 	clk.Advance(7 * time.Minute)
-	if w := th.check(a, ip); w != 0 {
+	if w := th.check("a@example.org", "10.0.0.2"); w != 0 {
 		t.Fatalf("still throttled after the window: %s", w)
 	}
-	th.reset(a)
-	if _, ok := th.fails[a]; ok {
+	th.fail("a@example.org", "10.0.0.2")
+	th.reset("a@example.org")
+	if w := th.check("a@example.org", "10.0.0.2"); w != 0 {
 		t.Fatal("reset kept the failures")
 	}
 }

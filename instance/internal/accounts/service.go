@@ -166,7 +166,7 @@ type LoginResult struct {
 // user (one message for all, so it reveals no account).
 func (s *Service) Login(ctx context.Context, email, password string, m Meta) (LoginResult, error) {
 	email = NormalizeEmail(email)
-	acct, ip := accountKey(email), ipKey(m.IP)
+	acct, ip := email, m.IP
 	if wait := s.throttle.check(acct, ip); wait > 0 {
 		return LoginResult{}, &ThrottledError{RetryAfter: wait}
 	}
