@@ -208,16 +208,17 @@ func actorOf(by *accounts.Principal) (*int64, string) {
 	return &id, by.User.Name
 }
 
-// Create opens a ticket with its first message. by is nil when the requester opened it
-// (contact form, e-mail). Returns a *accounts.ValidationError for bad fields.
-func (s *Service) Create(ctx context.Context, by *accounts.Principal, in NewTicket) (Ticket, error) {
+// Validate checks a new ticket and returns it normalized (trimmed, lower-case e-mail,
+// default priority, sorted unique tags). Returns a *accounts.ValidationError.
+func (s *Service) Validate(in NewTicket) (NewTicket, error) {
 	p := accounts.Problems{}
 	checkText(p, "subject", in.Subject, 200)
 	checkText(p, "body", in.Body, 100_000)
-	email := strings.ToLower(strings.TrimSpace(in.RequesterEmail))
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+	in.RequesterEmail = strings.ToLower(strings.TrimSpace(in.RequesterEmail))
+	if a, err := mail.ParseAddress(in.RequesterEmail); err != nil || a.Address != in.RequesterEmail {
 		p.Add("requester_email", "is not a valid e-mail address")
 	}
+	in.RequesterName = strings.TrimSpace(in.RequesterName)
 	if utf8.RuneCountInString(in.RequesterName) > 100 {
 		p.Add("requester_name", "is longer than 100 characters")
 	}
@@ -227,12 +228,21 @@ func (s *Service) Create(ctx context.Context, by *accounts.Principal, in NewTick
 	if !slices.Contains(Priorities, in.Priority) {
 		p.Add("priority", "must be low, normal, high or urgent")
 	}
-	tags := normalizeTags(p, in.Tags)
-	if err := p.Err(); err != nil {
+	in.Tags = normalizeTags(p, in.Tags)
+	in.Subject = strings.TrimSpace(in.Subject)
+	return in, p.Err()
+}
+
+// Create opens a ticket with its first message. by is nil when the requester opened it
+// (contact form, e-mail). Returns a *accounts.ValidationError for bad fields.
+func (s *Service) Create(ctx context.Context, by *accounts.Principal, in NewTicket) (Ticket, error) {
+	in, err := s.Validate(in)
+	if err != nil {
 		return Ticket{}, err
 	}
+	email, tags := in.RequesterEmail, in.Tags
 	now := s.clock.Now()
-	t := Ticket{Subject: strings.TrimSpace(in.Subject), RequesterName: strings.TrimSpace(in.RequesterName), RequesterEmail: email,
+	t := Ticket{Subject: in.Subject, RequesterName: in.RequesterName, RequesterEmail: email,
 		Status: New, Priority: in.Priority, AssigneeID: in.AssigneeID, Tags: tags, Source: in.Source, CreatedAt: now, UpdatedAt: now}
 	if t.Source == "" {
 		t.Source = "agent"

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/mail"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
@@ -52,6 +54,7 @@ func (b *syncBuffer) String() string {
 type harness struct {
 	t       *testing.T
 	blobDir string
+	mailer  *notify.Mailer
 	db      *store.DB
 	svc     *accounts.Service
 	server  *Server
@@ -91,14 +94,17 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 	blobDir := filepath.Join(t.TempDir(), "attachments")
 	blobs := store.NewBlobs(blobDir)
 	atts := tickets.NewAttachments(tsvc, store.NewTickets(db), blobs, tickets.Limits{MaxFile: 64 << 10, Quota: 160 << 10})
-	srv, err := New(Options{Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	mailer := notify.NewMailer(store.NewOutbox(db), nil, mail.Address{Address: "support@acme.example"}, clk, nil)
+	confirm := notify.NewTicketMail(mailer, svc, "http://127.0.0.1", nil)
+	tsvc.SetNotifier(confirm, nil)
+	srv, err := New(Options{Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Confirm: confirm, Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Clock: clk, BaseURL: base, ReadOnly: o.readOnly, ReadOnlyUntil: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	h := &harness{t: t, blobDir: blobDir, db: db, svc: svc, server: srv, http: ts, clock: clk, logs: logs, users: map[accounts.Role]accounts.User{}}
+	h := &harness{t: t, blobDir: blobDir, mailer: mailer, db: db, svc: svc, server: srv, http: ts, clock: clk, logs: logs, users: map[accounts.Role]accounts.User{}}
 	if withUsers {
 		h.addUsers()
 	}

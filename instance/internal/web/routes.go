@@ -89,6 +89,11 @@ func (s *Server) routeTable() []Route {
 		{Method: post, Path: "/api/v1/tickets/:id/attachments", Perm: a.TicketsWrite, MaxBody: s.uploadLimit(), Handler: s.apiUploadAttachment},
 		{Method: get, Path: "/api/v1/attachments/:id", Perm: a.TicketsRead, Handler: s.apiDownloadAttachment},
 
+		// Public pages of the customer's site.
+		{Method: get, Path: "/contact", Perm: a.Public, Handler: s.pageContact},
+		{Method: post, Path: "/contact", Perm: a.Public, Handler: s.pageContactSubmit},
+		{Method: get, Path: "/privacy", Perm: a.Public, Handler: s.pagePrivacy},
+
 		// Pages: setup and login.
 		{Method: get, Path: "/setup", Perm: a.Public, Handler: s.pageSetup},
 		{Method: post, Path: "/setup", Perm: a.Public, Handler: s.pageSetupSubmit},

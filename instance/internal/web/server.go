@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 )
 
@@ -35,6 +37,7 @@ type Options struct {
 	Tickets       *tickets.Service
 	Attachments   *tickets.Attachments
 	Blobs         BlobOpener
+	Confirm       Confirmer // mails the contact form's confirmation; nil sends none
 	Health        Health
 	Logger        *slog.Logger
 	Clock         clock.Clock
@@ -52,6 +55,8 @@ type Server struct {
 	echo   *echo.Echo
 	routes []Route
 	pages  *pages
+	// contactLimit allows each address 5 contact-form posts an hour.
+	contactLimit *ratelimit.Limiter
 }
 
 // New builds the server and its route table.
@@ -69,7 +74,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg}
+	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg, contactLimit: ratelimit.New(o.Clock, time.Hour, 5)}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -116,3 +121,5 @@ func (s *Server) clearSessionCookie(c echo.Context) {
 	c.SetCookie(&http.Cookie{Name: s.cookieName(), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
