@@ -79,6 +79,7 @@ func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 func formValue(c echo.Context, name string) (string, error) {
 	mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
 	if mt == "multipart/form-data" {
+		// Parts past 1 MiB spill to temporary files; the route's body limit bounds the total.
 		if err := c.Request().ParseMultipartForm(1 << 20); err != nil {
 			if tooLarge(err) {
 				return "", errTooLarge

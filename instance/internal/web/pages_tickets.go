@@ -1,0 +1,243 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+)
+
+func (s *Server) pageTickets(c echo.Context) error {
+	d := s.page(c, "nav.tickets")
+	f, err := ticketFilter(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.opts.Tickets.List(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	nextURL := ""
+	if next != "" {
+		q := c.QueryParams()
+		q.Set("cursor", next)
+		nextURL = "/tickets?" + q.Encode()
+	}
+	d.Data = struct {
+		Items     []tickets.Ticket
+		Next      string
+		Statuses  []tickets.Status
+		Q, Status string
+		Assignee  string
+	}{items, nextURL, tickets.Statuses, c.QueryParam("q"), c.QueryParam("status"), c.QueryParam("assignee")}
+	return s.render(c, http.StatusOK, "tickets", d)
+}
+
+func (s *Server) pageNewTicket(c echo.Context) error {
+	return s.render(c, http.StatusOK, "ticket_new", s.page(c, "tickets.new"))
+}
+
+func splitTags(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (s *Server) pageCreateTicket(c echo.Context) error {
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	p := mustPrincipal(c)
+	t, err := s.opts.Tickets.Create(c.Request().Context(), &p, tickets.NewTicket{Subject: f.Get("subject"), RequesterName: f.Get("requester_name"),
+		RequesterEmail: f.Get("requester_email"), Body: f.Get("body"), Tags: splitTags(f.Get("tags")), Source: "agent"})
+	if fields, ok := fieldErrors(err); ok {
+		d := s.page(c, "tickets.new")
+		d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
+		for _, k := range []string{"subject", "requester_name", "requester_email", "body", "tags"} {
+			d.Form[k] = f.Get(k)
+		}
+		return s.render(c, http.StatusUnprocessableEntity, "ticket_new", d)
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/tickets/%d", t.ID))
+}
+
+// ticketPage is everything the ticket page shows.
+type ticketPage struct {
+	Ticket      tickets.Ticket
+	Messages    []tickets.Message
+	Attachments []tickets.Attachment
+	History     []tickets.Change
+	Agents      []accounts.User
+	Assignee    int64
+	Tags        string
+	Statuses    []tickets.Status
+	Priorities  []tickets.Priority
+}
+
+func (s *Server) pageTicket(c echo.Context) error {
+	return s.renderTicket(c, http.StatusOK, s.page(c, "nav.tickets"))
+}
+
+func (s *Server) renderTicket(c echo.Context, status int, d pageData) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	t, err := s.opts.Tickets.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	tp := ticketPage{Ticket: t, Tags: strings.Join(t.Tags, ", "), Statuses: tickets.Statuses, Priorities: tickets.Priorities}
+	if tp.Messages, err = s.opts.Tickets.Messages(ctx, id, true); err != nil {
+		return err
+	}
+	if tp.Attachments, err = s.opts.Attachments.List(ctx, id); err != nil {
+		return err
+	}
+	if tp.History, err = s.opts.Tickets.History(ctx, id); err != nil {
+		return err
+	}
+	users, err := s.opts.Accounts.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if u.Active && u.Role.Can(accounts.TicketsWrite) {
+			tp.Agents = append(tp.Agents, u)
+		}
+	}
+	if t.AssigneeID != nil {
+		tp.Assignee = *t.AssigneeID
+	}
+	d.Title = fmt.Sprintf("#%d %s", t.ID, t.Subject)
+	d.Data = tp
+	return s.render(c, status, "ticket", d)
+}
+
+// ticketFormError re-renders the ticket page with field errors, or passes err on.
+func (s *Server) ticketFormError(c echo.Context, err error, keep url.Values) error {
+	fields, ok := fieldErrors(err)
+	if !ok {
+		return err
+	}
+	d := s.page(c, "nav.tickets")
+	d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
+	for k := range keep {
+		d.Form[k] = keep.Get(k)
+	}
+	return s.renderTicket(c, http.StatusUnprocessableEntity, d)
+}
+
+func (s *Server) pageTicketReply(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	if _, _, err := s.opts.Tickets.AddMessage(c.Request().Context(), mustPrincipal(c), id, tickets.Kind(f.Get("kind")), f.Get("body")); err != nil {
+		return s.ticketFormError(c, err, url.Values{"body": {f.Get("body")}})
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/tickets/%d", id))
+}
+
+func (s *Server) pageTicketUpdate(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	var u tickets.Update
+	if v := f.Get("status"); v != "" {
+		st := tickets.Status(v)
+		u.Status = &st
+	}
+	if v := f.Get("priority"); v != "" {
+		pr := tickets.Priority(v)
+		u.Priority = &pr
+	}
+	if f.Has("assignee") {
+		var a *int64
+		if v := f.Get("assignee"); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return s.ticketFormError(c, &accounts.ValidationError{Fields: map[string]string{"assignee": "is not a user"}}, nil)
+			}
+			if err := s.checkAssignee(c, &n); err != nil {
+				return s.ticketFormError(c, err, nil)
+			}
+			a = &n
+		}
+		u.AssigneeID = &a
+	}
+	if f.Has("tags") {
+		tags := splitTags(f.Get("tags"))
+		u.Tags = &tags
+	}
+	if _, err := s.opts.Tickets.Update(c.Request().Context(), mustPrincipal(c), id, u); err != nil {
+		return s.ticketFormError(c, err, nil)
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/tickets/%d", id))
+}
+
+func (s *Server) pageTicketMerge(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	into, perr := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(f.Get("into")), "#"), 10, 64)
+	if perr != nil {
+		return s.ticketFormError(c, &accounts.ValidationError{Fields: map[string]string{"into": "is not a ticket number"}}, nil)
+	}
+	if _, err := s.opts.Tickets.Merge(c.Request().Context(), mustPrincipal(c), id, into); err != nil {
+		return s.ticketFormError(c, err, nil)
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/tickets/%d", into))
+}
+
+// pageTicketUpload takes a file from the ticket page's form (the body was parsed, and
+// its size bounded, by the CSRF check).
+func (s *Server) pageTicketUpload(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	mf := c.Request().MultipartForm
+	if mf == nil || len(mf.File["file"]) == 0 {
+		return s.ticketFormError(c, &accounts.ValidationError{Fields: map[string]string{"file": "choose a file"}}, nil)
+	}
+	fh := mf.File["file"][0]
+	file, err := fh.Open()
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	if _, err := s.opts.Attachments.Attach(c.Request().Context(), mustPrincipal(c), id, fh.Filename, file); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/tickets/%d", id))
+}
