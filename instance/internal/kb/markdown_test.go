@@ -1,0 +1,47 @@
+package kb
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestMarkdownIsRenderedHarmless pins what hostile Markdown becomes.
+func TestMarkdownIsRenderedHarmless(t *testing.T) {
+	inputs, _ := filepath.Glob("testdata/*.md")
+	if len(inputs) == 0 {
+		t.Fatal("no testdata/*.md")
+	}
+	for _, in := range inputs {
+		src, _ := os.ReadFile(in)
+		got := RenderMarkdown(string(src))
+		for _, bad := range []string{"<script", "onerror", "onclick", "javascript:", "<iframe", "<style", "data:text/html"} {
+			if strings.Contains(strings.ToLower(got), bad) {
+				t.Errorf("%s renders %q:\n%s", in, bad, got)
+			}
+		}
+		golden := strings.TrimSuffix(in, ".md") + ".golden.html"
+		if *update {
+			os.WriteFile(golden, []byte(got), 0o644)
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (go test -update writes it)", err)
+		}
+		if string(want) != got {
+			t.Errorf("%s differs from %s:\n%s", in, golden, got)
+		}
+	}
+}
+
+func TestSlugify(t *testing.T) {
+	for in, want := range map[string]string{"Passwort zurücksetzen": "passwort-zuruecksetzen", "  Größe & Maße!  ": "groesse-masse", "How to: refund?": "how-to-refund"} {
+		if got := Slugify(in); got != want {
+			t.Errorf("Slugify(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
