@@ -197,7 +197,9 @@ func (s *Service) Save(ctx context.Context, by accounts.Principal, id int64, d I
 }
 
 // Get returns an article. Returns accounts.ErrNotFound.
-func (s *Service) Get(ctx context.Context, id int64) (Article, error) { return s.store.FindArticle(ctx, id) }
+func (s *Service) Get(ctx context.Context, id int64) (Article, error) {
+	return s.store.FindArticle(ctx, id)
+}
 
 // Public returns a published article by slug; a draft is accounts.ErrNotFound.
 func (s *Service) Public(ctx context.Context, slug string) (Article, error) {
