@@ -20,6 +20,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/instance/internal/kb"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
@@ -64,6 +65,8 @@ type harness struct {
 	users   map[accounts.Role]accounts.User
 	ticket  tickets.Ticket     // one ticket, for routes that read one
 	attach  tickets.Attachment // one file on it
+	cat     kb.Category        // one help category
+	article kb.Article         // one published article in it
 }
 
 type harnessOptions struct {
@@ -97,7 +100,7 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 	mailer := notify.NewMailer(store.NewOutbox(db), nil, mail.Address{Address: "support@acme.example"}, clk, nil)
 	confirm := notify.NewTicketMail(mailer, svc, "http://127.0.0.1", nil)
 	tsvc.SetNotifier(confirm, nil)
-	srv, err := New(Options{Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Confirm: confirm, Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	srv, err := New(Options{Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Confirm: confirm, KB: kb.NewService(store.NewKB(db), clk), Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Clock: clk, BaseURL: base, ReadOnly: o.readOnly, ReadOnlyUntil: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Version: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +140,13 @@ func (h *harness) addUsers() {
 	}
 	h.ticket = t
 	if h.attach, err = h.server.opts.Attachments.Attach(ctx, accounts.Principal{User: admin}, t.ID, "walk.txt", strings.NewReader("walk")); err != nil {
+		h.t.Fatal(err)
+	}
+	if h.cat, err = h.server.opts.KB.NewCategory(ctx, "Billing", "Invoices and refunds"); err != nil {
+		h.t.Fatal(err)
+	}
+	if h.article, err = h.server.opts.KB.Save(ctx, accounts.Principal{User: admin}, 0, kb.Input{Title: "Refunds", Body: "How **refunds** work.",
+		Language: "en", CategoryID: &h.cat.ID, Publish: true}); err != nil {
 		h.t.Fatal(err)
 	}
 }
@@ -269,7 +279,7 @@ func (c *client) get(path string) response { return c.do("GET", path, "", nil, n
 func (h *harness) counts() map[string]int64 {
 	h.t.Helper()
 	out := map[string]int64{}
-	for _, table := range []string{"users", "api_tokens", "audit_log", "meta", "sessions", "tickets", "ticket_messages", "ticket_history", "ticket_tags", "attachments"} {
+	for _, table := range []string{"users", "api_tokens", "audit_log", "meta", "sessions", "tickets", "ticket_messages", "ticket_history", "ticket_tags", "attachments", "kb_categories", "kb_articles"} {
 		var n int64
 		if err := h.db.Gorm().Table(table).Count(&n).Error; err != nil {
 			h.t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/kb"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 )
 
@@ -86,6 +87,14 @@ type ticketPage struct {
 	Tags        string
 	Statuses    []tickets.Status
 	Priorities  []tickets.Priority
+	KBQuery     string
+	KBHits      []kbLink
+}
+
+// kbLink is an article an agent may link in a reply.
+type kbLink struct {
+	kb.Hit
+	Link string
 }
 
 func (s *Server) pageTicket(c echo.Context) error {
@@ -123,6 +132,16 @@ func (s *Server) renderTicket(c echo.Context, status int, d pageData) error {
 	}
 	if t.AssigneeID != nil {
 		tp.Assignee = *t.AssigneeID
+	}
+	if q := c.QueryParam("kbq"); q != "" && s.opts.KB != nil {
+		tp.KBQuery = q
+		hits, err := s.opts.KB.Search(ctx, q, true, 5)
+		if err != nil {
+			return err
+		}
+		for _, h := range hits {
+			tp.KBHits = append(tp.KBHits, kbLink{Hit: h, Link: s.articleURL(h.Article)})
+		}
 	}
 	d.Title = fmt.Sprintf("#%d %s", t.ID, t.Subject)
 	d.Data = tp

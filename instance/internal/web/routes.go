@@ -93,6 +93,19 @@ func (s *Server) routeTable() []Route {
 		{Method: get, Path: "/contact", Perm: a.Public, Handler: s.pageContact},
 		{Method: post, Path: "/contact", Perm: a.Public, Handler: s.pageContactSubmit},
 		{Method: get, Path: "/privacy", Perm: a.Public, Handler: s.pagePrivacy},
+		{Method: get, Path: "/kb", Perm: a.Public, Handler: s.pageKB},
+		{Method: get, Path: "/kb/c/:slug", Perm: a.Public, Handler: s.pageKBCategory},
+		{Method: get, Path: "/kb/a/:slug", Perm: a.Public, Handler: s.pageKBArticle},
+		{Method: post, Path: "/kb/a/:slug/helpful", Perm: a.Public, Handler: s.pageKBHelpful},
+
+		// API: knowledge base.
+		{Method: get, Path: "/api/v1/kb/categories", Perm: a.KBRead, Handler: s.apiKBCategories},
+		{Method: post, Path: "/api/v1/kb/categories", Perm: a.KBEdit, Handler: s.apiKBCreateCategory},
+		{Method: get, Path: "/api/v1/kb/articles", Perm: a.KBRead, Handler: s.apiKBArticles},
+		{Method: post, Path: "/api/v1/kb/articles", Perm: a.KBEdit, Handler: s.apiKBCreateArticle},
+		{Method: get, Path: "/api/v1/kb/articles/:id", Perm: a.KBRead, Handler: s.apiKBArticle},
+		{Method: patch, Path: "/api/v1/kb/articles/:id", Perm: a.KBEdit, Handler: s.apiKBUpdateArticle},
+		{Method: get, Path: "/api/v1/kb/search", Perm: a.KBRead, Handler: s.apiKBSearch},
 
 		// Pages: setup and login.
 		{Method: get, Path: "/setup", Perm: a.Public, Handler: s.pageSetup},
@@ -112,7 +125,11 @@ func (s *Server) routeTable() []Route {
 		{Method: post, Path: "/tickets/:id/update", Perm: a.TicketsWrite, Handler: s.pageTicketUpdate},
 		{Method: post, Path: "/tickets/:id/merge", Perm: a.TicketsWrite, Handler: s.pageTicketMerge},
 		{Method: post, Path: "/tickets/:id/attachments", Perm: a.TicketsWrite, MaxBody: s.uploadLimit(), Handler: s.pageTicketUpload},
-		{Method: get, Path: "/knowledge", Perm: a.KBRead, Handler: s.pageArea("knowledge")},
+		{Method: get, Path: "/knowledge", Perm: a.KBRead, Handler: s.pageKnowledge},
+		{Method: get, Path: "/knowledge/new", Perm: a.KBEdit, Handler: s.pageNewArticle},
+		{Method: post, Path: "/knowledge", Perm: a.KBEdit, Handler: s.pageSaveArticle},
+		{Method: get, Path: "/knowledge/:id/edit", Perm: a.KBEdit, Handler: s.pageEditArticle},
+		{Method: post, Path: "/knowledge/:id", Perm: a.KBEdit, Handler: s.pageSaveArticle},
 		{Method: get, Path: "/bookings", Perm: a.BookingRead, Handler: s.pageArea("bookings")},
 		{Method: get, Path: "/reports", Perm: a.StatsRead, Handler: s.pageArea("reports")},
 

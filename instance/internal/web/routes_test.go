@@ -13,11 +13,15 @@ import (
 )
 
 // concretePath fills a route's parameters with objects that exist: the given user, the
-// harness's ticket and attachment; other ids (tokens) point nowhere.
+// harness's ticket, attachment, category and article; other ids (tokens) point nowhere.
 func concretePath(h *harness, rt Route, userID int64) string {
 	p := strings.ReplaceAll(rt.Path, "/users/:id", fmt.Sprintf("/users/%d", userID))
 	p = strings.ReplaceAll(p, "/tickets/:id", fmt.Sprintf("/tickets/%d", h.ticket.ID))
 	p = strings.ReplaceAll(p, "/attachments/:id", fmt.Sprintf("/attachments/%d", h.attach.ID))
+	p = strings.ReplaceAll(p, "/kb/c/:slug", "/kb/c/"+h.cat.Slug)
+	p = strings.ReplaceAll(p, "/kb/a/:slug", "/kb/a/"+h.article.Slug)
+	p = strings.ReplaceAll(p, "/kb/articles/:id", fmt.Sprintf("/kb/articles/%d", h.article.ID))
+	p = strings.ReplaceAll(p, "/knowledge/:id", fmt.Sprintf("/knowledge/%d", h.article.ID))
 	p = strings.ReplaceAll(p, ":id", "999999")
 	return strings.ReplaceAll(p, "*", "app.css")
 }

@@ -5,6 +5,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/instance/internal/kb"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 )
@@ -38,6 +40,7 @@ type Options struct {
 	Attachments   *tickets.Attachments
 	Blobs         BlobOpener
 	Confirm       Confirmer // mails the contact form's confirmation; nil sends none
+	KB            *kb.Service
 	Health        Health
 	Logger        *slog.Logger
 	Clock         clock.Clock
@@ -57,6 +60,8 @@ type Server struct {
 	pages  *pages
 	// contactLimit allows each address 5 contact-form posts an hour.
 	contactLimit *ratelimit.Limiter
+	// voteLimit allows each address 30 "was this helpful" votes an hour.
+	voteLimit *ratelimit.Limiter
 }
 
 // New builds the server and its route table.
@@ -74,7 +79,8 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg, contactLimit: ratelimit.New(o.Clock, time.Hour, 5)}
+	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg, contactLimit: ratelimit.New(o.Clock, time.Hour, 5),
+		voteLimit: ratelimit.New(o.Clock, time.Hour, 30)}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -123,3 +129,5 @@ func (s *Server) clearSessionCookie(c echo.Context) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func isConflict(err error) bool { return errors.Is(err, accounts.ErrConflict) }
