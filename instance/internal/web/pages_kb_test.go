@@ -44,7 +44,7 @@ func TestKnowledgeBasePortalAndAPI(t *testing.T) {
 		t.Fatalf("helpful votes %d", art.HelpfulYes)
 	}
 	var hits struct{ Items []hitJSON }
-	sup.get("/api/v1/kb/search?q=" + url.QueryEscape("rückerstattung")).decode(t, &hits)
+	sup.get("/api/v1/kb/search?q="+url.QueryEscape("rückerstattung")).decode(t, &hits)
 	if len(hits.Items) != 2 {
 		t.Fatalf("agents find %d articles (drafts included), want 2", len(hits.Items))
 	}
