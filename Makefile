@@ -45,6 +45,7 @@ lint:
 ## bench: benchmarks (not tests); figures go to bench/results/*.json
 bench: build
 	cd instance && go run ./cmd/benchinstance -binary $(BIN)/sproudchat -out $(CURDIR)/bench/results/instance.json
+	@eval "$$(bash scripts/test-services.sh)" && go run ./instance/cmd/benchhelpdesk -out bench/results/tickets-kb.json
 	go run ./provisioning/cmd/benchprovisioning -out bench/results/provisioning.json
 	go run ./controlplane/cmd/benchcontrolplane -sproudctl $(BIN)/sproudctl -sproudchat $(BIN)/sproudchat -out bench/results/controlplane.json
 

@@ -136,7 +136,7 @@ func (s *Service) Setup(ctx context.Context, in SetupInput, m Meta) (User, error
 	if err := s.CheckSetupToken(ctx, in.Token); err != nil {
 		return User{}, err
 	}
-	u := User{Email: NormalizeEmail(in.Email), Name: strings.TrimSpace(in.Name), Role: RoleAdmin, Active: true}
+	u := User{Email: NormalizeEmail(in.Email), Name: strings.TrimSpace(in.Name), Role: RoleAdmin, Active: true, TicketScope: ScopeAll}
 	p := Problems{}
 	checkName(p, "name", u.Name)
 	checkEmail(p, "email", u.Email)

@@ -16,10 +16,24 @@ type User struct {
 	Role         Role
 	Active       bool
 	Locale       string // "", "en" or "de"; "" follows the browser
+	// TicketScope is which tickets the user may see: ScopeAll, or ScopeAssigned (only
+	// those assigned to them).
+	TicketScope string
 	PasswordHash string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	LastLoginAt  *time.Time
+}
+
+// Ticket scopes.
+const (
+	ScopeAll      = "all"
+	ScopeAssigned = "assigned"
+)
+
+// SeesTicket tells whether the user may see a ticket with this assignee.
+func (u User) SeesTicket(assignee *int64) bool {
+	return u.TicketScope != ScopeAssigned || assignee != nil && *assignee == u.ID
 }
 
 // Locales the UI is translated into.

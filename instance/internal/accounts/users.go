@@ -15,7 +15,7 @@ type NewUserInput struct {
 // CreateUser adds a user. Returns a *ValidationError for bad fields and ErrConflict if
 // the e-mail is taken.
 func (s *Service) CreateUser(ctx context.Context, by Principal, in NewUserInput, m Meta) (User, error) {
-	u := User{Email: NormalizeEmail(in.Email), Name: strings.TrimSpace(in.Name), Role: in.Role, Active: true}
+	u := User{Email: NormalizeEmail(in.Email), Name: strings.TrimSpace(in.Name), Role: in.Role, Active: true, TicketScope: ScopeAll}
 	p := Problems{}
 	checkName(p, "name", u.Name)
 	checkEmail(p, "email", u.Email)
@@ -44,9 +44,10 @@ func (s *Service) FindUser(ctx context.Context, id int64) (User, error) {
 
 // UserChanges are the fields an admin may change; nil leaves a field as it is.
 type UserChanges struct {
-	Name   *string
-	Role   *Role
-	Active *bool
+	Name        *string
+	Role        *Role
+	Active      *bool
+	TicketScope *string
 }
 
 // UpdateUser changes another user's name, role or active flag. Returns ErrNotFound,
@@ -71,6 +72,14 @@ func (s *Service) UpdateUser(ctx context.Context, by Principal, id int64, c User
 		if *c.Role != u.Role {
 			changes = append(changes, fmt.Sprintf("role: %s → %s", u.Role, *c.Role))
 			u.Role = *c.Role
+		}
+	}
+	if c.TicketScope != nil {
+		if *c.TicketScope != ScopeAll && *c.TicketScope != ScopeAssigned {
+			p.Add("ticket_scope", "must be all or assigned")
+		} else if *c.TicketScope != u.TicketScope {
+			changes = append(changes, fmt.Sprintf("ticket scope: %s → %s", u.TicketScope, *c.TicketScope))
+			u.TicketScope = *c.TicketScope
 		}
 	}
 	if c.Active != nil && *c.Active != u.Active {

@@ -26,6 +26,7 @@ type userRow struct {
 	Role         string
 	Active       bool
 	Locale       string
+	TicketScope  string
 	PasswordHash string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
@@ -36,12 +37,15 @@ func (userRow) TableName() string { return "users" }
 
 func (r userRow) domain() accounts.User {
 	return accounts.User{ID: r.ID, Email: r.Email, Name: r.Name, Role: accounts.Role(r.Role), Active: r.Active,
-		Locale: r.Locale, PasswordHash: r.PasswordHash, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), LastLoginAt: utcPtr(r.LastLoginAt)}
+		Locale: r.Locale, TicketScope: r.TicketScope, PasswordHash: r.PasswordHash, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), LastLoginAt: utcPtr(r.LastLoginAt)}
 }
 
 func toUserRow(u accounts.User) userRow {
+	if u.TicketScope == "" {
+		u.TicketScope = accounts.ScopeAll
+	}
 	return userRow{ID: u.ID, Email: u.Email, Name: u.Name, Role: string(u.Role), Active: u.Active,
-		Locale: u.Locale, PasswordHash: u.PasswordHash, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, LastLoginAt: u.LastLoginAt}
+		Locale: u.Locale, TicketScope: u.TicketScope, PasswordHash: u.PasswordHash, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, LastLoginAt: u.LastLoginAt}
 }
 
 type sessionRow struct {
@@ -172,7 +176,7 @@ func (s *Accounts) UpdateUser(ctx context.Context, u *accounts.User, a accounts.
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		u.UpdatedAt = a.At
 		res := tx.Model(&userRow{}).Where("id = ?", u.ID).Updates(map[string]any{
-			"name": u.Name, "role": string(u.Role), "active": u.Active, "locale": u.Locale,
+			"name": u.Name, "role": string(u.Role), "active": u.Active, "locale": u.Locale, "ticket_scope": u.TicketScope,
 			"password_hash": u.PasswordHash, "updated_at": u.UpdatedAt,
 		})
 		if res.Error != nil {

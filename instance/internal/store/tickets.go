@@ -237,7 +237,8 @@ func (s *Tickets) ListTickets(ctx context.Context, f tickets.Filter) ([]tickets.
 		q = q.Where("assignee_id IS NULL")
 	}
 	if f.Tag != "" {
-		q = q.Where("id IN (SELECT ticket_id FROM ticket_tags WHERE tag = ?)", strings.ToLower(f.Tag))
+		// EXISTS lets the database walk the list's order and stop at the page size.
+		q = q.Where("EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = tickets.id AND tt.tag = ?)", strings.ToLower(f.Tag))
 	}
 	if f.Requester != "" {
 		q = q.Where("requester_email = ?", strings.ToLower(f.Requester))

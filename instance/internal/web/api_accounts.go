@@ -19,13 +19,14 @@ type userJSON struct {
 	Role        string     `json:"role"`
 	Active      bool       `json:"active"`
 	Locale      string     `json:"locale"`
+	TicketScope string     `json:"ticket_scope"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	LastLoginAt *time.Time `json:"last_login_at"`
 }
 
 func toUserJSON(u accounts.User) userJSON {
-	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Role: string(u.Role), Active: u.Active, Locale: u.Locale,
+	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Role: string(u.Role), Active: u.Active, Locale: u.Locale, TicketScope: u.TicketScope,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, LastLoginAt: u.LastLoginAt}
 }
 
@@ -208,14 +209,15 @@ func (s *Server) apiUpdateUser(c echo.Context) error {
 		return err
 	}
 	var in struct {
-		Name   *string `json:"name"`
-		Role   *string `json:"role"`
-		Active *bool   `json:"active"`
+		Name        *string `json:"name"`
+		Role        *string `json:"role"`
+		Active      *bool   `json:"active"`
+		TicketScope *string `json:"ticket_scope"`
 	}
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	ch := accounts.UserChanges{Name: in.Name, Active: in.Active}
+	ch := accounts.UserChanges{Name: in.Name, Active: in.Active, TicketScope: in.TicketScope}
 	if in.Role != nil {
 		r := accounts.Role(*in.Role)
 		ch.Role = &r

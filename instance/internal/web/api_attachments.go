@@ -41,7 +41,7 @@ func (s *Server) uploadLimit() int64 {
 // apiUploadAttachment streams the multipart part "file" into the blob store without
 // buffering it whole.
 func (s *Server) apiUploadAttachment(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
 	}
@@ -86,6 +86,9 @@ func (s *Server) apiDownloadAttachment(c echo.Context) error {
 	}
 	att, err := s.opts.Attachments.Find(c.Request().Context(), id)
 	if err != nil {
+		return err
+	}
+	if _, err := s.visibleTicket(c, att.TicketID); err != nil {
 		return err
 	}
 	f, err := s.opts.Blobs.Open(att.SHA256)

@@ -86,7 +86,33 @@ func ticketFilter(c echo.Context) (tickets.Filter, error) {
 	if len(f.Text) > 200 {
 		p.Add("q", "is longer than 200 characters")
 	}
+	if u := mustPrincipal(c).User; u.TicketScope == accounts.ScopeAssigned {
+		f.AssigneeID = u.ID // a restricted user lists only their own tickets
+	}
 	return f, p.Err()
+}
+
+// visibleTicket returns ticket id if the caller may see it. A ticket outside a
+// restricted user's scope is "not found", exactly like a missing one.
+func (s *Server) visibleTicket(c echo.Context, id int64) (tickets.Ticket, error) {
+	t, err := s.opts.Tickets.Get(c.Request().Context(), id)
+	if err != nil {
+		return tickets.Ticket{}, err
+	}
+	if !mustPrincipal(c).User.SeesTicket(t.AssigneeID) {
+		return tickets.Ticket{}, accounts.ErrNotFound
+	}
+	return t, nil
+}
+
+// ticketParam reads the path's ticket id and checks the caller may see it.
+func (s *Server) ticketParam(c echo.Context) (int64, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return 0, err
+	}
+	_, err = s.visibleTicket(c, id)
+	return id, err
 }
 
 func contains[T comparable](list []T, v T) bool {
@@ -153,7 +179,7 @@ func (s *Server) checkAssignee(c echo.Context, id *int64) error {
 }
 
 func (s *Server) apiGetTicket(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
 	}
@@ -185,7 +211,7 @@ func (s *Server) apiGetTicket(c echo.Context) error {
 }
 
 func (s *Server) apiUpdateTicket(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
 	}
@@ -226,7 +252,7 @@ func (s *Server) apiUpdateTicket(c echo.Context) error {
 }
 
 func (s *Server) apiAddTicketMessage(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
 	}
@@ -245,7 +271,7 @@ func (s *Server) apiAddTicketMessage(c echo.Context) error {
 }
 
 func (s *Server) apiMergeTicket(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
 	}
@@ -254,6 +280,9 @@ func (s *Server) apiMergeTicket(c echo.Context) error {
 	}
 	if err := decodeJSON(c, &in); err != nil {
 		return err
+	}
+	if _, err := s.visibleTicket(c, in.Into); err != nil {
+		return &accounts.ValidationError{Fields: map[string]string{"into": "no such ticket"}}
 	}
 	t, err := s.opts.Tickets.Merge(c.Request().Context(), mustPrincipal(c), id, in.Into)
 	if err != nil {
@@ -272,11 +301,8 @@ type changeJSON struct {
 }
 
 func (s *Server) apiTicketHistory(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := s.ticketParam(c)
 	if err != nil {
-		return err
-	}
-	if _, err := s.opts.Tickets.Get(c.Request().Context(), id); err != nil {
 		return err
 	}
 	h, err := s.opts.Tickets.History(c.Request().Context(), id)

@@ -107,7 +107,7 @@ func (s *Server) renderTicket(c echo.Context, status int, d pageData) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	t, err := s.opts.Tickets.Get(ctx, id)
+	t, err := s.visibleTicket(c, id)
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func (s *Server) ticketFormError(c echo.Context, err error, keep url.Values) err
 }
 
 func (s *Server) pageTicketReply(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func (s *Server) pageTicketReply(c echo.Context) error {
 }
 
 func (s *Server) pageTicketUpdate(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
 	}
@@ -220,7 +220,7 @@ func (s *Server) pageTicketUpdate(c echo.Context) error {
 }
 
 func (s *Server) pageTicketMerge(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
 	}
@@ -232,6 +232,9 @@ func (s *Server) pageTicketMerge(c echo.Context) error {
 	if perr != nil {
 		return s.ticketFormError(c, &accounts.ValidationError{Fields: map[string]string{"into": "is not a ticket number"}}, nil)
 	}
+	if _, err := s.visibleTicket(c, into); err != nil {
+		return s.ticketFormError(c, &accounts.ValidationError{Fields: map[string]string{"into": "no such ticket"}}, nil)
+	}
 	if _, err := s.opts.Tickets.Merge(c.Request().Context(), mustPrincipal(c), id, into); err != nil {
 		return s.ticketFormError(c, err, nil)
 	}
@@ -241,7 +244,7 @@ func (s *Server) pageTicketMerge(c echo.Context) error {
 // pageTicketUpload takes a file from the ticket page's form (the body was parsed, and
 // its size bounded, by the CSRF check).
 func (s *Server) pageTicketUpload(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
 	}

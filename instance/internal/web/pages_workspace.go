@@ -90,6 +90,9 @@ func (s *Server) pageUpdateUser(c echo.Context) error {
 		r := accounts.Role(v)
 		ch.Role = &r
 	}
+	if v := f.Get("ticket_scope"); v != "" {
+		ch.TicketScope = &v
+	}
 	if v := f.Get("active"); v != "" {
 		active := v == "true"
 		ch.Active = &active
