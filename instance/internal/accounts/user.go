@@ -10,15 +10,15 @@ import (
 
 // User is a person who works in the instance: an admin, supervisor, agent or viewer.
 type User struct {
-	ID           int64
-	Email        string // lower-case, unique
-	Name         string
-	Role         Role
-	Active       bool
-	Locale       string // "", "en" or "de"; "" follows the browser
+	ID     int64
+	Email  string // lower-case, unique
+	Name   string
+	Role   Role
+	Active bool
+	Locale string // "", "en" or "de"; "" follows the browser
 	// TicketScope is which tickets the user may see: ScopeAll, or ScopeAssigned (only
 	// those assigned to them).
-	TicketScope string
+	TicketScope  string
 	PasswordHash string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
