@@ -70,6 +70,9 @@ func TestAttachments(t *testing.T) {
 	} else {
 		res.problem(t)
 	}
+	if blobFiles(t, h.blobDir) != before || h.counts()["attachments"] != rows {
+		t.Fatal("an upload over the file limit left a file or a row")
+	}
 	// Fill the quota with files under the limit; the one that would pass it is refused.
 	for i := 0; i < 2; i++ {
 		if res := upload(agent, h.ticket.ID, "fill.bin", bytes.Repeat([]byte{byte(10 + i)}, 60<<10)); res.status != 201 {
