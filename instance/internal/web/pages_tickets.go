@@ -163,11 +163,7 @@ func (s *Server) ticketFormError(c echo.Context, err error, keep url.Values) err
 }
 
 func (s *Server) pageTicketReply(c echo.Context) error {
-	id, err := s.ticketParam(c)
-	if err != nil {
-		return err
-	}
-	f, err := form(c)
+	id, f, err := s.ticketForm(c)
 	if err != nil {
 		return err
 	}
@@ -178,11 +174,7 @@ func (s *Server) pageTicketReply(c echo.Context) error {
 }
 
 func (s *Server) pageTicketUpdate(c echo.Context) error {
-	id, err := s.ticketParam(c)
-	if err != nil {
-		return err
-	}
-	f, err := form(c)
+	id, f, err := s.ticketForm(c)
 	if err != nil {
 		return err
 	}
@@ -220,11 +212,7 @@ func (s *Server) pageTicketUpdate(c echo.Context) error {
 }
 
 func (s *Server) pageTicketMerge(c echo.Context) error {
-	id, err := s.ticketParam(c)
-	if err != nil {
-		return err
-	}
-	f, err := form(c)
+	id, f, err := s.ticketForm(c)
 	if err != nil {
 		return err
 	}
@@ -239,6 +227,16 @@ func (s *Server) pageTicketMerge(c echo.Context) error {
 		return s.ticketFormError(c, err, nil)
 	}
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/tickets/%d", into))
+}
+
+// ticketForm reads a ticket form's ticket (one the caller may see) and its fields.
+func (s *Server) ticketForm(c echo.Context) (int64, url.Values, error) {
+	id, err := s.ticketParam(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	f, err := form(c)
+	return id, f, err
 }
 
 // pageTicketUpload takes a file from the ticket page's form (the body was parsed, and
