@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -244,8 +245,7 @@ func (s *Tickets) ListTickets(ctx context.Context, f tickets.Filter) ([]tickets.
 		q = q.Where("requester_email = ?", strings.ToLower(f.Requester))
 	}
 	if f.Text != "" {
-		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(f.Text)) + "%"
-		q = q.Where(`(LOWER(subject) LIKE ? ESCAPE '\' OR id IN (SELECT ticket_id FROM ticket_messages WHERE LOWER(body) LIKE ? ESCAPE '\'))`, like, like)
+		q = s.textFilter(q, f.Text)
 	}
 	if f.After != "" {
 		k, id, err := parseCursor(f.After)
@@ -407,4 +407,19 @@ func (s *Tickets) AttachmentBytes(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return *n, nil
+}
+
+// textFilter narrows q to tickets whose subject or messages contain text. Both
+// databases answer from trigram indexes (pg_trgm; SQLite FTS5 trigram tables). A pattern
+// those cannot answer exactly on SQLite (under three characters, or with a literal % or
+// _, which FTS5's LIKE cannot escape) is matched by scanning instead.
+func (s *Tickets) textFilter(q *gorm.DB, text string) *gorm.DB {
+	lower := strings.ToLower(text)
+	escaped := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(lower) + "%"
+	if s.db.dialect == SQLite && utf8.RuneCountInString(lower) >= 3 && !strings.ContainsAny(lower, `%_\`) {
+		like := "%" + lower + "%"
+		return q.Where(`(id IN (SELECT rowid FROM ticket_subject_fts WHERE subject LIKE ?)
+			OR id IN (SELECT ticket_id FROM ticket_messages WHERE id IN (SELECT rowid FROM ticket_body_fts WHERE body LIKE ?)))`, like, like)
+	}
+	return q.Where(`(LOWER(subject) LIKE ? ESCAPE '\' OR id IN (SELECT ticket_id FROM ticket_messages WHERE LOWER(body) LIKE ? ESCAPE '\'))`, escaped, escaped)
 }

@@ -191,3 +191,50 @@ func TestListFiltersSortsAndPages(t *testing.T) {
 		}
 	})
 }
+
+// TestTicketTextSearch covers the trigram paths: edits and merges stay findable, case
+// and umlauts fold, short and wildcard-bearing queries still work.
+func TestTicketTextSearch(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc, agent, _ := ticketEnv(t, db)
+		a, _ := svc.Create(ctx, nil, tickets.NewTicket{Subject: "Rückerstattung für Auftrag 4711", RequesterEmail: "a@example.org", Body: "Bitte prüfen"})
+		b, _ := svc.Create(ctx, nil, tickets.NewTicket{Subject: "Lieferung", RequesterEmail: "b@example.org", Body: "Paket kam mit 50% Rabatt an"})
+		find := func(q string) []int64 {
+			items, _, err := svc.List(ctx, tickets.Filter{Text: q, Limit: 50})
+			if err != nil {
+				t.Fatalf("%q: %v", q, err)
+			}
+			var ids []int64
+			for _, it := range items {
+				ids = append(ids, it.ID)
+			}
+			return ids
+		}
+		expect := func(q string, want ...int64) {
+			t.Helper()
+			if got := find(q); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%q found %v, want %v", q, got, want)
+			}
+		}
+		expect("RÜCKERSTATTUNG", a.ID)
+		expect("auftrag 47", a.ID)
+		expect("50% rabatt", b.ID)
+		expect("ab", b.ID) // "Rabatt": under three characters, scanned
+		expect("nothing like this")
+		newSubject := "Gutschrift statt Erstattung"
+		if _, err := svc.Update(ctx, agent, a.ID, tickets.Update{Subject: &newSubject}); err != nil {
+			t.Fatal(err)
+		}
+		expect("gutschrift", a.ID)
+		expect("rückerstattung")
+		if _, _, err := svc.AddMessage(ctx, agent, b.ID, tickets.Reply, "Wir senden einen Ersatzartikel"); err != nil {
+			t.Fatal(err)
+		}
+		expect("ersatzartikel", b.ID)
+		if _, err := svc.Merge(ctx, agent, b.ID, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		expect("ersatzartikel", a.ID)
+	})
+}
