@@ -206,6 +206,7 @@ func seed(ctx context.Context, db *store.DB, nTickets, nArticles int) error {
 			return err
 		}
 	}
+	defer g.Exec("ANALYZE") // as a live database has statistics for its planner
 	ks := kb.NewService(store.NewKB(db), clock.Real{})
 	author := accounts.Principal{User: accounts.User{ID: 1}}
 	rnd := rand.New(rand.NewPCG(1, 2))

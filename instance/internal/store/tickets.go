@@ -421,5 +421,20 @@ func (s *Tickets) textFilter(q *gorm.DB, text string) *gorm.DB {
 		return q.Where(`(id IN (SELECT rowid FROM ticket_subject_fts WHERE subject LIKE ?)
 			OR id IN (SELECT ticket_id FROM ticket_messages WHERE id IN (SELECT rowid FROM ticket_body_fts WHERE body LIKE ?)))`, like, like)
 	}
+	if s.db.dialect == Postgres {
+		// Find the matches through the trigram indexes first, then order only those: with
+		// the text inside the ordered query the planner walks the newest-first index
+		// hoping to meet matches early, which scans everything when they are rare. Past
+		// 5,000 matches they are common, and that walk is the better plan.
+		var ids []int64
+		err := s.db.gorm.WithContext(q.Statement.Context).Raw(`SELECT id FROM tickets WHERE LOWER(subject) LIKE ? ESCAPE '\'
+			UNION SELECT ticket_id FROM ticket_messages WHERE LOWER(body) LIKE ? ESCAPE '\' LIMIT 5001`, escaped, escaped).Scan(&ids).Error
+		if err == nil && len(ids) <= 5000 {
+			if len(ids) == 0 {
+				return q.Where("1 = 0")
+			}
+			return q.Where("id IN ?", ids)
+		}
+	}
 	return q.Where(`(LOWER(subject) LIKE ? ESCAPE '\' OR id IN (SELECT ticket_id FROM ticket_messages WHERE LOWER(body) LIKE ? ESCAPE '\'))`, escaped, escaped)
 }
