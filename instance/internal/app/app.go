@@ -137,7 +137,7 @@ func (a *App) build(ctx context.Context) error {
 	blobs := store.NewBlobs(filepath.Join(a.cfg.DataDir, "attachments"))
 	atts := tickets.NewAttachments(ts, store.NewTickets(a.db), blobs, tickets.Limits{MaxFile: a.cfg.AttachmentMaxBytes, Quota: a.cfg.AttachmentQuotaBytes})
 	a.web, err = web.New(web.Options{
-		Accounts: svc, Tickets: ts, Attachments: atts, Blobs: blobs, Confirm: a.ticketMail, KB: kb.NewService(store.NewKB(a.db), a.opts.Clock), Health: a, Logger: a.log, Clock: a.opts.Clock, BaseURL: a.cfg.BaseURL,
+		Accounts: svc, Tickets: ts, Attachments: atts, Blobs: blobs, Confirm: a.ticketMail, KB: kb.NewService(store.NewKB(a.db), a.opts.Clock), Outbox: a.mailer, Health: a, Logger: a.log, Clock: a.opts.Clock, BaseURL: a.cfg.BaseURL,
 		ReadOnly: a.cfg.Mode == config.ModeReadOnly, ReadOnlyUntil: a.cfg.ReadOnlyUntil, Version: Version,
 	})
 	return err

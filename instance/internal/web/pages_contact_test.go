@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 )
 
@@ -59,6 +60,11 @@ func TestContactForm(t *testing.T) {
 	}
 	if !confirmed || !noticed {
 		t.Fatalf("outbox lacks the confirmation (%v) or the agents' notice (%v): %+v", confirmed, noticed, mails)
+	}
+	var box struct{ Items []mailJSON }
+	h.loggedIn(accounts.RoleAdmin).get("/api/v1/outbox").decode(t, &box)
+	if len(box.Items) != len(mails) || box.Items[0].Status != "pending" {
+		t.Fatalf("the outbox API shows %+v", box.Items)
 	}
 
 	// A bot filling the hidden field sees thanks, and nothing is stored.

@@ -61,7 +61,11 @@ func TestKnowledgeBasePortalAndAPI(t *testing.T) {
 	if p := ro.client().get("/kb?q=refunds"); p.status != 200 || !strings.Contains(p.body, "<mark>") {
 		t.Fatalf("read-only portal search: %d", p.status)
 	}
-	if p := ro.loggedIn(accounts.RoleViewer).get("/api/v1/kb/search?q=refund"); p.status != 200 || !strings.Contains(p.body, "Refunds") {
+	roViewer := ro.loggedIn(accounts.RoleViewer)
+	if p := roViewer.get("/api/v1/kb/search?q=refund"); p.status != 200 || !strings.Contains(p.body, "Refunds") {
 		t.Fatalf("read-only API search: %d %s", p.status, p.body)
+	}
+	if p := roViewer.get("/api/v1/tickets?q=walk"); p.status != 200 || !strings.Contains(p.body, "Walk ticket") {
+		t.Fatalf("read-only ticket search: %d %s", p.status, p.body)
 	}
 }

@@ -77,6 +77,7 @@ func (s *Server) routeTable() []Route {
 		{Method: patch, Path: "/api/v1/users/:id", Perm: a.UsersManage, Handler: s.apiUpdateUser},
 		{Method: get, Path: "/api/v1/audit", Perm: a.AuditRead, Handler: s.apiListAudit},
 		{Method: get, Path: "/api/v1/audit/export", Perm: a.AuditRead, Handler: s.apiExportAudit},
+		{Method: get, Path: "/api/v1/outbox", Perm: a.SettingsManage, Handler: s.apiOutbox},
 
 		// API: tickets.
 		{Method: get, Path: "/api/v1/tickets", Perm: a.TicketsRead, Handler: s.apiListTickets},

@@ -18,6 +18,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/kb"
+	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 )
@@ -26,6 +27,11 @@ import (
 type Health interface {
 	// Ready returns nil when the database answers and its schema is current.
 	Ready(ctx context.Context) error
+}
+
+// OutboxReader lists outgoing e-mail with its state.
+type OutboxReader interface {
+	Outbox(ctx context.Context, limit int) ([]notify.Mail, error)
 }
 
 // BlobOpener opens stored attachment bodies.
@@ -41,6 +47,7 @@ type Options struct {
 	Blobs         BlobOpener
 	Confirm       Confirmer // mails the contact form's confirmation; nil sends none
 	KB            *kb.Service
+	Outbox        OutboxReader
 	Health        Health
 	Logger        *slog.Logger
 	Clock         clock.Clock
