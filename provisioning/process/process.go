@@ -288,20 +288,21 @@ func (r *Runtime) Destroy(ctx context.Context, id string) error {
 	return nil
 }
 
-// stopProcess sends SIGTERM to the app's process group, then SIGKILL after 10 s.
+// stopProcess stops every process of the instance: the recorded one and any other
+// that names its data dir (one started just before a crash, whose pid was never
+// recorded). SIGTERM to each process group, then SIGKILL after 10 s.
 func (r *Runtime) stopProcess(st state) {
-	if !r.isInstanceProcess(st.ID, st.PID) {
-		return
+	pids := r.instanceProcesses(st.ID)
+	for _, pid := range pids {
+		syscall.Kill(-pid, syscall.SIGTERM)
 	}
-	syscall.Kill(-st.PID, syscall.SIGTERM)
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if !r.isInstanceProcess(st.ID, st.PID) {
-			return
-		}
+	for time.Now().Before(deadline) && len(r.instanceProcesses(st.ID)) > 0 {
 		time.Sleep(20 * time.Millisecond)
 	}
-	syscall.Kill(-st.PID, syscall.SIGKILL)
+	for _, pid := range r.instanceProcesses(st.ID) {
+		syscall.Kill(-pid, syscall.SIGKILL)
+	}
 }
 
 // isInstanceProcess tells whether pid is alive and is this instance's app: its
@@ -320,6 +321,23 @@ func (r *Runtime) isInstanceProcess(id string, pid int) bool {
 	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
 	// environ is NUL-separated; a leading NUL makes the first variable match too.
 	return err == nil && strings.Contains("\x00"+string(env), "\x00SPROUDCHAT_DATA_DIR="+r.dataDir(id)+"\x00")
+}
+
+// instanceProcesses finds every live process of the instance by its identity, whatever
+// the state file says.
+func (r *Runtime) instanceProcesses(id string) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err == nil && r.isInstanceProcess(id, pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // Status reports one instance. Returns ErrNotFound when its directory does not exist.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -192,5 +193,53 @@ func TestRelativeDirectory(t *testing.T) {
 	r := newRuntime(t, rel, nil)
 	if _, st := mustApply(t, r, "relative"); !st.Ready {
 		t.Fatalf("not ready: %+v", st)
+	}
+}
+
+// TestUnrecordedProcessIsAdoptedNotDuplicated: a crash between starting the app and
+// recording its pid leaves a process the state does not name. The next apply must not
+// start a second one next to it, and destroy must stop it.
+func TestUnrecordedProcessIsAdoptedNotDuplicated(t *testing.T) {
+	dir := t.TempDir()
+	r := newRuntime(t, dir, nil)
+	spec, _ := mustApply(t, r, "unrecorded")
+	st, _ := r.readState(spec.ID)
+	running := st.PID
+	st.PID, st.Port = 0, 0 // as if the control plane died before writing them
+	if err := r.writeState(st); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	r2 := newRuntime(t, dir, nil)
+	if _, err := r2.Apply(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	if pids := processesOf(r2.dataDir(spec.ID)); len(pids) != 1 {
+		t.Fatalf("processes after re-apply: %v (the unrecorded one was %d); want exactly one", pids, running)
+	}
+	// A stray duplicate beside the recorded process is stopped.
+	env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", processesOf(r2.dataDir(spec.ID))[0]))
+	dup := exec.Command(r2.opts.Binary, "serve")
+	for _, kv := range strings.Split(strings.TrimRight(string(env), "\x00"), "\x00") {
+		if strings.HasPrefix(kv, "SPROUDCHAT_LISTEN_ADDR=") {
+			kv = "SPROUDCHAT_LISTEN_ADDR=127.0.0.1:0"
+		}
+		dup.Env = append(dup.Env, kv)
+	}
+	dup.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := dup.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go dup.Wait()
+	waitFor(t, "the duplicate to run", func() bool { return len(processesOf(r2.dataDir(spec.ID))) == 2 })
+	if _, err := r2.Apply(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the duplicate to be stopped", func() bool { return len(processesOf(r2.dataDir(spec.ID))) == 1 })
+	if err := r2.Destroy(context.Background(), spec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if pids := processesOf(r2.dataDir(spec.ID)); len(pids) != 0 {
+		t.Fatalf("processes after destroy: %v", pids)
 	}
 }

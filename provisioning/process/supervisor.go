@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -65,6 +67,7 @@ func (s *supervisor) ensure(spec provisioning.Spec) (state, error) {
 			return err
 		}
 		st.ID, st.Slug, st.Mode, st.Stopped = spec.ID, spec.Slug, spec.Mode, false
+		s.adoptUnrecorded(&st)
 		alive := s.r.isInstanceProcess(s.id, st.PID)
 		if alive && st.SpecHash == spec.Hash() {
 			return s.r.writeState(st)
@@ -78,6 +81,47 @@ func (s *supervisor) ensure(spec provisioning.Spec) (state, error) {
 		return err
 	})
 	return st, err
+}
+
+// adoptUnrecorded handles processes the state file does not name: a crash between
+// starting the app and recording its pid leaves one running. With the recorded process
+// dead (or none recorded), the first such process becomes the instance's and any others
+// are stopped; with it alive, all others are stopped. Reports whether st changed. The
+// caller holds the lock.
+func (s *supervisor) adoptUnrecorded(st *state) bool {
+	changed := false
+	for _, pid := range s.r.instanceProcesses(s.id) {
+		switch {
+		case pid == st.PID:
+		case !s.r.isInstanceProcess(s.id, st.PID):
+			s.r.log.Warn("adopting an app process the state did not record", "instance_id", s.id, "pid", pid)
+			st.PID, changed = pid, true
+			if port := listenPort(pid); port > 0 {
+				st.Port = port
+			}
+		default:
+			s.r.log.Warn("stopping a duplicate app process", "instance_id", s.id, "pid", pid)
+			syscall.Kill(-pid, syscall.SIGTERM)
+		}
+	}
+	return changed
+}
+
+// listenPort reads the port an app process was told to listen on.
+func listenPort(pid int) int {
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return 0
+	}
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if addr, ok := strings.CutPrefix(kv, "SPROUDCHAT_LISTEN_ADDR="); ok {
+			if _, p, err := net.SplitHostPort(addr); err == nil {
+				n, _ := strconv.Atoi(p)
+				return n
+			}
+		}
+	}
+	return 0
 }
 
 // start launches the app; the caller holds the lock. The process writes straight into
@@ -146,6 +190,9 @@ func (s *supervisor) check() error {
 		return err
 	}
 	s.rotate()
+	if s.adoptUnrecorded(&st) {
+		return s.r.writeState(st)
+	}
 	if s.r.isInstanceProcess(s.id, st.PID) {
 		if st.Restarts > 0 && time.Since(st.StartedAt) > time.Minute {
 			st.Restarts, st.LastError = 0, ""

@@ -32,8 +32,18 @@ func (p *plane) leftovers(id string) []string {
 	p.t.Helper()
 	if p.runtime == "process" {
 		var out []string
-		if _, err := os.Stat(filepath.Join(p.dataDir, "runtime", "instances", id)); err == nil {
+		dir := filepath.Join(p.dataDir, "runtime", "instances", id)
+		if _, err := os.Stat(dir); err == nil {
 			out = append(out, "dir")
+		}
+		// Any process still serving the instance's data, recorded or not.
+		procs, _ := os.ReadDir("/proc")
+		for _, e := range procs {
+			env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+			stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+			if err == nil && strings.Contains(string(env), "SPROUDCHAT_DATA_DIR="+filepath.Join(dir, "data")+"\x00") && !strings.Contains(string(stat), ") Z ") {
+				out = append(out, "process "+e.Name())
+			}
 		}
 		return out
 	}
