@@ -1,0 +1,90 @@
+package chat
+
+import "sync"
+
+// Hub fans stored messages out to the live connections of their conversation and to
+// every agent inbox. Delivery never blocks: a subscriber whose buffer is full is
+// dropped (its connection closes, and the client resumes from its last sequence), so
+// one slow client cannot hold up the rest.
+type Hub struct {
+	mu     sync.Mutex
+	byConv map[int64]map[*Subscriber]struct{}
+	agents map[*Subscriber]struct{}
+}
+
+// Subscriber is one live connection.
+type Subscriber struct {
+	C       chan Message  // what to deliver; buffered
+	Dropped chan struct{} // closed when the hub gave up on this subscriber
+	once    sync.Once
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub {
+	return &Hub{byConv: map[int64]map[*Subscriber]struct{}{}, agents: map[*Subscriber]struct{}{}}
+}
+
+func newSubscriber(buffer int) *Subscriber {
+	return &Subscriber{C: make(chan Message, buffer), Dropped: make(chan struct{})}
+}
+
+// SubscribeConversation returns a subscriber for one conversation's messages.
+func (h *Hub) SubscribeConversation(conv int64, buffer int) *Subscriber {
+	s := newSubscriber(buffer)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.byConv[conv] == nil {
+		h.byConv[conv] = map[*Subscriber]struct{}{}
+	}
+	h.byConv[conv][s] = struct{}{}
+	return s
+}
+
+// SubscribeAgent returns a subscriber for every conversation's messages.
+func (h *Hub) SubscribeAgent(buffer int) *Subscriber {
+	s := newSubscriber(buffer)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.agents[s] = struct{}{}
+	return s
+}
+
+// Unsubscribe removes s wherever it is.
+func (h *Hub) Unsubscribe(s *Subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.agents, s)
+	for conv, subs := range h.byConv {
+		delete(subs, s)
+		if len(subs) == 0 {
+			delete(h.byConv, conv)
+		}
+	}
+}
+
+// Publish hands m to its conversation's subscribers and to every agent. Callers
+// publish a conversation's messages in sequence order (the store gives them under one
+// transaction per message, and Send publishes after storing).
+func (h *Hub) Publish(m Message) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.byConv[m.ConversationID] {
+		h.deliver(s, m)
+	}
+	for s := range h.agents {
+		h.deliver(s, m)
+	}
+}
+
+// deliver never blocks; a full subscriber is dropped. Callers hold mu.
+func (h *Hub) deliver(s *Subscriber, m Message) {
+	select {
+	case s.C <- m:
+	default:
+		s.once.Do(func() { close(s.Dropped) })
+		delete(h.agents, s)
+		if subs := h.byConv[m.ConversationID]; subs != nil {
+			delete(subs, s)
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/chat"
+	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/instance/internal/store"
+	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
+)
+
+// TestChatDeliversEveryMessageOnceInOrder: 500 visitors send concurrently; the agent's
+// subscriber receives each message exactly once, each conversation in sequence order,
+// and every one is stored with gap-free sequence numbers.
+func TestChatDeliversEveryMessageOnceInOrder(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		hub := chat.NewHub()
+		svc := chat.NewService(store.NewChat(db), clock.Real{}, hub)
+		const visitors, each = 500, 4
+		agent := hub.SubscribeAgent(visitors * each)
+		convs := make([]chat.Conversation, visitors)
+		for i := range convs {
+			c, _, err := svc.Start(ctx, fmt.Sprintf("Visitor %d", i), "", "https://shop.example")
+			if err != nil {
+				t.Fatal(err)
+			}
+			convs[i] = c
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, visitors)
+		for _, c := range convs {
+			wg.Add(1)
+			go func(c chat.Conversation) {
+				defer wg.Done()
+				for k := 0; k < each; k++ {
+					if _, err := svc.Send(ctx, c.ID, chat.Visitor, nil, fmt.Sprintf("message %d", k), fmt.Sprintf("c%d-%d", c.ID, k)); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}(c)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		seen := map[int64]int64{} // conversation → last seq received
+		for i := 0; i < visitors*each; i++ {
+			select {
+			case m := <-agent.C:
+				if m.Seq != seen[m.ConversationID]+1 {
+					t.Fatalf("conversation %d: got seq %d after %d", m.ConversationID, m.Seq, seen[m.ConversationID])
+				}
+				seen[m.ConversationID] = m.Seq
+			case <-time.After(10 * time.Second):
+				t.Fatalf("only %d of %d messages delivered", i, visitors*each)
+			}
+		}
+		select {
+		case m := <-agent.C:
+			t.Fatalf("an extra delivery: %+v", m)
+		default:
+		}
+		for _, c := range convs {
+			stored, err := svc.After(ctx, c.ID, 0)
+			if err != nil || len(stored) != each || stored[each-1].Seq != each {
+				t.Fatalf("conversation %d stored %d messages, %v", c.ID, len(stored), err)
+			}
+		}
+	})
+}
+
+func TestChatResendResumeAndTokens(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		hub := chat.NewHub()
+		svc := chat.NewService(store.NewChat(db), clock.Real{}, hub)
+		c, token, err := svc.Start(ctx, "Rita", "rita@example.org", "https://shop.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored int64
+		db.Gorm().Raw("SELECT COUNT(*) FROM chat_conversations WHERE visitor_token_hash = ?", token).Scan(&stored)
+		if stored != 0 {
+			t.Fatal("the visitor token is stored in clear")
+		}
+		if got, err := svc.ByToken(ctx, token); err != nil || got.ID != c.ID {
+			t.Fatalf("by token: %+v, %v", got, err)
+		}
+		if _, err := svc.ByToken(ctx, token+"x"); !errors.Is(err, accounts.ErrNotFound) {
+			t.Fatalf("another token: %v", err)
+		}
+		sub := hub.SubscribeConversation(c.ID, 10)
+		first, err := svc.Send(ctx, c.ID, chat.Visitor, nil, "Hallo", "k1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := svc.Send(ctx, c.ID, chat.Visitor, nil, "Hallo", "k1") // the ack was lost; the client resends
+		if err != nil || again.Seq != first.Seq || again.ID != first.ID {
+			t.Fatalf("resend: %+v, %v; want the first copy %+v", again, err, first)
+		}
+		agentID := int64(7)
+		reply, _ := svc.Send(ctx, c.ID, chat.Agent, &agentID, "Hallo Rita", "")
+		if len(sub.C) != 2 {
+			t.Fatalf("the subscriber got %d messages, want 2 (the resend is not published again)", len(sub.C))
+		}
+		if missed, _ := svc.After(ctx, c.ID, first.Seq); len(missed) != 1 || missed[0].ID != reply.ID {
+			t.Fatalf("resume after %d: %+v", first.Seq, missed)
+		}
+		conv, _ := store.NewChat(db).FindConversation(ctx, c.ID)
+		if conv.FirstResponseAt == nil || conv.LastSeq != 2 {
+			t.Fatalf("conversation %+v", conv)
+		}
+		for _, bad := range []string{"", string(make([]byte, chat.MaxBody+1))} {
+			if _, err := svc.Send(ctx, c.ID, chat.Visitor, nil, bad, ""); !errors.Is(err, accounts.ErrInvalid) {
+				t.Errorf("body of %d bytes: %v", len(bad), err)
+			}
+		}
+	})
+}
+
+func TestHubDropsASlowSubscriber(t *testing.T) {
+	hub := chat.NewHub()
+	slow, fast := hub.SubscribeConversation(1, 1), hub.SubscribeConversation(1, 10)
+	for seq := int64(1); seq <= 3; seq++ {
+		hub.Publish(chat.Message{ConversationID: 1, Seq: seq})
+	}
+	select {
+	case <-slow.Dropped:
+	default:
+		t.Fatal("the slow subscriber was not dropped")
+	}
+	if len(fast.C) != 3 {
+		t.Fatalf("the fast subscriber got %d, want 3", len(fast.C))
+	}
+	hub.Unsubscribe(fast)
+	hub.Publish(chat.Message{ConversationID: 1, Seq: 4})
+	if len(fast.C) != 3 {
+		t.Fatal("an unsubscribed subscriber still receives")
+	}
+}
