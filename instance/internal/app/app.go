@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/chat"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/config"
 	"github.com/sproudstack/sproudchat/instance/internal/kb"
@@ -137,7 +138,8 @@ func (a *App) build(ctx context.Context) error {
 	blobs := store.NewBlobs(filepath.Join(a.cfg.DataDir, "attachments"))
 	atts := tickets.NewAttachments(ts, store.NewTickets(a.db), blobs, tickets.Limits{MaxFile: a.cfg.AttachmentMaxBytes, Quota: a.cfg.AttachmentQuotaBytes})
 	a.web, err = web.New(web.Options{
-		Accounts: svc, Tickets: ts, Attachments: atts, Blobs: blobs, Confirm: a.ticketMail, KB: kb.NewService(store.NewKB(a.db), a.opts.Clock), Outbox: a.mailer, Health: a, Logger: a.log, Clock: a.opts.Clock, BaseURL: a.cfg.BaseURL,
+		Accounts: svc, Tickets: ts, Attachments: atts, Blobs: blobs, Confirm: a.ticketMail, KB: kb.NewService(store.NewKB(a.db), a.opts.Clock), Outbox: a.mailer, Health: a,
+		Chat: chat.NewService(store.NewChat(a.db), a.opts.Clock, chat.NewHub()), Settings: store.NewSettings(a.db), Logger: a.log, Clock: a.opts.Clock, BaseURL: a.cfg.BaseURL,
 		ReadOnly: a.cfg.Mode == config.ModeReadOnly, ReadOnlyUntil: a.cfg.ReadOnlyUntil, Version: Version,
 	})
 	return err

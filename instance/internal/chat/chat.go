@@ -150,6 +150,11 @@ func (s *Service) Send(ctx context.Context, conv int64, author Author, userID *i
 	return m, nil
 }
 
+// Conversation returns one conversation. Returns accounts.ErrNotFound.
+func (s *Service) Conversation(ctx context.Context, id int64) (Conversation, error) {
+	return s.store.FindConversation(ctx, id)
+}
+
 // After returns the messages a client missed: those after seq.
 func (s *Service) After(ctx context.Context, conv, seq int64) ([]Message, error) {
 	return s.store.After(ctx, conv, seq, 1000)

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/chat"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/kb"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
@@ -67,6 +68,7 @@ type harness struct {
 	attach  tickets.Attachment // one file on it
 	cat     kb.Category        // one help category
 	article kb.Article         // one published article in it
+	chatTok string             // a visitor's chat token
 }
 
 type harnessOptions struct {
@@ -100,7 +102,8 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 	mailer := notify.NewMailer(store.NewOutbox(db), nil, mail.Address{Address: "support@acme.example"}, clk, nil)
 	confirm := notify.NewTicketMail(mailer, svc, "http://127.0.0.1", nil)
 	tsvc.SetNotifier(confirm, nil)
-	srv, err := New(Options{Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Confirm: confirm, KB: kb.NewService(store.NewKB(db), clk), Outbox: mailer, Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	srv, err := New(Options{Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Confirm: confirm, KB: kb.NewService(store.NewKB(db), clk), Outbox: mailer,
+		Chat: chat.NewService(store.NewChat(db), clk, chat.NewHub()), Settings: store.NewSettings(db), Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Clock: clk, BaseURL: base, ReadOnly: o.readOnly, ReadOnlyUntil: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Version: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +150,9 @@ func (h *harness) addUsers() {
 	}
 	if h.article, err = h.server.opts.KB.Save(ctx, accounts.Principal{User: admin}, 0, kb.Input{Title: "Refunds", Body: "How **refunds** work.",
 		Language: "en", CategoryID: &h.cat.ID, Publish: true}); err != nil {
+		h.t.Fatal(err)
+	}
+	if _, h.chatTok, err = h.server.opts.Chat.Start(ctx, "Walker", "", ""); err != nil {
 		h.t.Fatal(err)
 	}
 }
@@ -279,7 +285,7 @@ func (c *client) get(path string) response { return c.do("GET", path, "", nil, n
 func (h *harness) counts() map[string]int64 {
 	h.t.Helper()
 	out := map[string]int64{}
-	for _, table := range []string{"users", "api_tokens", "audit_log", "meta", "sessions", "tickets", "ticket_messages", "ticket_history", "ticket_tags", "attachments", "kb_categories", "kb_articles"} {
+	for _, table := range []string{"users", "api_tokens", "audit_log", "meta", "sessions", "tickets", "ticket_messages", "ticket_history", "ticket_tags", "attachments", "kb_categories", "kb_articles", "chat_conversations", "chat_messages"} {
 		var n int64
 		if err := h.db.Gorm().Table(table).Count(&n).Error; err != nil {
 			h.t.Fatal(err)

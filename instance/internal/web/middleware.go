@@ -89,8 +89,8 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) sameOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if !mutating(r.Method) {
-			return next(c)
+		if !mutating(r.Method) || s.crossOrigin[r.Method+" "+c.Path()] {
+			return next(c) // cross-origin routes check their allowed origins in guard
 		}
 		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 			return errCrossSite
@@ -167,6 +167,11 @@ func (s *Server) guard(rt Route) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if err := limitBody(c, limit); err != nil {
 			return err
+		}
+		if rt.CrossOrigin {
+			if err := s.allowCrossOrigin(c); err != nil {
+				return err
+			}
 		}
 		p, ok, err := s.authenticate(c, api)
 		if err != nil {

@@ -22,7 +22,12 @@ type Route struct {
 	ReadOnlyOK bool
 	// MaxBody overrides the default request body limit (uploads).
 	MaxBody int64
-	Handler echo.HandlerFunc
+	// CrossOrigin routes serve the chat widget on the customer's own website: requests
+	// from the origins an admin allowed pass, with CORS headers.
+	CrossOrigin bool
+	// WebSocket routes answer 426 to a plain request.
+	WebSocket bool
+	Handler   echo.HandlerFunc
 }
 
 // API tells whether the route is part of the JSON API (problem+json, Bearer tokens).
@@ -107,6 +112,14 @@ func (s *Server) routeTable() []Route {
 		{Method: get, Path: "/api/v1/kb/articles/:id", Perm: a.KBRead, Handler: s.apiKBArticle},
 		{Method: patch, Path: "/api/v1/kb/articles/:id", Perm: a.KBEdit, Handler: s.apiKBUpdateArticle},
 		{Method: get, Path: "/api/v1/kb/search", Perm: a.KBRead, Handler: s.apiKBSearch},
+
+		// Chat: the widget on allowed websites, and the agents' live inbox.
+		{Method: get, Path: "/api/v1/settings/chat", Perm: a.SettingsManage, Handler: s.apiChatSettings},
+		{Method: put, Path: "/api/v1/settings/chat", Perm: a.SettingsManage, Handler: s.apiSetChatSettings},
+		{Method: http.MethodOptions, Path: "/api/v1/chat/conversations", Perm: a.Public, CrossOrigin: true, Handler: s.chatPreflight},
+		{Method: post, Path: "/api/v1/chat/conversations", Perm: a.Public, CrossOrigin: true, Handler: s.apiStartChat},
+		{Method: get, Path: "/api/v1/chat/ws", Perm: a.Public, CrossOrigin: true, WebSocket: true, Handler: s.chatVisitorWS},
+		{Method: get, Path: "/api/v1/chat/inbox", Perm: a.ChatAnswer, WebSocket: true, Handler: s.chatAgentWS},
 
 		// Pages: setup and login.
 		{Method: get, Path: "/setup", Perm: a.Public, Handler: s.pageSetup},

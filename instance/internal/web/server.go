@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/chat"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/kb"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
@@ -48,6 +49,8 @@ type Options struct {
 	Confirm       Confirmer // mails the contact form's confirmation; nil sends none
 	KB            *kb.Service
 	Outbox        OutboxReader
+	Chat          *chat.Service
+	Settings      chat.SettingsStore
 	Health        Health
 	Logger        *slog.Logger
 	Clock         clock.Clock
@@ -69,6 +72,8 @@ type Server struct {
 	contactLimit *ratelimit.Limiter
 	// voteLimit allows each address 30 "was this helpful" votes an hour.
 	voteLimit *ratelimit.Limiter
+	// crossOrigin names the routes ("METHOD /path") open to allowed other websites.
+	crossOrigin map[string]bool
 }
 
 // New builds the server and its route table.
@@ -96,6 +101,12 @@ func New(o Options) (*Server, error) {
 	e.IPExtractor = echo.ExtractIPFromXFFHeader(echo.TrustLoopback(true), echo.TrustPrivateNet(true), echo.TrustLinkLocal(false))
 	e.Use(withRequestID, s.accessLog, securityHeaders, s.sameOrigin)
 	s.routes = s.routeTable()
+	s.crossOrigin = map[string]bool{}
+	for _, rt := range s.routes {
+		if rt.CrossOrigin {
+			s.crossOrigin[rt.Method+" "+rt.Path] = true
+		}
+	}
 	for _, rt := range s.routes {
 		if err := rt.check(); err != nil {
 			return nil, err

@@ -1,0 +1,279 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/chat"
+	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
+)
+
+// frame is one WebSocket message, both ways.
+type frame struct {
+	Type           string    `json:"type"` // resume, send, message, ack, error
+	ConversationID int64     `json:"conversation_id,omitempty"`
+	After          int64     `json:"after,omitempty"`
+	ClientID       string    `json:"client_id,omitempty"`
+	Body           string    `json:"body,omitempty"`
+	Seq            int64     `json:"seq,omitempty"`
+	Author         string    `json:"author,omitempty"`
+	At             time.Time `json:"at,omitzero"`
+	Detail         string    `json:"detail,omitempty"`
+}
+
+func messageFrame(m chat.Message) frame {
+	return frame{Type: "message", ConversationID: m.ConversationID, Seq: m.Seq, Author: string(m.Author), Body: m.Body, ClientID: m.ClientID, At: m.CreatedAt}
+}
+
+// chatOrigins are the websites allowed to embed the widget.
+func (s *Server) chatOrigins(ctx context.Context) []string {
+	if s.opts.Chat == nil {
+		return nil
+	}
+	o, err := s.opts.Chat.Origins(ctx, s.opts.Settings)
+	if err != nil {
+		s.log.ErrorContext(ctx, "read chat origins", "error", err.Error())
+		return nil
+	}
+	return o
+}
+
+// allowCrossOrigin lets a request from another site through when its origin is
+// allowed, and says so in the CORS headers. Same-origin requests need no permission.
+func (s *Server) allowCrossOrigin(c echo.Context) error {
+	origin := c.Request().Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	if u, err := url.Parse(origin); err == nil && (u.Host == c.Request().Host || u.Host == s.opts.BaseURL.Host) {
+		return nil
+	}
+	if !contains(s.chatOrigins(c.Request().Context()), strings.ToLower(origin)) {
+		return errCrossSite
+	}
+	h := c.Response().Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	return nil
+}
+
+func (s *Server) chatPreflight(c echo.Context) error {
+	h := c.Response().Header()
+	h.Set("Access-Control-Allow-Methods", "POST")
+	h.Set("Access-Control-Allow-Headers", "Content-Type")
+	h.Set("Access-Control-Max-Age", "600")
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) apiChatSettings(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string][]string{"origins": s.chatOrigins(c.Request().Context())})
+}
+
+func (s *Server) apiSetChatSettings(c echo.Context) error {
+	var in struct {
+		Origins []string `json:"origins"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	o, err := s.opts.Chat.SetOrigins(c.Request().Context(), s.opts.Settings, in.Origins)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string][]string{"origins": o})
+}
+
+// apiStartChat opens a conversation for a visitor and hands them its token.
+func (s *Server) apiStartChat(c echo.Context) error {
+	var in struct {
+		Name  string `json:"name"`
+		Email string `json:"email"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	conv, token, err := s.opts.Chat.Start(c.Request().Context(), in.Name, in.Email, c.Request().Header.Get("Origin"))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusCreated, map[string]any{"conversation_id": conv.ID, "token": token})
+}
+
+// chatVisitorWS is a visitor's live connection, authenticated by their token: they see
+// only their own conversation.
+func (s *Server) chatVisitorWS(c echo.Context) error {
+	ctx := c.Request().Context()
+	conv, err := s.opts.Chat.ByToken(ctx, c.QueryParam("token"))
+	if err != nil {
+		return err
+	}
+	var hosts []string
+	for _, o := range s.chatOrigins(ctx) {
+		if u, err := url.Parse(o); err == nil {
+			hosts = append(hosts, u.Host)
+		}
+	}
+	conn, err := websocket.Accept(c.Response(), c.Request(), &websocket.AcceptOptions{OriginPatterns: hosts})
+	if err != nil {
+		return nil // Accept has answered (403 for a foreign origin, 426 without an upgrade)
+	}
+	sub := s.opts.Chat.Hub().SubscribeConversation(conv.ID, 256)
+	defer s.opts.Chat.Hub().Unsubscribe(sub)
+	s.serveChat(ctx, conn, sub, chatPeer{author: chat.Visitor, conversation: conv.ID})
+	return nil
+}
+
+// chatAgentWS is an agent's live inbox: every conversation's messages.
+func (s *Server) chatAgentWS(c echo.Context) error {
+	conn, err := websocket.Accept(c.Response(), c.Request(), nil) // same origin only
+	if err != nil {
+		return nil
+	}
+	id := mustPrincipal(c).User.ID
+	sub := s.opts.Chat.Hub().SubscribeAgent(1024)
+	defer s.opts.Chat.Hub().Unsubscribe(sub)
+	s.serveChat(c.Request().Context(), conn, sub, chatPeer{author: chat.Agent, userID: &id})
+	return nil
+}
+
+// chatPeer is who is on the other end of a connection.
+type chatPeer struct {
+	author       chat.Author
+	userID       *int64
+	conversation int64 // a visitor's own; 0 for agents, who name it per frame
+}
+
+// serveChat runs one connection: frames in, stored and acknowledged; messages out,
+// each once and in order. All writes happen in one goroutine, which also replays what
+// a resuming client missed, tracking the last sequence sent per conversation.
+func (s *Server) serveChat(ctx context.Context, conn *websocket.Conn, sub *chat.Subscriber, peer chatPeer) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer conn.CloseNow()
+	conn.SetReadLimit(16 << 10)
+	out := make(chan frame, 64)
+	resume := make(chan frame, 8)
+	go s.chatWriter(ctx, cancel, conn, sub, peer, out, resume)
+	limit := ratelimit.New(s.opts.Clock, 10*time.Second, 20) // per connection
+	for {
+		var in frame
+		if err := wsjson.Read(ctx, conn, &in); err != nil {
+			return
+		}
+		conv := peer.conversation
+		if peer.author == chat.Agent {
+			conv = in.ConversationID
+		}
+		switch in.Type {
+		case "resume":
+			in.ConversationID = conv
+			select {
+			case resume <- in:
+			case <-ctx.Done():
+				return
+			}
+		case "send":
+			reply := frame{Type: "ack", ClientID: in.ClientID, ConversationID: conv}
+			switch {
+			case s.opts.ReadOnly:
+				reply = frame{Type: "error", ClientID: in.ClientID, Detail: "chat is unavailable: this instance is read-only"}
+			case limit.Wait("c") > 0:
+				reply = frame{Type: "error", ClientID: in.ClientID, Detail: "too many messages; slow down"}
+			default:
+				limit.Hit("c")
+				if peer.author == chat.Agent {
+					if _, err := s.opts.Chat.Conversation(ctx, conv); err != nil {
+						reply = frame{Type: "error", ClientID: in.ClientID, Detail: "no such conversation"}
+						break
+					}
+				}
+				m, err := s.opts.Chat.Send(ctx, conv, peer.author, peer.userID, in.Body, in.ClientID)
+				if err != nil {
+					var detail string
+					if fields, ok := fieldErrors(err); ok {
+						detail = fields["body"] + fields["client_id"]
+					}
+					if detail == "" {
+						detail = "the message could not be stored"
+						s.log.ErrorContext(ctx, "chat send", "error", err.Error())
+					}
+					reply = frame{Type: "error", ClientID: in.ClientID, Detail: detail}
+					break
+				}
+				reply.Seq = m.Seq
+			}
+			select {
+			case out <- reply:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+func (s *Server) chatWriter(ctx context.Context, cancel context.CancelFunc, conn *websocket.Conn, sub *chat.Subscriber, peer chatPeer, out, resume <-chan frame) {
+	defer cancel()
+	sent := map[int64]int64{} // conversation → last seq written
+	write := func(f frame) bool {
+		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer wcancel()
+		return wsjson.Write(wctx, conn, f) == nil
+	}
+	deliver := func(m chat.Message) bool {
+		if m.Seq <= sent[m.ConversationID] {
+			return true // replayed already
+		}
+		sent[m.ConversationID] = m.Seq
+		return write(messageFrame(m))
+	}
+	ping := time.NewTicker(20 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sub.Dropped:
+			conn.Close(websocket.StatusTryAgainLater, "too slow: reconnect and resume")
+			return
+		case m := <-sub.C:
+			if !deliver(m) {
+				return
+			}
+		case f := <-out:
+			if !write(f) {
+				return
+			}
+		case r := <-resume:
+			if r.ConversationID == 0 {
+				continue
+			}
+			if sent[r.ConversationID] < r.After {
+				sent[r.ConversationID] = r.After
+			}
+			missed, err := s.opts.Chat.After(ctx, r.ConversationID, sent[r.ConversationID])
+			if err != nil {
+				return
+			}
+			for _, m := range missed {
+				if !deliver(m) {
+					return
+				}
+			}
+		case <-ping.C:
+			pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+			err := conn.Ping(pctx)
+			pcancel()
+			if err != nil {
+				return
+			}
+		}
+	}
+}

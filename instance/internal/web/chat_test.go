@@ -1,0 +1,178 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+)
+
+const shop = "https://shop.example"
+
+func wsURL(h *harness, path string) string {
+	return "ws" + strings.TrimPrefix(h.http.URL, "http") + path
+}
+
+func dialWS(t *testing.T, url string, hdr http.Header) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, res, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		status := 0
+		if res != nil {
+			status = res.StatusCode
+		}
+		t.Fatalf("dial %s: %v (%d)", url, err, status)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	return conn
+}
+
+func readFrame(t *testing.T, conn *websocket.Conn) frame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var f frame
+	if err := wsjson.Read(ctx, conn, &f); err != nil {
+		t.Fatalf("read frame: %v", err)
+	}
+	return f
+}
+
+func writeFrame(t *testing.T, conn *websocket.Conn, f frame) {
+	t.Helper()
+	if err := wsjson.Write(context.Background(), conn, f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ackAndEcho reads the two frames a sender gets for one message, in either order: the
+// acknowledgement and the message itself (every connection of the conversation gets it).
+func ackAndEcho(t *testing.T, conn *websocket.Conn) (ack, msg frame) {
+	t.Helper()
+	for i := 0; i < 2; i++ {
+		f := readFrame(t, conn)
+		switch f.Type {
+		case "ack":
+			ack = f
+		case "message":
+			msg = f
+		default:
+			t.Fatalf("unexpected frame %+v", f)
+		}
+	}
+	return ack, msg
+}
+
+// TestChatOverWebSockets: a visitor on an allowed website and an agent in the inbox talk
+// both ways; the visitor drops off, misses messages, comes back and resumes: nothing is
+// lost, nothing doubled, and a resent message lands once.
+func TestChatOverWebSockets(t *testing.T) {
+	h := newHarness(t, harnessOptions{}, true)
+	admin := h.loggedIn(accounts.RoleAdmin)
+	if r := admin.json("PUT", "/api/v1/settings/chat", map[string][]string{"origins": {shop + "/", "ftp://x"}}); r.status != 422 {
+		t.Fatalf("bad origin accepted: %d", r.status)
+	}
+	if r := admin.json("PUT", "/api/v1/settings/chat", map[string][]string{"origins": {shop}}); r.status != 200 {
+		t.Fatalf("set origins: %d %s", r.status, r.body)
+	}
+	visitor := h.client()
+	if r := visitor.do("OPTIONS", "/api/v1/chat/conversations", "", nil, map[string]string{"Origin": shop}); r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != shop {
+		t.Fatalf("preflight: %d %v", r.status, r.header)
+	}
+	if r := visitor.do("POST", "/api/v1/chat/conversations", "application/json", strings.NewReader(`{"name":"Rita"}`), map[string]string{"Origin": "https://evil.example"}); r.status != 403 {
+		t.Fatalf("start from a foreign site: %d", r.status)
+	}
+	r := visitor.do("POST", "/api/v1/chat/conversations", "application/json", strings.NewReader(`{"name":"Rita"}`), map[string]string{"Origin": shop})
+	if r.status != 201 || r.header.Get("Access-Control-Allow-Origin") != shop {
+		t.Fatalf("start: %d %s", r.status, r.body)
+	}
+	var started struct {
+		ConversationID int64  `json:"conversation_id"`
+		Token          string `json:"token"`
+	}
+	r.decode(t, &started)
+
+	if _, res, err := websocket.Dial(context.Background(), wsURL(h, "/api/v1/chat/ws?token="+started.Token), &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"https://evil.example"}}}); err == nil || res.StatusCode != 403 {
+		t.Fatalf("socket from a foreign site: %v", err)
+	}
+	if _, res, err := websocket.Dial(context.Background(), wsURL(h, "/api/v1/chat/ws?token=wrong"), &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {shop}}}); err == nil || res.StatusCode != 404 {
+		t.Fatalf("socket with a wrong token: %v", err)
+	}
+	vws := dialWS(t, wsURL(h, "/api/v1/chat/ws?token="+started.Token), http.Header{"Origin": {shop}})
+	agentClient := h.loggedIn(accounts.RoleAgent)
+	cookies := agentClient.http.Jar.Cookies(mustURL(h.http.URL))
+	hdr := http.Header{"Origin": {h.http.URL}}
+	for _, ck := range cookies {
+		hdr.Add("Cookie", ck.Name+"="+ck.Value)
+	}
+	aws := dialWS(t, wsURL(h, "/api/v1/chat/inbox"), hdr)
+
+	writeFrame(t, vws, frame{Type: "send", ClientID: "v1", Body: "Hallo <b>Team</b>"})
+	if ack, echo := ackAndEcho(t, vws); ack.Seq != 1 || ack.ClientID != "v1" || echo.Seq != 1 {
+		t.Fatalf("visitor ack %+v, echo %+v", ack, echo)
+	}
+	if m := readFrame(t, aws); m.Type != "message" || m.Seq != 1 || m.Body != "Hallo <b>Team</b>" || m.ConversationID != started.ConversationID {
+		t.Fatalf("agent got %+v", m)
+	}
+	writeFrame(t, aws, frame{Type: "send", ConversationID: started.ConversationID, ClientID: "a1", Body: "Hallo Rita"})
+	if ack, _ := ackAndEcho(t, aws); ack.Seq != 2 {
+		t.Fatalf("agent ack %+v", ack)
+	}
+	if m := readFrame(t, vws); m.Seq != 2 || m.Author != "agent" || m.Body != "Hallo Rita" {
+		t.Fatalf("visitor got %+v", m)
+	}
+
+	// The visitor drops off; two replies come meanwhile.
+	vws.CloseNow()
+	for i, body := range []string{"Sind Sie noch da?", "Ich warte."} {
+		writeFrame(t, aws, frame{Type: "send", ConversationID: started.ConversationID, ClientID: "a" + string(rune('2'+i)), Body: body})
+		ackAndEcho(t, aws)
+	}
+	vws2 := dialWS(t, wsURL(h, "/api/v1/chat/ws?token="+started.Token), http.Header{"Origin": {shop}})
+	writeFrame(t, vws2, frame{Type: "resume", After: 2})
+	for _, want := range []string{"Sind Sie noch da?", "Ich warte."} {
+		if m := readFrame(t, vws2); m.Body != want {
+			t.Fatalf("resume got %+v, want %q", m, want)
+		}
+	}
+	// Its first message's ack was lost in the drop, say; the resend lands once.
+	writeFrame(t, vws2, frame{Type: "send", ClientID: "v1", Body: "Hallo <b>Team</b>"})
+	if ack := readFrame(t, vws2); ack.Type != "ack" || ack.Seq != 1 {
+		t.Fatalf("resend ack %+v", ack)
+	}
+	writeFrame(t, vws2, frame{Type: "send", ClientID: "v2", Body: "Ja!"})
+	if ack, echo := ackAndEcho(t, vws2); ack.Seq != 5 || echo.Seq != 5 {
+		t.Fatalf("next ack %+v, echo %+v", ack, echo)
+	}
+	if m := readFrame(t, aws); m.Seq != 5 || m.Body != "Ja!" {
+		t.Fatalf("after the resend the agent got %+v (a duplicate?)", m)
+	}
+	// Another visitor's token never reaches this conversation.
+	_, other, _ := h.server.opts.Chat.Start(context.Background(), "Eve", "", shop)
+	ows := dialWS(t, wsURL(h, "/api/v1/chat/ws?token="+other), http.Header{"Origin": {shop}})
+	writeFrame(t, ows, frame{Type: "resume", After: 0, ConversationID: started.ConversationID})
+	writeFrame(t, ows, frame{Type: "send", ClientID: "e1", Body: "hi", ConversationID: started.ConversationID})
+	if ack, echo := ackAndEcho(t, ows); ack.ConversationID == started.ConversationID || echo.ConversationID == started.ConversationID {
+		t.Fatalf("a visitor reached another conversation: %+v %+v", ack, echo)
+	}
+}
+
+func TestChatIsUnavailableWhileReadOnly(t *testing.T) {
+	h := newHarness(t, harnessOptions{readOnly: true}, true)
+	vws := dialWS(t, wsURL(h, "/api/v1/chat/ws?token="+h.chatTok), nil)
+	writeFrame(t, vws, frame{Type: "send", ClientID: "x", Body: "hello"})
+	if f := readFrame(t, vws); f.Type != "error" || !strings.Contains(f.Detail, "read-only") {
+		t.Fatalf("send while read-only: %+v", f)
+	}
+	if r := h.client().json("POST", "/api/v1/chat/conversations", map[string]string{}); r.status != 423 {
+		t.Fatalf("start while read-only: %d", r.status)
+	}
+}
