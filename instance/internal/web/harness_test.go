@@ -54,21 +54,22 @@ func (b *syncBuffer) String() string {
 }
 
 type harness struct {
-	t       *testing.T
-	blobDir string
-	mailer  *notify.Mailer
-	db      *store.DB
-	svc     *accounts.Service
-	server  *Server
-	http    *httptest.Server
-	clock   *clock.Fake
-	logs    *syncBuffer
-	users   map[accounts.Role]accounts.User
-	ticket  tickets.Ticket     // one ticket, for routes that read one
-	attach  tickets.Attachment // one file on it
-	cat     kb.Category        // one help category
-	article kb.Article         // one published article in it
-	chatTok string             // a visitor's chat token
+	t        *testing.T
+	blobDir  string
+	mailer   *notify.Mailer
+	db       *store.DB
+	svc      *accounts.Service
+	server   *Server
+	http     *httptest.Server
+	clock    *clock.Fake
+	logs     *syncBuffer
+	users    map[accounts.Role]accounts.User
+	ticket   tickets.Ticket     // one ticket, for routes that read one
+	attach   tickets.Attachment // one file on it
+	cat      kb.Category        // one help category
+	article  kb.Article         // one published article in it
+	chatTok  string             // a visitor's chat token
+	chatConv int64              // and their conversation
 }
 
 type harnessOptions struct {
@@ -152,9 +153,11 @@ func (h *harness) addUsers() {
 		Language: "en", CategoryID: &h.cat.ID, Publish: true}); err != nil {
 		h.t.Fatal(err)
 	}
-	if _, h.chatTok, err = h.server.opts.Chat.Start(ctx, "Walker", "", ""); err != nil {
+	conv, tok, err := h.server.opts.Chat.Start(ctx, "Walker", "walker@example.org", "")
+	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.chatTok, h.chatConv = tok, conv.ID
 }
 
 func passwordOf(r accounts.Role) string {

@@ -120,6 +120,9 @@ func (s *Server) routeTable() []Route {
 		{Method: post, Path: "/api/v1/chat/conversations", Perm: a.Public, CrossOrigin: true, Handler: s.apiStartChat},
 		{Method: get, Path: "/api/v1/chat/ws", Perm: a.Public, CrossOrigin: true, WebSocket: true, Handler: s.chatVisitorWS},
 		{Method: get, Path: "/api/v1/chat/inbox", Perm: a.ChatAnswer, WebSocket: true, Handler: s.chatAgentWS},
+		{Method: post, Path: "/api/v1/chat/conversations/:id/ticket", Perm: a.TicketsWrite, Handler: s.apiChatToTicket},
+		{Method: http.MethodOptions, Path: "/api/v1/chat/offline", Perm: a.Public, CrossOrigin: true, Handler: s.chatPreflight},
+		{Method: post, Path: "/api/v1/chat/offline", Perm: a.Public, CrossOrigin: true, Handler: s.apiChatOffline},
 
 		// Pages: setup and login.
 		{Method: get, Path: "/setup", Perm: a.Public, Handler: s.pageSetup},

@@ -22,6 +22,7 @@ func concretePath(h *harness, rt Route, userID int64) string {
 	p = strings.ReplaceAll(p, "/kb/a/:slug", "/kb/a/"+h.article.Slug)
 	p = strings.ReplaceAll(p, "/kb/articles/:id", fmt.Sprintf("/kb/articles/%d", h.article.ID))
 	p = strings.ReplaceAll(p, "/knowledge/:id", fmt.Sprintf("/knowledge/%d", h.article.ID))
+	p = strings.ReplaceAll(p, "/chat/conversations/:id", fmt.Sprintf("/chat/conversations/%d", h.chatConv))
 	if p == "/api/v1/chat/ws" {
 		p += "?token=" + h.chatTok
 	}

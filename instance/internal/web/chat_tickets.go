@@ -1,0 +1,88 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/chat"
+	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+)
+
+// apiChatToTicket turns a conversation into a ticket with its transcript, and tells the
+// conversation so.
+func (s *Server) apiChatToTicket(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	conv, err := s.opts.Chat.Conversation(ctx, id)
+	if err != nil {
+		return err
+	}
+	if conv.VisitorEmail == "" {
+		return &accounts.ValidationError{Fields: map[string]string{"visitor_email": "the visitor left no e-mail address to answer"}}
+	}
+	msgs, err := s.opts.Chat.After(ctx, id, 0)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, m := range msgs {
+		who := conv.VisitorName
+		if m.Author != chat.Visitor {
+			who = string(m.Author)
+		}
+		fmt.Fprintf(&b, "[%s] %s: %s\n", m.CreatedAt.Format("2006-01-02 15:04"), who, m.Body)
+	}
+	if b.Len() == 0 {
+		return &accounts.ValidationError{Fields: map[string]string{"conversation": "has no messages yet"}}
+	}
+	p := mustPrincipal(c)
+	name := conv.VisitorName
+	if name == "" {
+		name = conv.VisitorEmail
+	}
+	t, err := s.opts.Tickets.Create(ctx, &p, tickets.NewTicket{Subject: "Chat with " + name, RequesterName: conv.VisitorName,
+		RequesterEmail: conv.VisitorEmail, Body: b.String(), Source: "chat"})
+	if err != nil {
+		return err
+	}
+	if _, err := s.opts.Chat.Send(ctx, id, chat.System, nil, fmt.Sprintf("This conversation continues as ticket #%d.", t.ID), ""); err != nil {
+		s.log.ErrorContext(ctx, "chat system message", "conversation_id", id, "error", err.Error())
+	}
+	return c.JSON(http.StatusCreated, toTicketJSON(t))
+}
+
+// apiChatOffline takes the widget's "leave a message" form while no agent is online: it
+// becomes a ticket, and the visitor gets the reference by e-mail.
+func (s *Server) apiChatOffline(c echo.Context) error {
+	var in struct {
+		Name    string `json:"name"`
+		Email   string `json:"email"`
+		Message string `json:"message"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	ip := c.RealIP()
+	if wait := s.contactLimit.Wait(ip); wait > 0 {
+		return &requestError{http.StatusTooManyRequests, "throttled", "too many messages from this address; try again later"}
+	}
+	s.contactLimit.Hit(ip)
+	t, err := s.opts.Tickets.Create(c.Request().Context(), nil, tickets.NewTicket{Subject: "Message from the chat", RequesterName: in.Name,
+		RequesterEmail: in.Email, Body: in.Message, Source: "chat"})
+	if err != nil {
+		return err
+	}
+	if s.opts.Confirm != nil {
+		if err := s.opts.Confirm.Confirm(c.Request().Context(), t); err != nil {
+			s.log.ErrorContext(c.Request().Context(), "chat offline confirmation", "ticket_id", t.ID, "error", err.Error())
+		}
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"reference": t.ID})
+}
