@@ -125,7 +125,9 @@ func (s *Server) chatVisitorWS(c echo.Context) error {
 	if err != nil {
 		return nil // Accept has answered (403 for a foreign origin, 426 without an upgrade)
 	}
-	sub := s.opts.Chat.Hub().SubscribeConversation(conv.ID, 256)
+	// A visitor rarely has more than a few messages in flight, and a full buffer only
+	// means reconnect-and-resume: a small buffer keeps idle connections cheap.
+	sub := s.opts.Chat.Hub().SubscribeConversation(conv.ID, 32)
 	defer s.opts.Chat.Hub().Unsubscribe(sub)
 	s.serveChat(ctx, conn, sub, chatPeer{author: chat.Visitor, conversation: conv.ID})
 	return nil
