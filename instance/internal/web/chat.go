@@ -32,6 +32,17 @@ func messageFrame(m chat.Message) frame {
 	return frame{Type: "message", ConversationID: m.ConversationID, Seq: m.Seq, Author: string(m.Author), Body: m.Body, ClientID: m.ClientID, At: m.CreatedAt}
 }
 
+// widget serves the chat widget for <script src="https://<instance>/widget.js" async>.
+// It is cached briefly, so a new release reaches every website within minutes.
+func (s *Server) widget(c echo.Context) error {
+	b, err := staticFiles.ReadFile("static/widget.js")
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	return c.Blob(http.StatusOK, "text/javascript; charset=utf-8", b)
+}
+
 // chatOrigins are the websites allowed to embed the widget.
 func (s *Server) chatOrigins(ctx context.Context) []string {
 	if s.opts.Chat == nil {

@@ -61,6 +61,7 @@ func (s *Server) routeTable() []Route {
 		{Method: get, Path: "/healthz", Perm: a.Public, Handler: s.healthz},
 		{Method: get, Path: "/readyz", Perm: a.Public, Handler: s.readyz},
 		{Method: get, Path: "/static/*", Perm: a.Public, Handler: s.static},
+		{Method: get, Path: "/widget.js", Perm: a.Public, Handler: s.widget},
 
 		// API: setup, session, own account.
 		{Method: post, Path: "/api/v1/setup", Perm: a.Public, Handler: s.apiSetup},

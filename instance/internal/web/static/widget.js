@@ -1,0 +1,229 @@
+// sproudchat widget: one <script src="https://<instance>/widget.js" async></script>
+// on the customer's site. No framework; everything renders inside a shadow root so
+// neither page can restyle the other. Text is only ever set with textContent.
+(function () {
+  "use strict";
+  var me = document.currentScript;
+  if (!me || window.__sproudchat) return;
+  window.__sproudchat = true;
+  var base = new URL(me.src).origin;
+  var key = "sproudchat:" + base;
+  var de = /^de\b/i.test(navigator.language || "");
+  var T = de ? {
+    open: "Chat öffnen", close: "Chat schließen", title: "Chat", name: "Name", email: "E-Mail",
+    consent: "Ich bin einverstanden, dass meine Angaben zur Beantwortung gespeichert werden.",
+    start: "Chat starten", send: "Senden", input: "Nachricht", you: "Sie", agent: "Support",
+    offline: "Verbindung unterbrochen – wir verbinden neu …", failed: "Nicht gesendet",
+    unavailable: "Der Chat ist derzeit nicht verfügbar."
+  } : {
+    open: "Open chat", close: "Close chat", title: "Chat", name: "Name", email: "Email",
+    consent: "I agree that my details are stored to answer me.",
+    start: "Start chat", send: "Send", input: "Message", you: "You", agent: "Support",
+    offline: "Connection lost – reconnecting …", failed: "Not sent",
+    unavailable: "Chat is unavailable right now."
+  };
+
+  function load() {
+    try { return JSON.parse(localStorage.getItem(key)) || {}; } catch (e) { return {}; }
+  }
+  function save() {
+    try { localStorage.setItem(key, JSON.stringify(state)); } catch (e) { /* private mode */ }
+  }
+  // state (kept across page loads): token, conversation_id, pending (sent, not yet
+  // acknowledged). seq is the last message shown on this page: a new page replays the
+  // conversation from the start, a reconnect resumes after seq.
+  var state = load();
+  state.pending = state.pending || [];
+  var seq = 0;
+
+  function el(tag, attrs, text) {
+    var n = document.createElement(tag);
+    for (var k in attrs) n.setAttribute(k, attrs[k]);
+    if (text != null) n.textContent = text;
+    return n;
+  }
+
+  var host = el("div", { id: "sproudchat-root" });
+  var root = host.attachShadow({ mode: "open" });
+  root.appendChild(el("style", {}, [
+    ":host{all:initial}",
+    "*{box-sizing:border-box;font:14px/1.4 system-ui,sans-serif}",
+    ".bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:#1f6feb;color:#fff;cursor:pointer;z-index:2147483647;font-size:24px}",
+    ".panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;max-height:calc(100vh - 120px);background:#fff;color:#111;border:1px solid #ccc;border-radius:10px;display:flex;flex-direction:column;z-index:2147483647;box-shadow:0 6px 24px rgba(0,0,0,.2)}",
+    ".panel[hidden]{display:none}",
+    "header{padding:10px 12px;background:#1f6feb;color:#fff;border-radius:10px 10px 0 0;display:flex;justify-content:space-between}",
+    "header button{background:none;border:0;color:#fff;cursor:pointer}",
+    ".log{flex:1;overflow-y:auto;padding:10px;display:flex;flex-direction:column;gap:6px}",
+    ".msg{max-width:80%;padding:6px 10px;border-radius:8px;background:#eef;white-space:pre-wrap;word-wrap:break-word}",
+    ".msg.visitor{align-self:flex-end;background:#1f6feb;color:#fff}",
+    ".msg.pending{opacity:.6}",
+    ".status{padding:4px 10px;color:#a40;font-size:12px}",
+    "form{display:flex;gap:6px;padding:8px;border-top:1px solid #ddd;flex-wrap:wrap}",
+    "input,textarea{flex:1;min-width:0;padding:6px;border:1px solid #bbb;border-radius:6px}",
+    "form button{padding:6px 10px;border:0;border-radius:6px;background:#1f6feb;color:#fff;cursor:pointer}",
+    ".pre input{flex-basis:100%}.pre label{font-size:12px}",
+    ":focus-visible{outline:2px solid #f90;outline-offset:2px}"
+  ].join("")));
+
+  var bubble = el("button", { "class": "bubble", type: "button", "aria-label": T.open, "aria-expanded": "false" }, "💬");
+  var panel = el("div", { "class": "panel", role: "dialog", "aria-label": T.title, hidden: "" });
+  var head = el("header", {}, null);
+  head.appendChild(el("span", {}, T.title));
+  var closer = el("button", { type: "button", "aria-label": T.close }, "×");
+  head.appendChild(closer);
+  var log = el("div", { "class": "log", role: "log", "aria-live": "polite" });
+  var status = el("div", { "class": "status", role: "status" });
+  panel.appendChild(head);
+  panel.appendChild(log);
+  panel.appendChild(status);
+
+  // The pre-chat form: name, e-mail and consent, asked once per visitor.
+  var pre = el("form", { "class": "pre" });
+  var fName = el("input", { name: "name", autocomplete: "name", placeholder: T.name, "aria-label": T.name });
+  var fEmail = el("input", { name: "email", type: "email", autocomplete: "email", placeholder: T.email, "aria-label": T.email });
+  var consentLabel = el("label", {});
+  var fConsent = el("input", { type: "checkbox", name: "consent", required: "" });
+  consentLabel.appendChild(fConsent);
+  consentLabel.appendChild(document.createTextNode(" " + T.consent));
+  pre.appendChild(fName);
+  pre.appendChild(fEmail);
+  pre.appendChild(consentLabel);
+  pre.appendChild(el("button", { type: "submit" }, T.start));
+
+  var compose = el("form", { "class": "compose" });
+  var input = el("textarea", { name: "message", rows: "2", maxlength: "4000", placeholder: T.input, "aria-label": T.input });
+  compose.appendChild(input);
+  compose.appendChild(el("button", { type: "submit" }, T.send));
+
+  function showForms() {
+    pre.hidden = !!state.token;
+    compose.hidden = !state.token;
+    if (!pre.parentNode) { panel.appendChild(pre); panel.appendChild(compose); }
+  }
+
+  function toggle(open) {
+    panel.hidden = !open;
+    bubble.setAttribute("aria-expanded", String(open));
+    bubble.setAttribute("aria-label", open ? T.close : T.open);
+    if (open) {
+      showForms();
+      (state.token ? input : fName).focus();
+      connect();
+    } else {
+      bubble.focus();
+    }
+  }
+  bubble.addEventListener("click", function () { toggle(panel.hidden); });
+  closer.addEventListener("click", function () { toggle(false); });
+  panel.addEventListener("keydown", function (e) { if (e.key === "Escape") toggle(false); });
+
+  var shown = {}; // seq or client_id → element, so nothing shows twice
+  function render(m, pending) {
+    var id = m.seq ? "s" + m.seq : "c" + m.client_id;
+    if (shown[id]) return;
+    var node = m.client_id && shown["c" + m.client_id];
+    if (node && m.seq) {
+      node.classList.remove("pending");
+      shown[id] = node;
+      return;
+    }
+    node = el("div", { "class": "msg " + (m.author === "visitor" ? "visitor" : "agent") + (pending ? " pending" : "") }, m.body);
+    node.setAttribute("aria-label", (m.author === "visitor" ? T.you : T.agent) + ": " + m.body);
+    shown[id] = node;
+    if (m.client_id) shown["c" + m.client_id] = node;
+    log.appendChild(node);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  pre.addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (!fConsent.checked) return;
+    fetch(base + "/api/v1/chat/conversations", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: fName.value, email: fEmail.value })
+    }).then(function (r) {
+      return r.json().then(function (b) {
+        if (!r.ok) throw new Error(b.detail || T.unavailable);
+        state.token = b.token;
+        state.conversation_id = b.conversation_id;
+        save();
+        showForms();
+        input.focus();
+        connect();
+      });
+    }).catch(function (err) {
+      // A refused origin or a network failure reaches us as a TypeError without detail.
+      status.textContent = err instanceof TypeError ? T.unavailable : err.message;
+    });
+  });
+
+  function clientID() {
+    var a = new Uint8Array(12);
+    crypto.getRandomValues(a);
+    return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  compose.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var body = input.value.trim();
+    if (!body) return;
+    var m = { type: "send", client_id: clientID(), body: body };
+    state.pending.push(m);
+    save();
+    render({ author: "visitor", body: body, client_id: m.client_id }, true);
+    input.value = "";
+    if (ws && ws.readyState === 1) ws.send(JSON.stringify(m));
+  });
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); compose.requestSubmit(); }
+  });
+
+  // The connection: resume from the last sequence seen, resend what was not
+  // acknowledged (the server drops duplicates by client_id), reconnect with backoff.
+  var ws = null, attempt = 0, timer = null;
+  function connect() {
+    if (!state.token || ws || timer) return;
+    ws = new WebSocket(base.replace(/^http/, "ws") + "/api/v1/chat/ws?token=" + encodeURIComponent(state.token));
+    ws.onopen = function () {
+      attempt = 0;
+      status.textContent = "";
+      ws.send(JSON.stringify({ type: "resume", after: seq }));
+      state.pending.forEach(function (m) { ws.send(JSON.stringify(m)); });
+    };
+    ws.onmessage = function (ev) {
+      var f;
+      try { f = JSON.parse(ev.data); } catch (e) { return; }
+      if (f.type === "message") {
+        render(f, false);
+        if (f.seq > seq) seq = f.seq;
+        ack(f.client_id);
+      } else if (f.type === "ack") {
+        ack(f.client_id);
+      } else if (f.type === "error") {
+        status.textContent = f.detail || T.failed;
+        if (f.client_id) ack(f.client_id);
+      }
+    };
+    ws.onclose = function (ev) {
+      ws = null;
+      if (ev.code === 1008 || ev.code === 4404) { status.textContent = T.unavailable; return; }
+      status.textContent = T.offline;
+      var delay = Math.min(15000, 500 * Math.pow(2, attempt++)) * (0.5 + Math.random() / 2);
+      timer = setTimeout(function () { timer = null; connect(); }, delay);
+    };
+  }
+  function ack(id) {
+    if (!id) return;
+    state.pending = state.pending.filter(function (m) { return m.client_id !== id; });
+    save();
+  }
+
+  function mount() {
+    document.body.appendChild(host);
+    host.shadowRoot.appendChild(bubble);
+    root.appendChild(panel);
+    state.pending.forEach(function (m) { render({ author: "visitor", body: m.body, client_id: m.client_id }, true); });
+    if (state.token) connect();
+  }
+  if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
+})();

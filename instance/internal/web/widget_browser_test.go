@@ -1,0 +1,168 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/chat"
+)
+
+// hostPage serves a customer's website on another origin (localhost instead of
+// 127.0.0.1) that embeds the widget with the one documented tag, and styles that would
+// break a widget living in the page's own DOM.
+func hostPage(t *testing.T, instance string) string {
+	t.Helper()
+	page := fmt.Sprintf(`<!doctype html><html><head><title>Shop</title>
+<style>* { display: inline !important; color: red !important; font-size: 40px !important } button { visibility: hidden }</style>
+</head><body><h1>Our shop</h1>
+<script src="%s/widget.js" async></script></body></html>`, instance)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, page)
+	})}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return "http://localhost:" + strings.TrimPrefix(srv.URL, "http://127.0.0.1:")
+}
+
+// TestWidgetOnAnotherOrigin: a visitor on the customer's website opens the widget,
+// fills in the pre-chat form and writes; the message is stored. An agent's answer
+// with HTML in it appears as text. After a reload the history is back, each message
+// once.
+func TestWidgetOnAnotherOrigin(t *testing.T) {
+	ctx := browser(t)
+	h := newHarness(t, harnessOptions{}, true)
+	site := hostPage(t, h.http.URL)
+	if _, err := h.server.opts.Chat.SetOrigins(context.Background(), h.server.opts.Settings, []string{site}); err != nil {
+		t.Fatal(err)
+	}
+	// in evaluates JavaScript inside the widget's shadow root.
+	in := func(js string) string {
+		return `(() => { const r = document.getElementById("sproudchat-root")?.shadowRoot; ` + js + ` })()`
+	}
+	poll := func(what, js string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](in(js), chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+	}
+	eval := func(js string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](in(js))); err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(site)); err != nil {
+		t.Fatal(err)
+	}
+	poll("the bubble", `return !!r && !!r.querySelector("button.bubble")`)
+	poll("the bubble to keep its own style", `const b = r.querySelector("button.bubble"); const s = getComputedStyle(b); return s.visibility === "visible" && s.position === "fixed"`)
+	eval(`r.querySelector("button.bubble").click()`)
+	poll("the pre-chat form", `return !r.querySelector(".panel").hidden && !r.querySelector("form.pre").hidden`)
+	eval(`const f = r.querySelector("form.pre"); f.name.value = "Lena"; f.email.value = "lena@example.org"; f.consent.checked = true; f.requestSubmit()`)
+	poll("the message box", `return !r.querySelector("form.compose").hidden`)
+	eval(`const f = r.querySelector("form.compose"); f.message.value = "Hallo, <i>wo</i> ist meine Bestellung?"; f.requestSubmit()`)
+
+	var conv chat.Conversation
+	var stored []chat.Message
+	deadline := time.Now().Add(15 * time.Second)
+	for len(stored) == 0 && time.Now().Before(deadline) {
+		token, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.parse(localStorage.getItem("sproudchat:`+h.http.URL+`")).token`))
+		if err == nil && token != "" {
+			if conv, err = h.server.opts.Chat.ByToken(context.Background(), token); err != nil {
+				t.Fatal(err)
+			}
+			if stored, err = h.server.opts.Chat.After(context.Background(), conv.ID, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // polling the store, not timing behaviour
+	}
+	if len(stored) != 1 || stored[0].Body != "Hallo, <i>wo</i> ist meine Bestellung?" || stored[0].Author != chat.Visitor {
+		t.Fatalf("stored %+v, want the visitor's one message", stored)
+	}
+	poll("the acknowledgement", `return r.querySelectorAll(".msg.pending").length === 0 && r.querySelectorAll(".msg").length === 1`)
+
+	agentID := h.users[accounts.RoleAgent].ID
+	if _, err := h.server.opts.Chat.Send(context.Background(), conv.ID, chat.Agent, &agentID, "Sie ist <b>unterwegs</b>.", "agent-1"); err != nil {
+		t.Fatal(err)
+	}
+	poll("the agent's answer as text", `const m = r.querySelectorAll(".msg.agent"); return m.length === 1 && m[0].textContent === "Sie ist <b>unterwegs</b>." && !m[0].querySelector("b")`)
+
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	poll("the history after a reload", `return !!r && r.querySelectorAll(".msg").length === 2`)
+	texts, err := chromedp.Run(ctx, chromedp.Evaluate[string](in(`return Array.from(r.querySelectorAll(".msg"), m => m.textContent).join("|")`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if texts != "Hallo, <i>wo</i> ist meine Bestellung?|Sie ist <b>unterwegs</b>." {
+		t.Errorf("after a reload the widget shows %q", texts)
+	}
+}
+
+// TestWidgetRefusedOnAnUnlistedOrigin: a website the admin did not allow gets the
+// widget script but cannot open a conversation; the visitor reads why, and nothing is
+// stored.
+func TestWidgetRefusedOnAnUnlistedOrigin(t *testing.T) {
+	ctx := browser(t)
+	h := newHarness(t, harnessOptions{}, true)
+	site := hostPage(t, h.http.URL)
+	before := h.counts()
+	in := func(js string) string {
+		return `(() => { const r = document.getElementById("sproudchat-root")?.shadowRoot; ` + js + ` })()`
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(site)); err != nil {
+		t.Fatal(err)
+	}
+	for _, js := range []string{
+		`if (!r) return false; r.querySelector("button.bubble").click(); return true`,
+		`const f = r.querySelector("form.pre"); f.name.value = "Eve"; f.consent.checked = true; f.requestSubmit(); return true`,
+		`const s = r.querySelector(".status").textContent; return s === "Chat is unavailable right now." || s === "Der Chat ist derzeit nicht verfügbar."`,
+	} {
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](in(js), chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+			t.Fatalf("%s on %s: %v", js, site, err)
+		}
+	}
+	if after := h.counts(); after["chat_conversations"] != before["chat_conversations"] {
+		t.Errorf("a refused origin opened a conversation: %v → %v", before, after)
+	}
+}
+
+// TestWidgetScriptIsSmallAndSafe: the widget is served as JavaScript, stays within its
+// size budget and never builds markup from strings.
+func TestWidgetScriptIsSmallAndSafe(t *testing.T) {
+	h := newHarness(t, harnessOptions{}, false)
+	r := h.client().get("/widget.js")
+	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/javascript") {
+		t.Fatalf("GET /widget.js: %d %s", r.status, r.header.Get("Content-Type"))
+	}
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	w.Write([]byte(r.body))
+	w.Close()
+	if gz.Len() > 30<<10 {
+		t.Errorf("widget.js is %d bytes gzipped, over the 30 KiB budget", gz.Len())
+	}
+	for _, unsafe := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
+		if strings.Contains(r.body, unsafe) {
+			t.Errorf("widget.js uses %s", unsafe)
+		}
+	}
+}
