@@ -62,6 +62,13 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 	}
 }
 
+// AgentsOnline counts the agents with an open inbox connection.
+func (h *Hub) AgentsOnline() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.agents)
+}
+
 // Publish hands m to its conversation's subscribers and to every agent. Callers
 // publish a conversation's messages in sequence order (the store gives them under one
 // transaction per message, and Send publishes after storing).

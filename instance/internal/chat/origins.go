@@ -45,3 +45,49 @@ func (s *Service) SetOrigins(ctx context.Context, st SettingsStore, origins []st
 	}
 	return clean, st.Set(ctx, originsKey, clean, s.clock.Now())
 }
+
+const widgetKey = "chat.widget"
+
+// Widget is how the widget looks and what it says before anyone answers.
+type Widget struct {
+	Colour      string `json:"colour"`       // #rrggbb
+	Greeting    string `json:"greeting"`     // shown when the panel opens
+	OfflineText string `json:"offline_text"` // above the leave-a-message form
+}
+
+// DefaultWidget is the widget before an admin changes it.
+var DefaultWidget = Widget{Colour: "#1f6feb"}
+
+// WidgetSettings returns the widget's look and texts.
+func (s *Service) WidgetSettings(ctx context.Context, st SettingsStore) (Widget, error) {
+	w := DefaultWidget
+	err := st.Get(ctx, widgetKey, &w)
+	return w, err
+}
+
+// Validate checks w; it returns a *accounts.ValidationError.
+func (w Widget) Validate() error {
+	fields := map[string]string{}
+	if len(w.Colour) != 7 || w.Colour[0] != '#' || strings.Trim(strings.ToLower(w.Colour[1:]), "0123456789abcdef") != "" {
+		fields["colour"] = "must be a colour such as #1f6feb"
+	}
+	if len([]rune(w.Greeting)) > 500 {
+		fields["greeting"] = "at most 500 characters"
+	}
+	if len([]rune(w.OfflineText)) > 500 {
+		fields["offline_text"] = "at most 500 characters"
+	}
+	if len(fields) > 0 {
+		return &accounts.ValidationError{Fields: fields}
+	}
+	return nil
+}
+
+// SetWidgetSettings stores w after checking it.
+func (s *Service) SetWidgetSettings(ctx context.Context, st SettingsStore, w Widget) error {
+	if err := w.Validate(); err != nil {
+		return err
+	}
+	w.Colour = strings.ToLower(w.Colour)
+	return st.Set(ctx, widgetKey, w, s.clock.Now())
+}

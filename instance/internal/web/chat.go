@@ -83,22 +83,78 @@ func (s *Server) chatPreflight(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (s *Server) apiChatSettings(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string][]string{"origins": s.chatOrigins(c.Request().Context())})
+// chatSettings is the admin's view of the chat: allowed websites and the widget.
+type chatSettings struct {
+	Origins []string `json:"origins"`
+	chat.Widget
 }
 
+func (s *Server) readChatSettings(ctx context.Context) (chatSettings, error) {
+	w, err := s.opts.Chat.WidgetSettings(ctx, s.opts.Settings)
+	if err != nil {
+		return chatSettings{}, err
+	}
+	o, err := s.opts.Chat.Origins(ctx, s.opts.Settings)
+	return chatSettings{Origins: o, Widget: w}, err
+}
+
+func (s *Server) apiChatSettings(c echo.Context) error {
+	cs, err := s.readChatSettings(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cs)
+}
+
+// apiSetChatSettings changes the fields the request names. Everything is checked
+// before anything is stored.
 func (s *Server) apiSetChatSettings(c echo.Context) error {
+	ctx := c.Request().Context()
 	var in struct {
-		Origins []string `json:"origins"`
+		Origins     *[]string `json:"origins"`
+		Colour      *string   `json:"colour"`
+		Greeting    *string   `json:"greeting"`
+		OfflineText *string   `json:"offline_text"`
 	}
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	o, err := s.opts.Chat.SetOrigins(c.Request().Context(), s.opts.Settings, in.Origins)
+	cs, err := s.readChatSettings(ctx)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string][]string{"origins": o})
+	w := cs.Widget
+	for _, f := range []struct{ to, from *string }{{&w.Colour, in.Colour}, {&w.Greeting, in.Greeting}, {&w.OfflineText, in.OfflineText}} {
+		if f.from != nil {
+			*f.to = strings.TrimSpace(*f.from)
+		}
+	}
+	if err := w.Validate(); err != nil {
+		return err
+	}
+	if in.Origins != nil {
+		if cs.Origins, err = s.opts.Chat.SetOrigins(ctx, s.opts.Settings, *in.Origins); err != nil {
+			return err
+		}
+	}
+	if w != cs.Widget {
+		if err := s.opts.Chat.SetWidgetSettings(ctx, s.opts.Settings, w); err != nil {
+			return err
+		}
+	}
+	return s.apiChatSettings(c)
+}
+
+// apiChatConfig tells the widget how to look and whether anyone can answer: with no
+// agent online it offers the leave-a-message form, in read-only mode nothing to send.
+func (s *Server) apiChatConfig(c echo.Context) error {
+	w, err := s.opts.Chat.WidgetSettings(c.Request().Context(), s.opts.Settings)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, map[string]any{"colour": w.Colour, "greeting": w.Greeting, "offline_text": w.OfflineText,
+		"online": s.opts.Chat.Hub().AgentsOnline() > 0, "read_only": s.opts.ReadOnly})
 }
 
 // apiStartChat opens a conversation for a visitor and hands them its token.
@@ -146,13 +202,15 @@ func (s *Server) chatVisitorWS(c echo.Context) error {
 
 // chatAgentWS is an agent's live inbox: every conversation's messages.
 func (s *Server) chatAgentWS(c echo.Context) error {
+	// Subscribed before the upgrade completes: once the agent's client is connected,
+	// they count as online and miss nothing.
+	sub := s.opts.Chat.Hub().SubscribeAgent(1024)
+	defer s.opts.Chat.Hub().Unsubscribe(sub)
 	conn, err := websocket.Accept(c.Response(), c.Request(), nil) // same origin only
 	if err != nil {
 		return nil
 	}
 	id := mustPrincipal(c).User.ID
-	sub := s.opts.Chat.Hub().SubscribeAgent(1024)
-	defer s.opts.Chat.Hub().Unsubscribe(sub)
 	s.serveChat(c.Request().Context(), conn, sub, chatPeer{author: chat.Agent, userID: &id})
 	return nil
 }

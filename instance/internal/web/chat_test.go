@@ -35,6 +35,17 @@ func dialWS(t *testing.T, url string, hdr http.Header) *websocket.Conn {
 	return conn
 }
 
+// agentInbox logs an agent in and opens their live inbox: the agent is online.
+func agentInbox(t *testing.T, h *harness) *websocket.Conn {
+	t.Helper()
+	agentClient := h.loggedIn(accounts.RoleAgent)
+	hdr := http.Header{"Origin": {h.http.URL}}
+	for _, ck := range agentClient.http.Jar.Cookies(mustURL(h.http.URL)) {
+		hdr.Add("Cookie", ck.Name+"="+ck.Value)
+	}
+	return dialWS(t, wsURL(h, "/api/v1/chat/inbox"), hdr)
+}
+
 func readFrame(t *testing.T, conn *websocket.Conn) frame {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -107,13 +118,7 @@ func TestChatOverWebSockets(t *testing.T) {
 		t.Fatalf("socket with a wrong token: %v", err)
 	}
 	vws := dialWS(t, wsURL(h, "/api/v1/chat/ws?token="+started.Token), http.Header{"Origin": {shop}})
-	agentClient := h.loggedIn(accounts.RoleAgent)
-	cookies := agentClient.http.Jar.Cookies(mustURL(h.http.URL))
-	hdr := http.Header{"Origin": {h.http.URL}}
-	for _, ck := range cookies {
-		hdr.Add("Cookie", ck.Name+"="+ck.Value)
-	}
-	aws := dialWS(t, wsURL(h, "/api/v1/chat/inbox"), hdr)
+	aws := agentInbox(t, h)
 
 	writeFrame(t, vws, frame{Type: "send", ClientID: "v1", Body: "Hallo <b>Team</b>"})
 	if ack, echo := ackAndEcho(t, vws); ack.Seq != 1 || ack.ClientID != "v1" || echo.Seq != 1 {
@@ -174,5 +179,69 @@ func TestChatIsUnavailableWhileReadOnly(t *testing.T) {
 	}
 	if r := h.client().json("POST", "/api/v1/chat/conversations", map[string]string{}); r.status != 423 {
 		t.Fatalf("start while read-only: %d", r.status)
+	}
+}
+
+// TestChatWidgetSettings: an admin sets the widget's colour and texts; a bad value is
+// refused and changes nothing, origins included. The widget's config says whether an
+// agent is online.
+func TestChatWidgetSettings(t *testing.T) {
+	h := newHarness(t, harnessOptions{}, true)
+	admin := h.loggedIn(accounts.RoleAdmin)
+	r := admin.json("PUT", "/api/v1/settings/chat", map[string]any{"origins": []string{"https://shop.example"}, "colour": "#AA0000", "greeting": " Moin! "})
+	if r.status != 200 {
+		t.Fatalf("PUT: %d %s", r.status, r.body)
+	}
+	want := `{"origins":["https://shop.example"],"colour":"#aa0000","greeting":"Moin!","offline_text":""}`
+	if got := admin.get("/api/v1/settings/chat"); got.status != 200 || strings.TrimSpace(got.body) != want {
+		t.Fatalf("GET: %d %s, want %s", got.status, got.body, want)
+	}
+	for _, bad := range []map[string]any{
+		{"origins": []string{"https://other.example"}, "colour": "red"},
+		{"origins": []string{"https://other.example"}, "greeting": strings.Repeat("x", 501)},
+		{"colour": "#aa0000", "origins": []string{"javascript:alert(1)"}},
+	} {
+		r := admin.json("PUT", "/api/v1/settings/chat", bad)
+		if r.status != 422 || r.header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("PUT %v: %d %s", bad, r.status, r.body)
+		}
+		if got := admin.get("/api/v1/settings/chat"); strings.TrimSpace(got.body) != want {
+			t.Errorf("after refused %v: %s", bad, got.body)
+		}
+	}
+	if r := h.loggedIn(accounts.RoleAgent).json("PUT", "/api/v1/settings/chat", map[string]any{"colour": "#000000"}); r.status != 403 {
+		t.Errorf("an agent changed the widget: %d", r.status)
+	}
+
+	config := func() (c struct {
+		Colour   string `json:"colour"`
+		Greeting string `json:"greeting"`
+		Online   bool   `json:"online"`
+		ReadOnly bool   `json:"read_only"`
+	}) {
+		r := h.client().do("GET", "/api/v1/chat/config", "", nil, map[string]string{"Origin": "https://shop.example"})
+		if r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+			t.Fatalf("config: %d %s %v", r.status, r.body, r.header)
+		}
+		r.decode(t, &c)
+		return c
+	}
+	if c := config(); c.Online || c.Colour != "#aa0000" || c.Greeting != "Moin!" || c.ReadOnly {
+		t.Errorf("config with nobody online: %+v", c)
+	}
+	conn := agentInbox(t, h)
+	if c := config(); !c.Online {
+		t.Errorf("config with an agent online: %+v", c)
+	}
+	conn.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for config().Online && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // the server notices the close asynchronously
+	}
+	if config().Online {
+		t.Error("the agent left but the widget still says online")
+	}
+	if r := h.client().do("GET", "/api/v1/chat/config", "", nil, map[string]string{"Origin": "https://evil.example"}); r.status != 403 {
+		t.Errorf("config for an unlisted origin: %d", r.status)
 	}
 }

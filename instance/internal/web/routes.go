@@ -117,6 +117,7 @@ func (s *Server) routeTable() []Route {
 		// Chat: the widget on allowed websites, and the agents' live inbox.
 		{Method: get, Path: "/api/v1/settings/chat", Perm: a.SettingsManage, Handler: s.apiChatSettings},
 		{Method: put, Path: "/api/v1/settings/chat", Perm: a.SettingsManage, Handler: s.apiSetChatSettings},
+		{Method: get, Path: "/api/v1/chat/config", Perm: a.Public, CrossOrigin: true, Handler: s.apiChatConfig},
 		{Method: http.MethodOptions, Path: "/api/v1/chat/conversations", Perm: a.Public, CrossOrigin: true, Handler: s.chatPreflight},
 		{Method: post, Path: "/api/v1/chat/conversations", Perm: a.Public, CrossOrigin: true, Handler: s.apiStartChat},
 		{Method: get, Path: "/api/v1/chat/ws", Perm: a.Public, CrossOrigin: true, WebSocket: true, Handler: s.chatVisitorWS},

@@ -51,6 +51,10 @@ func TestWidgetOnAnotherOrigin(t *testing.T) {
 	if _, err := h.server.opts.Chat.SetOrigins(context.Background(), h.server.opts.Settings, []string{site}); err != nil {
 		t.Fatal(err)
 	}
+	if err := h.server.opts.Chat.SetWidgetSettings(context.Background(), h.server.opts.Settings, chat.Widget{Colour: "#aa0000", Greeting: "Wie können wir <em>helfen</em>?"}); err != nil {
+		t.Fatal(err)
+	}
+	agentInbox(t, h) // an agent is online
 	// in evaluates JavaScript inside the widget's shadow root.
 	in := func(js string) string {
 		return `(() => { const r = document.getElementById("sproudchat-root")?.shadowRoot; ` + js + ` })()`
@@ -73,7 +77,8 @@ func TestWidgetOnAnotherOrigin(t *testing.T) {
 	poll("the bubble", `return !!r && !!r.querySelector("button.bubble")`)
 	poll("the bubble to keep its own style", `const b = r.querySelector("button.bubble"); const s = getComputedStyle(b); return s.visibility === "visible" && s.position === "fixed"`)
 	eval(`r.querySelector("button.bubble").click()`)
-	poll("the pre-chat form", `return !r.querySelector(".panel").hidden && !r.querySelector("form.pre").hidden`)
+	poll("the pre-chat form", `return !r.querySelector(".panel").hidden && !r.querySelector("form.pre").hidden && r.querySelector("form.off").hidden`)
+	poll("the greeting as text, in the admin's colour", `return r.querySelector(".greet").textContent === "Wie können wir <em>helfen</em>?" && getComputedStyle(r.querySelector("button.bubble")).backgroundColor === "rgb(170, 0, 0)"`)
 	eval(`const f = r.querySelector("form.pre"); f.name.value = "Lena"; f.email.value = "lena@example.org"; f.consent.checked = true; f.requestSubmit()`)
 	poll("the message box", `return !r.querySelector("form.compose").hidden`)
 	eval(`const f = r.querySelector("form.compose"); f.message.value = "Hallo, <i>wo</i> ist meine Bestellung?"; f.requestSubmit()`)
@@ -118,28 +123,16 @@ func TestWidgetOnAnotherOrigin(t *testing.T) {
 }
 
 // TestWidgetRefusedOnAnUnlistedOrigin: a website the admin did not allow gets the
-// widget script but cannot open a conversation; the visitor reads why, and nothing is
+// widget script but is offered nothing to send; the visitor reads why, and nothing is
 // stored.
 func TestWidgetRefusedOnAnUnlistedOrigin(t *testing.T) {
 	ctx := browser(t)
 	h := newHarness(t, harnessOptions{}, true)
 	site := hostPage(t, h.http.URL)
 	before := h.counts()
-	in := func(js string) string {
-		return `(() => { const r = document.getElementById("sproudchat-root")?.shadowRoot; ` + js + ` })()`
-	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(site)); err != nil {
-		t.Fatal(err)
-	}
-	for _, js := range []string{
-		`if (!r) return false; r.querySelector("button.bubble").click(); return true`,
-		`const f = r.querySelector("form.pre"); f.name.value = "Eve"; f.consent.checked = true; f.requestSubmit(); return true`,
-		`const s = r.querySelector(".status").textContent; return s === "Chat is unavailable right now." || s === "Der Chat ist derzeit nicht verfügbar."`,
-	} {
-		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](in(js), chromedp.WithPollingTimeout(15*time.Second))); err != nil {
-			t.Fatalf("%s on %s: %v", js, site, err)
-		}
-	}
+	poll := openWidget(t, ctx, site)
+	poll("chat unavailable", `const s = r.querySelector(".status").textContent; return s === "Chat is unavailable right now." || s === "Der Chat ist derzeit nicht verfügbar."`)
+	poll("nothing to send", `return Array.from(r.querySelectorAll("form")).every(f => f.hidden)`)
 	if after := h.counts(); after["chat_conversations"] != before["chat_conversations"] {
 		t.Errorf("a refused origin opened a conversation: %v → %v", before, after)
 	}
@@ -165,4 +158,69 @@ func TestWidgetScriptIsSmallAndSafe(t *testing.T) {
 			t.Errorf("widget.js uses %s", unsafe)
 		}
 	}
+}
+
+// openWidget loads the customer's page and opens the widget; it returns a function
+// that waits until JavaScript run in the widget's shadow root returns true.
+func openWidget(t *testing.T, ctx context.Context, site string) func(what, js string) {
+	t.Helper()
+	in := func(js string) string {
+		return `(() => { const r = document.getElementById("sproudchat-root")?.shadowRoot; ` + js + ` })()`
+	}
+	poll := func(what, js string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](in(js), chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(site)); err != nil {
+		t.Fatal(err)
+	}
+	poll("the widget to open", `if (!r) return false; r.querySelector("button.bubble").click(); return true`)
+	return poll
+}
+
+// TestWidgetLeavesAMessageWhenNoAgentIsOnline: with nobody in the inbox the widget
+// offers the leave-a-message form instead of a chat, and the message becomes a ticket.
+func TestWidgetLeavesAMessageWhenNoAgentIsOnline(t *testing.T) {
+	ctx := browser(t)
+	h := newHarness(t, harnessOptions{}, true)
+	site := hostPage(t, h.http.URL)
+	if _, err := h.server.opts.Chat.SetOrigins(context.Background(), h.server.opts.Settings, []string{site}); err != nil {
+		t.Fatal(err)
+	}
+	before := h.counts()
+	poll := openWidget(t, ctx, site)
+	poll("the offline form", `return !r.querySelector("form.off").hidden && r.querySelector("form.pre").hidden && r.querySelector("form.compose").hidden`)
+	poll("the message sent", `const f = r.querySelector("form.off"); f.name.value = "Jonas"; f.email.value = "jonas@example.org"; f.message.value = "Bitte um Rückruf <script>x</script>"; f.requestSubmit(); return true`)
+	poll("the thanks with a reference", `return /#\d+$/.test(r.querySelector(".log .note")?.textContent || "") && r.querySelector("form.off").hidden`)
+	after := h.counts()
+	if after["tickets"] != before["tickets"]+1 || after["chat_conversations"] != before["chat_conversations"] {
+		t.Fatalf("counts %v → %v, want one ticket and no conversation", before, after)
+	}
+	var got struct{ Source, RequesterEmail string }
+	if err := h.db.Gorm().Table("tickets").Order("id desc").Select("source, requester_email").Take(&got).Error; err != nil {
+		t.Fatal(err)
+	}
+	if got.Source != "chat" || got.RequesterEmail != "jonas@example.org" {
+		t.Errorf("ticket %+v", got)
+	}
+}
+
+// TestWidgetWhileReadOnly: a suspended instance's widget says chat is unavailable and
+// offers nothing to send.
+func TestWidgetWhileReadOnly(t *testing.T) {
+	ctx := browser(t)
+	h := newHarness(t, harnessOptions{readOnly: true}, true)
+	site := hostPage(t, h.http.URL)
+	if _, err := h.server.opts.Chat.SetOrigins(context.Background(), h.server.opts.Settings, []string{site}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.server.opts.Chat.SetWidgetSettings(context.Background(), h.server.opts.Settings, chat.Widget{Colour: "#1f6feb", Greeting: "Hallo"}); err != nil {
+		t.Fatal(err)
+	}
+	agentInbox(t, h)
+	poll := openWidget(t, ctx, site)
+	poll("the instance's settings (the origin is allowed)", `return r.querySelector(".greet").textContent === "Hallo"`)
+	poll("chat unavailable, nothing to send", `const s = r.querySelector(".status").textContent; return (s === "Chat is unavailable right now." || s === "Der Chat ist derzeit nicht verfügbar.") && Array.from(r.querySelectorAll("form")).every(f => f.hidden)`)
 }

@@ -14,13 +14,17 @@
     consent: "Ich bin einverstanden, dass meine Angaben zur Beantwortung gespeichert werden.",
     start: "Chat starten", send: "Senden", input: "Nachricht", you: "Sie", agent: "Support",
     offline: "Verbindung unterbrochen – wir verbinden neu …", failed: "Nicht gesendet",
-    unavailable: "Der Chat ist derzeit nicht verfügbar."
+    unavailable: "Der Chat ist derzeit nicht verfügbar.", message: "Ihre Nachricht", leave: "Nachricht senden",
+    away: "Gerade ist niemand online. Hinterlassen Sie uns eine Nachricht, wir antworten per E-Mail.",
+    thanks: "Danke! Wir antworten per E-Mail. Ihre Referenz: #"
   } : {
     open: "Open chat", close: "Close chat", title: "Chat", name: "Name", email: "Email",
     consent: "I agree that my details are stored to answer me.",
     start: "Start chat", send: "Send", input: "Message", you: "You", agent: "Support",
     offline: "Connection lost – reconnecting …", failed: "Not sent",
-    unavailable: "Chat is unavailable right now."
+    unavailable: "Chat is unavailable right now.", message: "Your message", leave: "Send message",
+    away: "No one is online right now. Leave a message and we will answer by email.",
+    thanks: "Thank you! We will answer by email. Your reference: #"
   };
 
   function load() {
@@ -45,25 +49,35 @@
 
   var host = el("div", { id: "sproudchat-root" });
   var root = host.attachShadow({ mode: "open" });
-  root.appendChild(el("style", {}, [
+  var css = [
     ":host{all:initial}",
     "*{box-sizing:border-box;font:14px/1.4 system-ui,sans-serif}",
-    ".bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:#1f6feb;color:#fff;cursor:pointer;z-index:2147483647;font-size:24px}",
+    ".bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:var(--c,#1f6feb);color:#fff;cursor:pointer;z-index:2147483647;font-size:24px}",
     ".panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;max-height:calc(100vh - 120px);background:#fff;color:#111;border:1px solid #ccc;border-radius:10px;display:flex;flex-direction:column;z-index:2147483647;box-shadow:0 6px 24px rgba(0,0,0,.2)}",
     ".panel[hidden]{display:none}",
-    "header{padding:10px 12px;background:#1f6feb;color:#fff;border-radius:10px 10px 0 0;display:flex;justify-content:space-between}",
+    "header{padding:10px 12px;background:var(--c,#1f6feb);color:#fff;border-radius:10px 10px 0 0;display:flex;justify-content:space-between}",
     "header button{background:none;border:0;color:#fff;cursor:pointer}",
     ".log{flex:1;overflow-y:auto;padding:10px;display:flex;flex-direction:column;gap:6px}",
     ".msg{max-width:80%;padding:6px 10px;border-radius:8px;background:#eef;white-space:pre-wrap;word-wrap:break-word}",
-    ".msg.visitor{align-self:flex-end;background:#1f6feb;color:#fff}",
+    ".msg.visitor{align-self:flex-end;background:var(--c,#1f6feb);color:#fff}",
     ".msg.pending{opacity:.6}",
     ".status{padding:4px 10px;color:#a40;font-size:12px}",
     "form{display:flex;gap:6px;padding:8px;border-top:1px solid #ddd;flex-wrap:wrap}",
     "input,textarea{flex:1;min-width:0;padding:6px;border:1px solid #bbb;border-radius:6px}",
-    "form button{padding:6px 10px;border:0;border-radius:6px;background:#1f6feb;color:#fff;cursor:pointer}",
-    ".pre input{flex-basis:100%}.pre label{font-size:12px}",
+    "form button{padding:6px 10px;border:0;border-radius:6px;background:var(--c,#1f6feb);color:#fff;cursor:pointer}",
+    ".pre input,.off input,.off textarea{flex-basis:100%}.pre label{font-size:12px}",
+    ".greet,.note{padding:6px 10px;border-radius:8px;background:#eef}",
+    "[hidden]{display:none!important}",
     ":focus-visible{outline:2px solid #f90;outline-offset:2px}"
-  ].join("")));
+  ].join("");
+  // A constructed stylesheet is not subject to the host page's style-src policy.
+  try {
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    root.adoptedStyleSheets = [sheet];
+  } catch (e) {
+    root.appendChild(el("style", {}, css));
+  }
 
   var bubble = el("button", { "class": "bubble", type: "button", "aria-label": T.open, "aria-expanded": "false" }, "💬");
   var panel = el("div", { "class": "panel", role: "dialog", "aria-label": T.title, hidden: "" });
@@ -95,10 +109,72 @@
   compose.appendChild(input);
   compose.appendChild(el("button", { type: "submit" }, T.send));
 
+  // The leave-a-message form, while no agent is online: it becomes a ticket.
+  var off = el("form", { "class": "off" });
+  var oName = el("input", { name: "name", autocomplete: "name", placeholder: T.name, "aria-label": T.name });
+  var oEmail = el("input", { name: "email", type: "email", required: "", autocomplete: "email", placeholder: T.email, "aria-label": T.email });
+  var oMessage = el("textarea", { name: "message", rows: "3", required: "", maxlength: "10000", placeholder: T.message, "aria-label": T.message });
+  [oName, oEmail, oMessage, el("button", { type: "submit" }, T.leave)].forEach(function (n) { off.appendChild(n); });
+  var note = el("p", { "class": "note" });
+  var greet = el("div", { "class": "greet" });
+
+  // cfg comes from the instance: colour, greeting, offline text, whether an agent is
+  // online and whether the instance is read-only. Until it arrives nothing is offered.
+  var cfg = null, leftMessage = false;
   function showForms() {
-    pre.hidden = !!state.token;
-    compose.hidden = !state.token;
-    if (!pre.parentNode) { panel.appendChild(pre); panel.appendChild(compose); }
+    var unavailable = !cfg || cfg.read_only, away = cfg && !cfg.online && !state.token;
+    pre.hidden = unavailable || away || !!state.token;
+    compose.hidden = unavailable || !state.token;
+    off.hidden = unavailable || !away || leftMessage;
+    note.hidden = !(away && !leftMessage);
+    note.textContent = (cfg && cfg.offline_text) || T.away;
+    greet.textContent = (cfg && cfg.greeting) || "";
+    greet.hidden = !greet.textContent;
+    if (unavailable && cfg) status.textContent = T.unavailable;
+    if (!pre.parentNode) {
+      log.insertBefore(greet, log.firstChild);
+      [note, off, pre, compose].forEach(function (n) { panel.appendChild(n); });
+    }
+  }
+  function loadConfig() {
+    fetch(base + "/api/v1/chat/config").then(function (r) {
+      if (!r.ok) throw new Error(T.unavailable);
+      return r.json();
+    }).then(function (c) {
+      cfg = c;
+      if (/^#[0-9a-f]{6}$/i.test(c.colour)) host.style.setProperty("--c", c.colour);
+      showForms();
+    }).catch(function () {
+      cfg = null;
+      status.textContent = T.unavailable;
+      showForms();
+    });
+  }
+
+  off.addEventListener("submit", function (e) {
+    e.preventDefault();
+    post("/api/v1/chat/offline", { name: oName.value, email: oEmail.value, message: oMessage.value }, function (b) {
+      leftMessage = true;
+      status.textContent = "";
+      var thanks = el("p", { "class": "note", role: "status" }, T.thanks + b.reference);
+      log.appendChild(thanks);
+      showForms();
+    });
+  });
+
+  // post sends JSON to the instance and hands the answer to done; a refusal shows its
+  // detail, a refused origin or network failure (a TypeError without detail) says
+  // chat is unavailable.
+  function post(path, body, done) {
+    fetch(base + path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
+      .then(function (r) {
+        return r.json().then(function (b) {
+          if (!r.ok) throw new Error(b.detail || T.unavailable);
+          done(b);
+        });
+      }).catch(function (err) {
+        status.textContent = err instanceof TypeError ? T.unavailable : err.message;
+      });
   }
 
   function toggle(open) {
@@ -107,6 +183,7 @@
     bubble.setAttribute("aria-label", open ? T.close : T.open);
     if (open) {
       showForms();
+      loadConfig();
       (state.token ? input : fName).focus();
       connect();
     } else {
@@ -138,22 +215,13 @@
   pre.addEventListener("submit", function (e) {
     e.preventDefault();
     if (!fConsent.checked) return;
-    fetch(base + "/api/v1/chat/conversations", {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ name: fName.value, email: fEmail.value })
-    }).then(function (r) {
-      return r.json().then(function (b) {
-        if (!r.ok) throw new Error(b.detail || T.unavailable);
-        state.token = b.token;
-        state.conversation_id = b.conversation_id;
-        save();
-        showForms();
-        input.focus();
-        connect();
-      });
-    }).catch(function (err) {
-      // A refused origin or a network failure reaches us as a TypeError without detail.
-      status.textContent = err instanceof TypeError ? T.unavailable : err.message;
+    post("/api/v1/chat/conversations", { name: fName.value, email: fEmail.value }, function (b) {
+      state.token = b.token;
+      state.conversation_id = b.conversation_id;
+      save();
+      showForms();
+      input.focus();
+      connect();
     });
   });
 
@@ -222,6 +290,7 @@
     document.body.appendChild(host);
     host.shadowRoot.appendChild(bubble);
     root.appendChild(panel);
+    loadConfig();
     state.pending.forEach(function (m) { render({ author: "visitor", body: m.body, client_id: m.client_id }, true); });
     if (state.token) connect();
   }
