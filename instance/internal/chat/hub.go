@@ -15,6 +15,7 @@ type Hub struct {
 // Subscriber is one live connection.
 type Subscriber struct {
 	C       chan Message  // what to deliver; buffered
+	Typing  chan Typing   // who is typing; a full buffer loses these, never the subscriber
 	Dropped chan struct{} // closed when the hub gave up on this subscriber
 	once    sync.Once
 }
@@ -25,7 +26,7 @@ func NewHub() *Hub {
 }
 
 func newSubscriber(buffer int) *Subscriber {
-	return &Subscriber{C: make(chan Message, buffer), Dropped: make(chan struct{})}
+	return &Subscriber{C: make(chan Message, buffer), Typing: make(chan Typing, 4), Dropped: make(chan struct{})}
 }
 
 // SubscribeConversation returns a subscriber for one conversation's messages.
@@ -80,6 +81,33 @@ func (h *Hub) Publish(m Message) {
 	}
 	for s := range h.agents {
 		h.deliver(s, m)
+	}
+}
+
+// Typing says that someone started or stopped writing in a conversation. It is not
+// stored: a lost one only means an indicator shows a moment late.
+type Typing struct {
+	ConversationID int64
+	Author         Author
+	On             bool
+}
+
+// PublishTyping hands t to its conversation's subscribers and to every agent, without
+// ever blocking or dropping anyone.
+func (h *Hub) PublishTyping(t Typing) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	send := func(s *Subscriber) {
+		select {
+		case s.Typing <- t:
+		default:
+		}
+	}
+	for s := range h.byConv[t.ConversationID] {
+		send(s)
+	}
+	for s := range h.agents {
+		send(s)
 	}
 }
 

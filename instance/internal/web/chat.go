@@ -17,7 +17,7 @@ import (
 
 // frame is one WebSocket message, both ways.
 type frame struct {
-	Type           string    `json:"type"` // resume, send, message, ack, error
+	Type           string    `json:"type"` // resume, send, message, ack, error, typing
 	ConversationID int64     `json:"conversation_id,omitempty"`
 	After          int64     `json:"after,omitempty"`
 	ClientID       string    `json:"client_id,omitempty"`
@@ -26,6 +26,7 @@ type frame struct {
 	Author         string    `json:"author,omitempty"`
 	At             time.Time `json:"at,omitzero"`
 	Detail         string    `json:"detail,omitempty"`
+	On             bool      `json:"on,omitempty"` // typing: started (true) or stopped
 }
 
 func messageFrame(m chat.Message) frame {
@@ -234,6 +235,7 @@ func (s *Server) serveChat(ctx context.Context, conn *websocket.Conn, sub *chat.
 	resume := make(chan frame, 8)
 	go s.chatWriter(ctx, cancel, conn, sub, peer, out, resume)
 	limit := ratelimit.New(s.opts.Clock, 10*time.Second, 20) // per connection
+	typingLimit := ratelimit.New(s.opts.Clock, 10*time.Second, 20)
 	for {
 		var in frame
 		if err := wsjson.Read(ctx, conn, &in); err != nil {
@@ -244,6 +246,17 @@ func (s *Server) serveChat(ctx context.Context, conn *websocket.Conn, sub *chat.
 			conv = in.ConversationID
 		}
 		switch in.Type {
+		case "typing":
+			if s.opts.ReadOnly || conv == 0 || typingLimit.Wait("t") > 0 {
+				continue // ephemeral: an extra one is simply not passed on
+			}
+			if peer.author == chat.Agent {
+				if _, err := s.opts.Chat.Conversation(ctx, conv); err != nil {
+					continue
+				}
+			}
+			typingLimit.Hit("t")
+			s.opts.Chat.Hub().PublishTyping(chat.Typing{ConversationID: conv, Author: peer.author, On: in.On})
 		case "resume":
 			in.ConversationID = conv
 			select {
@@ -316,6 +329,13 @@ func (s *Server) chatWriter(ctx context.Context, cancel context.CancelFunc, conn
 			return
 		case m := <-sub.C:
 			if !deliver(m) {
+				return
+			}
+		case t := <-sub.Typing:
+			if t.Author == peer.author {
+				continue // one's own side typing is no news
+			}
+			if !write(frame{Type: "typing", ConversationID: t.ConversationID, Author: string(t.Author), On: t.On}) {
 				return
 			}
 		case f := <-out:

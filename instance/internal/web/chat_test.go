@@ -245,3 +245,45 @@ func TestChatWidgetSettings(t *testing.T) {
 		t.Errorf("config for an unlisted origin: %d", r.status)
 	}
 }
+
+// TestChatTyping: typing shows on the other side of the conversation only: not to the
+// typist, not to another visitor, and it is never stored.
+func TestChatTyping(t *testing.T) {
+	h := newHarness(t, harnessOptions{}, true)
+	ctx := context.Background()
+	if _, err := h.server.opts.Chat.SetOrigins(ctx, h.server.opts.Settings, []string{shop}); err != nil {
+		t.Fatal(err)
+	}
+	conv, token, err := h.server.opts.Chat.Start(ctx, "Rita", "", shop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherToken, _ := h.server.opts.Chat.Start(ctx, "Eve", "", shop)
+	origin := http.Header{"Origin": {shop}}
+	vws := dialWS(t, wsURL(h, "/api/v1/chat/ws?token="+token), origin)
+	ows := dialWS(t, wsURL(h, "/api/v1/chat/ws?token="+otherToken), origin)
+	aws := agentInbox(t, h)
+	before := h.counts()
+
+	writeFrame(t, vws, frame{Type: "typing", On: true})
+	if f := readFrame(t, aws); f.Type != "typing" || f.ConversationID != conv.ID || f.Author != "visitor" || !f.On {
+		t.Fatalf("the agent got %+v, want the visitor typing", f)
+	}
+	writeFrame(t, aws, frame{Type: "typing", ConversationID: conv.ID, On: true})
+	if f := readFrame(t, vws); f.Type != "typing" || f.Author != "agent" || !f.On {
+		t.Fatalf("the visitor got %+v, want the agent typing", f)
+	}
+	writeFrame(t, aws, frame{Type: "typing", ConversationID: conv.ID})
+	if f := readFrame(t, vws); f.Type != "typing" || f.On {
+		t.Fatalf("the visitor got %+v, want the agent stopped", f)
+	}
+	if after := h.counts(); after["chat_messages"] != before["chat_messages"] {
+		t.Errorf("typing was stored: %v → %v", before, after)
+	}
+	// The next frame each visitor reads belongs to their own message: neither saw their
+	// own typing, and Eve never saw Rita's conversation.
+	for _, c := range []*websocket.Conn{vws, ows} {
+		writeFrame(t, c, frame{Type: "send", ClientID: "m1", Body: "hi"})
+		ackAndEcho(t, c)
+	}
+}

@@ -54,7 +54,7 @@ func TestWidgetOnAnotherOrigin(t *testing.T) {
 	if err := h.server.opts.Chat.SetWidgetSettings(context.Background(), h.server.opts.Settings, chat.Widget{Colour: "#aa0000", Greeting: "Wie können wir <em>helfen</em>?"}); err != nil {
 		t.Fatal(err)
 	}
-	agentInbox(t, h) // an agent is online
+	aws := agentInbox(t, h) // an agent is online
 	// in evaluates JavaScript inside the widget's shadow root.
 	in := func(js string) string {
 		return `(() => { const r = document.getElementById("sproudchat-root")?.shadowRoot; ` + js + ` })()`
@@ -81,7 +81,12 @@ func TestWidgetOnAnotherOrigin(t *testing.T) {
 	poll("the greeting as text, in the admin's colour", `return r.querySelector(".greet").textContent === "Wie können wir <em>helfen</em>?" && getComputedStyle(r.querySelector("button.bubble")).backgroundColor === "rgb(170, 0, 0)"`)
 	eval(`const f = r.querySelector("form.pre"); f.name.value = "Lena"; f.email.value = "lena@example.org"; f.consent.checked = true; f.requestSubmit()`)
 	poll("the message box", `return !r.querySelector("form.compose").hidden`)
-	eval(`const f = r.querySelector("form.compose"); f.message.value = "Hallo, <i>wo</i> ist meine Bestellung?"; f.requestSubmit()`)
+	poll("the connection", `return r.host.dataset.state === "connected"`)
+	eval(`const f = r.querySelector("form.compose"); f.message.value = "Hallo, <i>wo</i> ist meine Bestellung?"; f.message.dispatchEvent(new Event("input"))`)
+	if f := readFrame(t, aws); f.Type != "typing" || f.Author != "visitor" || !f.On {
+		t.Fatalf("the agent got %+v, want the visitor typing", f)
+	}
+	eval(`r.querySelector("form.compose").requestSubmit()`)
 
 	var conv chat.Conversation
 	var stored []chat.Message
@@ -104,10 +109,12 @@ func TestWidgetOnAnotherOrigin(t *testing.T) {
 	poll("the acknowledgement", `return r.querySelectorAll(".msg.pending").length === 0 && r.querySelectorAll(".msg").length === 1`)
 
 	agentID := h.users[accounts.RoleAgent].ID
+	writeFrame(t, aws, frame{Type: "typing", ConversationID: conv.ID, On: true})
+	poll("the agent typing", `return !r.querySelector(".typing").hidden`)
 	if _, err := h.server.opts.Chat.Send(context.Background(), conv.ID, chat.Agent, &agentID, "Sie ist <b>unterwegs</b>.", "agent-1"); err != nil {
 		t.Fatal(err)
 	}
-	poll("the agent's answer as text", `const m = r.querySelectorAll(".msg.agent"); return m.length === 1 && m[0].textContent === "Sie ist <b>unterwegs</b>." && !m[0].querySelector("b")`)
+	poll("the agent's answer as text", `const m = r.querySelectorAll(".msg.agent"); return m.length === 1 && m[0].textContent === "Sie ist <b>unterwegs</b>." && !m[0].querySelector("b") && r.querySelector(".typing").hidden`)
 
 	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
 		t.Fatal(err)

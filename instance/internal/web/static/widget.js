@@ -16,7 +16,7 @@
     offline: "Verbindung unterbrochen – wir verbinden neu …", failed: "Nicht gesendet",
     unavailable: "Der Chat ist derzeit nicht verfügbar.", message: "Ihre Nachricht", leave: "Nachricht senden",
     away: "Gerade ist niemand online. Hinterlassen Sie uns eine Nachricht, wir antworten per E-Mail.",
-    thanks: "Danke! Wir antworten per E-Mail. Ihre Referenz: #"
+    thanks: "Danke! Wir antworten per E-Mail. Ihre Referenz: #", typing: "Support schreibt …"
   } : {
     open: "Open chat", close: "Close chat", title: "Chat", name: "Name", email: "Email",
     consent: "I agree that my details are stored to answer me.",
@@ -24,7 +24,7 @@
     offline: "Connection lost – reconnecting …", failed: "Not sent",
     unavailable: "Chat is unavailable right now.", message: "Your message", leave: "Send message",
     away: "No one is online right now. Leave a message and we will answer by email.",
-    thanks: "Thank you! We will answer by email. Your reference: #"
+    thanks: "Thank you! We will answer by email. Your reference: #", typing: "Support is typing …"
   };
 
   function load() {
@@ -62,6 +62,7 @@
     ".msg.visitor{align-self:flex-end;background:var(--c,#1f6feb);color:#fff}",
     ".msg.pending{opacity:.6}",
     ".status{padding:4px 10px;color:#a40;font-size:12px}",
+    ".typing{padding:2px 10px;color:#666;font-size:12px;font-style:italic}",
     "form{display:flex;gap:6px;padding:8px;border-top:1px solid #ddd;flex-wrap:wrap}",
     "input,textarea{flex:1;min-width:0;padding:6px;border:1px solid #bbb;border-radius:6px}",
     "form button{padding:6px 10px;border:0;border-radius:6px;background:var(--c,#1f6feb);color:#fff;cursor:pointer}",
@@ -87,8 +88,10 @@
   head.appendChild(closer);
   var log = el("div", { "class": "log", role: "log", "aria-live": "polite" });
   var status = el("div", { "class": "status", role: "status" });
+  var typing = el("div", { "class": "typing", "aria-live": "polite", hidden: "" }, T.typing);
   panel.appendChild(head);
   panel.appendChild(log);
+  panel.appendChild(typing);
   panel.appendChild(status);
 
   // The pre-chat form: name, e-mail and consent, asked once per visitor.
@@ -242,6 +245,29 @@
     input.value = "";
     if (ws && ws.readyState === 1) ws.send(JSON.stringify(m));
   });
+  // Typing, told to the agent at most every 3 seconds while it lasts, and when it stops.
+  var typingSent = 0, typingStop = null;
+  function sendTyping(on) {
+    if (!ws || ws.readyState !== 1) return false;
+    ws.send(JSON.stringify({ type: "typing", on: on }));
+    return true;
+  }
+  input.addEventListener("input", function () {
+    var now = Date.now();
+    if (now - typingSent > 3000 && sendTyping(true)) typingSent = now;
+    clearTimeout(typingStop);
+    typingStop = setTimeout(function () { typingSent = 0; sendTyping(false); }, 4000);
+  });
+  compose.addEventListener("submit", function () {
+    if (typingSent) { clearTimeout(typingStop); typingSent = 0; sendTyping(false); }
+  });
+  var typingHide = null;
+  function showTyping(on) {
+    typing.hidden = !on;
+    clearTimeout(typingHide);
+    if (on) typingHide = setTimeout(function () { typing.hidden = true; }, 10000);
+  }
+
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); compose.requestSubmit(); }
   });
@@ -254,6 +280,7 @@
     ws = new WebSocket(base.replace(/^http/, "ws") + "/api/v1/chat/ws?token=" + encodeURIComponent(state.token));
     ws.onopen = function () {
       attempt = 0;
+      host.setAttribute("data-state", "connected");
       status.textContent = "";
       ws.send(JSON.stringify({ type: "resume", after: seq }));
       state.pending.forEach(function (m) { ws.send(JSON.stringify(m)); });
@@ -261,7 +288,10 @@
     ws.onmessage = function (ev) {
       var f;
       try { f = JSON.parse(ev.data); } catch (e) { return; }
-      if (f.type === "message") {
+      if (f.type === "typing") {
+        showTyping(f.on);
+      } else if (f.type === "message") {
+        if (f.author !== "visitor") showTyping(false);
         render(f, false);
         if (f.seq > seq) seq = f.seq;
         ack(f.client_id);
@@ -274,6 +304,7 @@
     };
     ws.onclose = function (ev) {
       ws = null;
+      host.setAttribute("data-state", "disconnected");
       if (ev.code === 1008 || ev.code === 4404) { status.textContent = T.unavailable; return; }
       status.textContent = T.offline;
       var delay = Math.min(15000, 500 * Math.pow(2, attempt++)) * (0.5 + Math.random() / 2);
