@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -85,4 +86,45 @@ func (s *Server) apiChatOffline(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusCreated, map[string]any{"reference": t.ID})
+}
+
+// Transcripter mails a chat's transcript to its visitor.
+type Transcripter interface {
+	Transcript(ctx context.Context, c chat.Conversation, msgs []chat.Message) error
+}
+
+// apiChatTranscript mails the visitor their conversation, to the address they gave
+// when it started. A visitor names the conversation by their token, so no one else's
+// transcript can be asked for, and each address is throttled like the contact form.
+func (s *Server) apiChatTranscript(c echo.Context) error {
+	ctx := c.Request().Context()
+	var in struct {
+		Token string `json:"token"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	conv, err := s.opts.Chat.ByToken(ctx, in.Token)
+	if err != nil {
+		return err
+	}
+	if s.opts.Transcripts == nil {
+		return &requestError{http.StatusServiceUnavailable, "unavailable", "transcripts are not sent by this instance"}
+	}
+	if conv.VisitorEmail == "" {
+		return &accounts.ValidationError{Fields: map[string]string{"email": "this chat was started without an e-mail address"}}
+	}
+	ip := c.RealIP()
+	if wait := s.contactLimit.Wait(ip); wait > 0 {
+		return &requestError{http.StatusTooManyRequests, "throttled", "too many requests from this address; try again later"}
+	}
+	s.contactLimit.Hit(ip)
+	msgs, err := s.opts.Chat.After(ctx, conv.ID, 0)
+	if err != nil {
+		return err
+	}
+	if err := s.opts.Transcripts.Transcript(ctx, conv, msgs); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusAccepted)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
+	"github.com/sproudstack/sproudchat/instance/internal/notify"
 )
 
 func TestChatBecomesATicket(t *testing.T) {
@@ -62,5 +63,76 @@ func TestOfflineMessageBecomesATicket(t *testing.T) {
 	}
 	if r := v.do("POST", "/api/v1/chat/offline", "application/json", strings.NewReader(`{"name":"x","email":"nope","message":"m"}`), map[string]string{"Origin": shop}); r.status != 422 {
 		t.Fatalf("bad e-mail: %d", r.status)
+	}
+}
+
+// TestChatTranscriptByEmail: a visitor asks for their transcript and it is queued for
+// the address they started the chat with, never another; a wrong token or a chat
+// without an address queues nothing.
+func TestChatTranscriptByEmail(t *testing.T) {
+	h := newHarness(t, harnessOptions{}, true)
+	ctx := context.Background()
+	if _, err := h.server.opts.Chat.SetOrigins(ctx, h.server.opts.Settings, []string{shop}); err != nil {
+		t.Fatal(err)
+	}
+	conv, token, err := h.server.opts.Chat.Start(ctx, "Rita", "Rita@Example.org", shop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentID := h.users[accounts.RoleAgent].ID
+	for _, m := range []struct {
+		a    chat.Author
+		body string
+	}{{chat.Visitor, "Wo ist <b>Paket</b> 7?"}, {chat.Agent, "Es kommt morgen."}} {
+		var uid *int64
+		if m.a == chat.Agent {
+			uid = &agentID
+		}
+		if _, err := h.server.opts.Chat.Send(ctx, conv.ID, m.a, uid, m.body, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, noMailToken, _ := h.server.opts.Chat.Start(ctx, "Anonym", "", shop)
+	outbox := func() []notify.Mail {
+		mails, err := h.mailer.Outbox(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []notify.Mail
+		for _, m := range mails {
+			if m.Kind == "transcript" {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	post := func(body string) response {
+		return h.client().do("POST", "/api/v1/chat/transcript", "application/json", strings.NewReader(body), map[string]string{"Origin": shop})
+	}
+	if r := post(`{"token":"wrong"}`); r.status != 404 {
+		t.Errorf("wrong token: %d %s", r.status, r.body)
+	}
+	if r := post(`{"token":"` + noMailToken + `"}`); r.status != 422 {
+		t.Errorf("chat without an address: %d %s", r.status, r.body)
+	}
+	if n := len(outbox()); n != 0 {
+		t.Fatalf("refused requests queued %d transcripts", n)
+	}
+	post(`{"token":"` + token + `","email":"attacker@example.net"}`) // an address in the request is never used
+	if r := post(`{"token":"` + token + `"}`); r.status != 202 || r.header.Get("Access-Control-Allow-Origin") != shop {
+		t.Fatalf("transcript: %d %s", r.status, r.body)
+	}
+	mails := outbox()
+	if len(mails) == 0 {
+		t.Fatal("no transcript queued")
+	}
+	for _, m := range mails {
+		if m.To != "rita@example.org" {
+			t.Errorf("transcript to %q", m.To)
+		}
+	}
+	body := mails[len(mails)-1].Body
+	if !strings.Contains(body, "You: Wo ist <b>Paket</b> 7?") || !strings.Contains(body, "Support: Es kommt morgen.") {
+		t.Errorf("transcript body:\n%s", body)
 	}
 }

@@ -103,7 +103,7 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 	mailer := notify.NewMailer(store.NewOutbox(db), nil, mail.Address{Address: "support@acme.example"}, clk, nil)
 	confirm := notify.NewTicketMail(mailer, svc, "http://127.0.0.1", nil)
 	tsvc.SetNotifier(confirm, nil)
-	srv, err := New(Options{Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Confirm: confirm, KB: kb.NewService(store.NewKB(db), clk), Outbox: mailer,
+	srv, err := New(Options{Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Confirm: confirm, Transcripts: confirm, KB: kb.NewService(store.NewKB(db), clk), Outbox: mailer,
 		Chat: chat.NewService(store.NewChat(db), clk, chat.NewHub()), Settings: store.NewSettings(db), Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Clock: clk, BaseURL: base, ReadOnly: o.readOnly, ReadOnlyUntil: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Version: "test"})
 	if err != nil {

@@ -123,6 +123,8 @@ func (s *Server) routeTable() []Route {
 		{Method: get, Path: "/api/v1/chat/ws", Perm: a.Public, CrossOrigin: true, WebSocket: true, Handler: s.chatVisitorWS},
 		{Method: get, Path: "/api/v1/chat/inbox", Perm: a.ChatAnswer, WebSocket: true, Handler: s.chatAgentWS},
 		{Method: post, Path: "/api/v1/chat/conversations/:id/ticket", Perm: a.TicketsWrite, Handler: s.apiChatToTicket},
+		{Method: http.MethodOptions, Path: "/api/v1/chat/transcript", Perm: a.Public, CrossOrigin: true, Handler: s.chatPreflight},
+		{Method: post, Path: "/api/v1/chat/transcript", Perm: a.Public, CrossOrigin: true, Handler: s.apiChatTranscript},
 		{Method: http.MethodOptions, Path: "/api/v1/chat/offline", Perm: a.Public, CrossOrigin: true, Handler: s.chatPreflight},
 		{Method: post, Path: "/api/v1/chat/offline", Perm: a.Public, CrossOrigin: true, Handler: s.apiChatOffline},
 

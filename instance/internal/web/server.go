@@ -46,7 +46,8 @@ type Options struct {
 	Tickets       *tickets.Service
 	Attachments   *tickets.Attachments
 	Blobs         BlobOpener
-	Confirm       Confirmer // mails the contact form's confirmation; nil sends none
+	Confirm       Confirmer    // mails the contact form's confirmation; nil sends none
+	Transcripts   Transcripter // mails chat transcripts to visitors; nil offers none
 	KB            *kb.Service
 	Outbox        OutboxReader
 	Chat          *chat.Service

@@ -127,6 +127,23 @@ func TestWidgetOnAnotherOrigin(t *testing.T) {
 	if texts != "Hallo, <i>wo</i> ist meine Bestellung?|Sie ist <b>unterwegs</b>." {
 		t.Errorf("after a reload the widget shows %q", texts)
 	}
+
+	// The visitor asks for the transcript; it goes to the address of the pre-chat form.
+	poll("the transcript sent", `const b = r.querySelector("button.mailme"); if (b.hidden) return false; b.click(); return true`)
+	poll("the confirmation", `const s = r.querySelector(".status").textContent; return s === "The transcript is on its way to your inbox." || s === "Der Verlauf ist unterwegs in Ihr Postfach."`)
+	mails, err := h.mailer.Outbox(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var transcript string
+	for _, m := range mails {
+		if m.Kind == "transcript" && m.To == "lena@example.org" {
+			transcript = m.Body
+		}
+	}
+	if !strings.Contains(transcript, "Support: Sie ist <b>unterwegs</b>.") {
+		t.Errorf("transcript to lena@example.org: %q", transcript)
+	}
 }
 
 // TestWidgetRefusedOnAnUnlistedOrigin: a website the admin did not allow gets the

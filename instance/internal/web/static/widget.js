@@ -16,7 +16,8 @@
     offline: "Verbindung unterbrochen – wir verbinden neu …", failed: "Nicht gesendet",
     unavailable: "Der Chat ist derzeit nicht verfügbar.", message: "Ihre Nachricht", leave: "Nachricht senden",
     away: "Gerade ist niemand online. Hinterlassen Sie uns eine Nachricht, wir antworten per E-Mail.",
-    thanks: "Danke! Wir antworten per E-Mail. Ihre Referenz: #", typing: "Support schreibt …"
+    thanks: "Danke! Wir antworten per E-Mail. Ihre Referenz: #", typing: "Support schreibt …",
+    transcript: "Verlauf per E-Mail senden", transcriptSent: "Der Verlauf ist unterwegs in Ihr Postfach."
   } : {
     open: "Open chat", close: "Close chat", title: "Chat", name: "Name", email: "Email",
     consent: "I agree that my details are stored to answer me.",
@@ -24,7 +25,8 @@
     offline: "Connection lost – reconnecting …", failed: "Not sent",
     unavailable: "Chat is unavailable right now.", message: "Your message", leave: "Send message",
     away: "No one is online right now. Leave a message and we will answer by email.",
-    thanks: "Thank you! We will answer by email. Your reference: #", typing: "Support is typing …"
+    thanks: "Thank you! We will answer by email. Your reference: #", typing: "Support is typing …",
+    transcript: "Email me the transcript", transcriptSent: "The transcript is on its way to your inbox."
   };
 
   function load() {
@@ -62,6 +64,7 @@
     ".msg.visitor{align-self:flex-end;background:var(--c,#1f6feb);color:#fff}",
     ".msg.pending{opacity:.6}",
     ".status{padding:4px 10px;color:#a40;font-size:12px}",
+    ".mailme{margin:0 8px 8px;background:none;border:0;color:var(--c,#1f6feb);text-decoration:underline;cursor:pointer;align-self:flex-start}",
     ".typing{padding:2px 10px;color:#666;font-size:12px;font-style:italic}",
     "form{display:flex;gap:6px;padding:8px;border-top:1px solid #ddd;flex-wrap:wrap}",
     "input,textarea{flex:1;min-width:0;padding:6px;border:1px solid #bbb;border-radius:6px}",
@@ -120,6 +123,10 @@
   [oName, oEmail, oMessage, el("button", { type: "submit" }, T.leave)].forEach(function (n) { off.appendChild(n); });
   var note = el("p", { "class": "note" });
   var greet = el("div", { "class": "greet" });
+  var mailMe = el("button", { type: "button", "class": "mailme" }, T.transcript);
+  mailMe.addEventListener("click", function () {
+    post("/api/v1/chat/transcript", { token: state.token }, function () { status.textContent = T.transcriptSent; });
+  });
 
   // cfg comes from the instance: colour, greeting, offline text, whether an agent is
   // online and whether the instance is read-only. Until it arrives nothing is offered.
@@ -128,6 +135,7 @@
     var unavailable = !cfg || cfg.read_only, away = cfg && !cfg.online && !state.token;
     pre.hidden = unavailable || away || !!state.token;
     compose.hidden = unavailable || !state.token;
+    mailMe.hidden = !state.token || !state.email;
     off.hidden = unavailable || !away || leftMessage;
     note.hidden = !(away && !leftMessage);
     note.textContent = (cfg && cfg.offline_text) || T.away;
@@ -136,7 +144,7 @@
     if (unavailable && cfg) status.textContent = T.unavailable;
     if (!pre.parentNode) {
       log.insertBefore(greet, log.firstChild);
-      [note, off, pre, compose].forEach(function (n) { panel.appendChild(n); });
+      [note, off, pre, compose, mailMe].forEach(function (n) { panel.appendChild(n); });
     }
   }
   function loadConfig() {
@@ -171,7 +179,7 @@
   function post(path, body, done) {
     fetch(base + path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
       .then(function (r) {
-        return r.json().then(function (b) {
+        return (r.status === 202 ? Promise.resolve({}) : r.json()).then(function (b) {
           if (!r.ok) throw new Error(b.detail || T.unavailable);
           done(b);
         });
@@ -221,6 +229,7 @@
     post("/api/v1/chat/conversations", { name: fName.value, email: fEmail.value }, function (b) {
       state.token = b.token;
       state.conversation_id = b.conversation_id;
+      state.email = fEmail.value.trim();
       save();
       showForms();
       input.focus();
