@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -109,8 +110,11 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := serve(t, ln, srv)
 	h := &harness{t: t, blobDir: blobDir, mailer: mailer, db: db, svc: svc, server: srv, http: ts, clock: clk, logs: logs, users: map[accounts.Role]accounts.User{}}
 	if withUsers {
 		h.addUsers()
@@ -119,6 +123,60 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 }
 
 type readyFunc func(context.Context) error
+
+// connTracker remembers every connection a test server accepted, hijacked WebSockets
+// included, so a restart can cut them all as a process exit would.
+type connTracker struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (l *connTracker) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.conns = append(l.conns, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+func (l *connTracker) cut() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+	l.conns = nil
+}
+
+func serve(t *testing.T, ln net.Listener, srv *Server) *httptest.Server {
+	ts := &httptest.Server{Listener: &connTracker{Listener: ln}, Config: &http.Server{Handler: srv.Handler()}}
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// restart stops the server as a crash would (every connection cut, everything in
+// memory gone) and starts a new one on the same address over the same database.
+func (h *harness) restart() {
+	h.t.Helper()
+	addr := h.http.Listener.Addr().String()
+	h.http.Listener.(*connTracker).cut()
+	h.http.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		h.t.Fatalf("listen again on %s: %v", addr, err)
+	}
+	o := h.server.opts
+	o.Chat = chat.NewService(store.NewChat(h.db), h.clock, chat.NewHub())
+	srv, err := New(o)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.server, h.http = srv, serve(h.t, ln, srv)
+}
 
 func (f readyFunc) Ready(ctx context.Context) error { return f(ctx) }
 

@@ -248,3 +248,70 @@ func TestWidgetWhileReadOnly(t *testing.T) {
 	poll("the instance's settings (the origin is allowed)", `return r.querySelector(".greet").textContent === "Hallo"`)
 	poll("chat unavailable, nothing to send", `const s = r.querySelector(".status").textContent; return (s === "Chat is unavailable right now." || s === "Der Chat ist derzeit nicht verfügbar.") && Array.from(r.querySelectorAll("form")).every(f => f.hidden)`)
 }
+
+// TestWidgetSurvivesARestart: the server dies mid-conversation. Meanwhile the visitor
+// writes and the agent answers; when the server is back the widget reconnects, resends
+// and resumes: every message is stored once, and the widget shows each once, before
+// and after a reload.
+func TestWidgetSurvivesARestart(t *testing.T) {
+	ctx := browser(t)
+	h := newHarness(t, harnessOptions{}, true)
+	site := hostPage(t, h.http.URL)
+	if _, err := h.server.opts.Chat.SetOrigins(context.Background(), h.server.opts.Settings, []string{site}); err != nil {
+		t.Fatal(err)
+	}
+	agentInbox(t, h)
+	poll := openWidget(t, ctx, site)
+	poll("the pre-chat form", `return !r.querySelector("form.pre").hidden`)
+	poll("the chat", `const f = r.querySelector("form.pre"); f.name.value = "Lena"; f.consent.checked = true; f.requestSubmit(); return true`)
+	poll("the connection", `return r.host.dataset.state === "connected"`)
+	send := `const f = r.querySelector("form.compose"); f.message.value = %q; f.requestSubmit(); return true`
+	poll("the first message", fmt.Sprintf(send, "eins"))
+	poll("its acknowledgement", `return r.querySelectorAll(".msg").length === 1 && !r.querySelector(".msg.pending")`)
+
+	h.restart()
+	poll("the widget to notice", `return r.host.dataset.state === "disconnected"`)
+	poll("a message written while the server is away", fmt.Sprintf(send, "zwei"))
+	token, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.parse(localStorage.getItem("sproudchat:`+h.http.URL+`")).token`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, err := h.server.opts.Chat.ByToken(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentID := h.users[accounts.RoleAgent].ID
+	if _, err := h.server.opts.Chat.Send(context.Background(), conv.ID, chat.Agent, &agentID, "drei", "a-3"); err != nil {
+		t.Fatal(err)
+	}
+	poll("the reconnection, resend and resume", `return r.host.dataset.state === "connected" && r.querySelectorAll(".msg").length === 3 && !r.querySelector(".msg.pending")`)
+
+	stored, err := h.server.opts.Chat.After(context.Background(), conv.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range stored {
+		got = append(got, fmt.Sprintf("%d:%s:%s", m.Seq, m.Author, m.Body))
+	}
+	if strings.Join(got, " ") != "1:visitor:eins 2:agent:drei 3:visitor:zwei" {
+		t.Errorf("stored %v", got)
+	}
+	shown := func() string {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Array.from(document.getElementById("sproudchat-root").shadowRoot.querySelectorAll(".msg"), m => m.textContent).join(" ")`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if s := shown(); s != "eins zwei drei" {
+		t.Errorf("the widget shows %q, want each message once", s)
+	}
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	poll("the history after a reload", `return !!r && r.querySelectorAll(".msg").length === 3`)
+	if s := shown(); s != "eins drei zwei" {
+		t.Errorf("after a reload the widget shows %q, want the stored order", s)
+	}
+}
