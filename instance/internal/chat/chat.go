@@ -69,7 +69,17 @@ type Store interface {
 	Append(ctx context.Context, m *Message) (dup bool, err error)
 	// After returns up to limit messages with seq > after, in order.
 	After(ctx context.Context, conversationID, after int64, limit int) ([]Message, error)
+	// SetStatus opens or closes a conversation. Returns accounts.ErrNotFound.
+	SetStatus(ctx context.Context, id int64, status string, closedAt *time.Time, at time.Time) error
+	// ListConversations lists conversations with a status ("" for all), newest activity first.
+	ListConversations(ctx context.Context, status string, limit int) ([]Conversation, error)
 }
+
+// Conversation states.
+const (
+	Open   = "open"
+	Closed = "closed"
+)
 
 // Service is the chat's use cases.
 type Service struct {
@@ -158,4 +168,45 @@ func (s *Service) Conversation(ctx context.Context, id int64) (Conversation, err
 // After returns the messages a client missed: those after seq.
 func (s *Service) After(ctx context.Context, conv, seq int64) ([]Message, error) {
 	return s.store.After(ctx, conv, seq, 1000)
+}
+
+// Close ends a conversation and records when, for the reports; the visitor is told by a
+// system message. Closing a closed conversation changes nothing.
+func (s *Service) Close(ctx context.Context, id int64) (Conversation, error) {
+	return s.setStatus(ctx, id, Closed, "The conversation was closed.")
+}
+
+// Reopen opens a closed conversation again.
+func (s *Service) Reopen(ctx context.Context, id int64) (Conversation, error) {
+	return s.setStatus(ctx, id, Open, "The conversation was reopened.")
+}
+
+func (s *Service) setStatus(ctx context.Context, id int64, status, note string) (Conversation, error) {
+	c, err := s.store.FindConversation(ctx, id)
+	if err != nil || c.Status == status {
+		return c, err
+	}
+	now := s.clock.Now()
+	var closedAt *time.Time
+	if status == Closed {
+		closedAt = &now
+	}
+	if err := s.store.SetStatus(ctx, id, status, closedAt, now); err != nil {
+		return Conversation{}, err
+	}
+	if _, err := s.Send(ctx, id, System, nil, note, ""); err != nil {
+		return Conversation{}, err
+	}
+	return s.store.FindConversation(ctx, id)
+}
+
+// List returns conversations with a status ("" for all), newest activity first.
+func (s *Service) List(ctx context.Context, status string, limit int) ([]Conversation, error) {
+	if status != "" && status != Open && status != Closed {
+		return nil, &accounts.ValidationError{Fields: map[string]string{"status": "must be open or closed"}}
+	}
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	return s.store.ListConversations(ctx, status, limit)
 }

@@ -94,9 +94,12 @@ func (s *Chat) FindConversation(ctx context.Context, id int64) (chat.Conversatio
 // seen before returns the stored message instead (dup).
 func (s *Chat) Append(ctx context.Context, m *chat.Message) (bool, error) {
 	err := s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// A visitor writing into a closed conversation opens it again.
 		res := tx.Exec(`UPDATE chat_conversations SET last_seq = last_seq + 1, updated_at = ?,
-			first_response_at = CASE WHEN ? = 'agent' AND first_response_at IS NULL THEN ? ELSE first_response_at END
-			WHERE id = ?`, m.CreatedAt, string(m.Author), m.CreatedAt, m.ConversationID)
+			first_response_at = CASE WHEN ? = 'agent' AND first_response_at IS NULL THEN ? ELSE first_response_at END,
+			status = CASE WHEN ? = 'visitor' THEN 'open' ELSE status END,
+			closed_at = CASE WHEN ? = 'visitor' THEN NULL ELSE closed_at END
+			WHERE id = ?`, m.CreatedAt, string(m.Author), m.CreatedAt, string(m.Author), string(m.Author), m.ConversationID)
 		if res.Error != nil {
 			return res.Error
 		}
@@ -133,6 +136,38 @@ func (s *Chat) After(ctx context.Context, conversationID, after int64, limit int
 		return nil, err
 	}
 	out := make([]chat.Message, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
+	}
+	return out, nil
+}
+
+// SetStatus opens or closes a conversation; closedAt is when, or nil when opened.
+// Returns accounts.ErrNotFound for an unknown id.
+func (s *Chat) SetStatus(ctx context.Context, id int64, status string, closedAt *time.Time, at time.Time) error {
+	res := s.db.gorm.WithContext(ctx).Model(&conversationRow{}).Where("id = ?", id).
+		Updates(map[string]any{"status": status, "closed_at": closedAt, "updated_at": at})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return accounts.ErrNotFound
+	}
+	return nil
+}
+
+// ListConversations returns conversations with the status ("" for all), the most
+// recently active first.
+func (s *Chat) ListConversations(ctx context.Context, status string, limit int) ([]chat.Conversation, error) {
+	q := s.db.gorm.WithContext(ctx).Order("updated_at DESC, id DESC").Limit(limit)
+	if status != "" {
+		q = q.Where("status = ?", status)
+	}
+	var rows []conversationRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]chat.Conversation, len(rows))
 	for i, r := range rows {
 		out[i] = r.domain()
 	}

@@ -147,3 +147,49 @@ func TestHubDropsASlowSubscriber(t *testing.T) {
 		t.Fatal("an unsubscribed subscriber still receives")
 	}
 }
+
+// TestChatStatus: closing records when; a visitor's message opens the conversation
+// again, an agent's does not; lists filter by status, newest activity first.
+func TestChatStatus(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+		svc := chat.NewService(store.NewChat(db), clk, chat.NewHub())
+		a, _, _ := svc.Start(ctx, "A", "", "https://shop.example")
+		clk.Advance(time.Minute)
+		b, _, _ := svc.Start(ctx, "B", "", "https://shop.example")
+		clk.Advance(time.Minute)
+		closed, err := svc.Close(ctx, a.ID)
+		if err != nil || closed.Status != chat.Closed || closed.ClosedAt == nil || !closed.ClosedAt.Equal(clk.Now()) {
+			t.Fatalf("close: %+v, %v", closed, err)
+		}
+		list := func(status string) (ids []int64) {
+			cs, err := svc.List(ctx, status, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range cs {
+				ids = append(ids, c.ID)
+			}
+			return ids
+		}
+		if got := fmt.Sprint(list(chat.Closed), list(chat.Open), list("")); got != fmt.Sprint([]int64{a.ID}, []int64{b.ID}, []int64{a.ID, b.ID}) {
+			t.Errorf("lists %s", got)
+		}
+		if _, err := svc.Send(ctx, a.ID, chat.Agent, nil, "still closed", ""); err != nil {
+			t.Fatal(err)
+		}
+		if c, _ := svc.Conversation(ctx, a.ID); c.Status != chat.Closed {
+			t.Errorf("an agent's message opened it: %+v", c)
+		}
+		if _, err := svc.Send(ctx, a.ID, chat.Visitor, nil, "hello again", ""); err != nil {
+			t.Fatal(err)
+		}
+		if c, _ := svc.Conversation(ctx, a.ID); c.Status != chat.Open || c.ClosedAt != nil {
+			t.Errorf("a visitor's message left it closed: %+v", c)
+		}
+		if _, err := svc.Close(ctx, 424242); !errors.Is(err, accounts.ErrNotFound) {
+			t.Errorf("close a missing one: %v", err)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
@@ -134,5 +135,79 @@ func TestChatTranscriptByEmail(t *testing.T) {
 	body := mails[len(mails)-1].Body
 	if !strings.Contains(body, "You: Wo ist <b>Paket</b> 7?") || !strings.Contains(body, "Support: Es kommt morgen.") {
 		t.Errorf("transcript body:\n%s", body)
+	}
+}
+
+// TestChatCloseAndReopen: an agent closes a conversation, which records when and tells
+// the visitor; a visitor writing again opens it; a viewer can read but not close. The
+// timings for the reports are kept.
+func TestChatCloseAndReopen(t *testing.T) {
+	h := newHarness(t, harnessOptions{}, true)
+	ctx := context.Background()
+	svc := h.server.opts.Chat
+	conv, _, err := svc.Start(ctx, "Rita", "rita@example.org", shop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := h.clock.Now()
+	h.clock.Advance(90 * time.Second)
+	agentID := h.users[accounts.RoleAgent].ID
+	if _, err := svc.Send(ctx, conv.ID, chat.Agent, &agentID, "Hallo!", ""); err != nil {
+		t.Fatal(err)
+	}
+	answered := h.clock.Now()
+	h.clock.Advance(10 * time.Minute)
+	agent, viewer := h.loggedIn(accounts.RoleAgent), h.loggedIn(accounts.RoleViewer)
+	path := fmt.Sprintf("/api/v1/chat/conversations/%d", conv.ID)
+	if r := viewer.json("POST", path+"/close", nil); r.status != 403 {
+		t.Fatalf("a viewer closed a chat: %d", r.status)
+	}
+	var got conversationJSON
+	r := agent.json("POST", path+"/close", nil)
+	if r.status != 200 {
+		t.Fatalf("close: %d %s", r.status, r.body)
+	}
+	r.decode(t, &got)
+	if got.Status != "closed" || got.ClosedAt == nil || !got.ClosedAt.Equal(h.clock.Now()) || !got.StartedAt.Equal(started) ||
+		got.FirstResponseAt == nil || !got.FirstResponseAt.Equal(answered) {
+		t.Fatalf("closed conversation %+v", got)
+	}
+	before := h.counts()["chat_messages"]
+	if r := agent.json("POST", path+"/close", nil); r.status != 200 || h.counts()["chat_messages"] != before {
+		t.Errorf("closing twice: %d, messages %d → %d", r.status, before, h.counts()["chat_messages"])
+	}
+	var view struct {
+		Conversation conversationJSON
+		Messages     []frame
+	}
+	viewer.get(path).decode(t, &view)
+	if n := len(view.Messages); n != 2 || view.Messages[1].Author != "system" || view.Messages[1].Body != "The conversation was closed." {
+		t.Fatalf("the visitor was not told: %+v", view.Messages)
+	}
+	var list struct{ Conversations []conversationJSON }
+	viewer.get("/api/v1/chat/conversations?status=closed").decode(t, &list)
+	if len(list.Conversations) != 1 || list.Conversations[0].ID != conv.ID {
+		t.Errorf("closed list %+v", list)
+	}
+	if r := viewer.get("/api/v1/chat/conversations?status=bogus"); r.status != 422 {
+		t.Errorf("bad status filter: %d", r.status)
+	}
+
+	// The visitor writes again: the conversation is open, its close forgotten.
+	if _, err := svc.Send(ctx, conv.ID, chat.Visitor, nil, "Noch eine Frage", "v2"); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := svc.Conversation(ctx, conv.ID); c.Status != "open" || c.ClosedAt != nil {
+		t.Fatalf("after the visitor wrote again: %+v", c)
+	}
+	agent.json("POST", path+"/close", nil)
+	if r := agent.json("POST", path+"/reopen", nil); r.status != 200 {
+		t.Fatalf("reopen: %d", r.status)
+	}
+	if c, _ := svc.Conversation(ctx, conv.ID); c.Status != "open" || c.ClosedAt != nil {
+		t.Fatalf("after reopening: %+v", c)
+	}
+	if r := agent.json("POST", "/api/v1/chat/conversations/999999/close", nil); r.status != 404 {
+		t.Errorf("closing a missing chat: %d", r.status)
 	}
 }
