@@ -66,8 +66,12 @@ func (s *Server) apiGetConversation(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"conversation": toConversationJSON(conv), "messages": out})
 }
 
-func (s *Server) apiCloseConversation(c echo.Context) error  { return s.setConversationStatus(c, s.opts.Chat.Close) }
-func (s *Server) apiReopenConversation(c echo.Context) error { return s.setConversationStatus(c, s.opts.Chat.Reopen) }
+func (s *Server) apiCloseConversation(c echo.Context) error {
+	return s.setConversationStatus(c, s.opts.Chat.Close)
+}
+func (s *Server) apiReopenConversation(c echo.Context) error {
+	return s.setConversationStatus(c, s.opts.Chat.Reopen)
+}
 
 func (s *Server) setConversationStatus(c echo.Context, set func(ctx context.Context, id int64) (chat.Conversation, error)) error {
 	id, err := pathID(c)
