@@ -315,3 +315,46 @@ func TestWidgetSurvivesARestart(t *testing.T) {
 		t.Errorf("after a reload the widget shows %q, want the stored order", s)
 	}
 }
+
+// TestWidgetCountsUnreadAnswers: answers that arrive while the panel is closed show as a
+// count on the bubble, also after a reload, until the visitor opens the panel.
+func TestWidgetCountsUnreadAnswers(t *testing.T) {
+	ctx := browser(t)
+	h := newHarness(t, harnessOptions{}, true)
+	site := hostPage(t, h.http.URL)
+	if _, err := h.server.opts.Chat.SetOrigins(context.Background(), h.server.opts.Settings, []string{site}); err != nil {
+		t.Fatal(err)
+	}
+	agentInbox(t, h)
+	poll := openWidget(t, ctx, site)
+	poll("the chat", `const f = r.querySelector("form.pre"); if (f.hidden) return false; f.name.value = "Lena"; f.consent.checked = true; f.requestSubmit(); return true`)
+	poll("the connection", `return r.host.dataset.state === "connected"`)
+	poll("a question", `const f = r.querySelector("form.compose"); f.message.value = "Hallo?"; f.requestSubmit(); return true`)
+	poll("its acknowledgement", `return r.querySelectorAll(".msg").length === 1 && !r.querySelector(".msg.pending")`)
+	poll("the panel closed", `r.querySelector("header button").click(); return r.querySelector(".panel").hidden`)
+	token, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.parse(localStorage.getItem("sproudchat:`+h.http.URL+`")).token`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, err := h.server.opts.Chat.ByToken(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentID := h.users[accounts.RoleAgent].ID
+	for _, body := range []string{"Hallo Lena!", "Wie kann ich helfen?"} {
+		if _, err := h.server.opts.Chat.Send(context.Background(), conv.ID, chat.Agent, &agentID, body, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unread := `const b = r.querySelector(".badge"); return !b.hidden && b.textContent === "2" && r.querySelector("button.bubble").getAttribute("aria-label").endsWith("(2)")`
+	poll("two unread answers", unread)
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	poll("two unread answers after a reload", `if (!r || r.querySelectorAll(".msg").length !== 3) return false; `+unread)
+	poll("the panel opened", `r.querySelector("button.bubble").click(); return !r.querySelector(".panel").hidden && r.querySelector(".badge").hidden`)
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	poll("nothing unread once read", `return !!r && r.querySelectorAll(".msg").length === 3 && r.querySelector(".badge").hidden`)
+}

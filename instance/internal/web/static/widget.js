@@ -57,6 +57,7 @@
     ".bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:var(--c,#1f6feb);color:#fff;cursor:pointer;z-index:2147483647;font-size:24px}",
     ".panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;max-height:calc(100vh - 120px);background:#fff;color:#111;border:1px solid #ccc;border-radius:10px;display:flex;flex-direction:column;z-index:2147483647;box-shadow:0 6px 24px rgba(0,0,0,.2)}",
     ".panel[hidden]{display:none}",
+    ".badge{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;padding:0 5px;border-radius:10px;background:#c00;color:#fff;font-size:12px;line-height:20px;text-align:center}",
     "header{padding:10px 12px;background:var(--c,#1f6feb);color:#fff;border-radius:10px 10px 0 0;display:flex;justify-content:space-between}",
     "header button{background:none;border:0;color:#fff;cursor:pointer}",
     ".log{flex:1;overflow-y:auto;padding:10px;display:flex;flex-direction:column;gap:6px}",
@@ -84,6 +85,8 @@
   }
 
   var bubble = el("button", { "class": "bubble", type: "button", "aria-label": T.open, "aria-expanded": "false" }, "💬");
+  var badge = el("span", { "class": "badge", hidden: "" });
+  bubble.appendChild(badge);
   var panel = el("div", { "class": "panel", role: "dialog", "aria-label": T.title, hidden: "" });
   var head = el("header", {}, null);
   head.appendChild(el("span", {}, T.title));
@@ -188,10 +191,23 @@
       });
   }
 
+  // Answers that arrive while the panel is closed show as a count on the bubble; what
+  // was read is remembered across page loads.
+  var unread = 0;
+  function markUnread() {
+    badge.textContent = String(unread);
+    badge.hidden = !unread;
+    bubble.setAttribute("aria-label", panel.hidden ? T.open + (unread ? " (" + unread + ")" : "") : T.close);
+  }
   function toggle(open) {
     panel.hidden = !open;
     bubble.setAttribute("aria-expanded", String(open));
-    bubble.setAttribute("aria-label", open ? T.close : T.open);
+    if (open) {
+      unread = 0;
+      state.read = seq;
+      save();
+    }
+    markUnread();
     if (open) {
       showForms();
       loadConfig();
@@ -301,8 +317,14 @@
         showTyping(f.on);
       } else if (f.type === "message") {
         if (f.author !== "visitor") showTyping(false);
+        var fresh = f.seq > seq;
         render(f, false);
-        if (f.seq > seq) seq = f.seq;
+        if (fresh) seq = f.seq;
+        if (fresh && f.author !== "visitor" && f.seq > (state.read || 0)) {
+          if (panel.hidden) unread++;
+          else { state.read = f.seq; save(); }
+          markUnread();
+        }
         ack(f.client_id);
       } else if (f.type === "ack") {
         ack(f.client_id);
