@@ -47,10 +47,7 @@ func hostPage(t *testing.T, instance string) string {
 func TestWidgetOnAnotherOrigin(t *testing.T) {
 	ctx := browser(t)
 	h := newHarness(t, harnessOptions{}, true)
-	site := hostPage(t, h.http.URL)
-	if _, err := h.server.opts.Chat.SetOrigins(context.Background(), h.server.opts.Settings, []string{site}); err != nil {
-		t.Fatal(err)
-	}
+	site := allowedSite(t, h)
 	if err := h.server.opts.Chat.SetWidgetSettings(context.Background(), h.server.opts.Settings, chat.Widget{Colour: "#aa0000", Greeting: "Wie können wir <em>helfen</em>?"}); err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +181,45 @@ func TestWidgetScriptIsSmallAndSafe(t *testing.T) {
 	}
 }
 
+// allowedSite serves the customer's page on another origin and lets it embed the widget.
+func allowedSite(t *testing.T, h *harness) string {
+	t.Helper()
+	site := hostPage(t, h.http.URL)
+	if _, err := h.server.opts.Chat.SetOrigins(context.Background(), h.server.opts.Settings, []string{site}); err != nil {
+		t.Fatal(err)
+	}
+	return site
+}
+
+// startChat fills in the pre-chat form of an open widget and waits for its connection.
+func startChat(poll func(what, js string)) {
+	poll("the chat", `const f = r.querySelector("form.pre"); if (f.hidden) return false; f.name.value = "Lena"; f.consent.checked = true; f.requestSubmit(); return true`)
+	poll("the connection", `return r.host.dataset.state === "connected"`)
+}
+
+// widgetConversation is the conversation of the token the widget keeps.
+func widgetConversation(t *testing.T, ctx context.Context, h *harness) chat.Conversation {
+	t.Helper()
+	token, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.parse(localStorage.getItem("sproudchat:`+h.http.URL+`")).token`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, err := h.server.opts.Chat.ByToken(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conv
+}
+
+// agentSays stores an agent's message as the inbox would.
+func agentSays(t *testing.T, h *harness, conv int64, body string) {
+	t.Helper()
+	agentID := h.users[accounts.RoleAgent].ID
+	if _, err := h.server.opts.Chat.Send(context.Background(), conv, chat.Agent, &agentID, body, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // openWidget loads the customer's page and opens the widget; it returns a function
 // that waits until JavaScript run in the widget's shadow root returns true.
 func openWidget(t *testing.T, ctx context.Context, site string) func(what, js string) {
@@ -209,10 +245,7 @@ func openWidget(t *testing.T, ctx context.Context, site string) func(what, js st
 func TestWidgetLeavesAMessageWhenNoAgentIsOnline(t *testing.T) {
 	ctx := browser(t)
 	h := newHarness(t, harnessOptions{}, true)
-	site := hostPage(t, h.http.URL)
-	if _, err := h.server.opts.Chat.SetOrigins(context.Background(), h.server.opts.Settings, []string{site}); err != nil {
-		t.Fatal(err)
-	}
+	site := allowedSite(t, h)
 	before := h.counts()
 	poll := openWidget(t, ctx, site)
 	poll("the offline form", `return !r.querySelector("form.off").hidden && r.querySelector("form.pre").hidden && r.querySelector("form.compose").hidden`)
@@ -236,10 +269,7 @@ func TestWidgetLeavesAMessageWhenNoAgentIsOnline(t *testing.T) {
 func TestWidgetWhileReadOnly(t *testing.T) {
 	ctx := browser(t)
 	h := newHarness(t, harnessOptions{readOnly: true}, true)
-	site := hostPage(t, h.http.URL)
-	if _, err := h.server.opts.Chat.SetOrigins(context.Background(), h.server.opts.Settings, []string{site}); err != nil {
-		t.Fatal(err)
-	}
+	site := allowedSite(t, h)
 	if err := h.server.opts.Chat.SetWidgetSettings(context.Background(), h.server.opts.Settings, chat.Widget{Colour: "#1f6feb", Greeting: "Hallo"}); err != nil {
 		t.Fatal(err)
 	}
@@ -256,15 +286,10 @@ func TestWidgetWhileReadOnly(t *testing.T) {
 func TestWidgetSurvivesARestart(t *testing.T) {
 	ctx := browser(t)
 	h := newHarness(t, harnessOptions{}, true)
-	site := hostPage(t, h.http.URL)
-	if _, err := h.server.opts.Chat.SetOrigins(context.Background(), h.server.opts.Settings, []string{site}); err != nil {
-		t.Fatal(err)
-	}
+	site := allowedSite(t, h)
 	agentInbox(t, h)
 	poll := openWidget(t, ctx, site)
-	poll("the pre-chat form", `return !r.querySelector("form.pre").hidden`)
-	poll("the chat", `const f = r.querySelector("form.pre"); f.name.value = "Lena"; f.consent.checked = true; f.requestSubmit(); return true`)
-	poll("the connection", `return r.host.dataset.state === "connected"`)
+	startChat(poll)
 	send := `const f = r.querySelector("form.compose"); f.message.value = %q; f.requestSubmit(); return true`
 	poll("the first message", fmt.Sprintf(send, "eins"))
 	poll("its acknowledgement", `return r.querySelectorAll(".msg").length === 1 && !r.querySelector(".msg.pending")`)
@@ -272,18 +297,8 @@ func TestWidgetSurvivesARestart(t *testing.T) {
 	h.restart()
 	poll("the widget to notice", `return r.host.dataset.state === "disconnected"`)
 	poll("a message written while the server is away", fmt.Sprintf(send, "zwei"))
-	token, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.parse(localStorage.getItem("sproudchat:`+h.http.URL+`")).token`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conv, err := h.server.opts.Chat.ByToken(context.Background(), token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agentID := h.users[accounts.RoleAgent].ID
-	if _, err := h.server.opts.Chat.Send(context.Background(), conv.ID, chat.Agent, &agentID, "drei", "a-3"); err != nil {
-		t.Fatal(err)
-	}
+	conv := widgetConversation(t, ctx, h)
+	agentSays(t, h, conv.ID, "drei")
 	poll("the reconnection, resend and resume", `return r.host.dataset.state === "connected" && r.querySelectorAll(".msg").length === 3 && !r.querySelector(".msg.pending")`)
 
 	stored, err := h.server.opts.Chat.After(context.Background(), conv.ID, 0)
@@ -321,31 +336,16 @@ func TestWidgetSurvivesARestart(t *testing.T) {
 func TestWidgetCountsUnreadAnswers(t *testing.T) {
 	ctx := browser(t)
 	h := newHarness(t, harnessOptions{}, true)
-	site := hostPage(t, h.http.URL)
-	if _, err := h.server.opts.Chat.SetOrigins(context.Background(), h.server.opts.Settings, []string{site}); err != nil {
-		t.Fatal(err)
-	}
+	site := allowedSite(t, h)
 	agentInbox(t, h)
 	poll := openWidget(t, ctx, site)
-	poll("the chat", `const f = r.querySelector("form.pre"); if (f.hidden) return false; f.name.value = "Lena"; f.consent.checked = true; f.requestSubmit(); return true`)
-	poll("the connection", `return r.host.dataset.state === "connected"`)
+	startChat(poll)
 	poll("a question", `const f = r.querySelector("form.compose"); f.message.value = "Hallo?"; f.requestSubmit(); return true`)
 	poll("its acknowledgement", `return r.querySelectorAll(".msg").length === 1 && !r.querySelector(".msg.pending")`)
 	poll("the panel closed", `r.querySelector("header button").click(); return r.querySelector(".panel").hidden`)
-	token, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.parse(localStorage.getItem("sproudchat:`+h.http.URL+`")).token`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conv, err := h.server.opts.Chat.ByToken(context.Background(), token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agentID := h.users[accounts.RoleAgent].ID
-	for _, body := range []string{"Hallo Lena!", "Wie kann ich helfen?"} {
-		if _, err := h.server.opts.Chat.Send(context.Background(), conv.ID, chat.Agent, &agentID, body, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
+	conv := widgetConversation(t, ctx, h)
+	agentSays(t, h, conv.ID, "Hallo Lena!")
+	agentSays(t, h, conv.ID, "Wie kann ich helfen?")
 	unread := `const b = r.querySelector(".badge"); return !b.hidden && b.textContent === "2" && r.querySelector("button.bubble").getAttribute("aria-label").endsWith("(2)")`
 	poll("two unread answers", unread)
 	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
