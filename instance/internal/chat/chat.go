@@ -210,3 +210,13 @@ func (s *Service) List(ctx context.Context, status string, limit int) ([]Convers
 	}
 	return s.store.ListConversations(ctx, status, limit)
 }
+
+// Transcript renders msgs one line each, "[time] who: body", the time in UTC with layout
+// and who as the caller names each author.
+func Transcript(msgs []Message, layout string, who func(Author) string) string {
+	var b strings.Builder
+	for _, m := range msgs {
+		fmt.Fprintf(&b, "[%s] %s: %s\n", m.CreatedAt.UTC().Format(layout), who(m.Author), m.Body)
+	}
+	return b.String()
+}

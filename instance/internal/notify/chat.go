@@ -18,16 +18,15 @@ func (n *TicketMail) Transcript(ctx context.Context, c chat.Conversation, msgs [
 		name = "there"
 	}
 	fmt.Fprintf(&b, "Hello %s,\n\nhere is the transcript of your chat of %s (UTC).\n\n", name, c.StartedAt.UTC().Format("2006-01-02 15:04"))
-	for _, m := range msgs {
-		who := "You"
-		switch m.Author {
+	b.WriteString(chat.Transcript(msgs, "15:04", func(a chat.Author) string {
+		switch a {
 		case chat.Agent:
-			who = "Support"
+			return "Support"
 		case chat.System:
-			who = "—"
+			return "—"
 		}
-		fmt.Fprintf(&b, "[%s] %s: %s\n", m.CreatedAt.UTC().Format("15:04"), who, m.Body)
-	}
+		return "You"
+	}))
 	_, err := n.mailer.Enqueue(ctx, Mail{To: c.VisitorEmail, Subject: fmt.Sprintf("Transcript of your chat [chat #%d]", c.ID), Body: b.String(), Kind: "transcript"})
 	return err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -32,15 +31,13 @@ func (s *Server) apiChatToTicket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var b strings.Builder
-	for _, m := range msgs {
-		who := conv.VisitorName
-		if m.Author != chat.Visitor {
-			who = string(m.Author)
+	transcript := chat.Transcript(msgs, "2006-01-02 15:04", func(a chat.Author) string {
+		if a == chat.Visitor {
+			return conv.VisitorName
 		}
-		fmt.Fprintf(&b, "[%s] %s: %s\n", m.CreatedAt.Format("2006-01-02 15:04"), who, m.Body)
-	}
-	if b.Len() == 0 {
+		return string(a)
+	})
+	if transcript == "" {
 		return &accounts.ValidationError{Fields: map[string]string{"conversation": "has no messages yet"}}
 	}
 	p := mustPrincipal(c)
@@ -49,7 +46,7 @@ func (s *Server) apiChatToTicket(c echo.Context) error {
 		name = conv.VisitorEmail
 	}
 	t, err := s.opts.Tickets.Create(ctx, &p, tickets.NewTicket{Subject: "Chat with " + name, RequesterName: conv.VisitorName,
-		RequesterEmail: conv.VisitorEmail, Body: b.String(), Source: "chat"})
+		RequesterEmail: conv.VisitorEmail, Body: transcript, Source: "chat"})
 	if err != nil {
 		return err
 	}
