@@ -126,7 +126,7 @@ func TestWidgetOnAnotherOrigin(t *testing.T) {
 	}
 
 	// The visitor asks for the transcript; it goes to the address of the pre-chat form.
-	poll("the transcript sent", `const b = r.querySelector("button.mailme"); if (b.hidden) return false; b.click(); return true`)
+	poll("the transcript sent", `const b = r.querySelector("button.mailme"); if (!b || b.hidden) return false; b.click(); return true`) // the controls appear once the config is back
 	poll("the confirmation", `const s = r.querySelector(".status").textContent; return s === "The transcript is on its way to your inbox." || s === "Der Verlauf ist unterwegs in Ihr Postfach."`)
 	mails, err := h.mailer.Outbox(context.Background(), 100)
 	if err != nil {
