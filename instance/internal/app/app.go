@@ -139,7 +139,7 @@ func (a *App) build(ctx context.Context) error {
 	atts := tickets.NewAttachments(ts, store.NewTickets(a.db), blobs, tickets.Limits{MaxFile: a.cfg.AttachmentMaxBytes, Quota: a.cfg.AttachmentQuotaBytes})
 	a.web, err = web.New(web.Options{
 		Accounts: svc, Tickets: ts, Attachments: atts, Blobs: blobs, Confirm: a.ticketMail, Transcripts: a.ticketMail, KB: kb.NewService(store.NewKB(a.db), a.opts.Clock), Outbox: a.mailer, Health: a,
-		Chat: chat.NewService(store.NewChat(a.db), a.opts.Clock, chat.NewHub()), Settings: store.NewSettings(a.db), Logger: a.log, Clock: a.opts.Clock, BaseURL: a.cfg.BaseURL,
+		Chat: chat.NewService(store.NewChat(a.db), chat.NewHub(), chat.Options{Clock: a.opts.Clock, Logger: a.log, Files: atts}), Settings: store.NewSettings(a.db), Logger: a.log, Clock: a.opts.Clock, BaseURL: a.cfg.BaseURL,
 		ReadOnly: a.cfg.Mode == config.ModeReadOnly, ReadOnlyUntil: a.cfg.ReadOnlyUntil, Version: Version,
 	})
 	return err

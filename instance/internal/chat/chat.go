@@ -7,6 +7,7 @@ package chat
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,8 @@ type Conversation struct {
 	FirstResponseAt *time.Time
 	ClosedAt        *time.Time
 	UpdatedAt       time.Time
+	ReadSeq         int64 // the last sequence number the team has read
+	Unread          int64 // visitor messages after ReadSeq; filled by lists
 }
 
 // Message is one line of a conversation.
@@ -50,6 +53,8 @@ type Message struct {
 	AuthorUserID   *int64
 	Body           string
 	ClientID       string
+	Internal       bool        // a note among the team; the visitor never sees it
+	Attachment     *Attachment // a file sent in this message; Body is its name
 	CreatedAt      time.Time
 }
 
@@ -67,12 +72,23 @@ type Store interface {
 	// A message whose client id the conversation already has is not stored again: the
 	// stored one is returned, and dup is true.
 	Append(ctx context.Context, m *Message) (dup bool, err error)
-	// After returns up to limit messages with seq > after, in order.
-	After(ctx context.Context, conversationID, after int64, limit int) ([]Message, error)
+	// After returns up to limit messages with seq > after, in order; internal notes
+	// only when internal is true.
+	After(ctx context.Context, conversationID, after int64, limit int, internal bool) ([]Message, error)
 	// SetStatus opens or closes a conversation. Returns accounts.ErrNotFound.
 	SetStatus(ctx context.Context, id int64, status string, closedAt *time.Time, at time.Time) error
-	// ListConversations lists conversations with a status ("" for all), newest activity first.
+	// ListConversations lists conversations with a status ("" for all), newest activity
+	// first, each with its unread count.
 	ListConversations(ctx context.Context, status string, limit int) ([]Conversation, error)
+	// Assign gives a conversation to a user, or to nobody. Returns accounts.ErrNotFound.
+	Assign(ctx context.Context, id int64, assignee *int64, at time.Time) error
+	// MarkRead records that the team has read up to seq (never backwards, never past
+	// the last message). Returns accounts.ErrNotFound.
+	MarkRead(ctx context.Context, id, seq int64) error
+
+	AgentStore
+	CannedStore
+	AttachmentStore
 }
 
 // Conversation states.
@@ -89,14 +105,29 @@ type Service struct {
 	// order holds a conversation's store-then-publish together, so its messages reach
 	// subscribers in sequence order. Striped: a lock per conversation would grow forever.
 	order [256]sync.Mutex
+	// assignMu makes the round-robin one decision at a time.
+	assignMu sync.Mutex
+	files    Files
+	log      *slog.Logger
+}
+
+// Options are the service's optional parts.
+type Options struct {
+	Clock  clock.Clock
+	Logger *slog.Logger
+	// Files stores attachments; without it Attach refuses.
+	Files Files
 }
 
 // NewService returns the service; it publishes every stored message on hub.
-func NewService(s Store, c clock.Clock, hub *Hub) *Service {
-	if c == nil {
-		c = clock.Real{}
+func NewService(s Store, hub *Hub, o Options) *Service {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
 	}
-	return &Service{store: s, clock: c, hub: hub}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: s, clock: o.Clock, hub: hub, files: o.Files, log: o.Logger}
 }
 
 // Hub returns the service's hub.
@@ -122,6 +153,13 @@ func (s *Service) Start(ctx context.Context, name, email, origin string) (Conver
 	if err := s.store.CreateConversation(ctx, &c, accounts.HashSecret(token)); err != nil {
 		return Conversation{}, "", fmt.Errorf("start conversation: %w", err)
 	}
+	if _, err := s.autoAssign(ctx, c.ID); err != nil {
+		// The conversation stands: unassigned, it waits in the queue every agent sees.
+		s.log.ErrorContext(ctx, "assign new conversation", "conversation_id", c.ID, "error", err.Error())
+	}
+	if updated, err := s.updated(ctx, c.ID, true); err == nil {
+		c = updated
+	}
 	return c, token, nil
 }
 
@@ -134,22 +172,37 @@ func (s *Service) ByToken(ctx context.Context, token string) (Conversation, erro
 // Send stores a message and then publishes it. It returns the stored message; for a
 // resend (a client id seen before) the first copy, unpublished again.
 func (s *Service) Send(ctx context.Context, conv int64, author Author, userID *int64, body, clientID string) (Message, error) {
+	return s.Post(ctx, Message{ConversationID: conv, Author: author, AuthorUserID: userID, Body: body, ClientID: clientID})
+}
+
+// Note stores an internal note: a message among the team that the visitor never sees.
+func (s *Service) Note(ctx context.Context, conv int64, userID *int64, body, clientID string) (Message, error) {
+	return s.Post(ctx, Message{ConversationID: conv, Author: Agent, AuthorUserID: userID, Body: body, ClientID: clientID, Internal: true})
+}
+
+// Post stores m (its conversation, author, body, client id, internal flag and
+// attachment set by the caller) and then publishes it, as Send does. Visitors never
+// write notes.
+func (s *Service) Post(ctx context.Context, m Message) (Message, error) {
 	p := accounts.Problems{}
-	if strings.TrimSpace(body) == "" {
+	if strings.TrimSpace(m.Body) == "" {
 		p.Add("body", "is required")
-	} else if utf8.RuneCountInString(body) > MaxBody {
+	} else if utf8.RuneCountInString(m.Body) > MaxBody {
 		p.Add("body", fmt.Sprintf("is longer than %d characters", MaxBody))
 	}
-	if len(clientID) > 64 {
+	if len(m.ClientID) > 64 {
 		p.Add("client_id", "is longer than 64 characters")
+	}
+	if m.Internal && m.Author == Visitor {
+		p.Add("internal", "visitors cannot write notes")
 	}
 	if err := p.Err(); err != nil {
 		return Message{}, err
 	}
-	lock := &s.order[uint64(conv)%uint64(len(s.order))]
+	lock := &s.order[uint64(m.ConversationID)%uint64(len(s.order))]
 	lock.Lock()
 	defer lock.Unlock()
-	m := Message{ConversationID: conv, Author: author, AuthorUserID: userID, Body: body, ClientID: clientID, CreatedAt: s.clock.Now()}
+	m.CreatedAt = s.clock.Now()
 	dup, err := s.store.Append(ctx, &m)
 	if err != nil {
 		return Message{}, fmt.Errorf("store chat message: %w", err)
@@ -165,9 +218,14 @@ func (s *Service) Conversation(ctx context.Context, id int64) (Conversation, err
 	return s.store.FindConversation(ctx, id)
 }
 
-// After returns the messages a client missed: those after seq.
+// After returns the messages an agent missed: those after seq, notes included.
 func (s *Service) After(ctx context.Context, conv, seq int64) ([]Message, error) {
-	return s.store.After(ctx, conv, seq, 1000)
+	return s.store.After(ctx, conv, seq, 1000, true)
+}
+
+// ForVisitor returns the messages after seq that the visitor may see: no notes.
+func (s *Service) ForVisitor(ctx context.Context, conv, seq int64) ([]Message, error) {
+	return s.store.After(ctx, conv, seq, 1000, false)
 }
 
 // Close ends a conversation and records when, for the reports; the visitor is told by a
@@ -197,7 +255,7 @@ func (s *Service) setStatus(ctx context.Context, id int64, status, note string) 
 	if _, err := s.Send(ctx, id, System, nil, note, ""); err != nil {
 		return Conversation{}, err
 	}
-	return s.store.FindConversation(ctx, id)
+	return s.updated(ctx, id, false)
 }
 
 // List returns conversations with a status ("" for all), newest activity first.

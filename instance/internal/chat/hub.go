@@ -12,11 +12,20 @@ type Hub struct {
 	agents map[*Subscriber]struct{}
 }
 
+// Update says that a conversation changed (started, assigned, read, closed): inboxes
+// redraw its line.
+type Update struct {
+	Conversation Conversation
+	New          bool // it has just started: the inbox may ring
+}
+
 // Subscriber is one live connection.
 type Subscriber struct {
 	C       chan Message  // what to deliver; buffered
 	Typing  chan Typing   // who is typing; a full buffer loses these, never the subscriber
+	Updates chan Update   // agents only; a full buffer drops the subscriber, as for C
 	Dropped chan struct{} // closed when the hub gave up on this subscriber
+	UserID  int64         // the agent's user; 0 for a visitor
 	once    sync.Once
 }
 
@@ -26,7 +35,7 @@ func NewHub() *Hub {
 }
 
 func newSubscriber(buffer int) *Subscriber {
-	return &Subscriber{C: make(chan Message, buffer), Typing: make(chan Typing, 4), Dropped: make(chan struct{})}
+	return &Subscriber{C: make(chan Message, buffer), Typing: make(chan Typing, 4), Updates: make(chan Update, 64), Dropped: make(chan struct{})}
 }
 
 // SubscribeConversation returns a subscriber for one conversation's messages.
@@ -41,9 +50,11 @@ func (h *Hub) SubscribeConversation(conv int64, buffer int) *Subscriber {
 	return s
 }
 
-// SubscribeAgent returns a subscriber for every conversation's messages.
-func (h *Hub) SubscribeAgent(buffer int) *Subscriber {
+// SubscribeAgent returns a subscriber for every conversation's messages and updates,
+// for an agent: while it is subscribed the agent counts as connected.
+func (h *Hub) SubscribeAgent(userID int64, buffer int) *Subscriber {
 	s := newSubscriber(buffer)
+	s.UserID = userID
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.agents[s] = struct{}{}
@@ -63,11 +74,33 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 	}
 }
 
-// AgentsOnline counts the agents with an open inbox connection.
-func (h *Hub) AgentsOnline() int {
+// ConnectedAgents lists the users with an open inbox connection, each once.
+func (h *Hub) ConnectedAgents() []int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.agents)
+	seen := map[int64]bool{}
+	var out []int64
+	for s := range h.agents {
+		if !seen[s.UserID] {
+			seen[s.UserID] = true
+			out = append(out, s.UserID)
+		}
+	}
+	return out
+}
+
+// PublishUpdate hands u to every agent; one whose buffer is full is dropped and, on
+// reconnecting, reloads its list.
+func (h *Hub) PublishUpdate(u Update) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.agents {
+		select {
+		case s.Updates <- u:
+		default:
+			h.drop(s, u.Conversation.ID)
+		}
+	}
 }
 
 // Publish hands m to its conversation's subscribers and to every agent. Callers
@@ -76,8 +109,10 @@ func (h *Hub) AgentsOnline() int {
 func (h *Hub) Publish(m Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for s := range h.byConv[m.ConversationID] {
-		h.deliver(s, m)
+	if !m.Internal { // notes are for the team; visitors subscribe per conversation
+		for s := range h.byConv[m.ConversationID] {
+			h.deliver(s, m)
+		}
 	}
 	for s := range h.agents {
 		h.deliver(s, m)
@@ -116,10 +151,15 @@ func (h *Hub) deliver(s *Subscriber, m Message) {
 	select {
 	case s.C <- m:
 	default:
-		s.once.Do(func() { close(s.Dropped) })
-		delete(h.agents, s)
-		if subs := h.byConv[m.ConversationID]; subs != nil {
-			delete(subs, s)
-		}
+		h.drop(s, m.ConversationID)
+	}
+}
+
+// drop gives up on s. Callers hold mu.
+func (h *Hub) drop(s *Subscriber, conv int64) {
+	s.once.Do(func() { close(s.Dropped) })
+	delete(h.agents, s)
+	if subs := h.byConv[conv]; subs != nil {
+		delete(subs, s)
 	}
 }

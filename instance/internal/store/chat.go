@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
@@ -32,6 +33,8 @@ type conversationRow struct {
 	FirstResponseAt  *time.Time
 	ClosedAt         *time.Time
 	UpdatedAt        time.Time
+	ReadSeq          int64
+	Unread           int64 `gorm:"->;-:migration"` // only read, by the list's subquery
 }
 
 func (conversationRow) TableName() string { return "chat_conversations" }
@@ -39,7 +42,7 @@ func (conversationRow) TableName() string { return "chat_conversations" }
 func (r conversationRow) domain() chat.Conversation {
 	return chat.Conversation{ID: r.ID, VisitorName: r.VisitorName, VisitorEmail: r.VisitorEmail, Status: r.Status, AssigneeID: r.AssigneeID,
 		LastSeq: r.LastSeq, Origin: r.Origin, StartedAt: r.StartedAt.UTC(), FirstResponseAt: utcPtr(r.FirstResponseAt), ClosedAt: utcPtr(r.ClosedAt),
-		UpdatedAt: r.UpdatedAt.UTC()}
+		UpdatedAt: r.UpdatedAt.UTC(), ReadSeq: r.ReadSeq, Unread: r.Unread}
 }
 
 type chatMessageRow struct {
@@ -50,6 +53,8 @@ type chatMessageRow struct {
 	AuthorUserID   *int64
 	Body           string
 	ClientID       string
+	Internal       bool
+	AttachmentID   *int64
 	CreatedAt      time.Time
 }
 
@@ -57,7 +62,24 @@ func (chatMessageRow) TableName() string { return "chat_messages" }
 
 func (r chatMessageRow) domain() chat.Message {
 	return chat.Message{ID: r.ID, ConversationID: r.ConversationID, Seq: r.Seq, Author: chat.Author(r.Author), AuthorUserID: r.AuthorUserID,
-		Body: r.Body, ClientID: r.ClientID, CreatedAt: r.CreatedAt.UTC()}
+		Body: r.Body, ClientID: r.ClientID, Internal: r.Internal, CreatedAt: r.CreatedAt.UTC()}
+}
+
+type chatAttachmentRow struct {
+	ID             int64 `gorm:"primaryKey"`
+	ConversationID int64
+	Filename       string
+	ContentType    string
+	Size           int64
+	SHA256         string `gorm:"column:sha256"`
+	CreatedAt      time.Time
+}
+
+func (chatAttachmentRow) TableName() string { return "chat_attachments" }
+
+func (r chatAttachmentRow) domain() *chat.Attachment {
+	return &chat.Attachment{ID: r.ID, ConversationID: r.ConversationID, Filename: r.Filename, ContentType: r.ContentType, Size: r.Size,
+		SHA256: r.SHA256, CreatedAt: r.CreatedAt.UTC()}
 }
 
 // CreateConversation stores c and sets its ID.
@@ -80,10 +102,17 @@ func (s *Chat) FindByToken(ctx context.Context, tokenHash string) (chat.Conversa
 	return r.domain(), nil
 }
 
+// conversations selects conversations with their unread counts: the visitor's
+// messages after what the team has read.
+func (s *Chat) conversations(ctx context.Context) *gorm.DB {
+	return s.db.gorm.WithContext(ctx).Model(&conversationRow{}).Select(`chat_conversations.*, (SELECT COUNT(*) FROM chat_messages m
+		WHERE m.conversation_id = chat_conversations.id AND m.seq > chat_conversations.read_seq AND m.author = 'visitor') AS unread`)
+}
+
 // FindConversation returns accounts.ErrNotFound for an unknown id.
 func (s *Chat) FindConversation(ctx context.Context, id int64) (chat.Conversation, error) {
 	var r conversationRow
-	if err := s.db.gorm.WithContext(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+	if err := s.conversations(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
 		return chat.Conversation{}, translate(err)
 	}
 	return r.domain(), nil
@@ -111,11 +140,20 @@ func (s *Chat) Append(ctx context.Context, m *chat.Message) (bool, error) {
 			return err
 		}
 		row := chatMessageRow{ConversationID: m.ConversationID, Seq: seq, Author: string(m.Author), AuthorUserID: m.AuthorUserID, Body: m.Body,
-			ClientID: m.ClientID, CreatedAt: m.CreatedAt}
+			ClientID: m.ClientID, Internal: m.Internal, CreatedAt: m.CreatedAt}
+		var att *chat.Attachment
+		if a := m.Attachment; a != nil {
+			ar := chatAttachmentRow{ConversationID: m.ConversationID, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, SHA256: a.SHA256, CreatedAt: m.CreatedAt}
+			if err := tx.Create(&ar).Error; err != nil {
+				return err
+			}
+			row.AttachmentID, att = &ar.ID, ar.domain()
+		}
 		if err := tx.Create(&row).Error; err != nil {
 			return translate(err)
 		}
 		*m = row.domain()
+		m.Attachment = att
 		return nil
 	})
 	if errors.Is(err, accounts.ErrConflict) && m.ClientID != "" {
@@ -123,23 +161,64 @@ func (s *Chat) Append(ctx context.Context, m *chat.Message) (bool, error) {
 		if ferr := s.db.gorm.WithContext(ctx).Where("conversation_id = ? AND client_id = ?", m.ConversationID, m.ClientID).Take(&r).Error; ferr != nil {
 			return false, translate(ferr)
 		}
-		*m = r.domain()
+		msgs, err := s.withAttachments(ctx, []chatMessageRow{r})
+		if err != nil {
+			return false, err
+		}
+		*m = msgs[0]
 		return true, nil
 	}
 	return false, err
 }
 
-// After returns messages with seq > after, in order.
-func (s *Chat) After(ctx context.Context, conversationID, after int64, limit int) ([]chat.Message, error) {
+// After returns messages with seq > after, in order; notes only when internal.
+func (s *Chat) After(ctx context.Context, conversationID, after int64, limit int, internal bool) ([]chat.Message, error) {
+	q := s.db.gorm.WithContext(ctx).Where("conversation_id = ? AND seq > ?", conversationID, after)
+	if !internal {
+		q = q.Where("internal = ?", false)
+	}
 	var rows []chatMessageRow
-	if err := s.db.gorm.WithContext(ctx).Where("conversation_id = ? AND seq > ?", conversationID, after).Order("seq").Limit(limit).Find(&rows).Error; err != nil {
+	if err := q.Order("seq").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, err
+	}
+	return s.withAttachments(ctx, rows)
+}
+
+// withAttachments turns rows into messages with their files, in one query for all.
+func (s *Chat) withAttachments(ctx context.Context, rows []chatMessageRow) ([]chat.Message, error) {
+	var ids []int64
+	for _, r := range rows {
+		if r.AttachmentID != nil {
+			ids = append(ids, *r.AttachmentID)
+		}
+	}
+	files := map[int64]*chat.Attachment{}
+	if len(ids) > 0 {
+		var atts []chatAttachmentRow
+		if err := s.db.gorm.WithContext(ctx).Where("id IN ?", ids).Find(&atts).Error; err != nil {
+			return nil, err
+		}
+		for _, a := range atts {
+			files[a.ID] = a.domain()
+		}
 	}
 	out := make([]chat.Message, len(rows))
 	for i, r := range rows {
 		out[i] = r.domain()
+		if r.AttachmentID != nil {
+			out[i].Attachment = files[*r.AttachmentID]
+		}
 	}
 	return out, nil
+}
+
+// FindAttachment returns accounts.ErrNotFound for an unknown id.
+func (s *Chat) FindAttachment(ctx context.Context, id int64) (chat.Attachment, error) {
+	var r chatAttachmentRow
+	if err := s.db.gorm.WithContext(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return chat.Attachment{}, translate(err)
+	}
+	return *r.domain(), nil
 }
 
 // SetStatus opens or closes a conversation; closedAt is when, or nil when opened.
@@ -159,7 +238,7 @@ func (s *Chat) SetStatus(ctx context.Context, id int64, status string, closedAt 
 // ListConversations returns conversations with the status ("" for all), the most
 // recently active first.
 func (s *Chat) ListConversations(ctx context.Context, status string, limit int) ([]chat.Conversation, error) {
-	q := s.db.gorm.WithContext(ctx).Order("updated_at DESC, id DESC").Limit(limit)
+	q := s.conversations(ctx).Order("updated_at DESC, id DESC").Limit(limit)
 	if status != "" {
 		q = q.Where("status = ?", status)
 	}
@@ -172,4 +251,124 @@ func (s *Chat) ListConversations(ctx context.Context, status string, limit int) 
 		out[i] = r.domain()
 	}
 	return out, nil
+}
+
+// Assign sets a conversation's assignee (nil for nobody). Returns accounts.ErrNotFound.
+func (s *Chat) Assign(ctx context.Context, id int64, assignee *int64, at time.Time) error {
+	res := s.db.gorm.WithContext(ctx).Model(&conversationRow{}).Where("id = ?", id).
+		Updates(map[string]any{"assignee_id": assignee, "updated_at": at})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return accounts.ErrNotFound
+	}
+	return nil
+}
+
+// MarkRead moves read_seq forward to seq, never past last_seq. Returns
+// accounts.ErrNotFound for an unknown id.
+func (s *Chat) MarkRead(ctx context.Context, id, seq int64) error {
+	if _, err := s.FindConversation(ctx, id); err != nil {
+		return err
+	}
+	return s.db.gorm.WithContext(ctx).Exec(`UPDATE chat_conversations SET read_seq = CASE WHEN ? > last_seq THEN last_seq ELSE ? END
+		WHERE id = ? AND read_seq < ?`, seq, seq, id, seq).Error
+}
+
+type chatAgentRow struct {
+	UserID         int64 `gorm:"primaryKey;autoIncrement:false"`
+	Status         string
+	MaxChats       int
+	LastAssignedAt *time.Time
+}
+
+func (chatAgentRow) TableName() string { return "chat_agents" }
+
+// AgentSettings returns each user's settings, the defaults for those never set.
+func (s *Chat) AgentSettings(ctx context.Context, userIDs []int64) (map[int64]chat.AgentSettings, error) {
+	out := make(map[int64]chat.AgentSettings, len(userIDs))
+	for _, id := range userIDs {
+		out[id] = chat.AgentSettings{UserID: id, Status: chat.Online, MaxChats: chat.DefaultMaxChats}
+	}
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	var rows []chatAgentRow
+	if err := s.db.gorm.WithContext(ctx).Where("user_id IN ?", userIDs).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out[r.UserID] = chat.AgentSettings{UserID: r.UserID, Status: r.Status, MaxChats: r.MaxChats, LastAssignedAt: utcPtr(r.LastAssignedAt)}
+	}
+	return out, nil
+}
+
+// SetAgentSettings stores an agent's settings, whole.
+func (s *Chat) SetAgentSettings(ctx context.Context, a chat.AgentSettings) error {
+	row := chatAgentRow{UserID: a.UserID, Status: a.Status, MaxChats: a.MaxChats, LastAssignedAt: a.LastAssignedAt}
+	return translate(s.db.gorm.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "user_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"status", "max_chats", "last_assigned_at"})}).Create(&row).Error)
+}
+
+// OpenChats counts each user's open assigned conversations.
+func (s *Chat) OpenChats(ctx context.Context, userIDs []int64) (map[int64]int, error) {
+	out := map[int64]int{}
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		AssigneeID int64
+		N          int
+	}
+	err := s.db.gorm.WithContext(ctx).Raw(`SELECT assignee_id, COUNT(*) AS n FROM chat_conversations
+		WHERE status = 'open' AND assignee_id IN ? GROUP BY assignee_id`, userIDs).Scan(&rows).Error
+	for _, r := range rows {
+		out[r.AssigneeID] = r.N
+	}
+	return out, err
+}
+
+type cannedRow struct {
+	ID        int64 `gorm:"primaryKey"`
+	Shortcut  string
+	Body      string
+	CreatedAt time.Time
+}
+
+func (cannedRow) TableName() string { return "chat_canned" }
+
+// ListCanned returns every canned response by shortcut.
+func (s *Chat) ListCanned(ctx context.Context) ([]chat.Canned, error) {
+	var rows []cannedRow
+	if err := s.db.gorm.WithContext(ctx).Order("shortcut").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]chat.Canned, len(rows))
+	for i, r := range rows {
+		out[i] = chat.Canned{ID: r.ID, Shortcut: r.Shortcut, Body: r.Body, CreatedAt: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}
+
+// CreateCanned stores c and sets its ID. Returns accounts.ErrConflict for a shortcut in use.
+func (s *Chat) CreateCanned(ctx context.Context, c *chat.Canned) error {
+	row := cannedRow{Shortcut: c.Shortcut, Body: c.Body, CreatedAt: c.CreatedAt}
+	if err := s.db.gorm.WithContext(ctx).Create(&row).Error; err != nil {
+		return translate(err)
+	}
+	c.ID = row.ID
+	return nil
+}
+
+// DeleteCanned returns accounts.ErrNotFound for an unknown id.
+func (s *Chat) DeleteCanned(ctx context.Context, id int64) error {
+	res := s.db.gorm.WithContext(ctx).Delete(&cannedRow{}, id)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return accounts.ErrNotFound
+	}
+	return nil
 }

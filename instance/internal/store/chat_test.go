@@ -22,9 +22,8 @@ func TestChatDeliversEveryMessageOnceInOrder(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		hub := chat.NewHub()
-		svc := chat.NewService(store.NewChat(db), clock.Real{}, hub)
+		svc := chat.NewService(store.NewChat(db), hub, chat.Options{})
 		const visitors, each = 500, 4
-		agent := hub.SubscribeAgent(visitors * each)
 		convs := make([]chat.Conversation, visitors)
 		for i := range convs {
 			c, _, err := svc.Start(ctx, fmt.Sprintf("Visitor %d", i), "", "https://shop.example")
@@ -33,6 +32,9 @@ func TestChatDeliversEveryMessageOnceInOrder(t *testing.T) {
 			}
 			convs[i] = c
 		}
+		// Subscribed once the conversations exist: this agent reads messages only, and
+		// 500 unread "new conversation" updates would rightly get it dropped.
+		agent := hub.SubscribeAgent(1, visitors*each)
 		var wg sync.WaitGroup
 		errs := make(chan error, visitors)
 		for _, c := range convs {
@@ -82,7 +84,7 @@ func TestChatResendResumeAndTokens(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		hub := chat.NewHub()
-		svc := chat.NewService(store.NewChat(db), clock.Real{}, hub)
+		svc := chat.NewService(store.NewChat(db), hub, chat.Options{})
 		c, token, err := svc.Start(ctx, "Rita", "rita@example.org", "https://shop.example")
 		if err != nil {
 			t.Fatal(err)
@@ -154,7 +156,7 @@ func TestChatStatus(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
-		svc := chat.NewService(store.NewChat(db), clk, chat.NewHub())
+		svc := chat.NewService(store.NewChat(db), chat.NewHub(), chat.Options{Clock: clk})
 		a, _, _ := svc.Start(ctx, "A", "", "https://shop.example")
 		clk.Advance(time.Minute)
 		b, _, _ := svc.Start(ctx, "B", "", "https://shop.example")

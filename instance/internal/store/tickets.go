@@ -399,10 +399,12 @@ func (s *Tickets) Attachments(ctx context.Context, ticketID int64) ([]tickets.At
 	return out, nil
 }
 
-// AttachmentBytes sums the size of each distinct body once.
+// AttachmentBytes sums the size of each distinct body once, the tickets' and the
+// chat's files together: they share the blob store and its quota.
 func (s *Tickets) AttachmentBytes(ctx context.Context) (int64, error) {
 	var n *int64
-	err := s.db.gorm.WithContext(ctx).Raw("SELECT SUM(size) FROM (SELECT sha256, MAX(size) AS size FROM attachments GROUP BY sha256) AS blobs").Scan(&n).Error
+	err := s.db.gorm.WithContext(ctx).Raw(`SELECT SUM(size) FROM (SELECT sha256, MAX(size) AS size FROM
+		(SELECT sha256, size FROM attachments UNION ALL SELECT sha256, size FROM chat_attachments) AS files GROUP BY sha256) AS blobs`).Scan(&n).Error
 	if err != nil || n == nil {
 		return 0, err
 	}

@@ -62,8 +62,9 @@ func NewAttachments(t *Service, s AttachmentStore, b Blobs, l Limits) *Attachmen
 // Limits returns the configured limits.
 func (a *Attachments) Limits() Limits { return a.limits }
 
-// cleanFilename keeps the base name, without control characters, at most 200 runes.
-func cleanFilename(name string) string {
+// CleanFilename keeps the base name, without control characters or quotes, at most
+// 200 runes.
+func CleanFilename(name string) string {
 	name = path.Base(strings.ReplaceAll(name, `\`, "/"))
 	name = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == '"' {
@@ -80,6 +81,45 @@ func cleanFilename(name string) string {
 	return name
 }
 
+// File is a body put in the blob store, not yet recorded as anyone's attachment.
+type File struct {
+	Filename    string
+	ContentType string
+	Size        int64
+	SHA256      string
+	created     bool // this upload wrote the body: Discard removes it
+}
+
+// Store puts r in the blob store within the file limit and the instance's quota (the
+// tickets' and the chat's files together). Returns accounts.ErrTooLarge past either,
+// having kept nothing. A caller that then fails to record the file calls Discard.
+func (a *Attachments) Store(ctx context.Context, filename string, r io.Reader) (File, error) {
+	used, err := a.store.AttachmentBytes(ctx)
+	if err != nil {
+		return File{}, err
+	}
+	if used >= a.limits.Quota {
+		return File{}, fmt.Errorf("%w: the instance's attachment quota of %d bytes is used up", accounts.ErrTooLarge, a.limits.Quota)
+	}
+	sum, size, ct, created, err := a.blobs.Put(r, a.limits.MaxFile)
+	if err != nil {
+		return File{}, err
+	}
+	f := File{Filename: CleanFilename(filename), ContentType: ct, Size: size, SHA256: sum, created: created}
+	if created && used+size > a.limits.Quota {
+		a.Discard(f)
+		return File{}, fmt.Errorf("%w: this file would pass the instance's attachment quota of %d bytes", accounts.ErrTooLarge, a.limits.Quota)
+	}
+	return f, nil
+}
+
+// Discard removes a stored body that no attachment records (if this upload wrote it).
+func (a *Attachments) Discard(f File) {
+	if f.created {
+		a.blobs.Remove(f.SHA256)
+	}
+}
+
 // Attach stores r as a file of ticket id. Returns accounts.ErrNotFound for an unknown
 // ticket and accounts.ErrTooLarge past the file limit or the quota, having stored
 // nothing.
@@ -88,29 +128,16 @@ func (a *Attachments) Attach(ctx context.Context, by accounts.Principal, id int6
 	if err != nil {
 		return Attachment{}, err
 	}
-	used, err := a.store.AttachmentBytes(ctx)
+	f, err := a.Store(ctx, filename, r)
 	if err != nil {
 		return Attachment{}, err
-	}
-	if used >= a.limits.Quota {
-		return Attachment{}, fmt.Errorf("%w: the instance's attachment quota of %d bytes is used up", accounts.ErrTooLarge, a.limits.Quota)
-	}
-	sum, size, ct, created, err := a.blobs.Put(r, a.limits.MaxFile)
-	if err != nil {
-		return Attachment{}, err
-	}
-	if created && used+size > a.limits.Quota {
-		a.blobs.Remove(sum)
-		return Attachment{}, fmt.Errorf("%w: this file would pass the instance's attachment quota of %d bytes", accounts.ErrTooLarge, a.limits.Quota)
 	}
 	now := a.tickets.clock.Now()
 	actorID, actorName := actorOf(&by)
-	att := Attachment{TicketID: t.ID, Filename: cleanFilename(filename), ContentType: ct, Size: size, SHA256: sum, UploadedBy: actorID, CreatedAt: now}
+	att := Attachment{TicketID: t.ID, Filename: f.Filename, ContentType: f.ContentType, Size: f.Size, SHA256: f.SHA256, UploadedBy: actorID, CreatedAt: now}
 	h := []Change{{TicketID: t.ID, At: now, ActorUserID: actorID, ActorName: actorName, Field: "attachment", To: att.Filename}}
 	if err := a.store.AddAttachment(ctx, &att, h); err != nil {
-		if created {
-			a.blobs.Remove(sum)
-		}
+		a.Discard(f)
 		return Attachment{}, fmt.Errorf("add attachment to ticket %d: %w", id, err)
 	}
 	return att, nil

@@ -45,6 +45,20 @@ func (s *Server) apiUploadAttachment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.receiveFile(c, nil, func(filename string, r io.Reader) error {
+		att, err := s.opts.Attachments.Attach(c.Request().Context(), mustPrincipal(c), id, filename, r)
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/attachments/%d", att.ID))
+		return c.JSON(http.StatusCreated, toAttachmentJSON(att))
+	})
+}
+
+// receiveFile reads a multipart upload: the small text parts named in fields (which
+// must come before the file), then streams the part "file" to store, never buffering
+// it whole.
+func (s *Server) receiveFile(c echo.Context, fields map[string]*string, store func(filename string, r io.Reader) error) error {
 	mr, err := c.Request().MultipartReader()
 	if err != nil {
 		return &requestError{http.StatusUnsupportedMediaType, "media-type", "send the file as multipart/form-data in the part \"file\""}
@@ -60,20 +74,25 @@ func (s *Server) apiUploadAttachment(c echo.Context) error {
 			}
 			return badRequest("the multipart body could not be read")
 		}
+		if v, ok := fields[part.FormName()]; ok {
+			b, err := io.ReadAll(io.LimitReader(part, 1<<10))
+			part.Close()
+			if err != nil {
+				return badRequest("the multipart body could not be read")
+			}
+			*v = string(b)
+			continue
+		}
 		if part.FormName() != "file" {
 			part.Close()
 			continue
 		}
-		att, err := s.opts.Attachments.Attach(c.Request().Context(), mustPrincipal(c), id, part.FileName(), part)
+		err = store(part.FileName(), part)
 		part.Close()
 		if tooLarge(err) {
 			return errTooLarge
 		}
-		if err != nil {
-			return err
-		}
-		c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/attachments/%d", att.ID))
-		return c.JSON(http.StatusCreated, toAttachmentJSON(att))
+		return err
 	}
 }
 
@@ -91,21 +110,26 @@ func (s *Server) apiDownloadAttachment(c echo.Context) error {
 	if _, err := s.visibleTicket(c, att.TicketID); err != nil {
 		return err
 	}
-	f, err := s.opts.Blobs.Open(att.SHA256)
+	return s.serveFile(c, att.SHA256, att.Filename, att.ContentType, att.Size)
+}
+
+// serveFile sends a stored body as a download only: never rendered in the instance's
+// origin, whatever its content.
+func (s *Server) serveFile(c echo.Context, sum, filename, ct string, size int64) error {
+	f, err := s.opts.Blobs.Open(sum)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	ct := att.ContentType
 	if strings.HasPrefix(ct, "text/html") || strings.Contains(ct, "xml") || strings.Contains(ct, "javascript") {
 		ct = "application/octet-stream"
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, ct)
-	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": att.Filename}))
+	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
-	h.Set("Content-Length", strconv.FormatInt(att.Size, 10))
+	h.Set("Content-Length", strconv.FormatInt(size, 10))
 	c.Response().WriteHeader(http.StatusOK)
 	_, err = io.Copy(c.Response(), f)
 	return err

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,10 +28,31 @@ type frame struct {
 	At             time.Time `json:"at,omitzero"`
 	Detail         string    `json:"detail,omitempty"`
 	On             bool      `json:"on,omitempty"` // typing: started (true) or stopped
+	// Internal marks a note among the team: agents send one with it, and only agents
+	// ever receive one.
+	Internal     bool              `json:"internal,omitempty"`
+	Attachment   *attachmentFrame  `json:"attachment,omitempty"`
+	Conversation *conversationJSON `json:"conversation,omitempty"` // type "conversation": a line of the inbox changed
+	New          bool              `json:"new,omitempty"`          // …because the conversation has just started
+}
+
+// attachmentFrame is a file in a message. Agents download it at URL; a visitor posts
+// their token to the same URL (no token in any address).
+type attachmentFrame struct {
+	ID          int64  `json:"id"`
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	URL         string `json:"url"`
 }
 
 func messageFrame(m chat.Message) frame {
-	return frame{Type: "message", ConversationID: m.ConversationID, Seq: m.Seq, Author: string(m.Author), Body: m.Body, ClientID: m.ClientID, At: m.CreatedAt}
+	f := frame{Type: "message", ConversationID: m.ConversationID, Seq: m.Seq, Author: string(m.Author), Body: m.Body, ClientID: m.ClientID,
+		At: m.CreatedAt, Internal: m.Internal}
+	if a := m.Attachment; a != nil {
+		f.Attachment = &attachmentFrame{ID: a.ID, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, URL: fmt.Sprintf("/api/v1/chat/attachments/%d", a.ID)}
+	}
+	return f
 }
 
 // widget serves the chat widget for <script src="https://<instance>/widget.js" async>.
@@ -149,13 +171,18 @@ func (s *Server) apiSetChatSettings(c echo.Context) error {
 // apiChatConfig tells the widget how to look and whether anyone can answer: with no
 // agent online it offers the leave-a-message form, in read-only mode nothing to send.
 func (s *Server) apiChatConfig(c echo.Context) error {
-	w, err := s.opts.Chat.WidgetSettings(c.Request().Context(), s.opts.Settings)
+	ctx := c.Request().Context()
+	w, err := s.opts.Chat.WidgetSettings(ctx, s.opts.Settings)
+	if err != nil {
+		return err
+	}
+	online, err := s.opts.Chat.Online(ctx)
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, map[string]any{"colour": w.Colour, "greeting": w.Greeting, "offline_text": w.OfflineText,
-		"online": s.opts.Chat.Hub().AgentsOnline() > 0, "read_only": s.opts.ReadOnly})
+		"online": online, "read_only": s.opts.ReadOnly, "max_file": s.maxChatFile()})
 }
 
 // apiStartChat opens a conversation for a visitor and hands them its token.
@@ -205,13 +232,13 @@ func (s *Server) chatVisitorWS(c echo.Context) error {
 func (s *Server) chatAgentWS(c echo.Context) error {
 	// Subscribed before the upgrade completes: once the agent's client is connected,
 	// they count as online and miss nothing.
-	sub := s.opts.Chat.Hub().SubscribeAgent(1024)
+	id := mustPrincipal(c).User.ID
+	sub := s.opts.Chat.Hub().SubscribeAgent(id, 1024)
 	defer s.opts.Chat.Hub().Unsubscribe(sub)
 	conn, err := websocket.Accept(c.Response(), c.Request(), nil) // same origin only
 	if err != nil {
 		return nil
 	}
-	id := mustPrincipal(c).User.ID
 	s.serveChat(c.Request().Context(), conn, sub, chatPeer{author: chat.Agent, userID: &id})
 	return nil
 }
@@ -279,7 +306,8 @@ func (s *Server) serveChat(ctx context.Context, conn *websocket.Conn, sub *chat.
 						break
 					}
 				}
-				m, err := s.opts.Chat.Send(ctx, conv, peer.author, peer.userID, in.Body, in.ClientID)
+				m, err := s.opts.Chat.Post(ctx, chat.Message{ConversationID: conv, Author: peer.author, AuthorUserID: peer.userID,
+					Body: in.Body, ClientID: in.ClientID, Internal: in.Internal && peer.author == chat.Agent})
 				if err != nil {
 					var detail string
 					if fields, ok := fieldErrors(err); ok {
@@ -331,6 +359,11 @@ func (s *Server) chatWriter(ctx context.Context, cancel context.CancelFunc, conn
 			if !deliver(m) {
 				return
 			}
+		case u := <-sub.Updates:
+			cj := toConversationJSON(u.Conversation)
+			if !write(frame{Type: "conversation", ConversationID: cj.ID, Conversation: &cj, New: u.New}) {
+				return
+			}
 		case t := <-sub.Typing:
 			if t.Author == peer.author {
 				continue // one's own side typing is no news
@@ -349,7 +382,11 @@ func (s *Server) chatWriter(ctx context.Context, cancel context.CancelFunc, conn
 			if sent[r.ConversationID] < r.After {
 				sent[r.ConversationID] = r.After
 			}
-			missed, err := s.opts.Chat.After(ctx, r.ConversationID, sent[r.ConversationID])
+			after := s.opts.Chat.After
+			if peer.author == chat.Visitor {
+				after = s.opts.Chat.ForVisitor
+			}
+			missed, err := after(ctx, r.ConversationID, sent[r.ConversationID])
 			if err != nil {
 				return
 			}

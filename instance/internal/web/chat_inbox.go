@@ -25,11 +25,14 @@ type conversationJSON struct {
 	FirstResponseAt *time.Time `json:"first_response_at"`
 	ClosedAt        *time.Time `json:"closed_at"`
 	UpdatedAt       time.Time  `json:"updated_at"`
+	ReadSeq         int64      `json:"read_seq"`
+	Unread          int64      `json:"unread"`
 }
 
 func toConversationJSON(c chat.Conversation) conversationJSON {
 	return conversationJSON{ID: c.ID, VisitorName: c.VisitorName, VisitorEmail: c.VisitorEmail, Status: c.Status, AssigneeID: c.AssigneeID,
-		LastSeq: c.LastSeq, Origin: c.Origin, StartedAt: c.StartedAt, FirstResponseAt: c.FirstResponseAt, ClosedAt: c.ClosedAt, UpdatedAt: c.UpdatedAt}
+		LastSeq: c.LastSeq, Origin: c.Origin, StartedAt: c.StartedAt, FirstResponseAt: c.FirstResponseAt, ClosedAt: c.ClosedAt, UpdatedAt: c.UpdatedAt,
+		ReadSeq: c.ReadSeq, Unread: c.Unread}
 }
 
 func (s *Server) apiListConversations(c echo.Context) error {

@@ -46,7 +46,28 @@ func agentInbox(t *testing.T, h *harness) *websocket.Conn {
 	return dialWS(t, wsURL(h, "/api/v1/chat/inbox"), hdr)
 }
 
+// readFrame returns the next frame that is not an inbox line update (tests of updates
+// read them with readUpdate).
 func readFrame(t *testing.T, conn *websocket.Conn) frame {
+	t.Helper()
+	for {
+		if f := readAny(t, conn); f.Type != "conversation" {
+			return f
+		}
+	}
+}
+
+// readUpdate returns the next inbox line update, skipping other frames.
+func readUpdate(t *testing.T, conn *websocket.Conn) frame {
+	t.Helper()
+	for {
+		if f := readAny(t, conn); f.Type == "conversation" {
+			return f
+		}
+	}
+}
+
+func readAny(t *testing.T, conn *websocket.Conn) frame {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

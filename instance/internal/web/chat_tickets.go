@@ -27,7 +27,7 @@ func (s *Server) apiChatToTicket(c echo.Context) error {
 	if conv.VisitorEmail == "" {
 		return &accounts.ValidationError{Fields: map[string]string{"visitor_email": "the visitor left no e-mail address to answer"}}
 	}
-	msgs, err := s.opts.Chat.After(ctx, id, 0)
+	msgs, err := s.opts.Chat.ForVisitor(ctx, id, 0)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (s *Server) apiChatTranscript(c echo.Context) error {
 		return &requestError{http.StatusTooManyRequests, "throttled", "too many requests from this address; try again later"}
 	}
 	s.contactLimit.Hit(ip)
-	msgs, err := s.opts.Chat.After(ctx, conv.ID, 0)
+	msgs, err := s.opts.Chat.ForVisitor(ctx, conv.ID, 0)
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,7 @@ type harness struct {
 	article  kb.Article         // one published article in it
 	chatTok  string             // a visitor's chat token
 	chatConv int64              // and their conversation
+	chatFile int64              // a file sent in it
 }
 
 type harnessOptions struct {
@@ -105,7 +106,7 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 	confirm := notify.NewTicketMail(mailer, svc, "http://127.0.0.1", nil)
 	tsvc.SetNotifier(confirm, nil)
 	srv, err := New(Options{Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Confirm: confirm, Transcripts: confirm, KB: kb.NewService(store.NewKB(db), clk), Outbox: mailer,
-		Chat: chat.NewService(store.NewChat(db), clk, chat.NewHub()), Settings: store.NewSettings(db), Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Chat: chat.NewService(store.NewChat(db), chat.NewHub(), chat.Options{Clock: clk, Files: atts}), Settings: store.NewSettings(db), Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Clock: clk, BaseURL: base, ReadOnly: o.readOnly, ReadOnlyUntil: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Version: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +171,7 @@ func (h *harness) restart() {
 		h.t.Fatalf("listen again on %s: %v", addr, err)
 	}
 	o := h.server.opts
-	o.Chat = chat.NewService(store.NewChat(h.db), h.clock, chat.NewHub())
+	o.Chat = chat.NewService(store.NewChat(h.db), chat.NewHub(), chat.Options{Clock: h.clock, Files: o.Attachments})
 	srv, err := New(o)
 	if err != nil {
 		h.t.Fatal(err)
@@ -216,6 +217,15 @@ func (h *harness) addUsers() {
 		h.t.Fatal(err)
 	}
 	h.chatTok, h.chatConv = tok, conv.ID
+	other, _, err := h.server.opts.Chat.Start(ctx, "Filer", "", "")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	m, err := h.server.opts.Chat.Attach(ctx, chat.Message{ConversationID: other.ID, Author: chat.Visitor}, "walk.txt", strings.NewReader("walk"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.chatFile = m.Attachment.ID
 }
 
 func passwordOf(r accounts.Role) string {

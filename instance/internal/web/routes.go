@@ -131,6 +131,18 @@ func (s *Server) routeTable() []Route {
 		{Method: post, Path: "/api/v1/chat/transcript", Perm: a.Public, CrossOrigin: true, Handler: s.apiChatTranscript},
 		{Method: http.MethodOptions, Path: "/api/v1/chat/offline", Perm: a.Public, CrossOrigin: true, Handler: s.chatPreflight},
 		{Method: post, Path: "/api/v1/chat/offline", Perm: a.Public, CrossOrigin: true, Handler: s.apiChatOffline},
+		{Method: post, Path: "/api/v1/chat/attachments", Perm: a.Public, CrossOrigin: true, MaxBody: s.uploadLimit(), Handler: s.apiVisitorUpload},
+		{Method: post, Path: "/api/v1/chat/attachments/:id", Perm: a.Public, CrossOrigin: true, ReadOnlyOK: true, Handler: s.apiVisitorDownload},
+		{Method: get, Path: "/api/v1/chat/attachments/:id", Perm: a.ChatRead, Handler: s.apiAgentDownload},
+		{Method: post, Path: "/api/v1/chat/conversations/:id/attachments", Perm: a.ChatAnswer, MaxBody: s.uploadLimit(), Handler: s.apiAgentUpload},
+		{Method: post, Path: "/api/v1/chat/conversations/:id/assign", Perm: a.ChatAnswer, Handler: s.apiAssignConversation},
+		{Method: post, Path: "/api/v1/chat/conversations/:id/read", Perm: a.ChatAnswer, Handler: s.apiReadConversation},
+		{Method: get, Path: "/api/v1/chat/agents", Perm: a.ChatRead, Handler: s.apiChatAgents},
+		{Method: put, Path: "/api/v1/chat/agents/:id", Perm: a.SettingsManage, Handler: s.apiSetAgent},
+		{Method: put, Path: "/api/v1/chat/presence", Perm: a.ChatAnswer, ReadOnlyOK: true, Handler: s.apiSetPresence},
+		{Method: get, Path: "/api/v1/chat/canned", Perm: a.ChatRead, Handler: s.apiListCanned},
+		{Method: post, Path: "/api/v1/chat/canned", Perm: a.SettingsManage, Handler: s.apiCreateCanned},
+		{Method: del, Path: "/api/v1/chat/canned/:id", Perm: a.SettingsManage, Handler: s.apiDeleteCanned},
 
 		// Pages: setup and login.
 		{Method: get, Path: "/setup", Perm: a.Public, Handler: s.pageSetup},
