@@ -64,4 +64,3 @@ func (s *Service) Attach(ctx context.Context, m Message, filename string, r io.R
 func (s *Service) Attachment(ctx context.Context, id int64) (Attachment, error) {
 	return s.store.FindAttachment(ctx, id)
 }
-
