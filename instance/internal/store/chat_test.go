@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,6 +193,86 @@ func TestChatStatus(t *testing.T) {
 		}
 		if _, err := svc.Close(ctx, 424242); !errors.Is(err, accounts.ErrNotFound) {
 			t.Errorf("close a missing one: %v", err)
+		}
+	})
+}
+
+// TestChatInbox runs the inbox's SQL on both databases: notes kept from visitors,
+// unread counts, read marks, agent settings, open-chat counts, canned responses and
+// files counted once in the shared quota.
+func TestChatInbox(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+		st := store.NewChat(db)
+		svc := chat.NewService(st, chat.NewHub(), chat.Options{Clock: clk})
+		c, _, err := svc.Start(ctx, "A", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Send(ctx, c.ID, chat.Visitor, nil, "one", "")
+		svc.Note(ctx, c.ID, nil, "note", "")
+		file := &chat.Attachment{Filename: "a.txt", ContentType: "text/plain", Size: 3, SHA256: strings.Repeat("ab", 32)}
+		m, err := svc.Post(ctx, chat.Message{ConversationID: c.ID, Author: chat.Visitor, Body: "a.txt", ClientID: "f", Attachment: file})
+		if err != nil || m.Attachment == nil || m.Attachment.ID == 0 || m.Seq != 3 {
+			t.Fatalf("post a file: %+v %v", m, err)
+		}
+		// The same file again (a resend) is the stored message, not a second file.
+		again, err := svc.Post(ctx, chat.Message{ConversationID: c.ID, Author: chat.Visitor, Body: "a.txt", ClientID: "f", Attachment: file})
+		if err != nil || again.Seq != 3 || again.Attachment == nil || again.Attachment.ID != m.Attachment.ID {
+			t.Fatalf("resend a file: %+v %v", again, err)
+		}
+		all, _ := svc.After(ctx, c.ID, 0)
+		public, _ := svc.ForVisitor(ctx, c.ID, 0)
+		if len(all) != 3 || len(public) != 2 || public[1].Attachment == nil || public[1].Attachment.Filename != "a.txt" {
+			t.Fatalf("all %+v, the visitor's %+v", all, public)
+		}
+		if n, err := store.NewTickets(db).AttachmentBytes(ctx); err != nil || n != 3 {
+			t.Fatalf("attachment bytes %d %v", n, err)
+		}
+		list, err := svc.List(ctx, chat.Open, 10)
+		if err != nil || len(list) != 1 || list[0].Unread != 2 {
+			t.Fatalf("list %+v %v", list, err)
+		}
+		if got, err := svc.MarkRead(ctx, c.ID, 50); err != nil || got.ReadSeq != 3 || got.Unread != 0 {
+			t.Fatalf("mark read: %+v %v", got, err)
+		}
+		if _, err := svc.MarkRead(ctx, 999, 1); !errors.Is(err, accounts.ErrNotFound) {
+			t.Fatalf("mark a missing conversation read: %v", err)
+		}
+		var users []int64
+		for _, email := range []string{"a@example.org", "b@example.org"} {
+			now := clk.Now()
+			if err := db.Gorm().Exec("INSERT INTO users (email, name, role, active, password_hash, created_at, updated_at) VALUES (?, ?, 'agent', ?, '', ?, ?)",
+				email, email, true, now, now).Error; err != nil {
+				t.Fatal(err)
+			}
+			var id int64
+			db.Gorm().Raw("SELECT id FROM users WHERE email = ?", email).Scan(&id)
+			users = append(users, id)
+		}
+		if _, err := svc.SetPresence(ctx, users[0], chat.Away, 3); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.SetPresence(ctx, users[0], "", 4); err != nil {
+			t.Fatal(err)
+		}
+		agents, err := svc.Agents(ctx, users)
+		if err != nil || agents[0].Status != chat.Away || agents[0].MaxChats != 4 || agents[0].Presence != chat.Offline ||
+			agents[1].Status != chat.Online || agents[1].MaxChats != chat.DefaultMaxChats {
+			t.Fatalf("agents %+v %v", agents, err)
+		}
+		if _, err := svc.Assign(ctx, c.ID, &users[1], "given"); err != nil {
+			t.Fatal(err)
+		}
+		if open, err := st.OpenChats(ctx, users); err != nil || open[users[1]] != 1 || open[users[0]] != 0 {
+			t.Fatalf("open chats %v %v", open, err)
+		}
+		if _, err := svc.CreateCanned(ctx, "hi", "Hello!"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.CreateCanned(ctx, "HI", "Again"); !errors.Is(err, accounts.ErrConflict) {
+			t.Fatalf("a shortcut twice: %v", err)
 		}
 	})
 }

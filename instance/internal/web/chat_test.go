@@ -38,7 +38,12 @@ func dialWS(t *testing.T, url string, hdr http.Header) *websocket.Conn {
 // agentInbox logs an agent in and opens their live inbox: the agent is online.
 func agentInbox(t *testing.T, h *harness) *websocket.Conn {
 	t.Helper()
-	agentClient := h.loggedIn(accounts.RoleAgent)
+	return inboxOf(t, h, h.loggedIn(accounts.RoleAgent))
+}
+
+// inboxOf opens the live inbox of a logged-in client.
+func inboxOf(t *testing.T, h *harness, agentClient *client) *websocket.Conn {
+	t.Helper()
 	hdr := http.Header{"Origin": {h.http.URL}}
 	for _, ck := range agentClient.http.Jar.Cookies(mustURL(h.http.URL)) {
 		hdr.Add("Cookie", ck.Name+"="+ck.Value)

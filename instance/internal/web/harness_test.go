@@ -356,7 +356,7 @@ func (c *client) get(path string) response { return c.do("GET", path, "", nil, n
 func (h *harness) counts() map[string]int64 {
 	h.t.Helper()
 	out := map[string]int64{}
-	for _, table := range []string{"users", "api_tokens", "audit_log", "meta", "sessions", "tickets", "ticket_messages", "ticket_history", "ticket_tags", "attachments", "kb_categories", "kb_articles", "chat_conversations", "chat_messages"} {
+	for _, table := range []string{"users", "api_tokens", "audit_log", "meta", "sessions", "tickets", "ticket_messages", "ticket_history", "ticket_tags", "attachments", "kb_categories", "kb_articles", "chat_conversations", "chat_messages", "chat_attachments", "chat_agents", "chat_canned"} {
 		var n int64
 		if err := h.db.Gorm().Table(table).Count(&n).Error; err != nil {
 			h.t.Fatal(err)
@@ -364,4 +364,16 @@ func (h *harness) counts() map[string]int64 {
 		out[table] = n
 	}
 	return out
+}
+
+// waitFor polls cond until it holds, for what happens in another goroutine (a
+// connection closing), failing after a few seconds.
+func (h *harness) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: timed out", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
