@@ -34,6 +34,7 @@ type frame struct {
 	Attachment   *attachmentFrame  `json:"attachment,omitempty"`
 	Conversation *conversationJSON `json:"conversation,omitempty"` // type "conversation": a line of the inbox changed
 	New          bool              `json:"new,omitempty"`          // …because the conversation has just started
+	UserID       *int64            `json:"user_id,omitempty"`      // the agent who wrote it; only agents are told
 }
 
 // attachmentFrame is a file in a message. Agents download it at URL; a visitor posts
@@ -48,7 +49,7 @@ type attachmentFrame struct {
 
 func messageFrame(m chat.Message) frame {
 	f := frame{Type: "message", ConversationID: m.ConversationID, Seq: m.Seq, Author: string(m.Author), Body: m.Body, ClientID: m.ClientID,
-		At: m.CreatedAt, Internal: m.Internal}
+		At: m.CreatedAt, Internal: m.Internal, UserID: m.AuthorUserID}
 	if a := m.Attachment; a != nil {
 		f.Attachment = &attachmentFrame{ID: a.ID, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, URL: fmt.Sprintf("/api/v1/chat/attachments/%d", a.ID)}
 	}
@@ -344,7 +345,11 @@ func (s *Server) chatWriter(ctx context.Context, cancel context.CancelFunc, conn
 			return true // replayed already
 		}
 		sent[m.ConversationID] = m.Seq
-		return write(messageFrame(m))
+		f := messageFrame(m)
+		if peer.author == chat.Visitor {
+			f.UserID = nil // which colleague answered is the team's business
+		}
+		return write(f)
 	}
 	ping := time.NewTicker(20 * time.Second)
 	defer ping.Stop()

@@ -153,7 +153,7 @@ func (s *Server) routeTable() []Route {
 
 		// Pages: the agent workspace. The areas fill in as they are built.
 		{Method: get, Path: "/", Perm: a.Authenticated, Handler: s.pageHome},
-		{Method: get, Path: "/inbox", Perm: a.ChatRead, Handler: s.pageArea("inbox")},
+		{Method: get, Path: "/inbox", Perm: a.ChatRead, Handler: s.pageInbox},
 		{Method: get, Path: "/tickets", Perm: a.TicketsRead, Handler: s.pageTickets},
 		{Method: get, Path: "/tickets/new", Perm: a.TicketsWrite, Handler: s.pageNewTicket},
 		{Method: post, Path: "/tickets", Perm: a.TicketsWrite, Handler: s.pageCreateTicket},

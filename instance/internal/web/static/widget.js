@@ -17,7 +17,8 @@
     unavailable: "Der Chat ist derzeit nicht verfügbar.", message: "Ihre Nachricht", leave: "Nachricht senden",
     away: "Gerade ist niemand online. Hinterlassen Sie uns eine Nachricht, wir antworten per E-Mail.",
     thanks: "Danke! Wir antworten per E-Mail. Ihre Referenz: #", typing: "Support schreibt …",
-    transcript: "Verlauf per E-Mail senden", transcriptSent: "Der Verlauf ist unterwegs in Ihr Postfach."
+    transcript: "Verlauf per E-Mail senden", transcriptSent: "Der Verlauf ist unterwegs in Ihr Postfach.",
+    attach: "Datei anhängen", tooBig: "Die Datei ist zu groß."
   } : {
     open: "Open chat", close: "Close chat", title: "Chat", name: "Name", email: "Email",
     consent: "I agree that my details are stored to answer me.",
@@ -26,7 +27,8 @@
     unavailable: "Chat is unavailable right now.", message: "Your message", leave: "Send message",
     away: "No one is online right now. Leave a message and we will answer by email.",
     thanks: "Thank you! We will answer by email. Your reference: #", typing: "Support is typing …",
-    transcript: "Email me the transcript", transcriptSent: "The transcript is on its way to your inbox."
+    transcript: "Email me the transcript", transcriptSent: "The transcript is on its way to your inbox.",
+    attach: "Attach a file", tooBig: "The file is too large."
   };
 
   function load() {
@@ -64,6 +66,8 @@
     ".msg{max-width:80%;padding:6px 10px;border-radius:8px;background:#eef;white-space:pre-wrap;word-wrap:break-word}",
     ".msg.visitor{align-self:flex-end;background:var(--c,#1f6feb);color:#fff}",
     ".msg.pending{opacity:.6}",
+    ".msg a{color:inherit;cursor:pointer;text-decoration:underline}",
+    ".clip{background:none!important;color:#555!important;font-size:18px;padding:2px 4px!important}",
     ".status{padding:4px 10px;color:#a40;font-size:12px}",
     ".mailme{margin:0 8px 8px;background:none;border:0;color:var(--c,#1f6feb);text-decoration:underline;cursor:pointer;align-self:flex-start}",
     ".typing{padding:2px 10px;color:#666;font-size:12px;font-style:italic}",
@@ -115,7 +119,12 @@
 
   var compose = el("form", { "class": "compose" });
   var input = el("textarea", { name: "message", rows: "2", maxlength: "4000", placeholder: T.input, "aria-label": T.input });
+  var file = el("input", { type: "file", hidden: "", "aria-label": T.attach });
+  var clip = el("button", { type: "button", "class": "clip", "aria-label": T.attach, title: T.attach }, "📎");
+  clip.addEventListener("click", function () { file.click(); });
   compose.appendChild(input);
+  compose.appendChild(file);
+  compose.appendChild(clip);
   compose.appendChild(el("button", { type: "submit" }, T.send));
 
   // The leave-a-message form, while no agent is online: it becomes a ticket.
@@ -231,12 +240,66 @@
       shown[id] = node;
       return;
     }
-    node = el("div", { "class": "msg " + (m.author === "visitor" ? "visitor" : "agent") + (pending ? " pending" : "") }, m.body);
+    node = el("div", { "class": "msg " + (m.author === "visitor" ? "visitor" : "agent") + (pending ? " pending" : "") }, m.attachment ? null : m.body);
+    if (m.attachment) node.appendChild(fileLink(m.attachment));
+    else if (m.file) node.textContent = "📎 " + m.body;
     node.setAttribute("aria-label", (m.author === "visitor" ? T.you : T.agent) + ": " + m.body);
     shown[id] = node;
     if (m.client_id) shown["c" + m.client_id] = node;
     log.appendChild(node);
     log.scrollTop = log.scrollHeight;
+  }
+
+  // A file link fetches the file with the visitor's token in the body (never in an
+  // address) and saves it.
+  function fileLink(a) {
+    var link = el("a", { href: "#", "class": "file" }, "📎 " + a.filename + " (" + Math.max(1, Math.round(a.size / 1024)) + " KB)");
+    link.addEventListener("click", function (e) {
+      e.preventDefault();
+      fetch(base + a.url, { method: "POST", body: new URLSearchParams({ token: state.token }) }).then(function (r) {
+        if (!r.ok) throw new Error(T.failed);
+        return r.blob();
+      }).then(function (b) {
+        var save = el("a", { href: URL.createObjectURL(b), download: a.filename });
+        save.click();
+        setTimeout(function () { URL.revokeObjectURL(save.href); }, 10000);
+      }).catch(function (err) { status.textContent = err.message; });
+    });
+    return link;
+  }
+
+  // A file goes up over HTTP with the token and a client id, so a retry lands once;
+  // it comes back as a message like any other.
+  file.addEventListener("change", function () {
+    var f = file.files[0];
+    file.value = "";
+    if (!f || !state.token) return;
+    if (cfg && cfg.max_file && f.size > cfg.max_file) { status.textContent = T.tooBig; return; }
+    var id = clientID();
+    render({ author: "visitor", body: f.name, client_id: id, file: true }, true);
+    var form = new FormData();
+    form.append("token", state.token);
+    form.append("client_id", id);
+    form.append("file", f);
+    fetch(base + "/api/v1/chat/attachments", { method: "POST", body: form }).then(function (r) {
+      return r.json().then(function (b) {
+        if (!r.ok) throw new Error(r.status === 413 ? T.tooBig : (b.detail || T.failed));
+        showFile(b);
+      });
+    }).catch(function (err) {
+      status.textContent = err instanceof TypeError ? T.failed : err.message;
+      var n = shown["c" + id];
+      if (n) { n.remove(); delete shown["c" + id]; }
+    });
+  });
+  // showFile turns the pending line of an upload into the link once it is stored.
+  function showFile(m) {
+    var n = m.client_id && shown["c" + m.client_id];
+    if (n && !n.querySelector("a")) {
+      n.textContent = "";
+      n.appendChild(fileLink(m.attachment));
+    }
+    render(m, false);
   }
 
   pre.addEventListener("submit", function (e) {
@@ -318,7 +381,7 @@
       } else if (f.type === "message") {
         if (f.author !== "visitor") showTyping(false);
         var fresh = f.seq > seq;
-        render(f, false);
+        if (f.attachment) showFile(f); else render(f, false);
         if (fresh) seq = f.seq;
         if (fresh && f.author !== "visitor" && f.seq > (state.read || 0)) {
           if (panel.hidden) unread++;

@@ -1,0 +1,37 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+)
+
+// inboxText are the words the inbox's script shows, in the page's language.
+var inboxText = []string{"online", "away", "offline", "unassigned", "visitor", "you", "new_chat", "connected", "disconnected",
+	"ticket_made", "failed", "too_big", "note", "closed"}
+
+// pageInbox is the agents' live chat inbox. The page is a frame; inbox.js fills it
+// from the API and keeps it current over the inbox WebSocket.
+func (s *Server) pageInbox(c echo.Context) error {
+	d := s.page(c, "nav.inbox")
+	words := map[string]string{}
+	for _, k := range inboxText {
+		words[k] = translate(d.Lang, "inbox."+k)
+	}
+	b, err := json.Marshal(words)
+	if err != nil {
+		return err
+	}
+	p := mustPrincipal(c)
+	d.Data = struct {
+		Me        int64
+		CanAnswer bool // may reply, assign and close: not while read-only
+		Live      bool // may open the live inbox connection
+		I18N      string
+	}{p.User.ID, p.Can(accounts.ChatAnswer) && !s.opts.ReadOnly, p.Can(accounts.ChatAnswer), strings.TrimSpace(string(b))}
+	return s.render(c, http.StatusOK, "inbox", d)
+}
