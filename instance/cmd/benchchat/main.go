@@ -249,6 +249,10 @@ func run(bin string, n, msgs int, period time.Duration, out string) error {
 	app := exec.Command(bin)
 	app.Env = []string{"SPROUDCHAT_DATA_DIR=" + filepath.Join(dir, "data"), "SPROUDCHAT_LISTEN_ADDR=" + addr, "SPROUDCHAT_BASE_URL=http://" + addr,
 		"SPROUDCHAT_SECRET_KEY=" + strings.Repeat("ef", 32), "SPROUDCHAT_SETUP_TOKEN=bench-setup-token-0123456789"}
+	if d := os.Getenv("BENCH_GODEBUG"); d != "" { // diagnosis: GODEBUG for the server, its stderr to ours
+		app.Env = append(app.Env, "GODEBUG="+d)
+		app.Stderr = os.Stderr
+	}
 	if err := app.Start(); err != nil {
 		return err
 	}

@@ -195,6 +195,7 @@ func (a *App) Run(ctx context.Context) error {
 	mctx, stopMail := context.WithCancel(ctx)
 	defer stopMail()
 	go a.mailer.Run(mctx, 2*time.Second)
+	go a.db.RunCheckpoints(mctx, time.Second)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

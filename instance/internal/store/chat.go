@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"gorm.io/gorm"
@@ -13,10 +12,13 @@ import (
 )
 
 // Chat implements chat.Store.
-type Chat struct{ db *DB }
+type Chat struct {
+	db *DB
+	appends appendQueue
+}
 
 // NewChat returns the chat store of db.
-func NewChat(db *DB) *Chat { return &Chat{db: db} }
+func NewChat(db *DB) *Chat { return &Chat{db: db, appends: appendQueue{db: db}} }
 
 var _ chat.Store = (*Chat)(nil)
 
@@ -116,59 +118,6 @@ func (s *Chat) FindConversation(ctx context.Context, id int64) (chat.Conversatio
 		return chat.Conversation{}, translate(err)
 	}
 	return r.domain(), nil
-}
-
-// Append gives m the conversation's next sequence number and stores it, in one
-// transaction; the row lock on the conversation orders concurrent senders. A client id
-// seen before returns the stored message instead (dup).
-func (s *Chat) Append(ctx context.Context, m *chat.Message) (bool, error) {
-	err := s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// A visitor writing into a closed conversation opens it again.
-		res := tx.Exec(`UPDATE chat_conversations SET last_seq = last_seq + 1, updated_at = ?,
-			first_response_at = CASE WHEN ? = 'agent' AND first_response_at IS NULL THEN ? ELSE first_response_at END,
-			status = CASE WHEN ? = 'visitor' THEN 'open' ELSE status END,
-			closed_at = CASE WHEN ? = 'visitor' THEN NULL ELSE closed_at END
-			WHERE id = ?`, m.CreatedAt, string(m.Author), m.CreatedAt, string(m.Author), string(m.Author), m.ConversationID)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return accounts.ErrNotFound
-		}
-		var seq int64
-		if err := tx.Raw("SELECT last_seq FROM chat_conversations WHERE id = ?", m.ConversationID).Scan(&seq).Error; err != nil {
-			return err
-		}
-		row := chatMessageRow{ConversationID: m.ConversationID, Seq: seq, Author: string(m.Author), AuthorUserID: m.AuthorUserID, Body: m.Body,
-			ClientID: m.ClientID, Internal: m.Internal, CreatedAt: m.CreatedAt}
-		var att *chat.Attachment
-		if a := m.Attachment; a != nil {
-			ar := chatAttachmentRow{ConversationID: m.ConversationID, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, SHA256: a.SHA256, CreatedAt: m.CreatedAt}
-			if err := tx.Create(&ar).Error; err != nil {
-				return err
-			}
-			row.AttachmentID, att = &ar.ID, ar.domain()
-		}
-		if err := tx.Create(&row).Error; err != nil {
-			return translate(err)
-		}
-		*m = row.domain()
-		m.Attachment = att
-		return nil
-	})
-	if errors.Is(err, accounts.ErrConflict) && m.ClientID != "" {
-		var r chatMessageRow
-		if ferr := s.db.gorm.WithContext(ctx).Where("conversation_id = ? AND client_id = ?", m.ConversationID, m.ClientID).Take(&r).Error; ferr != nil {
-			return false, translate(ferr)
-		}
-		msgs, err := s.withAttachments(ctx, []chatMessageRow{r})
-		if err != nil {
-			return false, err
-		}
-		*m = msgs[0]
-		return true, nil
-	}
-	return false, err
 }
 
 // After returns messages with seq > after, in order; notes only when internal.
