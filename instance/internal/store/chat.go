@@ -13,7 +13,7 @@ import (
 
 // Chat implements chat.Store.
 type Chat struct {
-	db *DB
+	db      *DB
 	appends appendQueue
 }
 
