@@ -276,3 +276,51 @@ func TestChatInbox(t *testing.T) {
 		}
 	})
 }
+
+// TestChatGroupCommitIsolatesABadMessage: messages sent together are committed
+// together; one the database refuses fails alone, and the others are stored with
+// gap-free sequence numbers.
+func TestChatGroupCommitIsolatesABadMessage(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		st := store.NewChat(db)
+		svc := chat.NewService(st, chat.NewHub(), chat.Options{})
+		c, _, err := svc.Start(ctx, "A", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 60
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				author := chat.Visitor
+				if i == n/2 {
+					author = "robot" // refused by the table's CHECK constraint
+				}
+				m := chat.Message{ConversationID: c.ID, Author: author, Body: fmt.Sprintf("m%d", i), CreatedAt: time.Now()}
+				_, errs[i] = st.Append(ctx, &m)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if (i == n/2) != (err != nil) {
+				t.Fatalf("message %d: %v", i, err)
+			}
+		}
+		msgs, err := svc.After(ctx, c.ID, 0)
+		if err != nil || len(msgs) != n-1 {
+			t.Fatalf("%d stored, want %d: %v", len(msgs), n-1, err)
+		}
+		for i, m := range msgs {
+			if m.Seq != int64(i+1) {
+				t.Fatalf("message %d has seq %d", i, m.Seq)
+			}
+		}
+	})
+}
