@@ -130,22 +130,20 @@ func (s *Server) apiChatSettings(c echo.Context) error {
 	return c.JSON(http.StatusOK, cs)
 }
 
-// apiSetChatSettings changes the fields the request names. Everything is checked
-// before anything is stored.
-func (s *Server) apiSetChatSettings(c echo.Context) error {
-	ctx := c.Request().Context()
-	var in struct {
-		Origins     *[]string `json:"origins"`
-		Colour      *string   `json:"colour"`
-		Greeting    *string   `json:"greeting"`
-		OfflineText *string   `json:"offline_text"`
-	}
-	if err := decodeJSON(c, &in); err != nil {
-		return err
-	}
+// chatSettingsInput is a change to the chat settings: nil fields stay as they are.
+type chatSettingsInput struct {
+	Origins     *[]string `json:"origins"`
+	Colour      *string   `json:"colour"`
+	Greeting    *string   `json:"greeting"`
+	OfflineText *string   `json:"offline_text"`
+}
+
+// saveChatSettings changes the fields in names. Everything is checked before anything
+// is stored. Returns a *accounts.ValidationError.
+func (s *Server) saveChatSettings(ctx context.Context, in chatSettingsInput) (chatSettings, error) {
 	cs, err := s.readChatSettings(ctx)
 	if err != nil {
-		return err
+		return chatSettings{}, err
 	}
 	w := cs.Widget
 	for _, f := range []struct{ to, from *string }{{&w.Colour, in.Colour}, {&w.Greeting, in.Greeting}, {&w.OfflineText, in.OfflineText}} {
@@ -154,19 +152,33 @@ func (s *Server) apiSetChatSettings(c echo.Context) error {
 		}
 	}
 	if err := w.Validate(); err != nil {
-		return err
+		return chatSettings{}, err
 	}
 	if in.Origins != nil {
 		if cs.Origins, err = s.opts.Chat.SetOrigins(ctx, s.opts.Settings, *in.Origins); err != nil {
-			return err
+			return chatSettings{}, err
 		}
 	}
 	if w != cs.Widget {
 		if err := s.opts.Chat.SetWidgetSettings(ctx, s.opts.Settings, w); err != nil {
-			return err
+			return chatSettings{}, err
 		}
 	}
-	return s.apiChatSettings(c)
+	cs.Widget = w
+	return cs, nil
+}
+
+// apiSetChatSettings changes the fields the request names.
+func (s *Server) apiSetChatSettings(c echo.Context) error {
+	var in chatSettingsInput
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	cs, err := s.saveChatSettings(c.Request().Context(), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cs)
 }
 
 // apiChatConfig tells the widget how to look and whether anyone can answer: with no

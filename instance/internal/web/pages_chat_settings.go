@@ -1,0 +1,139 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/chat"
+)
+
+// chatSettingsPage is what the chat settings page shows.
+type chatSettingsPage struct {
+	chatSettings
+	Snippet string
+	Canned  []chat.Canned
+	Agents  []agentJSON
+}
+
+func (s *Server) pageChatSettings(c echo.Context) error {
+	d := s.page(c, "settings.chat")
+	if ok := c.QueryParam("ok"); ok != "" {
+		d.Flash = translate(d.Lang, "chat_settings.saved")
+	}
+	return s.renderChatSettings(c, http.StatusOK, d, nil)
+}
+
+// renderChatSettings shows the page; with form set, the admin's rejected input stays
+// in the fields.
+func (s *Server) renderChatSettings(c echo.Context, status int, d pageData, form *chatSettings) error {
+	ctx := c.Request().Context()
+	cs, err := s.readChatSettings(ctx)
+	if err != nil {
+		return err
+	}
+	if form != nil {
+		cs = *form
+	}
+	canned, err := s.opts.Chat.CannedResponses(ctx)
+	if err != nil {
+		return err
+	}
+	agents, err := s.chatAgents(ctx)
+	if err != nil {
+		return err
+	}
+	d.Data = chatSettingsPage{chatSettings: cs, Canned: canned, Agents: agents,
+		Snippet: `<script src="` + strings.TrimSuffix(s.opts.BaseURL.String(), "/") + `/widget.js" async></script>`}
+	return s.render(c, status, "chat_settings", d)
+}
+
+// formError shows a rejected settings form again with the reasons, or passes other
+// errors on.
+func (s *Server) chatSettingsError(c echo.Context, err error, form *chatSettings) error {
+	fields, invalid := fieldErrors(err)
+	if errors.Is(err, accounts.ErrConflict) {
+		fields, invalid = map[string]string{"shortcut": "is already in use"}, true
+	}
+	if !invalid {
+		return err
+	}
+	d := s.page(c, "settings.chat")
+	d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
+	status := http.StatusUnprocessableEntity
+	if errors.Is(err, accounts.ErrConflict) {
+		status = http.StatusConflict
+	}
+	return s.renderChatSettings(c, status, d, form)
+}
+
+func (s *Server) pageSaveChatSettings(c echo.Context) error {
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	var origins []string
+	for _, line := range strings.Split(f.Get("origins"), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			origins = append(origins, line)
+		}
+	}
+	colour, greeting, offline := f.Get("colour"), f.Get("greeting"), f.Get("offline_text")
+	if _, err := s.saveChatSettings(c.Request().Context(), chatSettingsInput{Origins: &origins, Colour: &colour, Greeting: &greeting, OfflineText: &offline}); err != nil {
+		return s.chatSettingsError(c, err, &chatSettings{Origins: origins, Widget: chat.Widget{Colour: colour, Greeting: greeting, OfflineText: offline}})
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/chat?ok=saved")
+}
+
+func (s *Server) pageCreateCanned(c echo.Context) error {
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.opts.Chat.CreateCanned(c.Request().Context(), f.Get("shortcut"), f.Get("body")); err != nil {
+		return s.chatSettingsError(c, err, nil)
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/chat?ok=canned#canned")
+}
+
+func (s *Server) pageDeleteCanned(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.opts.Chat.DeleteCanned(c.Request().Context(), id); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/chat?ok=canned#canned")
+}
+
+func (s *Server) pageSetAgentLimit(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	u, err := s.opts.Accounts.FindUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	limit, err := strconv.Atoi(f.Get("max_chats"))
+	if err != nil || !u.Role.Can(accounts.ChatAnswer) {
+		return s.chatSettingsError(c, &accounts.ValidationError{Fields: map[string]string{"max_chats": "must be between 1 and 100"}}, nil)
+	}
+	if limit == 0 {
+		limit = -1 // zero means "unchanged" to SetPresence; here it is a wrong number
+	}
+	if _, err := s.opts.Chat.SetPresence(ctx, id, "", limit); err != nil {
+		return s.chatSettingsError(c, err, nil)
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/chat?ok=agents#agents")
+}
