@@ -352,7 +352,9 @@ func (h *Hooks) open(t *Target) error {
 func (h *Hooks) Targets(ctx context.Context) ([]Target, error) { return h.store.ListTargets(ctx) }
 
 // DeleteTarget removes a target, its queue and its log. Returns accounts.ErrNotFound.
-func (h *Hooks) DeleteTarget(ctx context.Context, id int64) error { return h.store.DeleteTarget(ctx, id) }
+func (h *Hooks) DeleteTarget(ctx context.Context, id int64) error {
+	return h.store.DeleteTarget(ctx, id)
+}
 
 // Log returns a target's latest delivery attempts, newest first.
 func (h *Hooks) Log(ctx context.Context, targetID int64, limit int) ([]Attempt, error) {
