@@ -53,6 +53,8 @@ type App struct {
 	web        *web.Server
 	mailer     *notify.Mailer
 	ticketMail *notify.TicketMail
+	hooks      *notify.Hooks
+	chat       *chat.Service
 	setupURL   string
 }
 
@@ -134,12 +136,18 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.mailer = notify.NewMailer(store.NewOutbox(a.db), transport, *from, a.opts.Clock, a.log)
 	a.ticketMail = notify.NewTicketMail(a.mailer, svc, a.cfg.BaseURL.String(), a.log)
-	ts.SetNotifier(a.ticketMail, a.log)
+	seal, err := notify.NewSealer(a.cfg.SecretKey)
+	if err != nil {
+		return err
+	}
+	a.hooks = notify.NewHooks(store.NewHooks(a.db), seal, a.mailer, svc, notify.HookOptions{Clock: a.opts.Clock, Logger: a.log, BaseURL: a.cfg.BaseURL.String()})
+	ts.SetNotifier(tickets.Notifiers{a.ticketMail, notify.TicketEvents{Hooks: a.hooks}}, a.log)
 	blobs := store.NewBlobs(filepath.Join(a.cfg.DataDir, "attachments"))
 	atts := tickets.NewAttachments(ts, store.NewTickets(a.db), blobs, tickets.Limits{MaxFile: a.cfg.AttachmentMaxBytes, Quota: a.cfg.AttachmentQuotaBytes})
+	a.chat = chat.NewService(store.NewChat(a.db), chat.NewHub(), chat.Options{Clock: a.opts.Clock, Logger: a.log, Files: atts, Events: a.hooks})
 	a.web, err = web.New(web.Options{
-		Accounts: svc, Tickets: ts, Attachments: atts, Blobs: blobs, Confirm: a.ticketMail, Transcripts: a.ticketMail, KB: kb.NewService(store.NewKB(a.db), a.opts.Clock), Outbox: a.mailer, Health: a,
-		Chat: chat.NewService(store.NewChat(a.db), chat.NewHub(), chat.Options{Clock: a.opts.Clock, Logger: a.log, Files: atts}), Settings: store.NewSettings(a.db), Logger: a.log, Clock: a.opts.Clock, BaseURL: a.cfg.BaseURL,
+		Hooks: a.hooks, Accounts: svc, Tickets: ts, Attachments: atts, Blobs: blobs, Confirm: a.ticketMail, Transcripts: a.ticketMail, KB: kb.NewService(store.NewKB(a.db), a.opts.Clock), Outbox: a.mailer, Health: a,
+		Chat: a.chat, Settings: store.NewSettings(a.db), Logger: a.log, Clock: a.opts.Clock, BaseURL: a.cfg.BaseURL,
 		ReadOnly: a.cfg.Mode == config.ModeReadOnly, ReadOnlyUntil: a.cfg.ReadOnlyUntil, Version: Version,
 	})
 	return err
@@ -196,6 +204,9 @@ func (a *App) Run(ctx context.Context) error {
 	defer stopMail()
 	go a.mailer.Run(mctx, 2*time.Second)
 	go a.db.RunCheckpoints(mctx, time.Second)
+	go a.hooks.Run(mctx, 2*time.Second)
+	settings := store.NewSettings(a.db)
+	go a.hooks.WatchUnanswered(mctx, a.chat, func(ctx context.Context) time.Duration { return web.UnansweredWait(ctx, settings) }, 30*time.Second)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -82,6 +82,9 @@ type Store interface {
 	ListConversations(ctx context.Context, status string, limit int) ([]Conversation, error)
 	// Assign gives a conversation to a user, or to nobody. Returns accounts.ErrNotFound.
 	Assign(ctx context.Context, id int64, assignee *int64, at time.Time) error
+	// TakeUnanswered returns the open conversations started before t with a visitor
+	// message, no answer and no notice yet, and marks them noticed at now.
+	TakeUnanswered(ctx context.Context, before, now time.Time) ([]Conversation, error)
 	// MarkRead records that the team has read up to seq (never backwards, never past
 	// the last message). Returns accounts.ErrNotFound.
 	MarkRead(ctx context.Context, id, seq int64) error
@@ -109,6 +112,7 @@ type Service struct {
 	assignMu sync.Mutex
 	files    Files
 	log      *slog.Logger
+	events   Events
 }
 
 // Options are the service's optional parts.
@@ -117,6 +121,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Files stores attachments; without it Attach refuses.
 	Files Files
+	// Events hears of new conversations (notifications); optional.
+	Events Events
+}
+
+// Events hears what happens in the chat.
+type Events interface {
+	ChatStarted(ctx context.Context, c Conversation) error
 }
 
 // NewService returns the service; it publishes every stored message on hub.
@@ -127,7 +138,7 @@ func NewService(s Store, hub *Hub, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: s, clock: o.Clock, hub: hub, files: o.Files, log: o.Logger}
+	return &Service{store: s, clock: o.Clock, hub: hub, files: o.Files, log: o.Logger, events: o.Events}
 }
 
 // Hub returns the service's hub.
@@ -159,6 +170,11 @@ func (s *Service) Start(ctx context.Context, name, email, origin string) (Conver
 	}
 	if updated, err := s.updated(ctx, c.ID, true); err == nil {
 		c = updated
+	}
+	if s.events != nil {
+		if err := s.events.ChatStarted(ctx, c); err != nil {
+			s.log.ErrorContext(ctx, "tell of new conversation", "conversation_id", c.ID, "error", err.Error())
+		}
 	}
 	return c, token, nil
 }
@@ -277,4 +293,10 @@ func Transcript(msgs []Message, layout string, who func(Author) string) string {
 		fmt.Fprintf(&b, "[%s] %s: %s\n", m.CreatedAt.UTC().Format(layout), who(m.Author), m.Body)
 	}
 	return b.String()
+}
+
+// TakeUnanswered returns the open conversations waiting since before t for a first
+// answer that nobody was told of yet, and marks them told: each is returned once.
+func (s *Service) TakeUnanswered(ctx context.Context, before time.Time) ([]Conversation, error) {
+	return s.store.TakeUnanswered(ctx, before, s.clock.Now())
 }

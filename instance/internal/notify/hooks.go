@@ -192,7 +192,7 @@ type TargetInput struct {
 // CreateTarget adds a target. A webhook without a secret gets a new one, returned
 // here once and never again. Returns a *accounts.ValidationError.
 func (h *Hooks) CreateTarget(ctx context.Context, in TargetInput) (Target, string, error) {
-	t := Target{Kind: in.Kind, Active: true}
+	t := Target{Kind: in.Kind, Active: true, Events: []string{}}
 	if in.Kind == KindWebhook && in.Secret == "" {
 		in.Secret = "whsec_" + randomHex(24)
 	}

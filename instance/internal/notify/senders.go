@@ -32,13 +32,22 @@ func checkTargetURL(raw string, loopback bool) error {
 	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
 		return errors.New("must be a URL such as https://hooks.example.com/…")
 	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && loopback) {
+	if u.Scheme != "https" && !(u.Scheme == "http" && loopback && isLoopbackHost(u.Hostname())) {
 		return errors.New("must use https")
 	}
 	if len(raw) > 2000 {
 		return errors.New("is longer than 2000 characters")
 	}
 	return nil
+}
+
+// isLoopbackHost tells whether host names this machine without asking DNS.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // blockedPrefixes are networks no notification goes to, beyond what netip's
@@ -137,7 +146,7 @@ func (h *Hooks) post(ctx context.Context, target string, payload any, hdr map[st
 // honouring Retry-After; other 4xx are final.
 func (h *Hooks) postBytes(ctx context.Context, target string, body []byte, hdr map[string]string, ok func(int, []byte) bool) sendResult {
 	u, err := url.Parse(target)
-	if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && h.o.AllowLoopback)) {
+	if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && h.o.AllowLoopback && isLoopbackHost(u.Hostname()))) {
 		return sendResult{permanent: true, err: errors.New("the target URL must use https")}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))

@@ -321,3 +321,18 @@ func (s *Chat) DeleteCanned(ctx context.Context, id int64) error {
 	}
 	return nil
 }
+
+// TakeUnanswered marks and returns, in one statement, the open conversations started
+// before t with a visitor message, no first response and no notice yet.
+func (s *Chat) TakeUnanswered(ctx context.Context, before, now time.Time) ([]chat.Conversation, error) {
+	var rows []conversationRow
+	err := s.db.gorm.WithContext(ctx).Raw(`UPDATE chat_conversations SET unanswered_notified_at = ?
+		WHERE status = 'open' AND first_response_at IS NULL AND unanswered_notified_at IS NULL AND started_at < ?
+		AND EXISTS (SELECT 1 FROM chat_messages m WHERE m.conversation_id = chat_conversations.id AND m.author = 'visitor')
+		RETURNING *`, now, before).Scan(&rows).Error
+	out := make([]chat.Conversation, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
+	}
+	return out, err
+}

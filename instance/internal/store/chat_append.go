@@ -144,12 +144,16 @@ func appendIn(tx *gorm.DB, m *chat.Message) (dup bool, err error) {
 		}
 	}
 	author := string(m.Author)
+	responder := author
+	if m.Internal {
+		responder = "" // a note among the team answers nobody
+	}
 	var seqs []int64
 	if err := tx.Raw(`UPDATE chat_conversations SET last_seq = last_seq + 1, updated_at = ?,
 		first_response_at = CASE WHEN ? = 'agent' AND first_response_at IS NULL THEN ? ELSE first_response_at END,
 		status = CASE WHEN ? = 'visitor' THEN 'open' ELSE status END,
 		closed_at = CASE WHEN ? = 'visitor' THEN NULL ELSE closed_at END
-		WHERE id = ? RETURNING last_seq`, m.CreatedAt, author, m.CreatedAt, author, author, m.ConversationID).Scan(&seqs).Error; err != nil {
+		WHERE id = ? RETURNING last_seq`, m.CreatedAt, responder, m.CreatedAt, author, author, m.ConversationID).Scan(&seqs).Error; err != nil {
 		return false, err
 	}
 	if len(seqs) == 0 {

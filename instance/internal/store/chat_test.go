@@ -268,6 +268,13 @@ func TestChatInbox(t *testing.T) {
 		if open, err := st.OpenChats(ctx, users); err != nil || open[users[1]] != 1 || open[users[0]] != 0 {
 			t.Fatalf("open chats %v %v", open, err)
 		}
+		clk.Advance(time.Hour)
+		if waiting, err := svc.TakeUnanswered(ctx, clk.Now()); err != nil || len(waiting) != 1 || waiting[0].ID != c.ID {
+			t.Fatalf("unanswered %+v %v", waiting, err)
+		}
+		if waiting, err := svc.TakeUnanswered(ctx, clk.Now()); err != nil || len(waiting) != 0 {
+			t.Fatalf("unanswered twice %+v %v", waiting, err)
+		}
 		if _, err := svc.CreateCanned(ctx, "hi", "Hello!"); err != nil {
 			t.Fatal(err)
 		}

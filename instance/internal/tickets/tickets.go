@@ -292,3 +292,29 @@ func (s *Service) Messages(ctx context.Context, id int64, withNotes bool) ([]Mes
 func (s *Service) History(ctx context.Context, id int64) ([]Change, error) {
 	return s.store.History(ctx, id)
 }
+
+// Notifiers tells several notifiers in turn; the first error is returned after all
+// were told.
+type Notifiers []Notifier
+
+// TicketCreated tells each notifier.
+func (ns Notifiers) TicketCreated(ctx context.Context, t Ticket, first Message) error {
+	var firstErr error
+	for _, n := range ns {
+		if err := n.TicketCreated(ctx, t, first); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// ReplySent tells each notifier.
+func (ns Notifiers) ReplySent(ctx context.Context, t Ticket, m Message) error {
+	var first error
+	for _, n := range ns {
+		if err := n.ReplySent(ctx, t, m); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

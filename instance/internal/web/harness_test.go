@@ -72,6 +72,7 @@ type harness struct {
 	chatTok  string             // a visitor's chat token
 	chatConv int64              // and their conversation
 	chatFile int64              // a file sent in it
+	target   int64              // a notification target
 }
 
 type harnessOptions struct {
@@ -104,9 +105,14 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 	atts := tickets.NewAttachments(tsvc, store.NewTickets(db), blobs, tickets.Limits{MaxFile: 64 << 10, Quota: 160 << 10})
 	mailer := notify.NewMailer(store.NewOutbox(db), nil, mail.Address{Address: "support@acme.example"}, clk, nil)
 	confirm := notify.NewTicketMail(mailer, svc, "http://127.0.0.1", nil)
-	tsvc.SetNotifier(confirm, nil)
-	srv, err := New(Options{Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Confirm: confirm, Transcripts: confirm, KB: kb.NewService(store.NewKB(db), clk), Outbox: mailer,
-		Chat: chat.NewService(store.NewChat(db), chat.NewHub(), chat.Options{Clock: clk, Files: atts}), Settings: store.NewSettings(db), Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	seal, err := notify.NewSealer([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := notify.NewHooks(store.NewHooks(db), seal, mailer, svc, notify.HookOptions{Clock: clk, BaseURL: base.String(), AllowLoopback: true})
+	tsvc.SetNotifier(tickets.Notifiers{confirm, notify.TicketEvents{Hooks: hooks}}, nil)
+	srv, err := New(Options{Hooks: hooks, Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Confirm: confirm, Transcripts: confirm, KB: kb.NewService(store.NewKB(db), clk), Outbox: mailer,
+		Chat: chat.NewService(store.NewChat(db), chat.NewHub(), chat.Options{Clock: clk, Files: atts, Events: hooks}), Settings: store.NewSettings(db), Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Clock: clk, BaseURL: base, ReadOnly: o.readOnly, ReadOnlyUntil: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Version: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +177,7 @@ func (h *harness) restart() {
 		h.t.Fatalf("listen again on %s: %v", addr, err)
 	}
 	o := h.server.opts
-	o.Chat = chat.NewService(store.NewChat(h.db), chat.NewHub(), chat.Options{Clock: h.clock, Files: o.Attachments})
+	o.Chat = chat.NewService(store.NewChat(h.db), chat.NewHub(), chat.Options{Clock: h.clock, Files: o.Attachments, Events: o.Hooks})
 	srv, err := New(o)
 	if err != nil {
 		h.t.Fatal(err)
@@ -226,6 +232,11 @@ func (h *harness) addUsers() {
 		h.t.Fatal(err)
 	}
 	h.chatFile = m.Attachment.ID
+	tg, _, err := h.server.opts.Hooks.CreateTarget(ctx, notify.TargetInput{Kind: notify.KindWebhook, URL: "http://127.0.0.1:9/walk", Events: []string{notify.EventTicketNew}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.target = tg.ID
 }
 
 func passwordOf(r accounts.Role) string {
@@ -356,7 +367,7 @@ func (c *client) get(path string) response { return c.do("GET", path, "", nil, n
 func (h *harness) counts() map[string]int64 {
 	h.t.Helper()
 	out := map[string]int64{}
-	for _, table := range []string{"users", "api_tokens", "audit_log", "meta", "sessions", "tickets", "ticket_messages", "ticket_history", "ticket_tags", "attachments", "kb_categories", "kb_articles", "chat_conversations", "chat_messages", "chat_attachments", "chat_agents", "chat_canned"} {
+	for _, table := range []string{"users", "api_tokens", "audit_log", "meta", "sessions", "tickets", "ticket_messages", "ticket_history", "ticket_tags", "attachments", "kb_categories", "kb_articles", "chat_conversations", "chat_messages", "chat_attachments", "chat_agents", "chat_canned", "notify_targets", "notify_deliveries", "notify_attempts"} {
 		var n int64
 		if err := h.db.Gorm().Table(table).Count(&n).Error; err != nil {
 			h.t.Fatal(err)

@@ -144,6 +144,17 @@ func (s *Server) routeTable() []Route {
 		{Method: post, Path: "/api/v1/chat/canned", Perm: a.SettingsManage, Handler: s.apiCreateCanned},
 		{Method: del, Path: "/api/v1/chat/canned/:id", Perm: a.SettingsManage, Handler: s.apiDeleteCanned},
 
+		// Notifications: where the team hears of events.
+		{Method: get, Path: "/api/v1/notifications/targets", Perm: a.SettingsManage, Handler: s.apiListTargets},
+		{Method: post, Path: "/api/v1/notifications/targets", Perm: a.SettingsManage, Handler: s.apiCreateTarget},
+		{Method: get, Path: "/api/v1/notifications/targets/:id", Perm: a.SettingsManage, Handler: s.apiGetTarget},
+		{Method: patch, Path: "/api/v1/notifications/targets/:id", Perm: a.SettingsManage, Handler: s.apiUpdateTarget},
+		{Method: del, Path: "/api/v1/notifications/targets/:id", Perm: a.SettingsManage, Handler: s.apiDeleteTarget},
+		{Method: post, Path: "/api/v1/notifications/targets/:id/test", Perm: a.SettingsManage, Handler: s.apiTestTarget},
+		{Method: get, Path: "/api/v1/notifications/targets/:id/log", Perm: a.SettingsManage, Handler: s.apiTargetLog},
+		{Method: get, Path: "/api/v1/settings/notifications", Perm: a.SettingsManage, Handler: s.apiNotifySettings},
+		{Method: put, Path: "/api/v1/settings/notifications", Perm: a.SettingsManage, Handler: s.apiSetNotifySettings},
+
 		// Pages: setup and login.
 		{Method: get, Path: "/setup", Perm: a.Public, Handler: s.pageSetup},
 		{Method: post, Path: "/setup", Perm: a.Public, Handler: s.pageSetupSubmit},

@@ -51,6 +51,7 @@ type Options struct {
 	KB            *kb.Service
 	Outbox        OutboxReader
 	Chat          *chat.Service
+	Hooks         *notify.Hooks // notification targets
 	Settings      chat.SettingsStore
 	Health        Health
 	Logger        *slog.Logger

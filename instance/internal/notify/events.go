@@ -1,0 +1,96 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sproudstack/sproudchat/instance/internal/chat"
+	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+)
+
+// TicketEvents tells the targets of new tickets and replies.
+type TicketEvents struct{ Hooks *Hooks }
+
+var _ tickets.Notifier = TicketEvents{}
+
+// TicketCreated publishes ticket.new.
+func (e TicketEvents) TicketCreated(ctx context.Context, t tickets.Ticket, first tickets.Message) error {
+	return e.Hooks.Publish(ctx, Event{Type: EventTicketNew, Title: fmt.Sprintf("New ticket #%d: %s", t.ID, t.Subject),
+		Text: truncate(fmt.Sprintf("From %s <%s>:\n%s", t.RequesterName, t.RequesterEmail, first.Body), 1000),
+		URL:  fmt.Sprintf("%s/tickets/%d", e.Hooks.BaseURL(), t.ID), Data: map[string]any{"ticket_id": t.ID}})
+}
+
+// ReplySent publishes ticket.reply.
+func (e TicketEvents) ReplySent(ctx context.Context, t tickets.Ticket, m tickets.Message) error {
+	return e.Hooks.Publish(ctx, Event{Type: EventTicketReply, Title: fmt.Sprintf("Reply on ticket #%d: %s", t.ID, t.Subject),
+		Text: truncate(m.AuthorName+":\n"+m.Body, 1000), URL: fmt.Sprintf("%s/tickets/%d", e.Hooks.BaseURL(), t.ID),
+		Data: map[string]any{"ticket_id": t.ID, "message_id": m.ID}})
+}
+
+// ChatStarted publishes chat.new.
+func (h *Hooks) ChatStarted(ctx context.Context, c chat.Conversation) error {
+	return h.Publish(ctx, Event{Type: EventChatNew, Title: "New chat from " + visitorName(c), Text: chatText(c),
+		URL: fmt.Sprintf("%s/inbox?c=%d", h.o.BaseURL, c.ID), Data: map[string]any{"conversation_id": c.ID}})
+}
+
+func visitorName(c chat.Conversation) string {
+	switch {
+	case c.VisitorName != "":
+		return c.VisitorName
+	case c.VisitorEmail != "":
+		return c.VisitorEmail
+	}
+	return fmt.Sprintf("a visitor (#%d)", c.ID)
+}
+
+func chatText(c chat.Conversation) string {
+	s := "On " + c.Origin
+	if c.Origin == "" {
+		s = "On your website"
+	}
+	if c.VisitorEmail != "" {
+		s += " · " + c.VisitorEmail
+	}
+	return s
+}
+
+// UnansweredChats is what WatchUnanswered needs of the chat.
+type UnansweredChats interface {
+	// TakeUnanswered returns the open conversations started before t that no agent has
+	// answered and nobody was told of yet, marking them told.
+	TakeUnanswered(ctx context.Context, before time.Time) ([]chat.Conversation, error)
+}
+
+// WatchUnanswered publishes chat.unanswered, once per conversation, for chats waiting
+// longer than wait() for a first answer; it looks every period until ctx ends.
+func (h *Hooks) WatchUnanswered(ctx context.Context, chats UnansweredChats, wait func(context.Context) time.Duration, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := h.NotifyUnanswered(ctx, chats, wait(ctx)); err != nil && ctx.Err() == nil {
+			h.o.Logger.ErrorContext(ctx, "notify unanswered chats", "error", err.Error())
+		}
+	}
+}
+
+// NotifyUnanswered publishes chat.unanswered for each chat waiting longer than wait.
+func (h *Hooks) NotifyUnanswered(ctx context.Context, chats UnansweredChats, wait time.Duration) error {
+	list, err := chats.TakeUnanswered(ctx, h.o.Clock.Now().Add(-wait))
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		err := h.Publish(ctx, Event{Type: EventChatUnanswered, Title: fmt.Sprintf("Chat from %s unanswered for %d minutes", visitorName(c), int(wait.Minutes())),
+			Text: chatText(c), URL: fmt.Sprintf("%s/inbox?c=%d", h.o.BaseURL, c.ID), Data: map[string]any{"conversation_id": c.ID}})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

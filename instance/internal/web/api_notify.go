@@ -1,0 +1,180 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/notify"
+)
+
+// targetJSON is a notification target as the API shows it: never its URL, key or
+// secret, only a hint to tell targets apart.
+type targetJSON struct {
+	ID        int64     `json:"id"`
+	Kind      string    `json:"kind"`
+	Name      string    `json:"name"`
+	Events    []string  `json:"events"`
+	Hint      string    `json:"hint"`
+	Active    bool      `json:"active"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Secret is the webhook's signing secret, in the answer that created it only.
+	Secret string `json:"secret,omitempty"`
+}
+
+func toTargetJSON(t notify.Target) targetJSON {
+	return targetJSON{ID: t.ID, Kind: t.Kind, Name: t.Name, Events: t.Events, Hint: t.Hint, Active: t.Active, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+}
+
+type attemptJSON struct {
+	At         time.Time `json:"at"`
+	StatusCode int       `json:"status_code"`
+	Error      string    `json:"error"`
+	OK         bool      `json:"ok"`
+}
+
+func toAttemptJSON(a notify.Attempt) attemptJSON {
+	return attemptJSON{At: a.At, StatusCode: a.StatusCode, Error: a.Error, OK: a.Error == ""}
+}
+
+func (s *Server) apiListTargets(c echo.Context) error {
+	list, err := s.opts.Hooks.Targets(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := make([]targetJSON, len(list))
+	for i, t := range list {
+		out[i] = toTargetJSON(t)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"targets": out, "events": notify.Events, "kinds": notify.Kinds})
+}
+
+func (s *Server) apiCreateTarget(c echo.Context) error {
+	var in notify.TargetInput
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	t, secret, err := s.opts.Hooks.CreateTarget(c.Request().Context(), in)
+	if err != nil {
+		return err
+	}
+	out := toTargetJSON(t)
+	out.Secret = secret
+	return c.JSON(http.StatusCreated, out)
+}
+
+func (s *Server) apiGetTarget(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	t, err := s.opts.Hooks.Target(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toTargetJSON(t))
+}
+
+func (s *Server) apiUpdateTarget(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in notify.TargetInput
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	t, err := s.opts.Hooks.UpdateTarget(c.Request().Context(), id, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toTargetJSON(t))
+}
+
+func (s *Server) apiDeleteTarget(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.opts.Hooks.DeleteTarget(c.Request().Context(), id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// apiTestTarget sends a test notification now and answers with how it went.
+func (s *Server) apiTestTarget(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	a, err := s.opts.Hooks.Test(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toAttemptJSON(a))
+}
+
+func (s *Server) apiTargetLog(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if _, err := s.opts.Hooks.Target(ctx, id); err != nil {
+		return err
+	}
+	log, err := s.opts.Hooks.Log(ctx, id, 200)
+	if err != nil {
+		return err
+	}
+	out := make([]attemptJSON, len(log))
+	for i, a := range log {
+		out[i] = toAttemptJSON(a)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"attempts": out})
+}
+
+const unansweredKey = "notify.unanswered_minutes"
+
+// UnansweredWait is how long a chat waits for a first answer before chat.unanswered
+// is sent: an admin's setting, 5 minutes until set.
+func UnansweredWait(ctx context.Context, st interface {
+	Get(ctx context.Context, key string, v any) error
+}) time.Duration {
+	minutes := 5
+	if err := st.Get(ctx, unansweredKey, &minutes); err != nil || minutes < 1 {
+		minutes = 5
+	}
+	return time.Duration(minutes) * time.Minute
+}
+
+func (s *Server) apiNotifySettings(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]int{"unanswered_minutes": int(UnansweredWait(c.Request().Context(), s.opts.Settings).Minutes())})
+}
+
+func (s *Server) apiSetNotifySettings(c echo.Context) error {
+	var in struct {
+		UnansweredMinutes int `json:"unanswered_minutes"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	if err := s.setUnansweredMinutes(c.Request().Context(), strconv.Itoa(in.UnansweredMinutes)); err != nil {
+		return err
+	}
+	return s.apiNotifySettings(c)
+}
+
+func (s *Server) setUnansweredMinutes(ctx context.Context, v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1440 {
+		return &accounts.ValidationError{Fields: map[string]string{"unanswered_minutes": "must be between 1 and 1440"}}
+	}
+	return s.opts.Settings.Set(ctx, unansweredKey, n, s.opts.Clock.Now())
+}
