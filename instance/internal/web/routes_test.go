@@ -17,6 +17,7 @@ import (
 func concretePath(h *harness, rt Route, userID int64) string {
 	p := strings.ReplaceAll(rt.Path, "/users/:id", fmt.Sprintf("/users/%d", userID))
 	p = strings.ReplaceAll(p, "/tickets/:id", fmt.Sprintf("/tickets/%d", h.ticket.ID))
+	p = strings.ReplaceAll(p, "/settings/notifications/:id", fmt.Sprintf("/settings/notifications/%d", h.target))
 	p = strings.ReplaceAll(p, "/notifications/targets/:id", fmt.Sprintf("/notifications/targets/%d", h.target))
 	p = strings.ReplaceAll(p, "/chat/attachments/:id", fmt.Sprintf("/chat/attachments/%d", h.chatFile))
 	p = strings.ReplaceAll(p, "/attachments/:id", fmt.Sprintf("/attachments/%d", h.attach.ID))

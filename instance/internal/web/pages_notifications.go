@@ -1,0 +1,166 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/notify"
+)
+
+// notificationsPage is what the notifications settings page shows.
+type notificationsPage struct {
+	Targets           []targetView
+	Events            []string
+	Kinds             []string
+	Users             []accounts.User
+	UnansweredMinutes int
+	NewSecret         string // a webhook's signing secret, on the page that created it only
+}
+
+type targetView struct {
+	notify.Target
+	Log []notify.Attempt
+}
+
+func (s *Server) pageNotifications(c echo.Context) error {
+	d := s.page(c, "settings.notifications")
+	switch c.QueryParam("ok") {
+	case "":
+	case "test-ok":
+		d.Flash = translate(d.Lang, "notifications.test_ok")
+	case "test-failed":
+		d.Error = translate(d.Lang, "notifications.test_failed")
+	default:
+		d.Flash = translate(d.Lang, "chat_settings.saved")
+	}
+	return s.renderNotifications(c, http.StatusOK, d, "")
+}
+
+func (s *Server) renderNotifications(c echo.Context, status int, d pageData, secret string) error {
+	ctx := c.Request().Context()
+	targets, err := s.opts.Hooks.Targets(ctx)
+	if err != nil {
+		return err
+	}
+	views := make([]targetView, len(targets))
+	for i, t := range targets {
+		log, err := s.opts.Hooks.Log(ctx, t.ID, 5)
+		if err != nil {
+			return err
+		}
+		views[i] = targetView{Target: t, Log: log}
+	}
+	users, err := s.opts.Accounts.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	active := users[:0]
+	for _, u := range users {
+		if u.Active {
+			active = append(active, u)
+		}
+	}
+	d.Data = notificationsPage{Targets: views, Events: notify.Events, Kinds: notify.Kinds, Users: active,
+		UnansweredMinutes: int(UnansweredWait(ctx, s.opts.Settings).Minutes()), NewSecret: secret}
+	return s.render(c, status, "notifications", d)
+}
+
+func (s *Server) pageCreateTarget(c echo.Context) error {
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	name := f.Get("name")
+	in := notify.TargetInput{Kind: f.Get("kind"), Name: &name, Events: f["events"], URL: f.Get("url"), Server: f.Get("server"),
+		DeviceKey: f.Get("device_key"), Secret: f.Get("secret")}
+	if in.Events == nil {
+		in.Events = []string{}
+	}
+	for _, v := range f["user_ids"] {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil {
+			in.UserIDs = append(in.UserIDs, id)
+		}
+	}
+	_, secret, err := s.opts.Hooks.CreateTarget(c.Request().Context(), in)
+	if fields, invalid := fieldErrors(err); invalid {
+		d := s.page(c, "settings.notifications")
+		d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
+		for _, k := range []string{"kind", "name", "url", "server"} {
+			d.Form[k] = f.Get(k)
+		}
+		return s.renderNotifications(c, http.StatusUnprocessableEntity, d, "")
+	}
+	if err != nil {
+		return err
+	}
+	if in.Kind == notify.KindWebhook && f.Get("secret") == "" {
+		// The generated secret is shown on this answer, never in an address or again.
+		d := s.page(c, "settings.notifications")
+		d.Flash = translate(d.Lang, "chat_settings.saved")
+		return s.renderNotifications(c, http.StatusCreated, d, secret)
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/notifications?ok=created")
+}
+
+func (s *Server) pageTestTarget(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	a, err := s.opts.Hooks.Test(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	result := "test-ok"
+	if a.Error != "" {
+		result = "test-failed"
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/notifications?ok="+url.QueryEscape(result)+"#target-"+strconv.FormatInt(id, 10))
+}
+
+func (s *Server) pageToggleTarget(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	active := f.Get("active") == "true"
+	if _, err := s.opts.Hooks.UpdateTarget(c.Request().Context(), id, notify.TargetInput{Active: &active}); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/notifications?ok=saved")
+}
+
+func (s *Server) pageDeleteTarget(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.opts.Hooks.DeleteTarget(c.Request().Context(), id); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/notifications?ok=deleted")
+}
+
+func (s *Server) pageSaveNotifySettings(c echo.Context) error {
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	if err := s.setUnansweredMinutes(c.Request().Context(), f.Get("unanswered_minutes")); err != nil {
+		if fields, invalid := fieldErrors(err); invalid {
+			d := s.page(c, "settings.notifications")
+			d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
+			return s.renderNotifications(c, http.StatusUnprocessableEntity, d, "")
+		}
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/notifications?ok=saved")
+}
