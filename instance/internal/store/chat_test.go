@@ -240,17 +240,7 @@ func TestChatInbox(t *testing.T) {
 		if _, err := svc.MarkRead(ctx, 999, 1); !errors.Is(err, accounts.ErrNotFound) {
 			t.Fatalf("mark a missing conversation read: %v", err)
 		}
-		var users []int64
-		for _, email := range []string{"a@example.org", "b@example.org"} {
-			now := clk.Now()
-			if err := db.Gorm().Exec("INSERT INTO users (email, name, role, active, password_hash, created_at, updated_at) VALUES (?, ?, 'agent', ?, '', ?, ?)",
-				email, email, true, now, now).Error; err != nil {
-				t.Fatal(err)
-			}
-			var id int64
-			db.Gorm().Raw("SELECT id FROM users WHERE email = ?", email).Scan(&id)
-			users = append(users, id)
-		}
+		users := []int64{mkUser(t, db, "a@example.org"), mkUser(t, db, "b@example.org")}
 		if _, err := svc.SetPresence(ctx, users[0], chat.Away, 3); err != nil {
 			t.Fatal(err)
 		}
@@ -330,4 +320,17 @@ func TestChatGroupCommitIsolatesABadMessage(t *testing.T) {
 			}
 		}
 	})
+}
+
+// mkUser adds an agent straight to the users table and returns its id.
+func mkUser(t *testing.T, db *store.DB, email string) int64 {
+	t.Helper()
+	now := time.Now().UTC()
+	if err := db.Gorm().Exec("INSERT INTO users (email, name, role, active, password_hash, created_at, updated_at) VALUES (?, ?, 'agent', ?, '', ?, ?)",
+		email, email, true, now, now).Error; err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	db.Gorm().Raw("SELECT id FROM users WHERE email = ?", email).Scan(&id)
+	return id
 }
