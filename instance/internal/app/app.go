@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/booking"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/config"
@@ -54,6 +55,7 @@ type App struct {
 	mailer     *notify.Mailer
 	ticketMail *notify.TicketMail
 	hooks      *notify.Hooks
+	booking    *booking.Service
 	chat       *chat.Service
 	setupURL   string
 }
@@ -144,9 +146,13 @@ func (a *App) build(ctx context.Context) error {
 	ts.SetNotifier(tickets.Notifiers{a.ticketMail, notify.TicketEvents{Hooks: a.hooks}}, a.log)
 	blobs := store.NewBlobs(filepath.Join(a.cfg.DataDir, "attachments"))
 	atts := tickets.NewAttachments(ts, store.NewTickets(a.db), blobs, tickets.Limits{MaxFile: a.cfg.AttachmentMaxBytes, Quota: a.cfg.AttachmentQuotaBytes})
+	bookMail := &notify.BookingMail{Mailer: a.mailer, Hooks: a.hooks, Clock: a.opts.Clock.Now}
+	a.booking = booking.NewService(store.NewBooking(a.db), store.NewSettings(a.db), booking.Options{Clock: a.opts.Clock, Logger: a.log,
+		SecretKey: a.cfg.SecretKey, BaseURL: a.cfg.BaseURL.String(), Events: bookMail})
+	bookMail.Location = a.booking.Location
 	a.chat = chat.NewService(store.NewChat(a.db), chat.NewHub(), chat.Options{Clock: a.opts.Clock, Logger: a.log, Files: atts, Events: a.hooks})
 	a.web, err = web.New(web.Options{
-		Hooks: a.hooks, Accounts: svc, Tickets: ts, Attachments: atts, Blobs: blobs, Confirm: a.ticketMail, Transcripts: a.ticketMail, KB: kb.NewService(store.NewKB(a.db), a.opts.Clock), Outbox: a.mailer, Health: a,
+		Hooks: a.hooks, Booking: a.booking, Accounts: svc, Tickets: ts, Attachments: atts, Blobs: blobs, Confirm: a.ticketMail, Transcripts: a.ticketMail, KB: kb.NewService(store.NewKB(a.db), a.opts.Clock), Outbox: a.mailer, Health: a,
 		Chat: a.chat, Settings: store.NewSettings(a.db), Logger: a.log, Clock: a.opts.Clock, BaseURL: a.cfg.BaseURL,
 		ReadOnly: a.cfg.Mode == config.ModeReadOnly, ReadOnlyUntil: a.cfg.ReadOnlyUntil, Version: Version,
 	})
@@ -205,6 +211,7 @@ func (a *App) Run(ctx context.Context) error {
 	go a.mailer.Run(mctx, 2*time.Second)
 	go a.db.RunCheckpoints(mctx, time.Second)
 	go a.hooks.Run(mctx, 2*time.Second)
+	go a.booking.Run(mctx, time.Minute)
 	settings := store.NewSettings(a.db)
 	go a.hooks.WatchUnanswered(mctx, a.chat, func(ctx context.Context) time.Duration { return web.UnansweredWait(ctx, settings) }, 30*time.Second)
 	select {

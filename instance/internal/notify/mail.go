@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -20,19 +21,23 @@ import (
 
 // Mail is one message in the outbox.
 type Mail struct {
-	ID          int64
-	To          string
-	Subject     string
-	Body        string
-	MessageID   string
-	InReplyTo   string
-	Kind        string // what it is for: reply, new_ticket, confirmation
-	Status      string // pending, sent, failed
-	Attempts    int
-	NextAttempt time.Time
-	LastError   string
-	CreatedAt   time.Time
-	SentAt      *time.Time
+	ID        int64
+	To        string
+	Subject   string
+	Body      string
+	MessageID string
+	InReplyTo string
+	Kind      string // what it is for: reply, new_ticket, confirmation
+	// One file may go along (a booking's .ics): its name, media type and content.
+	AttachmentName string
+	AttachmentType string
+	AttachmentBody string
+	Status         string // pending, sent, failed
+	Attempts       int
+	NextAttempt    time.Time
+	LastError      string
+	CreatedAt      time.Time
+	SentAt         *time.Time
 }
 
 // Mail states.
@@ -177,12 +182,33 @@ func (m *Mailer) Render(msg Mail) []byte {
 		hdr("Auto-Submitted", "auto-generated")
 	}
 	hdr("MIME-Version", "1.0")
-	hdr("Content-Type", "text/plain; charset=utf-8")
-	hdr("Content-Transfer-Encoding", "quoted-printable")
+	text := func() {
+		hdr("Content-Type", "text/plain; charset=utf-8")
+		hdr("Content-Transfer-Encoding", "quoted-printable")
+		b.WriteString("\r\n")
+		qp := quotedprintable.NewWriter(&b)
+		qp.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(msg.Body, "\r\n", "\n"), "\n", "\r\n")))
+		qp.Close()
+	}
+	if msg.AttachmentName == "" {
+		text()
+		return b.Bytes()
+	}
+	boundary := "sproudchat-" + strings.Trim(strings.NewReplacer("<", "", ">", "", "@", "-", ".", "-").Replace(msg.MessageID), "-")
+	hdr("Content-Type", mime.FormatMediaType("multipart/mixed", map[string]string{"boundary": boundary}))
+	b.WriteString("\r\n--" + boundary + "\r\n")
+	text()
+	b.WriteString("\r\n--" + boundary + "\r\n")
+	hdr("Content-Type", msg.AttachmentType)
+	hdr("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": msg.AttachmentName}))
+	hdr("Content-Transfer-Encoding", "base64")
 	b.WriteString("\r\n")
-	qp := quotedprintable.NewWriter(&b)
-	qp.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(msg.Body, "\r\n", "\n"), "\n", "\r\n")))
-	qp.Close()
+	enc := base64.StdEncoding.EncodeToString([]byte(msg.AttachmentBody))
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n--" + boundary + "--\r\n")
 	return b.Bytes()
 }
 

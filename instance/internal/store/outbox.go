@@ -16,32 +16,35 @@ func NewOutbox(db *DB) *Outbox { return &Outbox{db: db} }
 var _ notify.OutboxStore = (*Outbox)(nil)
 
 type outboxRow struct {
-	ID            int64 `gorm:"primaryKey"`
-	ToAddr        string
-	Subject       string
-	Body          string
-	MessageID     string
-	InReplyTo     string
-	Kind          string
-	Status        string
-	Attempts      int
-	NextAttemptAt time.Time
-	LastError     string
-	CreatedAt     time.Time
-	SentAt        *time.Time
+	ID             int64 `gorm:"primaryKey"`
+	ToAddr         string
+	Subject        string
+	Body           string
+	MessageID      string
+	InReplyTo      string
+	Kind           string
+	AttachmentName string
+	AttachmentType string
+	AttachmentBody string
+	Status         string
+	Attempts       int
+	NextAttemptAt  time.Time
+	LastError      string
+	CreatedAt      time.Time
+	SentAt         *time.Time
 }
 
 func (outboxRow) TableName() string { return "outbox" }
 
 func (r outboxRow) domain() notify.Mail {
 	return notify.Mail{ID: r.ID, To: r.ToAddr, Subject: r.Subject, Body: r.Body, MessageID: r.MessageID, InReplyTo: r.InReplyTo, Kind: r.Kind,
-		Status: r.Status, Attempts: r.Attempts, NextAttempt: r.NextAttemptAt.UTC(), LastError: r.LastError, CreatedAt: r.CreatedAt.UTC(), SentAt: utcPtr(r.SentAt)}
+		AttachmentName: r.AttachmentName, AttachmentType: r.AttachmentType, AttachmentBody: r.AttachmentBody, Status: r.Status, Attempts: r.Attempts, NextAttempt: r.NextAttemptAt.UTC(), LastError: r.LastError, CreatedAt: r.CreatedAt.UTC(), SentAt: utcPtr(r.SentAt)}
 }
 
 // EnqueueMail stores m and sets its ID.
 func (s *Outbox) EnqueueMail(ctx context.Context, m *notify.Mail) error {
 	row := outboxRow{ToAddr: m.To, Subject: m.Subject, Body: m.Body, MessageID: m.MessageID, InReplyTo: m.InReplyTo, Kind: m.Kind,
-		Status: m.Status, NextAttemptAt: m.NextAttempt, CreatedAt: m.CreatedAt}
+		AttachmentName: m.AttachmentName, AttachmentType: m.AttachmentType, AttachmentBody: m.AttachmentBody, Status: m.Status, NextAttemptAt: m.NextAttempt, CreatedAt: m.CreatedAt}
 	if err := s.db.gorm.WithContext(ctx).Create(&row).Error; err != nil {
 		return translate(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/booking"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/kb"
@@ -73,6 +74,10 @@ type harness struct {
 	chatConv int64              // and their conversation
 	chatFile int64              // a file sent in it
 	target   int64              // a notification target
+	bookType booking.Type       // an appointment type the agent offers
+	booking  booking.Booking    // a booking of it
+	bookTok  string             // and its visitor's token
+	dayOff   int64              // a holiday
 }
 
 type harnessOptions struct {
@@ -111,7 +116,11 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 	}
 	hooks := notify.NewHooks(store.NewHooks(db), seal, mailer, svc, notify.HookOptions{Clock: clk, BaseURL: base.String(), AllowLoopback: true})
 	tsvc.SetNotifier(tickets.Notifiers{confirm, notify.TicketEvents{Hooks: hooks}}, nil)
-	srv, err := New(Options{Hooks: hooks, Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Confirm: confirm, Transcripts: confirm, KB: kb.NewService(store.NewKB(db), clk), Outbox: mailer,
+	bookMail := &notify.BookingMail{Mailer: mailer, Hooks: hooks, Clock: clk.Now}
+	bk := booking.NewService(store.NewBooking(db), store.NewSettings(db), booking.Options{Clock: clk, SecretKey: []byte(strings.Repeat("b", 32)),
+		BaseURL: base.String(), Events: bookMail})
+	bookMail.Location = bk.Location
+	srv, err := New(Options{Hooks: hooks, Booking: bk, Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Confirm: confirm, Transcripts: confirm, KB: kb.NewService(store.NewKB(db), clk), Outbox: mailer,
 		Chat: chat.NewService(store.NewChat(db), chat.NewHub(), chat.Options{Clock: clk, Files: atts, Events: hooks}), Settings: store.NewSettings(db), Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Clock: clk, BaseURL: base, ReadOnly: o.readOnly, ReadOnlyUntil: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Version: "test"})
 	if err != nil {
@@ -237,6 +246,38 @@ func (h *harness) addUsers() {
 		h.t.Fatal(err)
 	}
 	h.target = tg.ID
+	h.addBooking(ctx)
+}
+
+// addBooking gives the agent weekday hours 09:00–17:00, a 30-minute appointment type
+// and one booking of it.
+func (h *harness) addBooking(ctx context.Context) {
+	h.t.Helper()
+	bk := h.server.opts.Booking
+	agent := h.users[accounts.RoleAgent].ID
+	var hours []booking.Hours
+	for d := time.Monday; d <= time.Friday; d++ {
+		hours = append(hours, booking.Hours{Weekday: d, Start: 9 * 60, End: 17 * 60})
+	}
+	if err := bk.SetHours(ctx, agent, hours); err != nil {
+		h.t.Fatal(err)
+	}
+	t, err := bk.SaveType(ctx, booking.Type{Name: "Erstgespräch", Slug: "erstgespraech", DurationMinutes: 30, HorizonDays: 60, AgentIDs: []int64{agent}, Active: true})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.bookType = t
+	// Wednesday 4 November 2026, 10:00 in Berlin.
+	b, _, err := bk.Book(ctx, t, booking.Request{Start: time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC), Name: "Walker", Email: "walker@example.org", Consent: true})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.booking, h.bookTok = b, bk.Token(b)
+	d, err := bk.AddDayOff(ctx, nil, "2026-12-24", "Heiligabend")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.dayOff = d.ID
 }
 
 func passwordOf(r accounts.Role) string {

@@ -144,6 +144,29 @@ func (s *Server) routeTable() []Route {
 		{Method: post, Path: "/api/v1/chat/canned", Perm: a.SettingsManage, Handler: s.apiCreateCanned},
 		{Method: del, Path: "/api/v1/chat/canned/:id", Perm: a.SettingsManage, Handler: s.apiDeleteCanned},
 
+		// Booking: the public portal, and the agents' calendar.
+		{Method: get, Path: "/book", Perm: a.Public, Handler: s.pageBookTypes},
+		{Method: get, Path: "/book/:slug", Perm: a.Public, Handler: s.pageBookType},
+		{Method: post, Path: "/book/:slug", Perm: a.Public, Handler: s.pageBookSubmit},
+		{Method: get, Path: "/book/manage/:token", Perm: a.Public, Handler: s.pageBookManage},
+		{Method: post, Path: "/book/manage/:token/cancel", Perm: a.Public, Handler: s.pageBookCancel},
+		{Method: post, Path: "/book/manage/:token/reschedule", Perm: a.Public, Handler: s.pageBookReschedule},
+		{Method: get, Path: "/api/v1/booking/types", Perm: a.BookingRead, Handler: s.apiBookingTypes},
+		{Method: post, Path: "/api/v1/booking/types", Perm: a.SettingsManage, Handler: s.apiCreateBookingType},
+		{Method: patch, Path: "/api/v1/booking/types/:id", Perm: a.SettingsManage, Handler: s.apiUpdateBookingType},
+		{Method: get, Path: "/api/v1/booking/types/:id/slots", Perm: a.Public, Handler: s.apiBookingSlots},
+		{Method: get, Path: "/api/v1/booking/hours/:id", Perm: a.BookingRead, Handler: s.apiBookingHours},
+		{Method: put, Path: "/api/v1/booking/hours/:id", Perm: a.BookingManage, Handler: s.apiSetBookingHours},
+		{Method: get, Path: "/api/v1/booking/days-off", Perm: a.BookingRead, Handler: s.apiDaysOff},
+		{Method: post, Path: "/api/v1/booking/days-off", Perm: a.SettingsManage, Handler: s.apiAddDayOff},
+		{Method: del, Path: "/api/v1/booking/days-off/:id", Perm: a.SettingsManage, Handler: s.apiDeleteDayOff},
+		{Method: get, Path: "/api/v1/settings/booking", Perm: a.SettingsManage, Handler: s.apiBookingSettings},
+		{Method: put, Path: "/api/v1/settings/booking", Perm: a.SettingsManage, Handler: s.apiSetBookingSettings},
+		{Method: get, Path: "/api/v1/bookings", Perm: a.BookingRead, Handler: s.apiBookings},
+		{Method: post, Path: "/api/v1/bookings", Perm: a.BookingManage, Handler: s.apiCreateBooking},
+		{Method: get, Path: "/api/v1/bookings/:id", Perm: a.BookingRead, Handler: s.apiGetBooking},
+		{Method: post, Path: "/api/v1/bookings/:id/cancel", Perm: a.BookingManage, Handler: s.apiCancelBooking},
+
 		// Notifications: where the team hears of events.
 		{Method: get, Path: "/api/v1/notifications/targets", Perm: a.SettingsManage, Handler: s.apiListTargets},
 		{Method: post, Path: "/api/v1/notifications/targets", Perm: a.SettingsManage, Handler: s.apiCreateTarget},
@@ -178,7 +201,8 @@ func (s *Server) routeTable() []Route {
 		{Method: post, Path: "/knowledge", Perm: a.KBEdit, Handler: s.pageSaveArticle},
 		{Method: get, Path: "/knowledge/:id/edit", Perm: a.KBEdit, Handler: s.pageEditArticle},
 		{Method: post, Path: "/knowledge/:id", Perm: a.KBEdit, Handler: s.pageSaveArticle},
-		{Method: get, Path: "/bookings", Perm: a.BookingRead, Handler: s.pageArea("bookings")},
+		{Method: get, Path: "/bookings", Perm: a.BookingRead, Handler: s.pageBookings},
+		{Method: post, Path: "/bookings/:id/cancel", Perm: a.BookingManage, Handler: s.pageCancelBooking},
 		{Method: get, Path: "/reports", Perm: a.StatsRead, Handler: s.pageArea("reports")},
 
 		// Pages: settings and own account.

@@ -17,6 +17,12 @@ import (
 func concretePath(h *harness, rt Route, userID int64) string {
 	p := strings.ReplaceAll(rt.Path, "/users/:id", fmt.Sprintf("/users/%d", userID))
 	p = strings.ReplaceAll(p, "/tickets/:id", fmt.Sprintf("/tickets/%d", h.ticket.ID))
+	p = strings.ReplaceAll(p, "/book/manage/:token", "/book/manage/"+h.bookTok)
+	p = strings.ReplaceAll(p, "/book/:slug", "/book/"+h.bookType.Slug)
+	p = strings.ReplaceAll(p, "/booking/types/:id", fmt.Sprintf("/booking/types/%d", h.bookType.ID))
+	p = strings.ReplaceAll(p, "/booking/hours/:id", fmt.Sprintf("/booking/hours/%d", userID))
+	p = strings.ReplaceAll(p, "/booking/days-off/:id", fmt.Sprintf("/booking/days-off/%d", h.dayOff))
+	p = strings.ReplaceAll(p, "/bookings/:id", fmt.Sprintf("/bookings/%d", h.booking.ID))
 	p = strings.ReplaceAll(p, "/settings/notifications/:id", fmt.Sprintf("/settings/notifications/%d", h.target))
 	p = strings.ReplaceAll(p, "/notifications/targets/:id", fmt.Sprintf("/notifications/targets/%d", h.target))
 	p = strings.ReplaceAll(p, "/chat/attachments/:id", fmt.Sprintf("/chat/attachments/%d", h.chatFile))

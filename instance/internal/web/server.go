@@ -18,6 +18,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/instance/internal/booking"
 	"github.com/sproudstack/sproudchat/instance/internal/kb"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
@@ -52,6 +53,7 @@ type Options struct {
 	Outbox        OutboxReader
 	Chat          *chat.Service
 	Hooks         *notify.Hooks // notification targets
+	Booking       *booking.Service
 	Settings      chat.SettingsStore
 	Health        Health
 	Logger        *slog.Logger
@@ -72,6 +74,8 @@ type Server struct {
 	pages  *pages
 	// contactLimit allows each address 5 contact-form posts an hour.
 	contactLimit *ratelimit.Limiter
+	// bookLimit allows each address 10 booking attempts an hour.
+	bookLimit *ratelimit.Limiter
 	// voteLimit allows each address 30 "was this helpful" votes an hour.
 	voteLimit *ratelimit.Limiter
 	// crossOrigin names the routes ("METHOD /path") open to allowed other websites.
@@ -93,7 +97,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg, contactLimit: ratelimit.New(o.Clock, time.Hour, 5),
+	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg, contactLimit: ratelimit.New(o.Clock, time.Hour, 5), bookLimit: ratelimit.New(o.Clock, time.Hour, 10),
 		voteLimit: ratelimit.New(o.Clock, time.Hour, 30)}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true

@@ -1,0 +1,374 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/booking"
+)
+
+type bookingTypeJSON struct {
+	ID                  int64   `json:"id"`
+	Name                string  `json:"name"`
+	Slug                string  `json:"slug"`
+	Description         string  `json:"description"`
+	DurationMinutes     int     `json:"duration_minutes"`
+	BufferBeforeMinutes int     `json:"buffer_before_minutes"`
+	BufferAfterMinutes  int     `json:"buffer_after_minutes"`
+	MinNoticeMinutes    int     `json:"min_notice_minutes"`
+	HorizonDays         int     `json:"horizon_days"`
+	AgentIDs            []int64 `json:"agent_ids"`
+	Active              bool    `json:"active"`
+}
+
+func toBookingTypeJSON(t booking.Type) bookingTypeJSON {
+	return bookingTypeJSON{ID: t.ID, Name: t.Name, Slug: t.Slug, Description: t.Description, DurationMinutes: t.DurationMinutes,
+		BufferBeforeMinutes: t.BufferBeforeMinutes, BufferAfterMinutes: t.BufferAfterMinutes, MinNoticeMinutes: t.MinNoticeMinutes,
+		HorizonDays: t.HorizonDays, AgentIDs: t.AgentIDs, Active: t.Active}
+}
+
+func (j bookingTypeJSON) domain() booking.Type {
+	return booking.Type{ID: j.ID, Name: j.Name, Slug: j.Slug, Description: j.Description, DurationMinutes: j.DurationMinutes,
+		BufferBeforeMinutes: j.BufferBeforeMinutes, BufferAfterMinutes: j.BufferAfterMinutes, MinNoticeMinutes: j.MinNoticeMinutes,
+		HorizonDays: j.HorizonDays, AgentIDs: j.AgentIDs, Active: j.Active}
+}
+
+type bookingJSON struct {
+	ID          int64      `json:"id"`
+	TypeID      int64      `json:"type_id"`
+	AgentID     int64      `json:"agent_id"`
+	Start       time.Time  `json:"start"`
+	End         time.Time  `json:"end"`
+	Name        string     `json:"name"`
+	Email       string     `json:"email"`
+	Message     string     `json:"message"`
+	Status      string     `json:"status"`
+	CreatedAt   time.Time  `json:"created_at"`
+	CancelledAt *time.Time `json:"cancelled_at"`
+	Anonymized  bool       `json:"anonymized"`
+}
+
+func toBookingJSON(b booking.Booking) bookingJSON {
+	return bookingJSON{ID: b.ID, TypeID: b.TypeID, AgentID: b.AgentID, Start: b.Start, End: b.End, Name: b.Name, Email: b.Email, Message: b.Message,
+		Status: b.Status, CreatedAt: b.CreatedAt, CancelledAt: b.CancelledAt, Anonymized: b.AnonymizedAt != nil}
+}
+
+func (s *Server) apiBookingTypes(c echo.Context) error {
+	list, err := s.opts.Booking.Types(c.Request().Context(), false)
+	if err != nil {
+		return err
+	}
+	out := make([]bookingTypeJSON, len(list))
+	for i, t := range list {
+		out[i] = toBookingTypeJSON(t)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"types": out})
+}
+
+func (s *Server) apiCreateBookingType(c echo.Context) error {
+	var in bookingTypeJSON
+	in.HorizonDays, in.Active = 60, true
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	in.ID = 0
+	t, err := s.opts.Booking.SaveType(c.Request().Context(), in.domain())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, toBookingTypeJSON(t))
+}
+
+func (s *Server) apiUpdateBookingType(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	cur, err := s.opts.Booking.Type(ctx, id)
+	if err != nil {
+		return err
+	}
+	in := toBookingTypeJSON(cur) // fields the request leaves out stay
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	in.ID = id
+	t, err := s.opts.Booking.SaveType(ctx, in.domain())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toBookingTypeJSON(t))
+}
+
+type slotJSON struct {
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Agents int       `json:"agents_free"`
+}
+
+// apiBookingSlots lists a type's free times: ?from=&to= (RFC 3339), a week by default.
+func (s *Server) apiBookingSlots(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	t, err := s.opts.Booking.Type(ctx, id)
+	if err != nil || !t.Active {
+		return accounts.ErrNotFound
+	}
+	from, to := s.opts.Clock.Now(), time.Time{}
+	if v := c.QueryParam("from"); v != "" {
+		if from, err = time.Parse(time.RFC3339, v); err != nil {
+			return &accounts.ValidationError{Fields: map[string]string{"from": "must be an RFC 3339 time"}}
+		}
+	}
+	to = from.AddDate(0, 0, 7)
+	if v := c.QueryParam("to"); v != "" {
+		if to, err = time.Parse(time.RFC3339, v); err != nil || to.Sub(from) > 62*24*time.Hour {
+			return &accounts.ValidationError{Fields: map[string]string{"to": "must be an RFC 3339 time at most 62 days after from"}}
+		}
+	}
+	slots, err := s.opts.Booking.FreeSlots(ctx, t, from, to)
+	if err != nil {
+		return err
+	}
+	loc, err := s.opts.Booking.Location(ctx)
+	if err != nil {
+		return err
+	}
+	out := make([]slotJSON, len(slots))
+	for i, sl := range slots {
+		out[i] = slotJSON{Start: sl.Start, End: sl.End, Agents: len(sl.Agents)}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"time_zone": loc.String(), "slots": out})
+}
+
+// apiBookings lists bookings: ?from=&to= (RFC 3339), ?agent_id=, ?status=.
+func (s *Server) apiBookings(c echo.Context) error {
+	var f booking.Filter
+	var err error
+	for _, q := range []struct {
+		name string
+		to   *time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		if v := c.QueryParam(q.name); v != "" {
+			if *q.to, err = time.Parse(time.RFC3339, v); err != nil {
+				return &accounts.ValidationError{Fields: map[string]string{q.name: "must be an RFC 3339 time"}}
+			}
+		}
+	}
+	if v := c.QueryParam("agent_id"); v != "" {
+		if f.AgentID, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return &accounts.ValidationError{Fields: map[string]string{"agent_id": "must be a user id"}}
+		}
+	}
+	f.Status = c.QueryParam("status")
+	if f.Status != "" && f.Status != booking.Confirmed && f.Status != booking.Cancelled {
+		return &accounts.ValidationError{Fields: map[string]string{"status": "must be confirmed or cancelled"}}
+	}
+	list, err := s.opts.Booking.Bookings(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]bookingJSON, len(list))
+	for i, b := range list {
+		out[i] = toBookingJSON(b)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"bookings": out})
+}
+
+func (s *Server) apiGetBooking(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	b, err := s.opts.Booking.Booking(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toBookingJSON(b))
+}
+
+// apiCreateBooking books for a customer (an agent on the phone): the same rules as the
+// public page.
+func (s *Server) apiCreateBooking(c echo.Context) error {
+	var in struct {
+		TypeID  int64     `json:"type_id"`
+		Start   time.Time `json:"start"`
+		Name    string    `json:"name"`
+		Email   string    `json:"email"`
+		Message string    `json:"message"`
+		Consent bool      `json:"consent"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	t, err := s.opts.Booking.Type(ctx, in.TypeID)
+	if err != nil {
+		return &accounts.ValidationError{Fields: map[string]string{"type_id": "is not an appointment type"}}
+	}
+	b, _, err := s.opts.Booking.Book(ctx, t, booking.Request{Start: in.Start, Name: in.Name, Email: in.Email, Message: in.Message, Consent: in.Consent})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, toBookingJSON(b))
+}
+
+func (s *Server) apiCancelBooking(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	b, err := s.opts.Booking.Booking(ctx, id)
+	if err != nil {
+		return err
+	}
+	if b, err = s.opts.Booking.Cancel(ctx, b); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toBookingJSON(b))
+}
+
+type hoursJSON struct {
+	Weekday int    `json:"weekday"` // 0 Sunday … 6 Saturday
+	Start   string `json:"start"`   // 09:00
+	End     string `json:"end"`     // 17:00
+}
+
+func (s *Server) apiBookingHours(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	hours, err := s.opts.Booking.Hours(c.Request().Context(), []int64{id})
+	if err != nil {
+		return err
+	}
+	out := make([]hoursJSON, len(hours))
+	for i, h := range hours {
+		out[i] = hoursJSON{Weekday: int(h.Weekday), Start: booking.Clock(h.Start), End: booking.Clock(h.End)}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"user_id": id, "hours": out})
+}
+
+// apiSetBookingHours replaces a user's weekly hours: one's own with booking.manage,
+// anyone's with settings.manage.
+func (s *Server) apiSetBookingHours(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	p := mustPrincipal(c)
+	if id != p.User.ID && !p.Can(accounts.SettingsManage) {
+		return errForbidden
+	}
+	ctx := c.Request().Context()
+	if _, err := s.opts.Accounts.FindUser(ctx, id); err != nil {
+		return err
+	}
+	var in struct {
+		Hours []hoursJSON `json:"hours"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	hours := make([]booking.Hours, 0, len(in.Hours))
+	for _, h := range in.Hours {
+		st, err1 := booking.ParseClock(h.Start)
+		en, err2 := booking.ParseClock(h.End)
+		if err1 != nil || err2 != nil {
+			return &accounts.ValidationError{Fields: map[string]string{"hours": "times must be like 09:00"}}
+		}
+		hours = append(hours, booking.Hours{Weekday: time.Weekday(h.Weekday), Start: st, End: en})
+	}
+	if err := s.opts.Booking.SetHours(ctx, id, hours); err != nil {
+		return err
+	}
+	return s.apiBookingHours(c)
+}
+
+type dayOffJSON struct {
+	ID     int64  `json:"id"`
+	UserID *int64 `json:"user_id"`
+	Day    string `json:"day"`
+	Note   string `json:"note"`
+}
+
+func (s *Server) apiDaysOff(c echo.Context) error {
+	from, to := c.QueryParam("from"), c.QueryParam("to")
+	if from == "" {
+		from = s.opts.Clock.Now().Format("2006-01-02")
+	}
+	if to == "" {
+		to = "9999-12-31"
+	}
+	list, err := s.opts.Booking.DaysOff(c.Request().Context(), from, to)
+	if err != nil {
+		return err
+	}
+	out := make([]dayOffJSON, len(list))
+	for i, d := range list {
+		out[i] = dayOffJSON{ID: d.ID, UserID: d.UserID, Day: d.Day, Note: d.Note}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"days_off": out})
+}
+
+func (s *Server) apiAddDayOff(c echo.Context) error {
+	var in dayOffJSON
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if in.UserID != nil {
+		if _, err := s.opts.Accounts.FindUser(ctx, *in.UserID); err != nil {
+			return &accounts.ValidationError{Fields: map[string]string{"user_id": "is not a user"}}
+		}
+	}
+	d, err := s.opts.Booking.AddDayOff(ctx, in.UserID, in.Day, in.Note)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, dayOffJSON{ID: d.ID, UserID: d.UserID, Day: d.Day, Note: d.Note})
+}
+
+func (s *Server) apiDeleteDayOff(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.opts.Booking.DeleteDayOff(c.Request().Context(), id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) apiBookingSettings(c echo.Context) error {
+	cfg, err := s.opts.Booking.Config(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cfg)
+}
+
+func (s *Server) apiSetBookingSettings(c echo.Context) error {
+	ctx := c.Request().Context()
+	cfg, err := s.opts.Booking.Config(ctx)
+	if err != nil {
+		return err
+	}
+	if err := decodeJSON(c, &cfg); err != nil {
+		return err
+	}
+	if cfg, err = s.opts.Booking.SetConfig(ctx, cfg); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cfg)
+}
