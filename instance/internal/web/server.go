@@ -16,9 +16,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/booking"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
-	"github.com/sproudstack/sproudchat/instance/internal/booking"
 	"github.com/sproudstack/sproudchat/instance/internal/kb"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
