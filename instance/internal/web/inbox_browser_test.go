@@ -20,6 +20,16 @@ import (
 // context: wait until JavaScript returns true.
 func agentBrowser(t *testing.T, ctx context.Context, h *harness, role accounts.Role) (context.Context, func(what, js string)) {
 	t.Helper()
+	actx, poll := loggedInBrowser(t, ctx, h, role, "/inbox", "#inbox")
+	poll("the live connection", `return document.getElementById("inbox").dataset.state === "connected"`)
+	return actx, poll
+}
+
+// loggedInBrowser opens a second, separate browser context beside ctx, logs the user of
+// role in and follows the navigation link to page until sel shows. It returns a poll
+// in that context.
+func loggedInBrowser(t *testing.T, ctx context.Context, h *harness, role accounts.Role, page, sel string) (context.Context, func(what, js string)) {
+	t.Helper()
 	if err := chromedp.Do(ctx); err != nil { // the browser must be running to add a context
 		t.Fatal(err)
 	}
@@ -33,19 +43,18 @@ func agentBrowser(t *testing.T, ctx context.Context, h *harness, role accounts.R
 		chromedp.SendKeys(css(`input[name=password]`), passwordOf(role)),
 		chromedp.Click(css(`form[action="/login"] button[type=submit]`)),
 		chromedp.WaitVisible(css(`header.top`)),
-		chromedp.Click(css(`a[href="/inbox"]`)),
-		chromedp.WaitVisible(css(`#inbox`)),
+		chromedp.Click(css(`header.top a[href="`+page+`"]`)),
+		chromedp.WaitVisible(css(sel)),
 	)
 	if err != nil {
-		t.Fatalf("log in and open the inbox: %v", err)
+		t.Fatalf("log in and open %s: %v", page, err)
 	}
 	poll := func(what, js string) {
 		t.Helper()
 		if _, err := chromedp.Run(actx, chromedp.Poll[bool](`(() => { `+js+` })()`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
-			t.Fatalf("the inbox, waiting for %s: %v", what, err)
+			t.Fatalf("%s, waiting for %s: %v", page, what, err)
 		}
 	}
-	poll("the live connection", `return document.getElementById("inbox").dataset.state === "connected"`)
 	return actx, poll
 }
 
