@@ -47,6 +47,7 @@ bench: build
 	cd instance && go run ./cmd/benchinstance -binary $(BIN)/sproudchat -out $(CURDIR)/bench/results/instance.json
 	@eval "$$(bash scripts/test-services.sh)" && go run ./instance/cmd/benchhelpdesk -out bench/results/tickets-kb.json
 	go run ./instance/cmd/benchchat -binary $(BIN)/sproudchat -out bench/results/chat.json
+	go run ./instance/cmd/benchbooking -out bench/results/booking-notify.json
 	go run ./provisioning/cmd/benchprovisioning -out bench/results/provisioning.json
 	go run ./controlplane/cmd/benchcontrolplane -sproudctl $(BIN)/sproudctl -sproudchat $(BIN)/sproudchat -out bench/results/controlplane.json
 

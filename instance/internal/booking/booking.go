@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // the instance runs FROM scratch: no zoneinfo on disk
 	"unicode/utf8"
@@ -190,6 +191,8 @@ type Service struct {
 	store    Store
 	settings Settings
 	o        Options
+	busy     busyCache
+	zones    sync.Map // IANA name → *time.Location
 }
 
 // NewService returns the booking service.
@@ -201,7 +204,7 @@ func NewService(st Store, settings Settings, o Options) *Service {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
-	return &Service{store: st, settings: settings, o: o}
+	return &Service{store: st, settings: settings, o: o, busy: busyCache{entries: map[int64]busyEntry{}}}
 }
 
 // Config is the instance's booking settings.
@@ -251,7 +254,15 @@ func (s *Service) Location(ctx context.Context) (*time.Location, error) {
 	if err != nil {
 		return nil, err
 	}
-	return time.LoadLocation(c.TimeZone)
+	if loc, ok := s.zones.Load(c.TimeZone); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(c.TimeZone) // parses the zone's rules: once per zone
+	if err != nil {
+		return nil, err
+	}
+	s.zones.Store(c.TimeZone, loc)
+	return loc, nil
 }
 
 // SaveType creates (ID 0) or changes an appointment type. Returns a
@@ -393,7 +404,7 @@ func (s *Service) schedules(ctx context.Context, t Type, from, to time.Time, loc
 	if err != nil {
 		return nil, err
 	}
-	busy, err := s.store.Busy(ctx, t.AgentIDs, from.Add(-maxBlocked), to.Add(maxBlocked))
+	busy, err := s.busyOf(ctx, t.AgentIDs, from.Add(-maxBlocked), to.Add(maxBlocked))
 	if err != nil {
 		return nil, err
 	}
@@ -465,7 +476,9 @@ func (s *Service) Book(ctx context.Context, t Type, r Request) (Booking, string,
 	now := s.o.Clock.Now()
 	b := Booking{TypeID: t.ID, Name: r.Name, Email: r.Email, Message: r.Message, Status: Confirmed, Nonce: randomHex(12), CreatedAt: now}
 	s.setTime(&b, t, r.Start)
-	if err := s.store.Insert(ctx, &b, agents); err != nil {
+	err = s.store.Insert(ctx, &b, agents)
+	s.busy.forget(agents...)
+	if err != nil {
 		return Booking{}, "", err
 	}
 	link := s.ManageURL(b)
@@ -547,7 +560,9 @@ func (s *Service) Cancel(ctx context.Context, b Booking) (Booking, error) {
 		return b, nil
 	}
 	now := s.o.Clock.Now()
-	if err := s.store.Cancel(ctx, b.ID, now); err != nil {
+	err := s.store.Cancel(ctx, b.ID, now)
+	s.busy.forget(b.AgentID)
+	if err != nil {
 		return Booking{}, err
 	}
 	b.Status, b.CancelledAt = Cancelled, &now
@@ -573,9 +588,12 @@ func (s *Service) Reschedule(ctx context.Context, b Booking, start time.Time) (B
 	if err != nil {
 		return Booking{}, err
 	}
+	was := b.AgentID
 	s.setTime(&b, t, start)
 	b.ReminderSent = nil
-	if err := s.store.Move(ctx, &b, agents); err != nil {
+	err = s.store.Move(ctx, &b, agents)
+	s.busy.forget(append(agents, was)...)
+	if err != nil {
 		return Booking{}, err
 	}
 	if s.o.Events != nil {
@@ -666,4 +684,73 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// busyCache keeps each agent's confirmed bookings in memory: the slot pages ask for
+// them on every view, and they change only through this service (which forgets an
+// agent's on every booking, move or cancellation). An entry also expires after
+// busyTTL, for changes made elsewhere; a stale entry can only show a taken time, which
+// the store then refuses under its lock.
+type busyCache struct {
+	mu      sync.Mutex
+	gen     uint64 // bumped by every forget: a load that raced a write is not kept
+	entries map[int64]busyEntry
+}
+
+type busyEntry struct {
+	from, to, loaded time.Time
+	list             []Busy
+}
+
+const busyTTL = 30 * time.Second
+
+func (c *busyCache) forget(agents ...int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, a := range agents {
+		delete(c.entries, a)
+	}
+}
+
+// busyOf returns the agents' bookings blocking time in [from, to) (and possibly more).
+func (s *Service) busyOf(ctx context.Context, agents []int64, from, to time.Time) (map[int64][]Busy, error) {
+	now := s.o.Clock.Now()
+	out := make(map[int64][]Busy, len(agents))
+	var missing []int64
+	s.busy.mu.Lock()
+	gen := s.busy.gen
+	for _, a := range agents {
+		e, ok := s.busy.entries[a]
+		if !ok || e.from.After(from) || e.to.Before(to) || now.Sub(e.loaded) > busyTTL || e.loaded.After(now) {
+			missing = append(missing, a)
+			continue
+		}
+		out[a] = e.list
+	}
+	s.busy.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	// Load generously, so the next weeks' pages find it too.
+	lf, lt := from, to
+	if early := now.Add(-maxBlocked); early.Before(lf) {
+		lf = early
+	}
+	if late := now.AddDate(0, 0, 366); late.After(lt) {
+		lt = late
+	}
+	loaded, err := s.store.Busy(ctx, missing, lf, lt)
+	if err != nil {
+		return nil, err
+	}
+	s.busy.mu.Lock()
+	defer s.busy.mu.Unlock()
+	for _, a := range missing {
+		out[a] = loaded[a]
+		if s.busy.gen == gen {
+			s.busy.entries[a] = busyEntry{from: lf, to: lt, loaded: now, list: loaded[a]}
+		}
+	}
+	return out, nil
 }
