@@ -17,6 +17,7 @@ import (
 	ical "github.com/arran4/golang-ical"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/booking"
 )
 
 // icsOf finds the calendar file in the latest booking mail.
@@ -201,5 +202,86 @@ func TestBookingAPIAndCalendar(t *testing.T) {
 	if r := admin.json("PUT", "/api/v1/settings/booking", map[string]any{"time_zone": "America/New_York", "retention_days": 14}); r.status != 200 ||
 		!strings.Contains(r.body, `"retention_days":14`) {
 		t.Fatalf("settings: %d %s", r.status, r.body)
+	}
+}
+
+// TestBookingReminder: the configured hours before the appointment its visitor gets a
+// reminder, once, and none for a cancelled one.
+func TestBookingReminder(t *testing.T) {
+	h := newHarness(t, harnessOptions{}, true)
+	ctx := t.Context()
+	bk := h.server.opts.Booking
+	if _, err := bk.SetConfig(ctx, booking.Config{TimeZone: "Europe/Berlin", ReminderHours: 2, RetentionDays: 30}); err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := bk.Book(ctx, h.bookType, booking.Request{Start: time.Date(2026, 11, 4, 10, 0, 0, 0, time.UTC), Name: "Anton", Email: "anton@example.org", Consent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bk.Cancel(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	reminders := func() int {
+		n, err := bk.SendReminders(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	h.clock.Advance(time.Date(2026, 11, 4, 6, 59, 0, 0, time.UTC).Sub(h.clock.Now())) // 2 h 1 min before 10:00 Berlin
+	if n := reminders(); n != 0 {
+		t.Fatalf("%d reminders too early", n)
+	}
+	h.clock.Advance(2 * time.Minute)
+	if n := reminders(); n != 1 {
+		t.Fatalf("%d reminders, want 1 (the cancelled booking gets none)", n)
+	}
+	if n := reminders(); n != 0 {
+		t.Fatalf("reminded again: %d", n)
+	}
+	if subject, body, ics := icsOf(t, h); !strings.HasPrefix(subject, "Reminder:") || !strings.Contains(body, "Walker") || !strings.Contains(ics, "BEGIN:VEVENT") {
+		t.Fatalf("reminder %q %q", subject, body)
+	}
+}
+
+// TestBookingSettingsPage: an agent sets their own hours; an admin adds a type, a
+// holiday and changes the zone; wrong values are shown with their reasons and change
+// nothing.
+func TestBookingSettingsPage(t *testing.T) {
+	h := newHarness(t, harnessOptions{}, true)
+	admin, agent := h.loggedIn(accounts.RoleAdmin), h.loggedIn(accounts.RoleAgent)
+	if p := agent.get("/settings/booking"); p.status != 200 || !strings.Contains(p.body, `name="start_1" value="09:00"`) || strings.Contains(p.body, `id="type-form"`) {
+		t.Fatalf("the agent's page: %d", p.status)
+	}
+	before := h.counts()
+	if r := agent.form("/settings/booking/hours", url.Values{"start_1": {"09:00"}, "end_1": {"8:00"}}); r.status != 422 {
+		t.Fatalf("hours ending before they start: %d", r.status)
+	}
+	if r := admin.form("/settings/booking/types", url.Values{"name": {"Beratung"}, "slug": {h.bookType.Slug}, "duration_minutes": {"30"},
+		"horizon_days": {"60"}, "agent_ids": {fmt.Sprint(h.users[accounts.RoleAgent].ID)}}); r.status != 409 {
+		t.Fatalf("a slug twice: %d", r.status)
+	}
+	if r := admin.form("/settings/booking/config", url.Values{"time_zone": {"Berlin"}, "reminder_hours": {"24"}, "retention_days": {"30"}}); r.status != 422 {
+		t.Fatalf("a bad zone: %d", r.status)
+	}
+	if after := h.counts(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("refused changes wrote: %v → %v", before, after)
+	}
+	if r := agent.form("/settings/booking/hours", url.Values{"start_2": {"08:00"}, "end_2": {"12:30"}}); r.status != 303 {
+		t.Fatalf("hours: %d %s", r.status, r.body)
+	}
+	hours, _ := h.server.opts.Booking.Hours(t.Context(), []int64{h.users[accounts.RoleAgent].ID})
+	if len(hours) != 1 || hours[0].Weekday != time.Tuesday || hours[0].End != 12*60+30 {
+		t.Fatalf("hours %+v", hours)
+	}
+	if r := admin.form("/settings/booking/types", url.Values{"name": {"Rückruf"}, "slug": {"rueckruf"}, "duration_minutes": {"15"},
+		"horizon_days": {"30"}, "agent_ids": {fmt.Sprint(h.users[accounts.RoleAgent].ID)}}); r.status != 303 {
+		t.Fatalf("type: %d %s", r.status, r.body)
+	}
+	if r := admin.form("/settings/booking/days-off", url.Values{"day": {"2026-12-31"}, "note": {"Silvester"}}); r.status != 303 {
+		t.Fatalf("day off: %d", r.status)
+	}
+	if p := admin.get("/settings/booking"); !strings.Contains(p.body, "rueckruf") || !strings.Contains(p.body, "Silvester") {
+		t.Fatal("the page does not show the new type and day off")
 	}
 }

@@ -39,6 +39,12 @@ var funcs = template.FuncMap{
 		return ""
 	},
 	"roles": func() []accounts.Role { return accounts.Roles },
+	"deref": func(p *int64) int64 {
+		if p == nil {
+			return 0
+		}
+		return *p
+	},
 }
 
 func loadPages() (*pages, error) {

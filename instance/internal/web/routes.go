@@ -203,6 +203,13 @@ func (s *Server) routeTable() []Route {
 		{Method: post, Path: "/knowledge/:id", Perm: a.KBEdit, Handler: s.pageSaveArticle},
 		{Method: get, Path: "/bookings", Perm: a.BookingRead, Handler: s.pageBookings},
 		{Method: post, Path: "/bookings/:id/cancel", Perm: a.BookingManage, Handler: s.pageCancelBooking},
+		{Method: get, Path: "/settings/booking", Perm: a.BookingManage, Handler: s.pageBookingSettings},
+		{Method: post, Path: "/settings/booking/hours", Perm: a.BookingManage, Handler: s.pageSaveMyHours},
+		{Method: post, Path: "/settings/booking/config", Perm: a.SettingsManage, Handler: s.pageSaveBookingConfig},
+		{Method: post, Path: "/settings/booking/types", Perm: a.SettingsManage, Handler: s.pageCreateBookingType},
+		{Method: post, Path: "/settings/booking/types/:id/active", Perm: a.SettingsManage, Handler: s.pageToggleBookingType},
+		{Method: post, Path: "/settings/booking/days-off", Perm: a.SettingsManage, Handler: s.pageAddDayOff},
+		{Method: post, Path: "/settings/booking/days-off/:id/delete", Perm: a.SettingsManage, Handler: s.pageDeleteDayOff},
 		{Method: get, Path: "/reports", Perm: a.StatsRead, Handler: s.pageArea("reports")},
 
 		// Pages: settings and own account.

@@ -21,6 +21,7 @@ func concretePath(h *harness, rt Route, userID int64) string {
 	p = strings.ReplaceAll(p, "/book/:slug", "/book/"+h.bookType.Slug)
 	p = strings.ReplaceAll(p, "/booking/types/:id", fmt.Sprintf("/booking/types/%d", h.bookType.ID))
 	p = strings.ReplaceAll(p, "/booking/hours/:id", fmt.Sprintf("/booking/hours/%d", userID))
+	p = strings.ReplaceAll(p, "/settings/booking/types/:id", fmt.Sprintf("/settings/booking/types/%d", h.bookType.ID))
 	p = strings.ReplaceAll(p, "/booking/days-off/:id", fmt.Sprintf("/booking/days-off/%d", h.dayOff))
 	p = strings.ReplaceAll(p, "/bookings/:id", fmt.Sprintf("/bookings/%d", h.booking.ID))
 	p = strings.ReplaceAll(p, "/settings/notifications/:id", fmt.Sprintf("/settings/notifications/%d", h.target))

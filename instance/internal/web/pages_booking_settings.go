@@ -1,0 +1,211 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/booking"
+)
+
+// bookingSettingsPage is the booking settings: the instance's (admins), the
+// appointment types, one's own weekly hours and the days off.
+type bookingSettingsPage struct {
+	Config  booking.Config
+	Types   []booking.Type
+	Agents  []accounts.User
+	Week    []weekdayHours
+	DaysOff []booking.DayOff
+	Names   map[int64]string
+}
+
+type weekdayHours struct {
+	Weekday    int
+	Label      string
+	Start, End string
+}
+
+func (s *Server) pageBookingSettings(c echo.Context) error {
+	d := s.page(c, "settings.booking")
+	if c.QueryParam("ok") != "" {
+		d.Flash = translate(d.Lang, "chat_settings.saved")
+	}
+	return s.renderBookingSettings(c, http.StatusOK, d)
+}
+
+func (s *Server) renderBookingSettings(c echo.Context, status int, d pageData) error {
+	ctx := c.Request().Context()
+	bk := s.opts.Booking
+	cfg, err := bk.Config(ctx)
+	if err != nil {
+		return err
+	}
+	types, err := bk.Types(ctx, false)
+	if err != nil {
+		return err
+	}
+	users, err := s.opts.Accounts.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	p := bookingSettingsPage{Config: cfg, Types: types, Names: map[int64]string{}}
+	for _, u := range users {
+		p.Names[u.ID] = u.Name
+		if u.Active && u.Role.Can(accounts.BookingManage) {
+			p.Agents = append(p.Agents, u)
+		}
+	}
+	me := mustPrincipal(c).User.ID
+	hours, err := bk.Hours(ctx, []int64{me})
+	if err != nil {
+		return err
+	}
+	for i := 1; i <= 7; i++ { // Monday first
+		wd := time.Weekday(i % 7)
+		w := weekdayHours{Weekday: int(wd), Label: dayName(wd, d.Lang)}
+		for _, h := range hours {
+			if h.Weekday == wd && w.Start == "" {
+				w.Start, w.End = booking.Clock(h.Start), booking.Clock(h.End)
+			}
+		}
+		p.Week = append(p.Week, w)
+	}
+	today := s.opts.Clock.Now().Format("2006-01-02")
+	if p.DaysOff, err = bk.DaysOff(ctx, today, "9999-12-31"); err != nil {
+		return err
+	}
+	d.Data = p
+	return s.render(c, status, "booking_settings", d)
+}
+
+func dayName(wd time.Weekday, lang string) string {
+	if lang == "de" {
+		return weekdaysDE[wd]
+	}
+	return wd.String()
+}
+
+// bookingSettingsError shows the page again with the reasons, or passes other errors on.
+func (s *Server) bookingSettingsError(c echo.Context, err error) error {
+	fields, invalid := fieldErrors(err)
+	if errors.Is(err, accounts.ErrConflict) {
+		fields, invalid = map[string]string{"slug": "is already in use"}, true
+	}
+	if !invalid {
+		return err
+	}
+	d := s.page(c, "settings.booking")
+	d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
+	status := http.StatusUnprocessableEntity
+	if errors.Is(err, accounts.ErrConflict) {
+		status = http.StatusConflict
+	}
+	return s.renderBookingSettings(c, status, d)
+}
+
+func (s *Server) pageSaveBookingConfig(c echo.Context) error {
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	reminder, _ := strconv.Atoi(f.Get("reminder_hours"))
+	retention, _ := strconv.Atoi(f.Get("retention_days"))
+	if _, err := s.opts.Booking.SetConfig(c.Request().Context(), booking.Config{TimeZone: f.Get("time_zone"), ReminderHours: reminder, RetentionDays: retention}); err != nil {
+		return s.bookingSettingsError(c, err)
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/booking?ok=config")
+}
+
+func (s *Server) pageCreateBookingType(c echo.Context) error {
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	num := func(k string) int { n, _ := strconv.Atoi(f.Get(k)); return n }
+	t := booking.Type{Name: f.Get("name"), Slug: f.Get("slug"), Description: f.Get("description"), DurationMinutes: num("duration_minutes"),
+		BufferBeforeMinutes: num("buffer_before_minutes"), BufferAfterMinutes: num("buffer_after_minutes"), MinNoticeMinutes: num("min_notice_minutes"),
+		HorizonDays: num("horizon_days"), Active: true}
+	for _, v := range f["agent_ids"] {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil {
+			t.AgentIDs = append(t.AgentIDs, id)
+		}
+	}
+	if _, err := s.opts.Booking.SaveType(c.Request().Context(), t); err != nil {
+		return s.bookingSettingsError(c, err)
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/booking?ok=type")
+}
+
+func (s *Server) pageToggleBookingType(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	t, err := s.opts.Booking.Type(ctx, id)
+	if err != nil {
+		return err
+	}
+	t.Active = !t.Active
+	if _, err := s.opts.Booking.SaveType(ctx, t); err != nil {
+		return s.bookingSettingsError(c, err)
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/booking?ok=type")
+}
+
+// pageSaveMyHours sets one's own weekly hours: a span per weekday, empty for a day off.
+func (s *Server) pageSaveMyHours(c echo.Context) error {
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	var hours []booking.Hours
+	for wd := 0; wd < 7; wd++ {
+		st, en := f.Get("start_"+strconv.Itoa(wd)), f.Get("end_"+strconv.Itoa(wd))
+		if st == "" && en == "" {
+			continue
+		}
+		sm, err1 := booking.ParseClock(st)
+		em, err2 := booking.ParseClock(en)
+		if err1 != nil || err2 != nil {
+			return s.bookingSettingsError(c, &accounts.ValidationError{Fields: map[string]string{"hours": "times must be like 09:00"}})
+		}
+		hours = append(hours, booking.Hours{Weekday: time.Weekday(wd), Start: sm, End: em})
+	}
+	if err := s.opts.Booking.SetHours(c.Request().Context(), mustPrincipal(c).User.ID, hours); err != nil {
+		return s.bookingSettingsError(c, err)
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/booking?ok=hours")
+}
+
+func (s *Server) pageAddDayOff(c echo.Context) error {
+	f, err := form(c)
+	if err != nil {
+		return err
+	}
+	var user *int64
+	if v := f.Get("user_id"); v != "" {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil {
+			user = &id
+		}
+	}
+	if _, err := s.opts.Booking.AddDayOff(c.Request().Context(), user, f.Get("day"), f.Get("note")); err != nil {
+		return s.bookingSettingsError(c, err)
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/booking?ok=day")
+}
+
+func (s *Server) pageDeleteDayOff(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.opts.Booking.DeleteDayOff(c.Request().Context(), id); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/booking?ok=day")
+}
