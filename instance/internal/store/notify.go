@@ -152,23 +152,12 @@ func (s *Hooks) EnqueueDeliveries(ctx context.Context, ds []notify.Delivery) err
 // ClaimDeliveries takes up to limit due deliveries, holding each for hold against
 // other workers.
 func (s *Hooks) ClaimDeliveries(ctx context.Context, now time.Time, hold time.Duration, limit int) ([]notify.Delivery, error) {
-	var rows []deliveryRow
-	if err := s.db.gorm.WithContext(ctx).Where("status = ? AND next_attempt_at <= ?", notify.MailPending, now).
-		Order("next_attempt_at, id").Limit(limit).Find(&rows).Error; err != nil {
-		return nil, err
+	rows, err := claimDue[deliveryRow](ctx, s.db, now, hold, limit)
+	out := make([]notify.Delivery, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
 	}
-	var out []notify.Delivery
-	for _, r := range rows {
-		res := s.db.gorm.WithContext(ctx).Model(&deliveryRow{}).Where("id = ? AND next_attempt_at = ?", r.ID, r.NextAttemptAt).
-			Update("next_attempt_at", now.Add(hold))
-		if res.Error != nil {
-			return nil, res.Error
-		}
-		if res.RowsAffected == 1 {
-			out = append(out, r.domain())
-		}
-	}
-	return out, nil
+	return out, err
 }
 
 type attemptRow struct {

@@ -54,20 +54,40 @@ func (s *Outbox) EnqueueMail(ctx context.Context, m *notify.Mail) error {
 
 // ClaimMail takes up to limit due messages, holding each for hold against other workers.
 func (s *Outbox) ClaimMail(ctx context.Context, now time.Time, hold time.Duration, limit int) ([]notify.Mail, error) {
-	var rows []outboxRow
-	if err := s.db.gorm.WithContext(ctx).Where("status = ? AND next_attempt_at <= ?", notify.MailPending, now).
+	rows, err := claimDue[outboxRow](ctx, s.db, now, hold, limit)
+	out := make([]notify.Mail, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
+	}
+	return out, err
+}
+
+// queueRow is a row of a delivery queue (the outbox, notification deliveries).
+type queueRow interface {
+	outboxRow | deliveryRow
+	key() (id int64, next time.Time)
+}
+
+func (r outboxRow) key() (int64, time.Time)   { return r.ID, r.NextAttemptAt }
+func (r deliveryRow) key() (int64, time.Time) { return r.ID, r.NextAttemptAt }
+
+// claimDue takes up to limit pending rows due by now, holding each for hold: a row
+// goes to the worker whose update moves its next attempt, so two never send one.
+func claimDue[R queueRow](ctx context.Context, db *DB, now time.Time, hold time.Duration, limit int) ([]R, error) {
+	var rows []R
+	if err := db.gorm.WithContext(ctx).Where("status = ? AND next_attempt_at <= ?", notify.MailPending, now).
 		Order("next_attempt_at, id").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	var out []notify.Mail
+	var out []R
 	for _, r := range rows {
-		res := s.db.gorm.WithContext(ctx).Model(&outboxRow{}).Where("id = ? AND next_attempt_at = ?", r.ID, r.NextAttemptAt).
-			Update("next_attempt_at", now.Add(hold))
+		id, next := r.key()
+		res := db.gorm.WithContext(ctx).Model(new(R)).Where("id = ? AND next_attempt_at = ?", id, next).Update("next_attempt_at", now.Add(hold))
 		if res.Error != nil {
 			return nil, res.Error
 		}
 		if res.RowsAffected == 1 {
-			out = append(out, r.domain())
+			out = append(out, r)
 		}
 	}
 	return out, nil

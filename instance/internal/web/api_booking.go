@@ -226,12 +226,8 @@ func (s *Server) apiCancelBooking(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	b, err := s.opts.Booking.Booking(ctx, id)
+	b, err := s.cancelBooking(c, id)
 	if err != nil {
-		return err
-	}
-	if b, err = s.opts.Booking.Cancel(ctx, b); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, toBookingJSON(b))

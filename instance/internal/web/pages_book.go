@@ -191,11 +191,17 @@ func (s *Server) pageBookSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.renderManage(c, http.StatusCreated, b, false, false)
+	return s.renderManage(c, http.StatusCreated, b, manageNotice{flash: "book.done"})
+}
+
+// manageNotice is what the manage page says above the booking: message keys.
+type manageNotice struct {
+	flash, err       string
+	cancelled, moved bool
 }
 
 // renderManage shows a booking to its visitor, with cancel and reschedule.
-func (s *Server) renderManage(c echo.Context, status int, b booking.Booking, cancelled, moved bool) error {
+func (s *Server) renderManage(c echo.Context, status int, b booking.Booking, n manageNotice) error {
 	ctx := c.Request().Context()
 	d := s.page(c, "book.manage")
 	loc, err := s.opts.Booking.Location(ctx)
@@ -206,15 +212,18 @@ func (s *Server) renderManage(c echo.Context, status int, b booking.Booking, can
 	if err != nil {
 		return err
 	}
-	p := bookPage{Type: t, Zone: loc.String(), Token: s.opts.Booking.Token(b), Cancelled: cancelled, Moved: moved,
+	p := bookPage{Type: t, Zone: loc.String(), Token: s.opts.Booking.Token(b), Cancelled: n.cancelled, Moved: n.moved,
 		Booking: &bookingView{Booking: b, TypeName: t.Name, When: s.whenOf(b, loc, d.Lang)}}
 	if b.Status == booking.Confirmed {
 		if w, err := s.week(c, t); err == nil {
 			p.Days, p.Next, p.Prev = w.Days, w.Next, w.Prev
 		}
 	}
-	if status == http.StatusCreated {
-		d.Flash = translate(d.Lang, "book.done")
+	if n.flash != "" {
+		d.Flash = translate(d.Lang, n.flash)
+	}
+	if n.err != "" {
+		d.Error = translate(d.Lang, n.err)
 	}
 	d.Data = p
 	return s.render(c, status, "book_manage", d)
@@ -226,7 +235,7 @@ func (s *Server) pageBookManage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.renderManage(c, http.StatusOK, b, false, false)
+	return s.renderManage(c, http.StatusOK, b, manageNotice{})
 }
 
 func (s *Server) pageBookCancel(c echo.Context) error {
@@ -238,7 +247,7 @@ func (s *Server) pageBookCancel(c echo.Context) error {
 	if b, err = s.opts.Booking.Cancel(ctx, b); err != nil {
 		return err
 	}
-	return s.renderManage(c, http.StatusOK, b, true, false)
+	return s.renderManage(c, http.StatusOK, b, manageNotice{cancelled: true})
 }
 
 func (s *Server) pageBookReschedule(c echo.Context) error {
@@ -254,30 +263,10 @@ func (s *Server) pageBookReschedule(c echo.Context) error {
 	start, _ := time.Parse(time.RFC3339, f.Get("start"))
 	moved, err := s.opts.Booking.Reschedule(ctx, b, start)
 	if _, invalid := fieldErrors(err); invalid || errors.Is(err, booking.ErrSlotTaken) {
-		return s.renderManageError(c, b, translate(lang(c.Request(), nil), "book.taken"))
+		return s.renderManage(c, http.StatusConflict, b, manageNotice{err: "book.taken"})
 	}
 	if err != nil {
 		return err
 	}
-	return s.renderManage(c, http.StatusOK, moved, false, true)
-}
-
-func (s *Server) renderManageError(c echo.Context, b booking.Booking, msg string) error {
-	ctx := c.Request().Context()
-	d := s.page(c, "book.manage")
-	d.Error = msg
-	loc, err := s.opts.Booking.Location(ctx)
-	if err != nil {
-		return err
-	}
-	t, err := s.opts.Booking.Type(ctx, b.TypeID)
-	if err != nil {
-		return err
-	}
-	p := bookPage{Type: t, Zone: loc.String(), Token: s.opts.Booking.Token(b), Booking: &bookingView{Booking: b, TypeName: t.Name, When: s.whenOf(b, loc, d.Lang)}}
-	if w, err := s.week(c, t); err == nil {
-		p.Days, p.Next = w.Days, w.Next
-	}
-	d.Data = p
-	return s.render(c, http.StatusConflict, "book_manage", d)
+	return s.renderManage(c, http.StatusOK, moved, manageNotice{moved: true})
 }

@@ -110,13 +110,19 @@ func (s *Server) pageCancelBooking(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	b, err := s.opts.Booking.Booking(ctx, id)
+	b, err := s.cancelBooking(c, id)
 	if err != nil {
 		return err
 	}
-	if _, err := s.opts.Booking.Cancel(ctx, b); err != nil {
-		return err
-	}
 	return c.Redirect(http.StatusSeeOther, "/bookings?date="+b.Start.Format("2006-01-02"))
+}
+
+// cancelBooking cancels booking id for an agent; its visitor is told by e-mail.
+func (s *Server) cancelBooking(c echo.Context, id int64) (booking.Booking, error) {
+	ctx := c.Request().Context()
+	b, err := s.opts.Booking.Booking(ctx, id)
+	if err != nil {
+		return booking.Booking{}, err
+	}
+	return s.opts.Booking.Cancel(ctx, b)
 }
