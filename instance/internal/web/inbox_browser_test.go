@@ -96,6 +96,11 @@ func TestInboxAndWidgetInTheBrowser(t *testing.T) {
 		return err == nil && c.ReadSeq == 1 && c.Unread == 0
 	})
 
+	// A notification's link opens the conversation straight away.
+	agentDo("following a notification's link", chromedp.Navigate(fmt.Sprintf("%s/inbox?c=%d", h.http.URL, conv.ID)))
+	inbox("the linked conversation open", `return !document.getElementById("conversation").hidden && document.querySelector("#messages li.visitor") !== null &&
+		document.getElementById("inbox").dataset.state === "connected"`)
+
 	// Typing, both ways.
 	widget("the visitor typing", `const i = r.querySelector("form.compose textarea"); i.value = "Noch"; i.dispatchEvent(new Event("input")); return true`)
 	inbox("the visitor's typing shown", `return !document.getElementById("typing").hidden`)

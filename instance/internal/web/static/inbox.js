@@ -382,7 +382,9 @@
   filter.addEventListener("change", loadList);
   document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") markRead(); });
 
-  loadList();
+  // A link from a notification (/inbox?c=7) opens that conversation.
+  var wanted = Number(new URLSearchParams(location.search).get("c"));
+  loadList().then(function () { if (wanted > 0) open(wanted); });
   loadAgents();
   connect();
 })();
