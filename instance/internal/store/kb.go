@@ -188,8 +188,17 @@ func (s *KB) Search(ctx context.Context, query string, onlyPublished bool, limit
 		if match == "" {
 			return nil, nil
 		}
-		err = s.db.gorm.WithContext(ctx).Raw(`SELECT `+cols+` FROM kb_fts JOIN kb_articles a ON a.id = kb_fts.rowid
-			WHERE kb_fts MATCH ?`+published+` ORDER BY bm25(kb_fts, 10.0, 1.0), a.id LIMIT ?`, match, limit).Scan(&rows).Error
+		// Rank the hits on the full-text index and the small (status, id) index alone,
+		// then read only the best articles: a common word matches thousands, and each
+		// article row carries its bodies. CROSS JOIN keeps the hits the outer loop, so
+		// the full-text query runs once.
+		hits := `SELECT rowid AS id, bm25(kb_fts, 10.0, 1.0) AS score FROM kb_fts WHERE kb_fts MATCH ?`
+		if published != "" {
+			hits = `SELECT h.id, h.score FROM (` + hits + `) h CROSS JOIN kb_articles p INDEXED BY kb_articles_status_id
+				WHERE p.status = 'published' AND p.id = h.id`
+		}
+		err = s.db.gorm.WithContext(ctx).Raw(`SELECT `+cols+` FROM kb_articles a JOIN (SELECT id, score FROM (`+hits+`) ORDER BY score, id LIMIT ?) top
+			ON a.id = top.id ORDER BY top.score, top.id`, match, limit).Scan(&rows).Error
 	}
 	if err != nil {
 		return nil, err
