@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -91,20 +90,9 @@ func dayName(wd time.Weekday, lang string) string {
 
 // bookingSettingsError shows the page again with the reasons, or passes other errors on.
 func (s *Server) bookingSettingsError(c echo.Context, err error) error {
-	fields, invalid := fieldErrors(err)
-	if errors.Is(err, accounts.ErrConflict) {
-		fields, invalid = map[string]string{"slug": "is already in use"}, true
-	}
-	if !invalid {
-		return err
-	}
-	d := s.page(c, "settings.booking")
-	d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
-	status := http.StatusUnprocessableEntity
-	if errors.Is(err, accounts.ErrConflict) {
-		status = http.StatusConflict
-	}
-	return s.renderBookingSettings(c, status, d)
+	return s.formProblem(c, err, "settings.booking", "slug", func(d pageData, status int) error {
+		return s.renderBookingSettings(c, status, d)
+	})
 }
 
 func (s *Server) pageSaveBookingConfig(c echo.Context) error {

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -52,23 +51,12 @@ func (s *Server) renderChatSettings(c echo.Context, status int, d pageData, form
 	return s.render(c, status, "chat_settings", d)
 }
 
-// formError shows a rejected settings form again with the reasons, or passes other
-// errors on.
+// chatSettingsError shows the chat settings again with the reasons a change was
+// refused, the admin's input kept; other errors pass on.
 func (s *Server) chatSettingsError(c echo.Context, err error, form *chatSettings) error {
-	fields, invalid := fieldErrors(err)
-	if errors.Is(err, accounts.ErrConflict) {
-		fields, invalid = map[string]string{"shortcut": "is already in use"}, true
-	}
-	if !invalid {
-		return err
-	}
-	d := s.page(c, "settings.chat")
-	d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
-	status := http.StatusUnprocessableEntity
-	if errors.Is(err, accounts.ErrConflict) {
-		status = http.StatusConflict
-	}
-	return s.renderChatSettings(c, status, d, form)
+	return s.formProblem(c, err, "settings.chat", "shortcut", func(d pageData, status int) error {
+		return s.renderChatSettings(c, status, d, form)
+	})
 }
 
 func (s *Server) pageSaveChatSettings(c echo.Context) error {

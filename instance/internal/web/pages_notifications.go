@@ -86,16 +86,13 @@ func (s *Server) pageCreateTarget(c echo.Context) error {
 		}
 	}
 	_, secret, err := s.opts.Hooks.CreateTarget(c.Request().Context(), in)
-	if fields, invalid := fieldErrors(err); invalid {
-		d := s.page(c, "settings.notifications")
-		d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
-		for _, k := range []string{"kind", "name", "url", "server"} {
-			d.Form[k] = f.Get(k)
-		}
-		return s.renderNotifications(c, http.StatusUnprocessableEntity, d, "")
-	}
 	if err != nil {
-		return err
+		return s.formProblem(c, err, "settings.notifications", "", func(d pageData, status int) error {
+			for _, k := range []string{"kind", "name", "url", "server"} {
+				d.Form[k] = f.Get(k)
+			}
+			return s.renderNotifications(c, status, d, "")
+		})
 	}
 	if in.Kind == notify.KindWebhook && f.Get("secret") == "" {
 		// The generated secret is shown on this answer, never in an address or again.
@@ -155,12 +152,9 @@ func (s *Server) pageSaveNotifySettings(c echo.Context) error {
 		return err
 	}
 	if err := s.setUnansweredMinutes(c.Request().Context(), f.Get("unanswered_minutes")); err != nil {
-		if fields, invalid := fieldErrors(err); invalid {
-			d := s.page(c, "settings.notifications")
-			d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
-			return s.renderNotifications(c, http.StatusUnprocessableEntity, d, "")
-		}
-		return err
+		return s.formProblem(c, err, "settings.notifications", "", func(d pageData, status int) error {
+			return s.renderNotifications(c, status, d, "")
+		})
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/notifications?ok=saved")
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -170,4 +171,21 @@ func (s *Server) static(c echo.Context) error {
 		ct = "image/svg+xml"
 	}
 	return c.Blob(http.StatusOK, ct, b)
+}
+
+// formProblem answers a refused form: the page (titleKey) again, drawn by render, with
+// each field's reason, 422, or 409 naming conflictField when the value is already in
+// use. Errors that are not about the input pass on to the error handler.
+func (s *Server) formProblem(c echo.Context, err error, titleKey, conflictField string, render func(d pageData, status int) error) error {
+	fields, invalid := fieldErrors(err)
+	status := http.StatusUnprocessableEntity
+	if conflictField != "" && errors.Is(err, accounts.ErrConflict) {
+		fields, invalid, status = map[string]string{conflictField: "is already in use"}, true, http.StatusConflict
+	}
+	if !invalid {
+		return err
+	}
+	d := s.page(c, titleKey)
+	d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
+	return render(d, status)
 }
