@@ -399,6 +399,20 @@ func TestChatAttachments(t *testing.T) {
 	if after := h.counts(); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatalf("refused uploads wrote: %v → %v", before, after)
 	}
+	// One address may send 30 files an hour; the quota is everyone's.
+	for i := 0; ; i++ {
+		ct, body = multipartBody(t, map[string]string{"token": h.chatTok}, fmt.Sprintf("f%d.txt", i), []byte("hi"))
+		r := v.do("POST", "/api/v1/chat/attachments", ct, body, map[string]string{"Origin": shop})
+		if r.status == 429 {
+			if i < 20 || r.header.Get("Retry-After") == "" {
+				t.Fatalf("throttled after %d files: %d %v", i, r.status, r.header)
+			}
+			break
+		}
+		if r.status != 201 || i > 40 {
+			t.Fatalf("file %d: %d", i, r.status)
+		}
+	}
 	// An agent sends one too.
 	ct, body = multipartBody(t, nil, "Anleitung.pdf", []byte("%PDF-1.4 tiny"))
 	if r := agent.do("POST", fmt.Sprintf("/api/v1/chat/conversations/%d/attachments", h.chatConv), ct, body, nil); r.status != 201 || !strings.Contains(r.body, `"author":"agent"`) {

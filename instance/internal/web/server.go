@@ -76,6 +76,9 @@ type Server struct {
 	contactLimit *ratelimit.Limiter
 	// bookLimit allows each address 10 booking attempts an hour.
 	bookLimit *ratelimit.Limiter
+	// visitorUploadLimit allows each address 30 chat files an hour: the quota is the
+	// instance's, and one visitor must not fill it.
+	visitorUploadLimit *ratelimit.Limiter
 	// voteLimit allows each address 30 "was this helpful" votes an hour.
 	voteLimit *ratelimit.Limiter
 	// crossOrigin names the routes ("METHOD /path") open to allowed other websites.
@@ -98,7 +101,8 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg, contactLimit: ratelimit.New(o.Clock, time.Hour, 5), bookLimit: ratelimit.New(o.Clock, time.Hour, 10),
-		voteLimit: ratelimit.New(o.Clock, time.Hour, 30)}
+		visitorUploadLimit: ratelimit.New(o.Clock, time.Hour, 30),
+		voteLimit:          ratelimit.New(o.Clock, time.Hour, 30)}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
