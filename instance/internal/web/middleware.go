@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -42,7 +43,8 @@ func withRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 func requestID(c echo.Context) string { id, _ := c.Get(ctxRequestID).(string); return id }
 
 // accessLog writes one line per request. It logs the path without the query string
-// (the setup link carries its token there) and never headers or bodies.
+// (the setup link carries its token there), a route's pattern instead of a path that
+// carries a token (a booking's link), and never headers or bodies.
 func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -50,7 +52,11 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		attrs := []any{"request_id", requestID(c), "method", c.Request().Method, "path", c.Request().URL.Path,
+		path := c.Request().URL.Path
+		if strings.Contains(c.Path(), ":token") {
+			path = c.Path()
+		}
+		attrs := []any{"request_id", requestID(c), "method", c.Request().Method, "path", path,
 			"status", c.Response().Status, "duration_ms", float64(time.Since(start).Microseconds()) / 1000, "ip", c.RealIP()}
 		if p, ok := principalOf(c); ok {
 			attrs = append(attrs, "user_id", p.User.ID)

@@ -109,6 +109,9 @@ func TestBookingPortal(t *testing.T) {
 	if r := v.get(link + "x"); r.status != 404 {
 		t.Fatalf("a forged link: %d", r.status)
 	}
+	if r := v.get(link); r.status != 200 || strings.Contains(h.logs.String(), strings.TrimPrefix(link, "/book/manage/")) {
+		t.Fatalf("the manage page: %d, or its token in the log", r.status)
+	}
 	moved := v.form(link+"/reschedule", url.Values{"start": {"2026-11-05T13:00:00Z"}})
 	if moved.status != 200 || !strings.Contains(moved.body, `id="booking-moved"`) || !strings.Contains(moved.body, "14:00 CET") {
 		t.Fatalf("move: %d\n%s", moved.status, moved.body)
