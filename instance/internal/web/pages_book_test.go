@@ -130,6 +130,19 @@ func TestBookingPortal(t *testing.T) {
 	if got := strings.Join(rx.types(), " "); got != "booking.new booking.new booking.cancelled" {
 		t.Fatalf("the team was told %q", got)
 	}
+	// With every type paused, /book says so instead of showing nothing.
+	h.bookType.Active = false
+	if _, err := h.server.opts.Booking.SaveType(t.Context(), h.bookType); err != nil {
+		t.Fatal(err)
+	}
+	if p := v.get("/book"); p.status != 200 || !strings.Contains(p.body, `id="no-types"`) {
+		t.Fatalf("/book without types: %d", p.status)
+	}
+	if p := v.get("/book/" + h.bookType.Slug); p.status != 404 {
+		t.Fatalf("a paused type's page: %d", p.status)
+	}
+	h.bookType.Active = true
+	h.server.opts.Booking.SaveType(t.Context(), h.bookType)
 	// The freed time is offered again.
 	if p := v.get("/book/" + h.bookType.Slug + "?from=2026-11-05"); !strings.Contains(p.body, `value="2026-11-05T13:00:00Z"`) {
 		t.Fatal("the cancelled time is not offered again")
