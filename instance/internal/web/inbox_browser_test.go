@@ -201,17 +201,19 @@ func TestInboxAndWidgetInTheBrowser(t *testing.T) {
 	}
 }
 
-// TestInboxScriptIsSafe: the inbox builds no markup from strings, so a visitor's text
-// can never become markup in an agent's browser.
+// TestInboxScriptIsSafe: the agent UI's scripts (the inbox, the booking page, the rest)
+// build no markup from strings, so a visitor's text can never become markup.
 func TestInboxScriptIsSafe(t *testing.T) {
 	h := newHarness(t, harnessOptions{}, false)
-	r := h.client().get("/static/inbox.js")
-	if r.status != 200 || !strings.Contains(r.body, "textContent") {
-		t.Fatalf("GET /static/inbox.js: %d", r.status)
-	}
-	for _, unsafe := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
-		if strings.Contains(r.body, unsafe) {
-			t.Errorf("inbox.js uses %s", unsafe)
+	for _, name := range []string{"inbox.js", "book.js", "app.js"} {
+		r := h.client().get("/static/" + name)
+		if r.status != 200 || len(r.body) < 100 {
+			t.Fatalf("GET /static/%s: %d", name, r.status)
+		}
+		for _, unsafe := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
+			if strings.Contains(r.body, unsafe) {
+				t.Errorf("%s uses %s", name, unsafe)
+			}
 		}
 	}
 }
