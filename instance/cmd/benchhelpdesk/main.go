@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -49,7 +50,17 @@ func main() {
 	nTickets := flag.Int("tickets", 100_000, "tickets to seed")
 	nArticles := flag.Int("articles", 10_000, "articles to seed")
 	runs := flag.Int("runs", 300, "calls per measured query")
+	cpuProfile := flag.String("cpuprofile", "", "diagnosis: write a CPU profile of the measured calls here")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchhelpdesk:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	res := map[string]any{"benchmark": "tickets-kb", "when": time.Now().UTC(), "machine": map[string]string{"cpus": fmt.Sprint(runtime.NumCPU()), "go": runtime.Version()},
 		"target": "p99 <= 20 ms for each query"}
 	var dbs []dbResult
