@@ -145,8 +145,8 @@ func (s *Server) week(c echo.Context, t booking.Type) (bookPage, error) {
 		return bookPage{}, err
 	}
 	p := bookPage{Type: t, Zone: loc.String(), Days: slotDays(slots, loc, lang(c.Request(), nil)), Next: to.Format("2006-01-02")}
-	if prev := from.AddDate(0, 0, -7); !prev.Before(weekOf(c, s.opts.Clock.Now(), loc).AddDate(0, 0, -7)) && from.After(s.opts.Clock.Now()) {
-		p.Prev = prev.Format("2006-01-02")
+	if from.After(s.opts.Clock.Now()) { // a later week: there is one before it to go back to
+		p.Prev = from.AddDate(0, 0, -7).Format("2006-01-02")
 	}
 	return p, nil
 }
