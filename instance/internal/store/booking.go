@@ -303,53 +303,52 @@ func taken(tx *gorm.DB, agentID int64, b *booking.Booking, skip int64) (bool, er
 
 // Insert stores b for the first free agent of agents. Returns booking.ErrSlotTaken.
 func (s *Booking) Insert(ctx context.Context, b *booking.Booking, agents []int64) error {
-	return s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		for _, a := range agents {
-			if err := s.lockAgent(tx, a); err != nil {
-				return err
-			}
-			busy, err := taken(tx, a, b, 0)
-			if err != nil {
-				return err
-			}
-			if busy {
-				continue
-			}
-			row := bookingRow{TypeID: b.TypeID, AgentID: a, StartAt: b.Start.UTC(), EndAt: b.End.UTC(), BlockedStart: b.Blocked.Start.UTC(),
-				BlockedEnd: b.Blocked.End.UTC(), Name: b.Name, Email: b.Email, Message: b.Message, Status: b.Status, Nonce: b.Nonce, CreatedAt: b.CreatedAt.UTC()}
-			if err := tx.Create(&row).Error; err != nil {
-				return translate(err)
-			}
-			b.ID, b.AgentID = row.ID, a
-			return nil
+	return s.withFirstFree(ctx, b, agents, 0, func(tx *gorm.DB, agent int64) error {
+		row := bookingRow{TypeID: b.TypeID, AgentID: agent, StartAt: b.Start.UTC(), EndAt: b.End.UTC(), BlockedStart: b.Blocked.Start.UTC(),
+			BlockedEnd: b.Blocked.End.UTC(), Name: b.Name, Email: b.Email, Message: b.Message, Status: b.Status, Nonce: b.Nonce, CreatedAt: b.CreatedAt.UTC()}
+		if err := tx.Create(&row).Error; err != nil {
+			return translate(err)
 		}
-		return booking.ErrSlotTaken
+		b.ID = row.ID
+		return nil
 	})
 }
 
 // Move gives b its new time with the first free agent of agents. Returns
 // booking.ErrSlotTaken.
 func (s *Booking) Move(ctx context.Context, b *booking.Booking, agents []int64) error {
+	return s.withFirstFree(ctx, b, agents, b.ID, func(tx *gorm.DB, agent int64) error {
+		res := tx.Model(&bookingRow{}).Where("id = ? AND status = ?", b.ID, booking.Confirmed).Updates(map[string]any{"agent_id": agent,
+			"start_at": b.Start.UTC(), "end_at": b.End.UTC(), "blocked_start": b.Blocked.Start.UTC(), "blocked_end": b.Blocked.End.UTC(),
+			"reminder_sent_at": nil})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return accounts.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// withFirstFree runs write, in one transaction, for the first of agents who has
+// nothing (but booking skip) in b's way, each checked under the agent's lock, and sets
+// b.AgentID. Returns booking.ErrSlotTaken when none is free.
+func (s *Booking) withFirstFree(ctx context.Context, b *booking.Booking, agents []int64, skip int64, write func(tx *gorm.DB, agent int64) error) error {
 	return s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for _, a := range agents {
 			if err := s.lockAgent(tx, a); err != nil {
 				return err
 			}
-			busy, err := taken(tx, a, b, b.ID)
+			busy, err := taken(tx, a, b, skip)
 			if err != nil {
 				return err
 			}
 			if busy {
 				continue
 			}
-			res := tx.Model(&bookingRow{}).Where("id = ? AND status = ?", b.ID, booking.Confirmed).Updates(map[string]any{"agent_id": a,
-				"start_at": b.Start.UTC(), "end_at": b.End.UTC(), "blocked_start": b.Blocked.Start.UTC(), "blocked_end": b.Blocked.End.UTC(),
-				"reminder_sent_at": nil})
-			if res.Error != nil {
-				return res.Error
-			}
-			if res.RowsAffected == 0 {
-				return accounts.ErrNotFound
+			if err := write(tx, a); err != nil {
+				return err
 			}
 			b.AgentID = a
 			return nil
