@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -342,6 +343,21 @@ func TestTargetsAreSealedAndGuarded(t *testing.T) {
 		}
 		if got, err := e.hooks.Target(ctx, tg.ID); err != nil || got.Config.URL != secretURL || got.Hint != "hooks.slack.com …Tkey" {
 			t.Fatalf("opened %+v %v", got, err)
+		}
+		// Deleting a target takes its queue with it.
+		if err := e.hooks.Publish(ctx, notify.Event{Type: notify.EventChatNew, Title: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.hooks.DeleteTarget(ctx, tg.ID); err != nil {
+			t.Fatal(err)
+		}
+		var left int64
+		db.Gorm().Table("notify_deliveries").Where("target_id = ?", tg.ID).Count(&left)
+		if left != 0 {
+			t.Fatalf("%d deliveries of the deleted target left", left)
+		}
+		if err := e.hooks.DeleteTarget(ctx, tg.ID); !errors.Is(err, accounts.ErrNotFound) {
+			t.Fatalf("delete twice: %v", err)
 		}
 		for _, bad := range []notify.TargetInput{{Kind: notify.KindSlack, URL: "http://hooks.example.com/x"}, {Kind: notify.KindDiscord, URL: "https://user:pw@discord.com/api"},
 			{Kind: notify.KindWebhook, URL: "https://example.org/in", Secret: "short"}, {Kind: "pager"}, {Kind: notify.KindBark},

@@ -71,24 +71,17 @@ func (s *Hooks) UpdateTarget(ctx context.Context, t notify.Target) error {
 	return nil
 }
 
-// DeleteTarget removes a target with its queue and log. Returns accounts.ErrNotFound.
+// DeleteTarget removes a target; its queue and log go with it (ON DELETE CASCADE).
+// Returns accounts.ErrNotFound.
 func (s *Hooks) DeleteTarget(ctx context.Context, id int64) error {
-	return s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec("DELETE FROM notify_attempts WHERE target_id = ?", id).Error; err != nil {
-			return err
-		}
-		if err := tx.Exec("DELETE FROM notify_deliveries WHERE target_id = ?", id).Error; err != nil {
-			return err
-		}
-		res := tx.Delete(&targetRow{}, id)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return accounts.ErrNotFound
-		}
-		return nil
-	})
+	res := s.db.gorm.WithContext(ctx).Delete(&targetRow{}, id)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return accounts.ErrNotFound
+	}
+	return nil
 }
 
 // FindTarget returns accounts.ErrNotFound for an unknown id.

@@ -96,6 +96,13 @@ func TestNotificationTargetsAPI(t *testing.T) {
 	if r := admin.do("DELETE", fmt.Sprintf("/api/v1/notifications/targets/%d", created.ID), "", nil, nil); r.status != 204 {
 		t.Fatalf("delete: %d", r.status)
 	}
+	for _, table := range []string{"notify_deliveries", "notify_attempts"} {
+		var n int64
+		h.db.Gorm().Table(table).Where("target_id = ?", created.ID).Count(&n)
+		if n != 0 {
+			t.Fatalf("%d rows of the deleted target left in %s", n, table)
+		}
+	}
 	if r := h.loggedIn(accounts.RoleAgent).get("/api/v1/notifications/targets"); r.status != 403 {
 		t.Fatalf("an agent lists targets: %d", r.status)
 	}
