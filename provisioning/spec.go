@@ -124,8 +124,9 @@ func (s Spec) Validate() error {
 	return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(p, "; "))
 }
 
-// Environment is the instance contract's variables for this spec, secrets included.
-// listenAddr, dataDir and databaseURL are the runtime's to choose.
+// Environment is the instance contract's variables for this spec, secrets included, and
+// SPROUDCHAT_INSTANCE_ID (the spec's ID). listenAddr, dataDir and databaseURL are the
+// runtime's to choose.
 func (s Spec) Environment(listenAddr, dataDir, databaseURL string) map[string]string {
 	env := map[string]string{
 		"SPROUDCHAT_LISTEN_ADDR": listenAddr,
@@ -148,6 +149,9 @@ func (s Spec) Environment(listenAddr, dataDir, databaseURL string) map[string]st
 	for k, v := range s.Secrets {
 		env[k] = v
 	}
+	// Last, so no plan variable can make an instance answer as another one: the edge
+	// router checks this id on /healthz before it sends the instance any traffic.
+	env["SPROUDCHAT_INSTANCE_ID"] = s.ID
 	return env
 }
 

@@ -60,6 +60,12 @@ func TestHashIsStableChangesWithTheSpecAndHidesSecrets(t *testing.T) {
 	if env["SPROUDCHAT_SECRET_KEY"] != "hunter2-hunter2" || env["SPROUDCHAT_MODE"] != "active" || env["SPROUDCHAT_DATA_DIR"] != "/data" {
 		t.Fatalf("environment %v", env)
 	}
+	spoof := validSpec()
+	spoof.App.Env = map[string]string{"SPROUDCHAT_INSTANCE_ID": "someone-else"}
+	if env["SPROUDCHAT_INSTANCE_ID"] != a.ID || spoof.Environment(":8080", "/data", "")["SPROUDCHAT_INSTANCE_ID"] != spoof.ID {
+		t.Fatalf("instance id: %q; with a plan variable naming another: %q; want the spec's id %q", env["SPROUDCHAT_INSTANCE_ID"],
+			spoof.Environment(":8080", "/data", "")["SPROUDCHAT_INSTANCE_ID"], a.ID)
+	}
 	withQuota := validSpec()
 	withQuota.App.AttachmentQuotaBytes = 5 << 30
 	if q := withQuota.Environment(":8080", "/data", "")["SPROUDCHAT_ATTACHMENT_QUOTA_BYTES"]; q != "5368709120" {

@@ -155,6 +155,7 @@ func (a *App) build(ctx context.Context) error {
 		Hooks: a.hooks, Booking: a.booking, Accounts: svc, Tickets: ts, Attachments: atts, Blobs: blobs, Confirm: a.ticketMail, Transcripts: a.ticketMail, KB: kb.NewService(store.NewKB(a.db), a.opts.Clock), Outbox: a.mailer, Health: a,
 		Chat: a.chat, Settings: store.NewSettings(a.db), Logger: a.log, Clock: a.opts.Clock, BaseURL: a.cfg.BaseURL,
 		ReadOnly: a.cfg.Mode == config.ModeReadOnly, ReadOnlyUntil: a.cfg.ReadOnlyUntil, Version: Version,
+		InstanceID: a.cfg.InstanceID,
 	})
 	return err
 }

@@ -14,10 +14,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// idPattern is the control plane's instance id: it goes into a response header as is.
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // Mode is whether the instance accepts changes.
 type Mode string
@@ -30,8 +34,12 @@ const (
 
 // Config is the validated configuration of one instance.
 type Config struct {
-	ListenAddr    string
-	DataDir       string
+	ListenAddr string
+	DataDir    string
+	// InstanceID is the control plane's id of this instance; /healthz answers it so the
+	// edge router knows it reached this instance and not whatever took its old port.
+	// Empty for an instance run alone.
+	InstanceID    string
 	DatabaseURL   string // empty means SQLite in DataDir
 	Mode          Mode
 	ReadOnlyUntil time.Time // zero when not given
@@ -76,6 +84,9 @@ func Load(getenv Getenv) (Config, error) {
 	}
 	if c.DataDir == "" {
 		return c, &Error{"SPROUDCHAT_DATA_DIR", "must not be empty"}
+	}
+	if c.InstanceID = r.str("SPROUDCHAT_INSTANCE_ID", ""); c.InstanceID != "" && !idPattern.MatchString(c.InstanceID) {
+		return c, &Error{"SPROUDCHAT_INSTANCE_ID", fmt.Sprintf("%q is not an instance id (1-63 lower-case letters, digits or hyphens)", c.InstanceID)}
 	}
 	if c.Mode != ModeActive && c.Mode != ModeReadOnly {
 		return c, &Error{"SPROUDCHAT_MODE", fmt.Sprintf("%q is neither active nor read_only", c.Mode)}

@@ -23,6 +23,17 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
+// TestLoadInstanceID: the id the runtime passes is what /healthz answers; a lone
+// instance has none.
+func TestLoadInstanceID(t *testing.T) {
+	for in, want := range map[string]string{"": "", "in-0a1b2c": "in-0a1b2c"} {
+		c, err := Load(env(map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_INSTANCE_ID": in}))
+		if err != nil || c.InstanceID != want {
+			t.Errorf("SPROUDCHAT_INSTANCE_ID=%q: %q, %v; want %q", in, c.InstanceID, err, want)
+		}
+	}
+}
+
 func TestLoadSecretFromFile(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "key")
@@ -56,6 +67,7 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_DATABASE_URL": "mysql://u:hunter2@db/x"}, "SPROUDCHAT_DATABASE_URL", "hunter2"},
 		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_SMTP_URL": "http://u:hunter2@mail"}, "SPROUDCHAT_SMTP_URL", "hunter2"},
 		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_SETUP_TOKEN": "short"}, "SPROUDCHAT_SETUP_TOKEN", ""},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_INSTANCE_ID": "in 1\r\nX-Evil: 1"}, "SPROUDCHAT_INSTANCE_ID", ""},
 	}
 	for _, tc := range cases {
 		_, err := Load(env(tc.env))

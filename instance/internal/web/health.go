@@ -8,7 +8,16 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
+// InstanceHeader carries the instance's id (SPROUDCHAT_INSTANCE_ID) on /healthz. The
+// control plane's edge router asks for it on every new connection before it forwards
+// anything, so a request never reaches another program that took this instance's old
+// port.
+const InstanceHeader = "Sproudchat-Instance"
+
 func (s *Server) healthz(c echo.Context) error {
+	if s.opts.InstanceID != "" {
+		c.Response().Header().Set(InstanceHeader, s.opts.InstanceID)
+	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "version": s.opts.Version})
 }
 

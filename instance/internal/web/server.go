@@ -63,6 +63,7 @@ type Options struct {
 	ReadOnlyUntil time.Time
 	MaxBodyBytes  int64 // default 1 MiB
 	Version       string
+	InstanceID    string // answered by /healthz (InstanceHeader); "" for a lone instance
 }
 
 // Server serves one instance.
