@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -55,6 +56,9 @@ func Open(ctx context.Context, url, sqlitePath string) (*DB, error) {
 		g, err = gorm.Open(postgres.Open(url), cfg)
 	} else {
 		dialect = SQLite
+		if err := privateFiles(sqlitePath); err != nil {
+			return nil, err
+		}
 		// WAL lets readers go on while one writer writes; busy_timeout makes a second
 		// writer wait instead of failing; foreign keys are off by default in SQLite.
 		dsn := "file:" + sqlitePath + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)" +
@@ -82,6 +86,23 @@ func Open(ctx context.Context, url, sqlitePath string) (*DB, error) {
 		return nil, fmt.Errorf("reach %s database: %w", dialect, redact(err, url))
 	}
 	return &DB{gorm: g, dialect: dialect}, nil
+}
+
+// privateFiles makes the SQLite database readable by this user only: it creates the
+// file 0600 before SQLite does (SQLite gives its -wal and -shm files the database
+// file's mode), and tightens the files an older version left 0644.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("make %s private: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // Dialect tells which database this is.
