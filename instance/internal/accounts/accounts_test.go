@@ -101,31 +101,36 @@ func TestThrottleSlidingWindow(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	th := newThrottle(clk, ThrottleOptions{Window: 10 * time.Minute, PerAccount: 3, PerIP: 5})
 	for i := 0; i < 3; i++ {
-		if w := th.check("a@example.org", "10.0.0.1"); w != 0 {
+		if _, w := th.reserve("a@example.org", "10.0.0.1"); w != 0 {
 			t.Fatalf("attempt %d throttled", i)
 		}
-		th.fail("a@example.org", "10.0.0.1")
 		clk.Advance(time.Minute)
 	}
-	if w := th.check("a@example.org", "10.0.0.1"); w != 7*time.Minute {
+	if _, w := th.reserve("a@example.org", "10.0.0.1"); w != 7*time.Minute {
 		t.Fatalf("wait %s, want 7m (first failure leaves the window then)", w)
 	}
-	if w := th.check("b@example.org", "10.0.0.1"); w != 0 {
+	f, w := th.reserve("b@example.org", "10.0.0.1")
+	if w != 0 {
 		t.Fatal("the address is throttled before its own limit")
 	}
+	f.cancel()
 	for i := 0; i < 2; i++ {
-		th.fail("c@example.org", "10.0.0.1")
+		if _, w := th.reserve("c@example.org", "10.0.0.1"); w != 0 {
+			t.Fatalf("c's attempt %d throttled", i)
+		}
 	}
-	if w := th.check("d@example.org", "10.0.0.1"); w == 0 {
-		t.Fatal("the address passed its limit of 5 across accounts")
+	if _, w := th.reserve("d@example.org", "10.0.0.1"); w == 0 {
+		t.Fatal("the address passed its limit of 5 across accounts (a cancelled reservation still counted, or a refused one)")
 	}
 	clk.Advance(7 * time.Minute)
-	if w := th.check("a@example.org", "10.0.0.2"); w != 0 {
+	f, w = th.reserve("a@example.org", "10.0.0.2")
+	if w != 0 {
 		t.Fatalf("still throttled after the window: %s", w)
 	}
-	th.fail("a@example.org", "10.0.0.2")
-	th.reset("a@example.org")
-	if w := th.check("a@example.org", "10.0.0.2"); w != 0 {
-		t.Fatal("reset kept the failures")
+	th.succeeded(f, "a@example.org")
+	for i := 0; i < 3; i++ {
+		if _, w := th.reserve("a@example.org", "10.0.0.2"); w != 0 {
+			t.Fatalf("a success kept earlier failures: attempt %d throttled", i)
+		}
 	}
 }

@@ -19,6 +19,9 @@ var (
 	ErrGone         = errors.New("gone")
 	// ErrTooLarge: an upload passes a size limit or the instance's quota.
 	ErrTooLarge = errors.New("too large")
+	// ErrBusy: the instance is at its limit of expensive work (password hashes) and
+	// the caller should try again in a moment.
+	ErrBusy = errors.New("busy: too many sign-ins at once, try again in a moment")
 	// ErrLastAdmin is returned when a change would leave the instance without an
 	// active admin. It wraps ErrConflict.
 	ErrLastAdmin = fmt.Errorf("%w: at least one active admin must remain", ErrConflict)

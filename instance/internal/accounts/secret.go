@@ -13,11 +13,15 @@ const TokenPrefix = "spc_"
 
 // NewSecret returns 32 random bytes, URL-safe base64 encoded.
 func NewSecret() string {
-	b := make([]byte, 32)
+	return base64.RawURLEncoding.EncodeToString(randomBytes(32))
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		panic("crypto/rand failed: " + err.Error()) // never happens on Linux ≥ 3.17
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	return b
 }
 
 // HashSecret is how session and API tokens are stored: a SHA-256 digest. The tokens are

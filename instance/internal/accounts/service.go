@@ -7,11 +7,14 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/argon2"
 
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
 )
@@ -58,6 +61,7 @@ type Options struct {
 	SessionTTL time.Duration
 	Throttle   ThrottleOptions
 	Hash       HashParams
+	Gate       GateOptions
 }
 
 // Service is the accounts use cases.
@@ -65,6 +69,7 @@ type Service struct {
 	store    Store
 	opts     Options
 	throttle *throttle
+	gate     *hashGate
 	// dummyHash is verified against when an e-mail is unknown, so that a login takes
 	// as long whether or not the account exists. Made on first use: hashing costs
 	// argon2's memory, which an idle instance should not hold.
@@ -89,16 +94,17 @@ func NewService(store Store, o Options) (*Service, error) {
 	if len(o.SecretKey) < 32 {
 		return nil, errors.New("new accounts service: secret key shorter than 32 bytes")
 	}
-	return &Service{store: store, opts: o, throttle: newThrottle(o.Clock, o.Throttle)}, nil
+	return &Service{store: store, opts: o, throttle: newThrottle(o.Clock, o.Throttle), gate: newHashGate(o.Gate)}, nil
 }
 
+// dummy returns the hash to verify against when an e-mail is unknown. It is made
+// with the cost parameters but without running argon2: verifying against it costs as
+// much as a real hash, and making it costs nothing.
 func (s *Service) dummy() string {
 	s.dummyOnce.Do(func() {
-		h, err := HashPassword(NewSecret(), s.opts.Hash)
-		if err != nil {
-			panic("hash dummy password: " + err.Error()) // only crypto/rand can fail here
-		}
-		s.dummyHash = h
+		b64 := base64.RawStdEncoding
+		s.dummyHash = fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, s.opts.Hash.MemoryKiB,
+			s.opts.Hash.Time, s.opts.Hash.Threads, b64.EncodeToString(randomBytes(saltLen)), b64.EncodeToString(randomBytes(keyLen)))
 	})
 	return s.dummyHash
 }
@@ -144,7 +150,7 @@ func (s *Service) Setup(ctx context.Context, in SetupInput, m Meta) (User, error
 	if err := p.Err(); err != nil {
 		return User{}, err
 	}
-	if err := s.setPassword(&u, in.Password); err != nil {
+	if err := s.setPassword(ctx, &u, in.Password); err != nil {
 		return User{}, err
 	}
 	a := s.audit(nil, m, ActionSetup, "user", "", "first admin "+u.Email)
@@ -167,7 +173,8 @@ type LoginResult struct {
 func (s *Service) Login(ctx context.Context, email, password string, m Meta) (LoginResult, error) {
 	email = NormalizeEmail(email)
 	acct, ip := email, m.IP
-	if wait := s.throttle.check(acct, ip); wait > 0 {
+	fail, wait := s.throttle.reserve(acct, ip)
+	if wait > 0 {
 		return LoginResult{}, &ThrottledError{RetryAfter: wait}
 	}
 	u, err := s.store.FindUserByEmail(ctx, email)
@@ -177,12 +184,14 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Lo
 	} else if err != nil {
 		return LoginResult{}, fmt.Errorf("find user: %w", err)
 	}
-	ok, verr := VerifyPassword(hash, password)
-	if verr != nil {
+	ok, verr := s.verifyPassword(ctx, hash, password)
+	if verr != nil && (errors.Is(verr, ErrBusy) || ctx.Err() != nil) {
+		fail.cancel() // nothing was checked: this attempt must not count as a failure
+		return LoginResult{}, verr
+	} else if verr != nil {
 		return LoginResult{}, fmt.Errorf("verify password of user %d: %w", u.ID, verr)
 	}
 	if !ok || err != nil || !u.Active {
-		s.throttle.fail(acct, ip)
 		a := s.audit(nil, m, ActionLoginFailed, "user", idOrEmpty(u.ID), "")
 		a.ActorEmail = email
 		if aerr := s.store.AddAudit(ctx, a); aerr != nil {
@@ -190,7 +199,7 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Lo
 		}
 		return LoginResult{}, fmt.Errorf("%w: wrong e-mail or password", ErrUnauthorized)
 	}
-	s.throttle.reset(acct)
+	s.throttle.succeeded(fail, acct)
 	token := NewSecret()
 	now := s.now()
 	sess := Session{Hash: HashSecret(token), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL), IP: m.IP, UserAgent: truncate(m.UserAgent, 255)}
@@ -252,9 +261,11 @@ func (s *Service) CheckCSRF(p Principal, token string) bool {
 
 func (s *Service) csrf(sessionHash string) string { return mac(s.opts.SecretKey, "csrf", sessionHash) }
 
-func (s *Service) setPassword(u *User, password string) error {
-	h, err := HashPassword(password, s.opts.Hash)
-	if err != nil {
+func (s *Service) setPassword(ctx context.Context, u *User, password string) error {
+	h, err := s.hashPassword(ctx, password)
+	if errors.Is(err, ErrBusy) {
+		return err
+	} else if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
 	u.PasswordHash = h

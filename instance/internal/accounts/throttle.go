@@ -28,14 +28,33 @@ func newThrottle(c clock.Clock, o ThrottleOptions) *throttle {
 	return &throttle{accounts: ratelimit.New(c, o.Window, o.PerAccount), ips: ratelimit.New(c, o.Window, o.PerIP)}
 }
 
-// check returns how long the account or address must wait, 0 if neither must.
-func (t *throttle) check(email, ip string) time.Duration {
-	return max(t.accounts.Wait(email), t.ips.Wait(ip))
+// reserve counts a failed login of the account and the address before the password is
+// checked, so parallel attempts cannot all pass a check that none has yet recorded. It
+// returns how long to wait, 0 if the attempt may go; a refused attempt counts nothing.
+func (t *throttle) reserve(email, ip string) (failure, time.Duration) {
+	acct, wait := t.accounts.Reserve(email)
+	if wait > 0 {
+		return failure{}, wait
+	}
+	addr, wait := t.ips.Reserve(ip)
+	if wait > 0 {
+		acct.Cancel()
+		return failure{}, wait
+	}
+	return failure{acct, addr}, 0
 }
 
-func (t *throttle) fail(email, ip string) {
-	t.accounts.Hit(email)
-	t.ips.Hit(ip)
+// failure is a reserved failed login; a right password takes it back.
+type failure struct{ acct, addr ratelimit.Reservation }
+
+// cancel takes the reserved failure back: the attempt was never decided.
+func (f failure) cancel() {
+	f.acct.Cancel()
+	f.addr.Cancel()
 }
 
-func (t *throttle) reset(email string) { t.accounts.Reset(email) }
+// succeeded takes the reserved failure back and forgets the account's earlier ones.
+func (t *throttle) succeeded(f failure, email string) {
+	f.cancel()
+	t.accounts.Reset(email)
+}

@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -24,7 +25,7 @@ func (s *Service) CreateUser(ctx context.Context, by Principal, in NewUserInput,
 	if err := p.Err(); err != nil {
 		return User{}, err
 	}
-	if err := s.setPassword(&u, in.Password); err != nil {
+	if err := s.setPassword(ctx, &u, in.Password); err != nil {
 		return User{}, err
 	}
 	a := s.audit(&by, m, ActionUserCreated, "user", "", fmt.Sprintf("%s as %s", u.Email, u.Role))
@@ -112,7 +113,9 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		return err
 	}
 	probs := Problems{}
-	if ok, err := VerifyPassword(u.PasswordHash, current); err != nil {
+	if ok, err := s.verifyPassword(ctx, u.PasswordHash, current); errors.Is(err, ErrBusy) {
+		return err
+	} else if err != nil {
 		return fmt.Errorf("verify password of user %d: %w", u.ID, err)
 	} else if !ok {
 		probs.Add("current_password", "is not your current password")
@@ -121,7 +124,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err := probs.Err(); err != nil {
 		return err
 	}
-	if err := s.setPassword(&u, next); err != nil {
+	if err := s.setPassword(ctx, &u, next); err != nil {
 		return err
 	}
 	if err := s.store.UpdateUser(ctx, &u, s.audit(&p, m, ActionPasswordChanged, "user", idOrEmpty(u.ID), "")); err != nil {

@@ -287,7 +287,7 @@ func (s *Server) serveChat(ctx context.Context, conn *websocket.Conn, sub *chat.
 		}
 		switch in.Type {
 		case "typing":
-			if s.opts.ReadOnly || conv == 0 || typingLimit.Wait("t") > 0 {
+			if s.opts.ReadOnly || conv == 0 || typingLimit.Take("t") > 0 {
 				continue // ephemeral: an extra one is simply not passed on
 			}
 			if peer.author == chat.Agent {
@@ -295,7 +295,6 @@ func (s *Server) serveChat(ctx context.Context, conn *websocket.Conn, sub *chat.
 					continue
 				}
 			}
-			typingLimit.Hit("t")
 			s.opts.Chat.Hub().PublishTyping(chat.Typing{ConversationID: conv, Author: peer.author, On: in.On})
 		case "resume":
 			in.ConversationID = conv
@@ -309,10 +308,9 @@ func (s *Server) serveChat(ctx context.Context, conn *websocket.Conn, sub *chat.
 			switch {
 			case s.opts.ReadOnly:
 				reply = frame{Type: "error", ClientID: in.ClientID, Detail: "chat is unavailable: this instance is read-only"}
-			case limit.Wait("c") > 0:
+			case limit.Take("c") > 0:
 				reply = frame{Type: "error", ClientID: in.ClientID, Detail: "too many messages; slow down"}
 			default:
-				limit.Hit("c")
 				if peer.author == chat.Agent {
 					if _, err := s.opts.Chat.Conversation(ctx, conv); err != nil {
 						reply = frame{Type: "error", ClientID: in.ClientID, Detail: "no such conversation"}

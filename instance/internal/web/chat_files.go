@@ -23,11 +23,10 @@ func (s *Server) maxChatFile() int64 {
 // file is sent as a message of their own conversation, acknowledged with its sequence.
 func (s *Server) apiVisitorUpload(c echo.Context) error {
 	ip := c.RealIP()
-	if wait := s.visitorUploadLimit.Wait(ip); wait > 0 {
+	if wait := s.visitorUploadLimit.Take(ip); wait > 0 {
 		c.Response().Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
 		return &requestError{http.StatusTooManyRequests, "throttled", "too many files from this address; try again later"}
 	}
-	s.visitorUploadLimit.Hit(ip)
 	var token, clientID string
 	fields := map[string]*string{"token": &token, "client_id": &clientID}
 	return s.receiveFile(c, fields, func(filename string, r io.Reader) error {

@@ -68,10 +68,9 @@ func (s *Server) apiChatOffline(c echo.Context) error {
 		return err
 	}
 	ip := c.RealIP()
-	if wait := s.contactLimit.Wait(ip); wait > 0 {
+	if wait := s.contactLimit.Take(ip); wait > 0 {
 		return &requestError{http.StatusTooManyRequests, "throttled", "too many messages from this address; try again later"}
 	}
-	s.contactLimit.Hit(ip)
 	t, err := s.opts.Tickets.Create(c.Request().Context(), nil, tickets.NewTicket{Subject: "Message from the chat", RequesterName: in.Name,
 		RequesterEmail: in.Email, Body: in.Message, Source: "chat"})
 	if err != nil {
@@ -112,10 +111,9 @@ func (s *Server) apiChatTranscript(c echo.Context) error {
 		return &accounts.ValidationError{Fields: map[string]string{"email": "this chat was started without an e-mail address"}}
 	}
 	ip := c.RealIP()
-	if wait := s.contactLimit.Wait(ip); wait > 0 {
+	if wait := s.contactLimit.Take(ip); wait > 0 {
 		return &requestError{http.StatusTooManyRequests, "throttled", "too many requests from this address; try again later"}
 	}
-	s.contactLimit.Hit(ip)
 	msgs, err := s.opts.Chat.ForVisitor(ctx, conv.ID, 0)
 	if err != nil {
 		return err

@@ -83,8 +83,7 @@ func (s *Server) pageKBHelpful(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.voteLimit.Wait(c.RealIP()) == 0 {
-		s.voteLimit.Hit(c.RealIP())
+	if s.voteLimit.Take(c.RealIP()) == 0 {
 		if err := s.opts.KB.Vote(c.Request().Context(), c.Param("slug"), f.Get("helpful") == "yes"); err != nil {
 			return err
 		}
