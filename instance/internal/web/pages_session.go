@@ -54,6 +54,9 @@ func (s *Server) pageLoginSubmit(c echo.Context) error {
 		return s.renderLogin(c, http.StatusTooManyRequests, f.Get("email"), f.Get("next"), translate(lang(c.Request(), nil), "login.throttled", secs))
 	case errors.Is(err, accounts.ErrUnauthorized):
 		return s.renderLogin(c, http.StatusUnauthorized, f.Get("email"), f.Get("next"), translate(lang(c.Request(), nil), "login.failed"))
+	case errors.Is(err, accounts.ErrBusy):
+		c.Response().Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+		return s.renderLogin(c, http.StatusServiceUnavailable, f.Get("email"), f.Get("next"), translate(lang(c.Request(), nil), "login.busy"))
 	case err != nil:
 		return err
 	}

@@ -50,6 +50,10 @@ var (
 
 const problemBase = "https://sproud.chat/problems/"
 
+// busyRetryAfter is the Retry-After, in seconds, of an answer refused because the
+// instance is at its limit of password hashes: one is over in well under a second.
+const busyRetryAfter = 1
+
 // toProblem maps any error to the status and problem it means; the one place where
 // domain errors become HTTP.
 func toProblem(err error) Problem {
@@ -68,6 +72,9 @@ func toProblem(err error) Problem {
 	case errors.As(err, &te):
 		p.Status, p.Type, p.Detail = http.StatusTooManyRequests, problemBase+"throttled", te.Error()
 		p.retryAfter = int(te.RetryAfter.Seconds() + 0.999)
+	case errors.Is(err, accounts.ErrBusy):
+		p.Status, p.Type = http.StatusServiceUnavailable, problemBase+"busy"
+		p.retryAfter = busyRetryAfter
 	case errors.Is(err, accounts.ErrInvalid):
 		p.Status, p.Detail = http.StatusUnprocessableEntity, err.Error()
 	case errors.Is(err, accounts.ErrNotFound):
@@ -91,7 +98,9 @@ func toProblem(err error) Problem {
 		p.Status = http.StatusInternalServerError
 	}
 	p.Title = http.StatusText(p.Status)
-	if p.Status >= 500 {
+	if p.Type == problemBase+"busy" {
+		p.Detail = accounts.ErrBusy.Error()
+	} else if p.Status >= 500 {
 		p.Detail = "something went wrong on our side; the request id helps us find it"
 	}
 	return p
@@ -107,7 +116,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.ErrorContext(c.Request().Context(), "response failed after it started", "error", err.Error(), "request_id", p.RequestID)
 		return
 	}
-	if p.Status >= 500 {
+	if p.Status >= 500 && p.Type != problemBase+"busy" { // busy is load, not a fault
 		s.log.ErrorContext(c.Request().Context(), "request failed", "error", err.Error(), "request_id", p.RequestID,
 			"method", c.Request().Method, "path", c.Request().URL.Path)
 	}
