@@ -32,7 +32,7 @@ type CreateInstance struct {
 	AdminName  string `json:"admin_name,omitempty"`
 }
 
-// StateChange is the optional body of suspend and resume.
+// StateChange is the optional body of suspend, resume and destroy.
 type StateChange struct {
 	Reason string `json:"reason,omitempty"`
 }

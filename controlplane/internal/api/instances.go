@@ -87,7 +87,11 @@ func (s *Server) resumeInstance(c echo.Context) error {
 }
 
 func (s *Server) destroyInstance(c echo.Context) error {
-	return s.accepted(c)(s.opts.Service.Destroy(c.Request().Context(), c.Param("id"), "", actor(c)))
+	var in client.StateChange
+	if err := decodeOptionalJSON(c, &in); err != nil {
+		return err
+	}
+	return s.accepted(c)(s.opts.Service.Destroy(c.Request().Context(), c.Param("id"), in.Reason, actor(c)))
 }
 
 func (s *Server) retryInstance(c echo.Context) error {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -104,11 +105,19 @@ func decodeJSON(c echo.Context, v any) error {
 	return nil
 }
 
-// decodeOptionalJSON is decodeJSON for bodies that may be left out entirely.
+// decodeOptionalJSON is decodeJSON for bodies that may be left out. An empty body (or
+// one of white space only) is no body, whatever Content-Type says: clients send
+// application/json on every request, and chunked requests carry no length to look at.
 func decodeOptionalJSON(c echo.Context, v any) error {
-	if c.Request().ContentLength == 0 && c.Request().Header.Get(echo.HeaderContentType) == "" {
+	r := c.Request()
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return jsonError(err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
 	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
 	return decodeJSON(c, v)
 }
 

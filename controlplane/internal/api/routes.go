@@ -16,7 +16,7 @@ func (s *Server) routeTable() []Route {
 		{Method: "POST", Path: "/v1/instances", Scope: Write, Summary: "Create an instance (send Idempotency-Key)", Request: client.CreateInstance{}, Status: http.StatusAccepted, Reply: client.Instance{}, Handler: s.createInstance},
 		{Method: "GET", Path: "/v1/instances", Scope: Read, Summary: "List instances (customer_id, state, limit, cursor)", Status: 200, Reply: client.InstanceList{}, Handler: s.listInstances},
 		{Method: "GET", Path: "/v1/instances/:id", Scope: Read, Summary: "Get an instance", Status: 200, Reply: client.Instance{}, Handler: s.getInstance},
-		{Method: "DELETE", Path: "/v1/instances/:id", Scope: Admin, Summary: "Destroy an instance now", Status: http.StatusAccepted, Reply: client.Instance{}, Handler: s.destroyInstance},
+		{Method: "DELETE", Path: "/v1/instances/:id", Scope: Admin, Summary: "Destroy an instance now", Request: client.StateChange{}, Status: http.StatusAccepted, Reply: client.Instance{}, Handler: s.destroyInstance},
 		{Method: "POST", Path: "/v1/instances/:id/suspend", Scope: Write, Summary: "Suspend: read-only, purged after the plan's read-only days", Request: client.StateChange{}, Status: http.StatusAccepted, Reply: client.Instance{}, Handler: s.suspendInstance},
 		{Method: "POST", Path: "/v1/instances/:id/resume", Scope: Write, Summary: "Resume a suspended instance", Request: client.StateChange{}, Status: http.StatusAccepted, Reply: client.Instance{}, Handler: s.resumeInstance},
 		{Method: "POST", Path: "/v1/instances/:id/retry", Scope: Write, Summary: "Retry a failed instance", Status: http.StatusAccepted, Reply: client.Instance{}, Handler: s.retryInstance},
