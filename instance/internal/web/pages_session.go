@@ -3,20 +3,40 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 )
 
-// safeNext keeps post-login redirects on this site: a path, never "//host" or a URL.
+// safeNext keeps post-login redirects on this site: a path starting with exactly one
+// "/", with no scheme or host, else "/". Browsers drop tabs and newlines inside a URL and
+// read a backslash as "/", so "/<tab>/evil" and "/<backslash>evil" would become "//evil",
+// another host: any backslash, control or format character or white space is refused,
+// in the value as given and in its percent-decoded path.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !sitePath(next) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !sitePath(u.Path) {
 		return "/"
 	}
 	return next
+}
+
+// sitePath tells whether p starts with exactly one "/" and holds nothing a browser
+// would drop or turn into a "/".
+func sitePath(p string) bool {
+	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") &&
+		!strings.ContainsFunc(p, func(r rune) bool {
+			return r == '\\' || unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError
+		})
 }
 
 func (s *Server) pageLogin(c echo.Context) error {
