@@ -57,15 +57,33 @@ func (s *Server) apiChatAgents(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"agents": agents})
 }
 
-// apiSetPresence sets the caller's own status (online/away) and limit of concurrent chats.
+// apiSetPresence sets the caller's own status (online or away) and nothing else: the
+// limit of concurrent chats is the admins' to set (apiSetAgent), so max_chats here is
+// refused by the strict decoder like any unknown field, also in read-only mode.
 func (s *Server) apiSetPresence(c echo.Context) error {
-	return s.setAgent(c, mustPrincipal(c).User.ID)
+	var in struct {
+		Status string `json:"status"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	if in.Status == "" {
+		return &accounts.ValidationError{Fields: map[string]string{"status": "must be online or away"}}
+	}
+	return s.setAgent(c, mustPrincipal(c).User.ID, in.Status, 0)
 }
 
 // apiSetAgent lets an admin change another agent's limit or status.
 func (s *Server) apiSetAgent(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
+		return err
+	}
+	var in struct {
+		Status   string `json:"status"`
+		MaxChats int    `json:"max_chats"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
 	u, err := s.opts.Accounts.FindUser(c.Request().Context(), id)
@@ -75,19 +93,14 @@ func (s *Server) apiSetAgent(c echo.Context) error {
 	if !u.Role.Can(accounts.ChatAnswer) {
 		return &accounts.ValidationError{Fields: map[string]string{"id": "this user does not answer chats"}}
 	}
-	return s.setAgent(c, id)
+	return s.setAgent(c, id, in.Status, in.MaxChats)
 }
 
-func (s *Server) setAgent(c echo.Context, userID int64) error {
-	var in struct {
-		Status   string `json:"status"`
-		MaxChats int    `json:"max_chats"`
-	}
-	if err := decodeJSON(c, &in); err != nil {
-		return err
-	}
+// setAgent stores an agent's status and limit (each unchanged when zero) and answers
+// the agent as the inbox shows them.
+func (s *Server) setAgent(c echo.Context, userID int64, status string, maxChats int) error {
 	ctx := c.Request().Context()
-	if _, err := s.opts.Chat.SetPresence(ctx, userID, in.Status, in.MaxChats); err != nil {
+	if _, err := s.opts.Chat.SetPresence(ctx, userID, status, maxChats); err != nil {
 		return err
 	}
 	agents, err := s.chatAgents(ctx)

@@ -225,7 +225,8 @@ func TestChatRoundRobin(t *testing.T) {
 	if !online() {
 		t.Fatal("not online with two inboxes open")
 	}
-	if r := agent.json("PUT", "/api/v1/chat/presence", map[string]any{"max_chats": 2}); r.status != 200 || !strings.Contains(r.body, `"max_chats":2`) {
+	admin := h.loggedIn(accounts.RoleAdmin)
+	if r := admin.json("PUT", fmt.Sprintf("/api/v1/chat/agents/%d", agentID), map[string]any{"max_chats": 2}); r.status != 200 || !strings.Contains(r.body, `"max_chats":2`) {
 		t.Fatalf("set limit: %d %s", r.status, r.body)
 	}
 	var got []int64
@@ -263,9 +264,14 @@ func TestChatRoundRobin(t *testing.T) {
 	if a := start(); a == nil || *a != agentID {
 		t.Fatalf("after closing one, assigned to %v, want the agent", a)
 	}
-	for _, bad := range []map[string]any{{"status": "busy"}, {"max_chats": 0, "status": "gone"}, {"max_chats": 101}} {
+	for _, bad := range []map[string]any{{"status": "busy"}, {}} {
 		if r := agent.json("PUT", "/api/v1/chat/presence", bad); r.status != 422 {
 			t.Fatalf("presence %v: %d %s", bad, r.status, r.body)
+		}
+	}
+	for _, bad := range []map[string]any{{"status": "busy"}, {"max_chats": 0, "status": "gone"}, {"max_chats": 101}} {
+		if r := admin.json("PUT", fmt.Sprintf("/api/v1/chat/agents/%d", agentID), bad); r.status != 422 {
+			t.Fatalf("agent settings %v: %d %s", bad, r.status, r.body)
 		}
 	}
 	agentWS.Close(websocket.StatusNormalClosure, "")
@@ -282,7 +288,7 @@ func TestChatRoundRobin(t *testing.T) {
 	if online() {
 		t.Fatal("online with the only online agent gone and the lead away")
 	}
-	if r := h.loggedIn(accounts.RoleAdmin).json("PUT", fmt.Sprintf("/api/v1/chat/agents/%d", agentID), map[string]any{"max_chats": 8}); r.status != 200 || !strings.Contains(r.body, `"max_chats":8`) {
+	if r := admin.json("PUT", fmt.Sprintf("/api/v1/chat/agents/%d", agentID), map[string]any{"max_chats": 8}); r.status != 200 || !strings.Contains(r.body, `"max_chats":8`) {
 		t.Fatalf("admin sets the limit: %d %s", r.status, r.body)
 	}
 }
