@@ -8,10 +8,16 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
+
 	"github.com/sproudstack/sproudchat/instance/internal/app"
 )
 
 func main() {
+	// The Go runtime learns the container's memory limit (cgroup v1 or v2), keeping
+	// 10% for what it does not count; GOMEMLIMIT from the environment wins. Without a
+	// limit nothing changes. The password-hash gate is sized from the result.
+	_, _ = memlimit.Set(memlimit.WithRatio(0.9))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := app.Main(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()

@@ -2,6 +2,8 @@ package accounts
 
 import (
 	"context"
+	"math"
+	"runtime"
 	"runtime/debug"
 	"time"
 )
@@ -15,8 +17,11 @@ type hashGate struct {
 	slots   chan struct{} // one token per running hash
 	waiting chan struct{} // one token per running or waiting caller
 	maxWait time.Duration
-	// release returns freed memory to the operating system. It runs when the last hash
-	// of a burst ends: the Go runtime would otherwise keep the pages for minutes.
+	// release returns a finished hash's memory to the operating system at once. The
+	// Go runtime would otherwise let garbage grow to twice the live heap before it
+	// collects (with two hashes running, over 100 MB) and keep the pages for minutes.
+	// It costs a collection of a small heap (the hash's own block holds no pointers)
+	// and a few madvise calls: milliseconds beside a hash's hundreds.
 	release func()
 }
 
@@ -28,6 +33,24 @@ type GateOptions struct {
 	Queue int
 	// MaxWait is how long a caller waits for a slot before ErrBusy; 0 means 3 s.
 	MaxWait time.Duration
+}
+
+// hashBaseMemory is what an instance holds besides its running hashes: the app, its
+// caches, a few hundred chat connections.
+const hashBaseMemory = 48 << 20
+
+// HashSlots is how many hashes with p may run at once under a Go memory limit of limit
+// bytes (math.MaxInt64 for none): what the limit leaves beside the rest of the instance,
+// over what one hash costs with the garbage it leaves; never more than the processors
+// that run them (a hash is pure CPU, more at once only queue inside), at most 4, at
+// least 1.
+func HashSlots(limit int64, p HashParams) int {
+	n := min(runtime.NumCPU(), 4)
+	if limit > 0 && limit < math.MaxInt64 {
+		per := int64(p.MemoryKiB) << 10 * 3 / 2
+		n = min(n, int((limit-hashBaseMemory)/per))
+	}
+	return max(n, 1)
 }
 
 func newHashGate(o GateOptions) *hashGate {
@@ -62,9 +85,7 @@ func (g *hashGate) do(ctx context.Context, f func()) error {
 	}
 	f()
 	<-g.slots
-	if len(g.waiting) == 1 { // only this caller: the burst is over
-		g.release()
-	}
+	g.release()
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
@@ -125,6 +126,7 @@ func (a *App) build(ctx context.Context) error {
 	}
 	svc, err := accounts.NewService(store.NewAccounts(a.db), accounts.Options{
 		Clock: a.opts.Clock, SecretKey: a.cfg.SecretKey, SetupToken: setupToken, Hash: a.opts.Hash,
+		Gate: accounts.GateOptions{Slots: accounts.HashSlots(debug.SetMemoryLimit(-1), hashParams(a.opts.Hash))},
 	})
 	if err != nil {
 		return err
@@ -232,3 +234,11 @@ func (a *App) Run(ctx context.Context) error {
 
 // DataPath is a file path inside the data dir.
 func (a *App) DataPath(name string) string { return filepath.Join(a.cfg.DataDir, name) }
+
+// hashParams is the cost the accounts service will use: the override, else the default.
+func hashParams(p accounts.HashParams) accounts.HashParams {
+	if p == (accounts.HashParams{}) {
+		return accounts.DefaultHashParams
+	}
+	return p
+}
