@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -98,10 +99,34 @@ func (m *Mailer) NewMessageID() string {
 	return "<" + hex.EncodeToString(b) + "@" + m.domain + ">"
 }
 
+// ErrHeaderBreak is returned for a message with a CR or LF in a header value (the
+// recipient, subject, a name, a message id, the attachment's name or type): it would
+// end the header there and start one of the sender's choosing, such as a Bcc.
+var ErrHeaderBreak = errors.New("a mail header value holds a line break")
+
+// checkHeaders refuses msg if any value that goes into its header holds a CR or LF,
+// before any encoding could hide it.
+func (m *Mailer) checkHeaders(msg Mail) error {
+	for _, f := range []struct{ name, value string }{
+		{"From", m.from.Name}, {"From", m.from.Address}, {"To", msg.To}, {"Subject", msg.Subject},
+		{"Message-ID", msg.MessageID}, {"In-Reply-To", msg.InReplyTo},
+		{"attachment name", msg.AttachmentName}, {"attachment type", msg.AttachmentType},
+	} {
+		if strings.ContainsAny(f.value, "\r\n") {
+			return fmt.Errorf("%s: %w", f.name, ErrHeaderBreak)
+		}
+	}
+	return nil
+}
+
 // Enqueue stores a message for sending. The caller's request succeeds whether or not
-// the mail server is up.
+// the mail server is up. Returns an error wrapping ErrHeaderBreak, storing nothing, if
+// a header value holds a line break.
 func (m *Mailer) Enqueue(ctx context.Context, msg Mail) (Mail, error) {
 	now := m.clock.Now()
+	if err := m.checkHeaders(msg); err != nil {
+		return Mail{}, fmt.Errorf("enqueue mail: %w", err)
+	}
 	if _, err := mail.ParseAddress(msg.To); err != nil {
 		return Mail{}, fmt.Errorf("enqueue mail: bad recipient: %w", err)
 	}
@@ -126,12 +151,15 @@ func (m *Mailer) Deliver(ctx context.Context) (int, error) {
 	}
 	for _, msg := range due {
 		msg.Attempts++
-		err := m.transport.Send(ctx, m.from.Address, []string{msg.To}, m.Render(msg))
+		raw, err := m.Render(msg)
+		if err == nil {
+			err = m.transport.Send(ctx, m.from.Address, []string{msg.To}, raw)
+		}
 		now := m.clock.Now()
 		switch {
 		case err == nil:
 			msg.Status, msg.SentAt, msg.LastError = MailSent, &now, ""
-		case msg.Attempts >= MaxMailAttempts:
+		case errors.Is(err, ErrHeaderBreak), msg.Attempts >= MaxMailAttempts:
 			msg.Status, msg.LastError = MailFailed, err.Error()
 		default:
 			msg.LastError, msg.NextAttempt = err.Error(), now.Add(mailBackoff(msg.Attempts))
@@ -165,10 +193,20 @@ func (m *Mailer) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Render makes the RFC 5322 message: UTF-8 plain text, quoted-printable.
-func (m *Mailer) Render(msg Mail) []byte {
+// Render makes the RFC 5322 message: UTF-8 plain text, quoted-printable. Returns an
+// error wrapping ErrHeaderBreak, and no message, if a header value holds a line break.
+func (m *Mailer) Render(msg Mail) ([]byte, error) {
+	if err := m.checkHeaders(msg); err != nil {
+		return nil, fmt.Errorf("render mail: %w", err)
+	}
 	var b bytes.Buffer
-	hdr := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
+	var broken error // a line break in a header as written, whatever its source
+	hdr := func(k, v string) {
+		if strings.ContainsAny(v, "\r\n") && broken == nil {
+			broken = fmt.Errorf("render mail: %s: %w", k, ErrHeaderBreak)
+		}
+		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+	}
 	hdr("From", m.from.String())
 	hdr("To", msg.To)
 	hdr("Subject", mime.QEncoding.Encode("utf-8", msg.Subject))
@@ -192,7 +230,7 @@ func (m *Mailer) Render(msg Mail) []byte {
 	}
 	if msg.AttachmentName == "" {
 		text()
-		return b.Bytes()
+		return unlessBroken(b.Bytes(), broken)
 	}
 	boundary := "sproudchat-" + strings.Trim(strings.NewReplacer("<", "", ">", "", "@", "-", ".", "-").Replace(msg.MessageID), "-")
 	hdr("Content-Type", mime.FormatMediaType("multipart/mixed", map[string]string{"boundary": boundary}))
@@ -209,7 +247,14 @@ func (m *Mailer) Render(msg Mail) []byte {
 		enc = enc[76:]
 	}
 	b.WriteString(enc + "\r\n--" + boundary + "--\r\n")
-	return b.Bytes()
+	return unlessBroken(b.Bytes(), broken)
+}
+
+func unlessBroken(b []byte, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Outbox lists the latest messages, newest first.

@@ -3,6 +3,7 @@ package notify_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"mime"
 	"mime/quotedprintable"
@@ -167,3 +168,72 @@ func TestReplyWaitsWhileSMTPIsDownAndArrivesAfter(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestLineBreakInAHeaderIsRefused: a CR or LF in any header value (recipient, subject,
+// sender's name, ids, attachment) is refused when queued, and a message that reached
+// the outbox anyway is marked failed, never sent.
+func TestLineBreakInAHeaderIsRefused(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.MustOpen(t, store.SQLite)
+	clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	addr := freeAddr(t)
+	box := startSMTP(t, addr)
+	u, _ := url.Parse("smtp://" + addr)
+	outbox := store.NewOutbox(db)
+	mailer := notify.NewMailer(outbox, notify.NewSMTP(u), mail.Address{Name: "Acme Support", Address: "support@acme.example"}, clk, nil)
+	good := notify.Mail{To: "rita@example.org", Subject: "Hello", Body: "Hi", Kind: "reply"}
+	for _, tc := range []struct {
+		name string
+		edit func(*notify.Mail)
+	}{
+		{"To", func(m *notify.Mail) { m.To = "rita@example.org\r\nBcc: evil@example.net" }},
+		{"To with LF", func(m *notify.Mail) { m.To = "rita@example.org\nBcc: evil@example.net" }},
+		{"Subject", func(m *notify.Mail) { m.Subject = "Hello\r\nBcc: evil@example.net" }},
+		{"Subject with CR", func(m *notify.Mail) { m.Subject = "Hello\rBcc: evil@example.net" }},
+		{"In-Reply-To", func(m *notify.Mail) { m.InReplyTo = "<a@example.org>\r\nBcc: evil@example.net" }},
+		{"Message-ID", func(m *notify.Mail) { m.MessageID = "<a@example.org>\nBcc: evil@example.net" }},
+		{"attachment name", func(m *notify.Mail) { m.AttachmentName, m.AttachmentType = "a.ics\r\nX: y", "text/calendar" }},
+		{"attachment type", func(m *notify.Mail) {
+			m.AttachmentName, m.AttachmentType = "a.ics", "text/calendar\r\nBcc: evil@example.net"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := good
+			tc.edit(&msg)
+			if _, err := mailer.Enqueue(ctx, msg); !errors.Is(err, notify.ErrHeaderBreak) {
+				t.Fatalf("enqueue: %v, want ErrHeaderBreak", err)
+			}
+			if _, err := mailer.Render(msg); !errors.Is(err, notify.ErrHeaderBreak) {
+				t.Fatalf("render: %v, want ErrHeaderBreak", err)
+			}
+		})
+	}
+	t.Run("sender's name", func(t *testing.T) {
+		bad := notify.NewMailer(outbox, notify.NewSMTP(u), mail.Address{Name: "Acme\r\nBcc: evil@example.net", Address: "support@acme.example"}, clk, nil)
+		if _, err := bad.Enqueue(ctx, good); !errors.Is(err, notify.ErrHeaderBreak) {
+			t.Fatalf("enqueue: %v, want ErrHeaderBreak", err)
+		}
+	})
+	if out, _ := mailer.Outbox(ctx, 10); len(out) != 0 {
+		t.Fatalf("the outbox holds %d messages after refusals", len(out))
+	}
+
+	// One that reached the outbox by another way is never sent.
+	stored := good
+	stored.InReplyTo, stored.MessageID, stored.Status, stored.NextAttempt, stored.CreatedAt = "<a@example.org>\r\nBcc: evil@example.net", "<b@acme.example>", notify.MailPending, clk.Now(), clk.Now()
+	if err := outbox.EnqueueMail(ctx, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := mailer.Deliver(ctx); err != nil || n != 1 {
+		t.Fatalf("deliver: %d, %v", n, err)
+	}
+	out, _ := mailer.Outbox(ctx, 10)
+	if len(out) != 1 || out[0].Status != notify.MailFailed || !strings.Contains(out[0].LastError, "line break") {
+		t.Fatalf("outbox after delivering a broken header: %+v", out)
+	}
+	box.mu.Lock()
+	defer box.mu.Unlock()
+	if len(box.msgs) != 0 {
+		t.Fatalf("the server received %d messages: %q", len(box.msgs), box.msgs[0].data)
+	}
+}

@@ -27,7 +27,11 @@ func icsOf(t *testing.T, h *harness) (subject, body, ics string) {
 	if err != nil || len(msgs) == 0 {
 		t.Fatalf("no mail: %v", err)
 	}
-	m, err := mail.ReadMessage(bytes.NewReader(h.mailer.Render(msgs[0])))
+	raw, err := h.mailer.Render(msgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
