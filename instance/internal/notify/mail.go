@@ -119,6 +119,13 @@ func (m *Mailer) checkHeaders(msg Mail) error {
 	return nil
 }
 
+// subjectLine makes a subject of text that others wrote (a ticket's subject, a
+// visitor's name): each line break becomes a space, so the message is sent rather than
+// refused by checkHeaders.
+func subjectLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
+}
+
 // Enqueue stores a message for sending. The caller's request succeeds whether or not
 // the mail server is up. Returns an error wrapping ErrHeaderBreak, storing nothing, if
 // a header value holds a line break.

@@ -237,3 +237,49 @@ func TestLineBreakInAHeaderIsRefused(t *testing.T) {
 		t.Fatalf("the server received %d messages: %q", len(box.msgs), box.msgs[0].data)
 	}
 }
+
+// TestTicketSubjectWithALineBreakStillMails: a subject someone else typed (a ticket's,
+// from the contact form) is made one line, so the team's notice and the reply are sent
+// rather than refused, and no header can be added through it.
+func TestTicketSubjectWithALineBreakStillMails(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.MustOpen(t, store.SQLite)
+	clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	acc, err := accounts.NewService(store.NewAccounts(db), accounts.Options{Clock: clk, SecretKey: make([]byte, 32), SetupToken: "setup-token-0123456789", Hash: accounts.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := acc.Setup(ctx, accounts.SetupInput{Token: "setup-token-0123456789", Name: "Ada Agent", Email: "ada@acme.example", Password: "long enough pw"}, accounts.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mailer := notify.NewMailer(store.NewOutbox(db), nil, mail.Address{Name: "Acme Support", Address: "support@acme.example"}, clk, nil)
+	ts := tickets.NewService(store.NewTickets(db), clk)
+	ts.SetNotifier(notify.NewTicketMail(mailer, acc, "https://acme.sproud.chat", nil), nil)
+	tk, err := ts.Create(ctx, nil, tickets.NewTicket{Subject: "Refund\r\nBcc: evil@example.net", RequesterEmail: "rita@example.org", Body: "Please."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ts.AddMessage(ctx, accounts.Principal{User: admin}, tk.ID, tickets.Reply, "On its way."); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := mailer.Outbox(ctx, 10)
+	want := map[string]string{
+		"ada@acme.example": "New ticket [#" + itoa(tk.ID) + "] Refund Bcc: evil@example.net",
+		"rita@example.org": "Re: Refund Bcc: evil@example.net [#" + itoa(tk.ID) + "]",
+	}
+	got := map[string]string{}
+	for _, m := range out {
+		got[m.To] = m.Subject
+		raw, err := mailer.Render(m)
+		if err != nil {
+			t.Fatalf("render %s: %v", m.To, err)
+		}
+		if msg, err := mail.ReadMessage(bytes.NewReader(raw)); err != nil || msg.Header.Get("Bcc") != "" {
+			t.Errorf("mail to %s: %v, Bcc %q", m.To, err, msg.Header.Get("Bcc"))
+		}
+	}
+	if len(got) != len(want) || got["ada@acme.example"] != want["ada@acme.example"] || got["rita@example.org"] != want["rita@example.org"] {
+		t.Fatalf("subjects %q, want %q", got, want)
+	}
+}

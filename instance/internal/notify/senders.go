@@ -290,7 +290,7 @@ func (h *Hooks) mail(ctx context.Context, t Target, ev Event) sendResult {
 				if ev.URL != "" {
 					body += "\n" + ev.URL + "\n"
 				}
-				if _, err := h.mailer.Enqueue(ctx, Mail{To: u.Email, Subject: ev.Title, Body: body, Kind: "notification"}); err != nil {
+				if _, err := h.mailer.Enqueue(ctx, Mail{To: u.Email, Subject: subjectLine(ev.Title), Body: body, Kind: "notification"}); err != nil {
 					return sendResult{err: err}
 				}
 			}

@@ -49,7 +49,7 @@ func (n *TicketMail) TicketCreated(ctx context.Context, t tickets.Ticket, first 
 		}
 		body := fmt.Sprintf("New ticket %s from %s <%s>:\n\n%s\n\n%s\n\nOpen it: %s/tickets/%d\n",
 			ticketRef(t), t.RequesterName, t.RequesterEmail, t.Subject, first.Body, n.baseURL, t.ID)
-		if _, err := n.mailer.Enqueue(ctx, Mail{To: u.Email, Subject: "New ticket " + ticketRef(t) + " " + t.Subject, Body: body, Kind: "new_ticket"}); err != nil {
+		if _, err := n.mailer.Enqueue(ctx, Mail{To: u.Email, Subject: subjectLine("New ticket " + ticketRef(t) + " " + t.Subject), Body: body, Kind: "new_ticket"}); err != nil {
 			return err
 		}
 	}
@@ -63,7 +63,7 @@ func (n *TicketMail) ReplySent(ctx context.Context, t tickets.Ticket, m tickets.
 		subject = "Re: " + subject
 	}
 	body := fmt.Sprintf("%s\n\n-- \n%s\nTicket %s\n", m.Body, m.AuthorName, ticketRef(t))
-	_, err := n.mailer.Enqueue(ctx, Mail{To: t.RequesterEmail, Subject: subject + " " + ticketRef(t), Body: body, Kind: "reply"})
+	_, err := n.mailer.Enqueue(ctx, Mail{To: t.RequesterEmail, Subject: subjectLine(subject + " " + ticketRef(t)), Body: body, Kind: "reply"})
 	return err
 }
 
