@@ -84,6 +84,7 @@ type harnessOptions struct {
 	dialect  store.Dialect
 	readOnly bool
 	hash     accounts.HashParams
+	gate     accounts.GateOptions
 }
 
 // newHarness starts the real web server over a real database, with one user per role
@@ -98,7 +99,7 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 	}
 	db := storetest.MustOpen(t, o.dialect)
 	clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
-	svc, err := accounts.NewService(store.NewAccounts(db), accounts.Options{Clock: clk, SecretKey: bytes.Repeat([]byte{7}, 32), SetupToken: testSetupToken, Hash: o.hash})
+	svc, err := accounts.NewService(store.NewAccounts(db), accounts.Options{Clock: clk, SecretKey: bytes.Repeat([]byte{7}, 32), SetupToken: testSetupToken, Hash: o.hash, Gate: o.gate})
 	if err != nil {
 		t.Fatal(err)
 	}
