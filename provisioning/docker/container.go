@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"path"
 	"slices"
 
 	"github.com/docker/docker/api/types/container"
@@ -16,9 +17,15 @@ const nonRoot = "65532:65532"
 
 // containerConfig is the app container of spec s, hardened: a non-root user, a read-only
 // root filesystem with a small tmpfs, no capabilities, no privilege escalation, the
-// plan's memory/CPU/PID limits, bounded logs, and the port on loopback only.
-func containerConfig(s provisioning.Spec) (*container.Config, *container.HostConfig, *network.NetworkingConfig) {
+// plan's memory/CPU/PID limits, bounded logs, and the port on loopback only. Its
+// secrets are files from secretsDir (an absolute host path), read-only, named by
+// <NAME>_FILE: the environment, which docker inspect and /proc show, holds none.
+func containerConfig(s provisioning.Spec, secretsDir string) (*container.Config, *container.HostConfig, *network.NetworkingConfig) {
 	env := s.Environment(":8080", "/data", "")
+	for name := range s.Secrets {
+		delete(env, name)
+		env[name+"_FILE"] = path.Join(secretsTarget, name)
+	}
 	envList := make([]string, 0, len(env))
 	for k, v := range env {
 		envList = append(envList, k+"="+v)
@@ -37,6 +44,10 @@ func containerConfig(s provisioning.Spec) (*container.Config, *container.HostCon
 		StopSignal:   "SIGTERM",
 	}
 	pids := s.App.Resources.PIDs
+	mounts := []mount.Mount{
+		{Type: mount.TypeVolume, Source: volumeName(s.Slug), Target: "/data"},
+		{Type: mount.TypeBind, Source: secretsDir, Target: secretsTarget, ReadOnly: true},
+	}
 	host := &container.HostConfig{
 		NetworkMode:    container.NetworkMode(networkName(s.Slug)),
 		PortBindings:   nat.PortMap{appPort: []nat.PortBinding{{HostIP: "127.0.0.1", HostPort: ""}}},
@@ -45,7 +56,7 @@ func containerConfig(s provisioning.Spec) (*container.Config, *container.HostCon
 		Tmpfs:          map[string]string{"/tmp": "rw,noexec,nosuid,nodev,size=16m"},
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges"},
-		Mounts:         []mount.Mount{{Type: mount.TypeVolume, Source: volumeName(s.Slug), Target: "/data"}},
+		Mounts:         mounts,
 		LogConfig:      container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "3"}},
 		Resources: container.Resources{
 			Memory:     s.App.Resources.MemoryBytes,

@@ -1,7 +1,8 @@
 // Package docker runs instances on a Docker Engine: per instance a bridge network, a
 // named data volume and a hardened app container whose port is published on 127.0.0.1
-// only. Every object carries the io.sproudchat.instance label; Docker SDK types stay in
-// this package.
+// only, with its secrets as read-only files from a host directory (never in its
+// environment). Every object carries the io.sproudchat.instance label; Docker SDK types
+// stay in this package. The engine must run on this host: the secrets are bind-mounted.
 package docker
 
 import (
@@ -9,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -58,7 +61,8 @@ type Options struct {
 	// ReadyTimeout bounds how long Apply waits for /readyz (default 60s).
 	ReadyTimeout time.Duration
 	// AfterStep, when set, is called after each step of Apply ("network", "volume",
-	// "container", "started"): tests cancel the context there to simulate a crash.
+	// "secrets", "container", "started"): tests cancel the context there to simulate a
+	// crash.
 	AfterStep func(step string)
 	Logger    *slog.Logger
 	// SubnetPool and SubnetBits say where instance networks get their subnets
@@ -66,6 +70,11 @@ type Options struct {
 	// overlap the host's networks.
 	SubnetPool string
 	SubnetBits int
+	// SecretsDir holds, on the engine's host, a directory per instance with its secret
+	// files, bind-mounted read-only into the app container (default:
+	// DefaultSecretsDir of <temp dir>/sproudchat-secrets-<uid>). It is made 0700; it
+	// must not be shared with another user.
+	SecretsDir string
 }
 
 // Runtime is the Docker driver of provisioning.Runtime.
@@ -104,6 +113,15 @@ func newRuntime(e engine, o Options) (*Runtime, error) {
 	if o.SubnetBits == 0 {
 		o.SubnetBits = DefaultSubnetBits
 	}
+	if o.SecretsDir == "" {
+		o.SecretsDir = DefaultSecretsDir(filepath.Join(os.TempDir(), fmt.Sprintf("sproudchat-secrets-%d", os.Geteuid())))
+	}
+	// The engine resolves a bind mount's source as given: it must be absolute.
+	dir, err := filepath.Abs(o.SecretsDir)
+	if err != nil {
+		return nil, fmt.Errorf("secrets dir: %w", err)
+	}
+	o.SecretsDir = dir
 	sn, err := newSubnets(o.SubnetPool, o.SubnetBits)
 	if err != nil {
 		return nil, err
@@ -159,6 +177,13 @@ func (r *Runtime) Apply(ctx context.Context, s provisioning.Spec) (provisioning.
 		return provisioning.Status{}, err
 	}
 	r.opts.AfterStep("volume")
+	if err := r.writeSecrets(s); err != nil {
+		return provisioning.Status{}, err
+	}
+	r.opts.AfterStep("secrets")
+	if err := ctx.Err(); err != nil {
+		return provisioning.Status{}, err
+	}
 	id, err := r.ensureContainer(ctx, s)
 	if err != nil {
 		return provisioning.Status{}, err
@@ -208,7 +233,7 @@ func (r *Runtime) ensureContainer(ctx context.Context, s provisioning.Spec) (str
 	switch {
 	case err == nil && c.Config.Labels[LabelInstance] != s.ID:
 		return "", errTaken("container", name, c.Config.Labels[LabelInstance])
-	case err == nil && c.Config.Labels[LabelSpecHash] == hash:
+	case err == nil && c.Config.Labels[LabelSpecHash] == hash && r.mountsSecrets(c, s.ID):
 		if !c.State.Running {
 			if err := r.engine.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
 				return "", fmt.Errorf("start container %s: %w", name, err)
@@ -223,7 +248,7 @@ func (r *Runtime) ensureContainer(ctx context.Context, s provisioning.Spec) (str
 	case !cerrdefs.IsNotFound(err):
 		return "", fmt.Errorf("inspect container %s: %w", name, err)
 	}
-	cfg, host, netcfg := containerConfig(s)
+	cfg, host, netcfg := containerConfig(s, r.secretsDir(s.ID))
 	created, err := r.engine.ContainerCreate(ctx, cfg, host, netcfg, nil, name)
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", name, err)
@@ -263,6 +288,18 @@ func (r *Runtime) waitReady(ctx context.Context, s provisioning.Spec, id string)
 	return r.Status(ctx, s.ID)
 }
 
+// mountsSecrets tells whether container c reads its secrets from the instance's secrets
+// directory. One made before secrets were files (they were in its environment then), or
+// under another SecretsDir, does not, and is replaced.
+func (r *Runtime) mountsSecrets(c container.InspectResponse, id string) bool {
+	for _, m := range c.Mounts {
+		if m.Destination == secretsTarget && m.Source == r.secretsDir(id) && !m.RW {
+			return true
+		}
+	}
+	return false
+}
+
 func hostPort(c container.InspectResponse) string {
 	if c.NetworkSettings == nil {
 		return ""
@@ -279,10 +316,11 @@ func isConflict(err error) bool {
 	return err != nil && (cerrdefs.IsConflict(err) || strings.Contains(err.Error(), "already exists"))
 }
 
-// Destroy removes the instance's containers, volumes and networks, found by label.
+// Destroy removes the instance's containers, volumes and networks, found by label, and
+// its secrets directory.
 func (r *Runtime) Destroy(ctx context.Context, id string) error {
-	if id == "" {
-		return fmt.Errorf("%w: empty instance id", provisioning.ErrInvalid)
+	if err := validID(id); err != nil {
+		return err
 	}
 	cs, err := r.engine.ContainerList(ctx, container.ListOptions{All: true, Filters: byInstance(id)})
 	if err != nil {
@@ -311,7 +349,7 @@ func (r *Runtime) Destroy(ctx context.Context, id string) error {
 			return fmt.Errorf("remove network %s: %w", n.Name, err)
 		}
 	}
-	return nil
+	return r.removeSecrets(id)
 }
 
 // Status reports one instance from its labelled objects. Returns ErrNotFound when none

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,8 +32,9 @@ func mustClient(t *testing.T) *client.Client {
 	return c
 }
 
-// leftovers lists, straight from the engine, every object labelled with the instance.
-func leftovers(t *testing.T, c *client.Client, id string) []string {
+// leftovers lists, straight from the engine, every object labelled with the instance,
+// and its secrets directory on the host.
+func leftovers(t *testing.T, c *client.Client, rt *Runtime, id string) []string {
 	t.Helper()
 	ctx := context.Background()
 	var out []string
@@ -57,7 +59,67 @@ func leftovers(t *testing.T, c *client.Client, id string) []string {
 	for _, x := range ns {
 		out = append(out, "network "+x.Name)
 	}
+	if _, err := os.Lstat(filepath.Join(rt.opts.SecretsDir, id)); err == nil {
+		out = append(out, "secrets dir "+filepath.Join(rt.opts.SecretsDir, id))
+	}
 	return out
+}
+
+// inspect is what `docker inspect` shows of the instance's objects, and its app's
+// environment and command line as the kernel holds them.
+func inspect(t *testing.T, c *client.Client, id string) string {
+	t.Helper()
+	ctx := context.Background()
+	var out strings.Builder
+	add := func(v any) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Write(b)
+		out.WriteByte('\n')
+	}
+	cs, err := c.ContainerList(ctx, container.ListOptions{All: true, Filters: byInstance(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range cs {
+		in, err := c.ContainerInspect(ctx, x.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(in)
+		if in.State.Pid == 0 {
+			continue
+		}
+		for _, f := range []string{"environ", "cmdline"} {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", in.State.Pid, f))
+			if err != nil {
+				t.Fatalf("the app's %s is not readable here: %v", f, err)
+			}
+			out.Write(b)
+			out.WriteByte('\n')
+		}
+	}
+	vs, err := c.VolumeList(ctx, volume.ListOptions{Filters: byInstance(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range vs.Volumes {
+		add(x)
+	}
+	ns, err := c.NetworkList(ctx, network.ListOptions{Filters: byInstance(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range ns {
+		n, err := c.NetworkInspect(ctx, x.ID, network.InspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(n)
+	}
+	return out.String()
 }
 
 func harness(t *testing.T, afterStep func(string)) runtimetest.Harness {
@@ -69,9 +131,10 @@ func harness(t *testing.T, afterStep func(string)) runtimetest.Harness {
 	return runtimetest.Harness{
 		Runtime:   rt,
 		Image:     runtimetest.Image(t),
-		Leftovers: func(t *testing.T, id string) []string { return leftovers(t, c, id) },
-		Steps:     []string{"network", "volume", "container"},
+		Leftovers: func(t *testing.T, id string) []string { return leftovers(t, c, rt, id) },
+		Steps:     []string{"network", "volume", "secrets", "container"},
 		ServesApp: true,
+		Inspect:   func(t *testing.T, id string) string { return inspect(t, c, id) },
 	}
 }
 

@@ -61,6 +61,20 @@ func harnessIn(dir string) runtimetest.New {
 			},
 			Steps:     []string{"dir", "process"},
 			ServesApp: true,
+			Inspect: func(t *testing.T, id string) string {
+				var out strings.Builder
+				for _, pid := range processesOf(r.dataDir(id)) {
+					for _, f := range []string{"environ", "cmdline"} {
+						b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, f))
+						out.Write(b)
+					}
+				}
+				for _, f := range []string{"state.json", "env.json"} {
+					b, _ := os.ReadFile(filepath.Join(r.dir(id), f))
+					out.Write(b)
+				}
+				return out.String()
+			},
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +35,11 @@ type Harness struct {
 	// ServesApp: the runtime runs the real sproudchat app, so data and modes are checked
 	// through its API. The fake does not.
 	ServesApp bool
+	// Inspect, when set, returns what anyone allowed to inspect instance id sees without
+	// opening its secret files: its objects' descriptions (docker inspect), the app
+	// process's environment and command line, the runtime's own records. Read behind the
+	// runtime's back; no secret value may show in it.
+	Inspect func(t *testing.T, id string) string
 }
 
 // New builds a harness whose runtime calls afterStep after each step of Apply.
@@ -70,6 +76,7 @@ func Run(t *testing.T, newHarness New) {
 	t.Run("DestroyLeavesNothing", func(t *testing.T) { t.Parallel(); testDestroy(t, newHarness) })
 	t.Run("ListShowsOrphans", func(t *testing.T) { t.Parallel(); testList(t, newHarness) })
 	t.Run("InvalidSpecCreatesNothing", func(t *testing.T) { t.Parallel(); testInvalid(t, newHarness) })
+	t.Run("SecretsOutOfSight", func(t *testing.T) { t.Parallel(); testSecretsOutOfSight(t, newHarness) })
 }
 
 func ctxFor(t *testing.T) context.Context {
@@ -239,6 +246,31 @@ func testInvalid(t *testing.T, nh New) {
 	}
 	if left := h.Leftovers(t, id); len(left) > 0 {
 		t.Fatalf("a refused apply left %v", left)
+	}
+}
+
+// testSecretsOutOfSight: the app gets its secrets (the setup token works) but none of
+// their values shows to whoever can inspect the instance.
+func testSecretsOutOfSight(t *testing.T, nh New) {
+	h := nh(t, nil)
+	if h.Inspect == nil {
+		t.Skip("the runtime has nothing to inspect")
+	}
+	id, slug := Unique("secrets")
+	spec := Spec(h, id, slug)
+	st := mustApply(t, h, spec)
+	seen := h.Inspect(t, id)
+	if seen == "" {
+		t.Fatal("inspecting the instance shows nothing: the test proves nothing")
+	}
+	for name, value := range spec.Secrets {
+		if strings.Contains(seen, value) {
+			t.Errorf("the value of %s shows when the instance is inspected", name)
+		}
+	}
+	if h.ServesApp {
+		app := newAppClient(t, st.Upstream)
+		app.call("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
 	}
 }
 
