@@ -95,7 +95,17 @@ type Delivery struct {
 	NextAttempt time.Time
 	CreatedAt   time.Time
 	SentAt      *time.Time
+	// Count is how many events the delivery stands for: more than one when events of a
+	// coalesced type came faster than CoalesceWindow.
+	Count int
 }
+
+// CoalesceWindow is how often at most a target hears of each coalesced event type.
+const CoalesceWindow = time.Minute
+
+// coalesced are the event types a visitor can cause at will: a flood of chats tells
+// each target once a minute, with the count, instead of once a chat.
+var coalesced = []string{EventChatNew, EventChatUnanswered}
 
 // Attempt is one try of a delivery, for the delivery log.
 type Attempt struct {
@@ -119,6 +129,11 @@ type HookStore interface {
 	ListTargets(ctx context.Context) ([]Target, error)
 	// EnqueueDeliveries stores ds and sets their IDs.
 	EnqueueDeliveries(ctx context.Context, ds []Delivery) error
+	// CoalesceDelivery stores d, due now, unless its target's latest delivery of d's
+	// type was created less than window before d.CreatedAt: then d is counted into the
+	// delivery of that type still waiting to be sent, or a new one due window after
+	// the latest. d becomes the delivery it went into, with its count.
+	CoalesceDelivery(ctx context.Context, d *Delivery, window time.Duration) error
 	// ClaimDeliveries takes up to limit due deliveries, holding each for hold.
 	ClaimDeliveries(ctx context.Context, now time.Time, hold time.Duration, limit int) ([]Delivery, error)
 	// SaveAttempt records an attempt and the delivery's new state together.
@@ -370,9 +385,17 @@ func (h *Hooks) Publish(ctx context.Context, ev Event) error {
 	}
 	var ds []Delivery
 	for _, t := range targets {
-		if t.Active && slices.Contains(t.Events, ev.Type) {
-			ds = append(ds, h.delivery(t.ID, ev))
+		if !t.Active || !slices.Contains(t.Events, ev.Type) {
+			continue
 		}
+		d := h.delivery(t.ID, ev)
+		if slices.Contains(coalesced, ev.Type) {
+			if err := h.store.CoalesceDelivery(ctx, &d, CoalesceWindow); err != nil {
+				return fmt.Errorf("publish %s: %w", ev.Type, err)
+			}
+			continue
+		}
+		ds = append(ds, d)
 	}
 	if len(ds) == 0 {
 		return nil
@@ -387,7 +410,26 @@ func (h *Hooks) delivery(targetID int64, ev Event) Delivery {
 	}
 	payload, _ := json.Marshal(ev)
 	return Delivery{DeliveryID: "dlv_" + randomHex(16), TargetID: targetID, EventType: ev.Type, Payload: string(payload), Status: MailPending,
-		NextAttempt: now, CreatedAt: now}
+		NextAttempt: now, CreatedAt: now, Count: 1}
+}
+
+// event is what a delivery tells: its stored event, and for a coalesced type the
+// count in data.count, and in the title when it stands for more than one.
+func (d Delivery) event() Event {
+	var ev Event
+	json.Unmarshal([]byte(d.Payload), &ev)
+	if !slices.Contains(coalesced, d.EventType) {
+		return ev
+	}
+	n := max(d.Count, 1)
+	if ev.Data == nil {
+		ev.Data = map[string]any{}
+	}
+	ev.Data["count"] = n
+	if n > 1 {
+		ev.Title = fmt.Sprintf("%s, and %d more", ev.Title, n-1)
+	}
+	return ev
 }
 
 // Test sends a test notification to one target now and returns the attempt. A failed
@@ -430,9 +472,7 @@ func (h *Hooks) Deliver(ctx context.Context) (int, error) {
 
 // attempt sends one delivery and records the outcome. once: no retry (a test).
 func (h *Hooks) attempt(ctx context.Context, t Target, d Delivery, once bool) Attempt {
-	var ev Event
-	json.Unmarshal([]byte(d.Payload), &ev)
-	res := h.send(ctx, t, d, ev)
+	res := h.send(ctx, t, d, d.event())
 	now := h.o.Clock.Now()
 	d.Attempts++
 	a := Attempt{DeliveryID: d.ID, TargetID: t.ID, At: now, StatusCode: res.status}

@@ -117,13 +117,19 @@ type deliveryRow struct {
 	NextAttemptAt time.Time
 	CreatedAt     time.Time
 	SentAt        *time.Time
+	EventCount    int
 }
 
 func (deliveryRow) TableName() string { return "notify_deliveries" }
 
 func (r deliveryRow) domain() notify.Delivery {
 	return notify.Delivery{ID: r.ID, DeliveryID: r.DeliveryID, TargetID: r.TargetID, EventType: r.EventType, Payload: r.Payload, Status: r.Status,
-		Attempts: r.Attempts, NextAttempt: r.NextAttemptAt.UTC(), CreatedAt: r.CreatedAt.UTC(), SentAt: utcPtr(r.SentAt)}
+		Attempts: r.Attempts, NextAttempt: r.NextAttemptAt.UTC(), CreatedAt: r.CreatedAt.UTC(), SentAt: utcPtr(r.SentAt), Count: r.EventCount}
+}
+
+func toDeliveryRow(d notify.Delivery) deliveryRow {
+	return deliveryRow{DeliveryID: d.DeliveryID, TargetID: d.TargetID, EventType: d.EventType, Payload: d.Payload, Status: d.Status,
+		NextAttemptAt: d.NextAttempt, CreatedAt: d.CreatedAt, EventCount: max(d.Count, 1)}
 }
 
 // EnqueueDeliveries stores ds in one transaction and sets their IDs.
@@ -131,26 +137,90 @@ func (s *Hooks) EnqueueDeliveries(ctx context.Context, ds []notify.Delivery) err
 	return s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for i := range ds {
 			d := &ds[i]
-			row := deliveryRow{DeliveryID: d.DeliveryID, TargetID: d.TargetID, EventType: d.EventType, Payload: d.Payload, Status: d.Status,
-				NextAttemptAt: d.NextAttempt, CreatedAt: d.CreatedAt}
+			row := toDeliveryRow(*d)
 			if err := tx.Create(&row).Error; err != nil {
 				return translate(err)
 			}
-			d.ID = row.ID
+			d.ID, d.Count = row.ID, row.EventCount
 		}
 		return nil
 	})
 }
 
+// CoalesceDelivery queues d, or counts it into the delivery of its type that waits for
+// the window to end. A waiting delivery is created with created_at and next_attempt_at
+// at the time it is due; it counts events until a worker claims it, which moves
+// next_attempt_at: the count is raised only while the two are equal.
+func (s *Hooks) CoalesceDelivery(ctx context.Context, d *notify.Delivery, window time.Duration) error {
+	return s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Two events for one target at once must not both open a waiting delivery.
+		// SQLite needs nothing: its transactions begin with the write lock.
+		if s.db.dialect == Postgres {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(0x70d1)<<40|d.TargetID).Error; err != nil {
+				return err
+			}
+		}
+		now := d.CreatedAt
+		var last deliveryRow
+		if err := tx.Where("target_id = ? AND event_type = ?", d.TargetID, d.EventType).Order("created_at DESC, id DESC").Limit(1).Find(&last).Error; err != nil {
+			return err
+		}
+		row := toDeliveryRow(*d)
+		switch {
+		case last.ID == 0 || !last.CreatedAt.After(now.Add(-window)):
+			// The target has not been told of this within the window: now.
+		case last.CreatedAt.After(now) && last.Status == notify.MailPending && last.NextAttemptAt.Equal(last.CreatedAt):
+			res := tx.Model(&deliveryRow{}).Where("id = ? AND status = ? AND next_attempt_at = ?", last.ID, notify.MailPending, last.NextAttemptAt).
+				Update("event_count", gorm.Expr("event_count + 1"))
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 1 {
+				*d = last.domain()
+				d.Count++
+				return nil
+			}
+			fallthrough // claimed meanwhile: the next window
+		default:
+			row.CreatedAt = last.CreatedAt.Add(window)
+			row.NextAttemptAt = row.CreatedAt
+		}
+		if err := tx.Create(&row).Error; err != nil {
+			return translate(err)
+		}
+		*d = row.domain()
+		return nil
+	})
+}
+
 // ClaimDeliveries takes up to limit due deliveries, holding each for hold against
-// other workers.
+// other workers. Each one's count is read after the claim, when it can no longer grow.
 func (s *Hooks) ClaimDeliveries(ctx context.Context, now time.Time, hold time.Duration, limit int) ([]notify.Delivery, error) {
 	rows, err := claimDue[deliveryRow](ctx, s.db, now, hold, limit)
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	var counts []struct {
+		ID         int64
+		EventCount int
+	}
+	if err := s.db.gorm.WithContext(ctx).Model(&deliveryRow{}).Select("id, event_count").Where("id IN ?", ids).Find(&counts).Error; err != nil {
+		return nil, err
+	}
+	count := make(map[int64]int, len(counts))
+	for _, c := range counts {
+		count[c.ID] = c.EventCount
+	}
 	out := make([]notify.Delivery, len(rows))
 	for i, r := range rows {
+		r.EventCount = count[r.ID]
 		out[i] = r.domain()
 	}
-	return out, err
+	return out, nil
 }
 
 type attemptRow struct {
