@@ -296,9 +296,15 @@ func run(bin string, n, msgs int, period time.Duration, out string) error {
 	agent.SetReadLimit(1 << 20)
 	tokens := make([]string, n)
 	for i := range tokens {
-		_, b, err := post(http.DefaultClient, "/api/v1/chat/conversations", `{"name":"v"}`, nil)
+		// Each visitor from an address of its own, as the edge router would say: one
+		// address may start only a few chats.
+		ip := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
+		r, b, err := post(http.DefaultClient, "/api/v1/chat/conversations", `{"name":"v"}`, map[string]string{"X-Forwarded-For": ip})
 		if err != nil {
 			return err
+		}
+		if r.StatusCode != http.StatusCreated {
+			return fmt.Errorf("start chat %d: %s %s", i, r.Status, b)
 		}
 		var s struct{ Token string }
 		json.Unmarshal(b, &s)

@@ -198,7 +198,15 @@ func (s *Server) apiChatConfig(c echo.Context) error {
 		"online": online, "read_only": s.opts.ReadOnly, "max_file": s.maxChatFile()})
 }
 
-// apiStartChat opens a conversation for a visitor and hands them its token.
+// How many chats one address may start, and in what time.
+const (
+	chatStartsPerWindow = 5
+	chatStartWindow     = 10 * time.Minute
+)
+
+// apiStartChat opens a conversation for a visitor and hands them its token. Each
+// address may start chatStartsPerWindow chats per chatStartWindow; past that the answer
+// is 429 with Retry-After and a detail in the visitor's language, which the widget shows.
 func (s *Server) apiStartChat(c echo.Context) error {
 	var in struct {
 		Name  string `json:"name"`
@@ -207,7 +215,16 @@ func (s *Server) apiStartChat(c echo.Context) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
+	slot, wait := s.chatStartLimit.Reserve(c.RealIP())
+	if wait > 0 {
+		c.Response().Header().Set("Retry-After", itoa(int((wait+time.Second-1)/time.Second)))
+		minutes := int((wait + time.Minute - 1) / time.Minute)
+		return &requestError{http.StatusTooManyRequests, "throttled", translate(lang(c.Request(), nil), "chat.slow_down", minutes)}
+	}
 	conv, token, err := s.opts.Chat.Start(c.Request().Context(), in.Name, in.Email, c.Request().Header.Get("Origin"))
+	if _, invalid := fieldErrors(err); invalid {
+		slot.Cancel() // nothing was started: a typo costs the visitor no chat
+	}
 	if err != nil {
 		return err
 	}

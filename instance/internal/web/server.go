@@ -82,6 +82,9 @@ type Server struct {
 	visitorUploadLimit *ratelimit.Limiter
 	// voteLimit allows each address 30 "was this helpful" votes an hour.
 	voteLimit *ratelimit.Limiter
+	// chatStartLimit allows each address chatStartsPerWindow new chats per
+	// chatStartWindow: every chat tells the team, and anyone may start one.
+	chatStartLimit *ratelimit.Limiter
 	// crossOrigin names the routes ("METHOD /path") open to allowed other websites.
 	crossOrigin map[string]bool
 }
@@ -103,7 +106,8 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg, contactLimit: ratelimit.New(o.Clock, time.Hour, 5), bookLimit: ratelimit.New(o.Clock, time.Hour, 10),
 		visitorUploadLimit: ratelimit.New(o.Clock, time.Hour, 30),
-		voteLimit:          ratelimit.New(o.Clock, time.Hour, 30)}
+		voteLimit:          ratelimit.New(o.Clock, time.Hour, 30),
+		chatStartLimit:     ratelimit.New(o.Clock, chatStartWindow, chatStartsPerWindow)}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
