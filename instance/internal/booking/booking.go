@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
@@ -446,7 +445,7 @@ func (r *Request) validate() error {
 	if r.Name == "" || utf8.RuneCountInString(r.Name) > 100 {
 		p.Add("name", "is required, at most 100 characters")
 	}
-	if a, err := mail.ParseAddress(r.Email); err != nil || a.Address != r.Email || len(r.Email) > 254 {
+	if !accounts.ValidEmail(r.Email) {
 		p.Add("email", "must be an e-mail address")
 	}
 	if utf8.RuneCountInString(r.Message) > 2000 {

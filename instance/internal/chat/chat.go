@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
@@ -145,15 +146,21 @@ func NewService(s Store, hub *Hub, o Options) *Service {
 func (s *Service) Hub() *Hub { return s.hub }
 
 // Start opens a conversation for a visitor and returns it with the visitor's token: the
-// only key to it, shown once, stored as a hash.
+// only key to it, shown once, stored as a hash. The e-mail address is optional.
+// Returns a *accounts.ValidationError for a name that is too long or holds control
+// characters, or an address that is not a bare e-mail address.
 func (s *Service) Start(ctx context.Context, name, email, origin string) (Conversation, string, error) {
 	p := accounts.Problems{}
-	name, email = strings.TrimSpace(name), strings.ToLower(strings.TrimSpace(email))
-	if utf8.RuneCountInString(name) > 100 {
+	name, email = strings.TrimSpace(name), accounts.NormalizeEmail(email)
+	switch {
+	case utf8.RuneCountInString(name) > 100:
 		p.Add("name", "is longer than 100 characters")
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		p.Add("name", "contains control characters")
 	}
-	if len(email) > 254 {
-		p.Add("email", "is longer than 254 characters")
+	// The address receives the transcript: the same check as the contact form's.
+	if email != "" && !accounts.ValidEmail(email) {
+		p.Add("email", "is not a valid e-mail address")
 	}
 	if err := p.Err(); err != nil {
 		return Conversation{}, "", err

@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -214,8 +213,8 @@ func (s *Service) Validate(in NewTicket) (NewTicket, error) {
 	p := accounts.Problems{}
 	checkText(p, "subject", in.Subject, 200)
 	checkText(p, "body", in.Body, 100_000)
-	in.RequesterEmail = strings.ToLower(strings.TrimSpace(in.RequesterEmail))
-	if a, err := mail.ParseAddress(in.RequesterEmail); err != nil || a.Address != in.RequesterEmail {
+	in.RequesterEmail = accounts.NormalizeEmail(in.RequesterEmail)
+	if !accounts.ValidEmail(in.RequesterEmail) {
 		p.Add("requester_email", "is not a valid e-mail address")
 	}
 	in.RequesterName = strings.TrimSpace(in.RequesterName)

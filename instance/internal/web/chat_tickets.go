@@ -110,6 +110,9 @@ func (s *Server) apiChatTranscript(c echo.Context) error {
 	if conv.VisitorEmail == "" {
 		return &accounts.ValidationError{Fields: map[string]string{"email": "this chat was started without an e-mail address"}}
 	}
+	if !accounts.ValidEmail(conv.VisitorEmail) { // a chat started before addresses were checked
+		return &accounts.ValidationError{Fields: map[string]string{"email": "is not a valid e-mail address"}}
+	}
 	ip := c.RealIP()
 	if wait := s.contactLimit.Take(ip); wait > 0 {
 		return &requestError{http.StatusTooManyRequests, "throttled", "too many requests from this address; try again later"}
