@@ -72,6 +72,8 @@ func TestBadUsageExitsTwoWithOneLine(t *testing.T) {
 		{nil, []string{"serve", "--api-addr", "8090"}, "--api-addr"},
 		{nil, []string{"serve", "--database-url", "mysql://x"}, "--database-url"},
 		{nil, []string{"serve", "--lease-ttl", "5ms"}, "--lease-ttl"},
+		{nil, []string{"serve", "--trusted-proxies", "10.0.0.0/8,proxy.example"}, "--trusted-proxies"},
+		{map[string]string{"SPROUDCTL_TRUSTED_PROXIES": "10.0.0.0/33"}, []string{"serve"}, "--trusted-proxies"},
 		{map[string]string{"SPROUDCTL_RUNTIME": "vm"}, []string{"serve"}, "--runtime"},
 		{map[string]string{"SPROUDCTL_LEASE_TTL": "soon"}, []string{"serve"}, "SPROUDCTL_LEASE_TTL"},
 		{nil, []string{"instance", "list"}, "no API token"},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sproudstack/sproudchat/controlplane/internal/edge"
 	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
 	"github.com/sproudstack/sproudchat/controlplane/internal/serve"
 )
@@ -16,6 +17,7 @@ var execLookPath = exec.LookPath
 
 type serveFlags struct {
 	apiAddr, edgeAddr, baseDomain, scheme, dataDir, databaseURL, runtime, templates, instanceBinary, appVersion, secretKey string
+	trustedProxies                                                                                                         string
 	leaseTTL                                                                                                               time.Duration
 }
 
@@ -25,6 +27,7 @@ func (f *serveFlags) addFlags(cmd *cobra.Command) {
 	fl.StringVar(&f.edgeAddr, "edge-addr", "127.0.0.1:8080", "address of the edge router that customers reach")
 	fl.StringVar(&f.baseDomain, "base-domain", "localhost", "instances live at <slug>.<base-domain>")
 	fl.StringVar(&f.scheme, "public-scheme", "http", "scheme of instance URLs: http or https (behind a TLS proxy)")
+	fl.StringVar(&f.trustedProxies, "trusted-proxies", "", "CIDR,… of proxies in front of the edge whose X-Forwarded-For and PROXY protocol header are believed")
 	fl.StringVar(&f.dataDir, "data-dir", "./data/controlplane", "SQLite database, secret key, process-runtime instances")
 	fl.StringVar(&f.databaseURL, "database-url", "", "postgres://… to use PostgreSQL instead of SQLite")
 	fl.StringVar(&f.runtime, "runtime", "", "docker or process (default: docker when an engine answers)")
@@ -50,6 +53,10 @@ func (f *serveFlags) config() (serve.Config, error) {
 	}
 	if c.BaseDomain == "" || strings.ContainsAny(c.BaseDomain, "/: ") {
 		return c, usagef("--base-domain %q: must be a domain such as sproud.chat", f.baseDomain)
+	}
+	var err error
+	if c.TrustedProxies, err = edge.ParseTrustedProxies(f.trustedProxies); err != nil {
+		return c, usagef("--trusted-proxies: %v", err)
 	}
 	if f.scheme != "http" && f.scheme != "https" {
 		return c, usagef("--public-scheme %q: must be http or https", f.scheme)

@@ -3,6 +3,13 @@
 // table is rebuilt from the store on every state change (and every few seconds, for
 // changes made by another control-plane process), never by asking the runtime per
 // request.
+//
+// An upstream is a host port that the runtime may hand to someone else: Docker gives a
+// restarted container a new random port and frees the old one. So the edge never
+// trusts an address alone. Every new upstream connection first asks GET /healthz on
+// that very connection and checks the instance id in its answer (see upstream.go);
+// only then does it carry a visitor's request. When the stored address does not answer
+// as the instance, the edge asks the runtime where the instance is now.
 package edge
 
 import (
@@ -13,13 +20,17 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
+	"github.com/sproudstack/sproudchat/provisioning"
 )
 
 // Routes is where the table comes from.
@@ -27,14 +38,44 @@ type Routes interface {
 	Routes(ctx context.Context) ([]store.Route, error)
 }
 
+// Locator tells where an instance's app answers now: the runtime.
+type Locator interface {
+	// Status reports the instance; its Upstream is where the app listens.
+	Status(ctx context.Context, id string) (provisioning.Status, error)
+}
+
+// Options configure a Router.
+type Options struct {
+	BaseDomain string // instances live at <slug>.<BaseDomain>
+	Logger     *slog.Logger
+	// Locator is asked where an instance is when its stored upstream does not answer as
+	// that instance; nil: never asked, such requests get 502.
+	Locator Locator
+	// TrustedProxies are the peers (TLS terminators, load balancers) whose
+	// X-Forwarded-For, X-Forwarded-Proto and PROXY protocol header are believed.
+	TrustedProxies []netip.Prefix
+	// CheckTimeout bounds dialling and checking one new upstream connection; default 5s.
+	CheckTimeout time.Duration
+}
+
 // Router is the edge's http.Handler.
 type Router struct {
 	src        Routes
 	baseDomain string
 	log        *slog.Logger
-	mu         sync.RWMutex
-	table      map[string]entry
-	proxies    sync.Map // upstream → *httputil.ReverseProxy
+	locator    Locator
+	trusted    trust
+	timeout    time.Duration
+	proxy      *httputil.ReverseProxy
+	transport  *http.Transport
+	lookups    singleflight.Group
+
+	mu    sync.RWMutex
+	table map[string]entry // by slug
+	byID  map[string]string
+	// moved holds where the runtime said an instance is now, while the store still
+	// names the address it had before (the reconciler writes it only on state changes).
+	moved map[string]moved
 }
 
 type entry struct {
@@ -43,16 +84,45 @@ type entry struct {
 	upstream string
 }
 
-// New returns a router for hosts under baseDomain.
-func New(src Routes, baseDomain string, log *slog.Logger) *Router {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// moved is an upstream learnt from the runtime; it holds while the store's upstream is
+// still base.
+type moved struct{ base, upstream string }
+
+// New returns a router over the routes of src.
+func New(src Routes, o Options) *Router {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Router{src: src, baseDomain: strings.ToLower(baseDomain), log: log, table: map[string]entry{}}
+	if o.CheckTimeout <= 0 {
+		o.CheckTimeout = 5 * time.Second
+	}
+	r := &Router{src: src, baseDomain: strings.ToLower(o.BaseDomain), log: o.Logger, locator: o.Locator, trusted: o.TrustedProxies,
+		timeout: o.CheckTimeout, table: map[string]entry{}, byID: map[string]string{}, moved: map[string]moved{}}
+	// One pool for all instances, keyed by instance id (the URL host of every outgoing
+	// request), so a connection checked for one instance is never used for another.
+	r.transport = &http.Transport{
+		DialContext:           r.dial,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	r.proxy = &httputil.ReverseProxy{
+		Rewrite:       r.rewrite,
+		Transport:     r.transport,
+		FlushInterval: -1, // stream as it comes (server-sent events, long polls)
+		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
+			r.log.WarnContext(req.Context(), "edge upstream failed", "instance_id", targetOf(req.Context()).id, "error", err.Error())
+			w.Header().Set("Retry-After", "5")
+			page(w, http.StatusBadGateway, "Instance not answering", "This sproudchat instance does not answer right now. Please try again shortly.")
+		},
+	}
+	return r
 }
 
 // Refresh rebuilds the table from the store. A live instance wins its slug over the
-// tombstones of earlier ones.
+// tombstones of earlier ones. An upstream learnt from the runtime is dropped once the
+// store's upstream of that instance changes.
 func (r *Router) Refresh(ctx context.Context) error {
 	routes, err := r.src.Routes(ctx)
 	if err != nil {
@@ -65,8 +135,19 @@ func (r *Router) Refresh(ctx context.Context) error {
 		}
 		t[rt.Slug] = entry{id: rt.ID, state: rt.State, upstream: rt.Upstream}
 	}
+	byID := make(map[string]string, len(t))
+	for _, e := range t {
+		if e.state != lifecycle.Destroyed && e.upstream != "" {
+			byID[e.id] = e.upstream
+		}
+	}
 	r.mu.Lock()
-	r.table = t
+	r.table, r.byID = t, byID
+	for id, m := range r.moved {
+		if byID[id] != m.base {
+			delete(r.moved, id)
+		}
+	}
 	r.mu.Unlock()
 	return nil
 }
@@ -79,6 +160,7 @@ func (r *Router) Run(ctx context.Context, every time.Duration) {
 	for {
 		select {
 		case <-ctx.Done():
+			r.transport.CloseIdleConnections()
 			return
 		case <-t.C:
 			if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
@@ -117,31 +199,40 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	default:
 		// Suspending, suspended and resuming instances stay reachable: read-only is
 		// still readable.
-		r.proxy(e.upstream).ServeHTTP(w, req)
+		client, proto := r.trusted.client(req)
+		ctx := context.WithValue(req.Context(), targetKey{}, target{id: e.id, client: client, proto: proto})
+		r.proxy.ServeHTTP(w, req.WithContext(ctx))
 	}
 }
 
-// proxy returns the reverse proxy for an upstream, made once.
-func (r *Router) proxy(upstream string) *httputil.ReverseProxy {
-	if p, ok := r.proxies.Load(upstream); ok {
-		return p.(*httputil.ReverseProxy)
-	}
-	target := &url.URL{Scheme: "http", Host: upstream}
-	p := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.Out.Host = pr.In.Host // the instance sees its public host (cookies, links)
-			pr.SetXForwarded()       // X-Forwarded-For, -Host, -Proto
-		},
-		FlushInterval: -1, // stream as it comes (server-sent events, long polls)
-		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
-			r.log.WarnContext(req.Context(), "edge upstream failed", "upstream", upstream, "error", err.Error())
-			w.Header().Set("Retry-After", "5")
-			page(w, http.StatusBadGateway, "Instance not answering", "This sproudchat instance does not answer right now. Please try again shortly.")
-		},
-	}
-	actual, _ := r.proxies.LoadOrStore(upstream, p)
-	return actual.(*httputil.ReverseProxy)
+type targetKey struct{}
+
+// target is what ServeHTTP decided for one request.
+type target struct {
+	id     string // the instance
+	client string // the visitor's address
+	proto  string // http or https, as the visitor reached us
+}
+
+func targetOf(ctx context.Context) target {
+	t, _ := ctx.Value(targetKey{}).(target)
+	return t
+}
+
+// rewrite addresses the request to the instance's id (the transport dials it) and
+// replaces every forwarding header with what the edge established: the instance takes
+// the one address in X-Forwarded-For as the visitor's (its IPExtractor trusts the edge,
+// which reaches it over loopback or the instance's bridge network).
+func (r *Router) rewrite(pr *httputil.ProxyRequest) {
+	t := targetOf(pr.In.Context())
+	pr.SetURL(&url.URL{Scheme: "http", Host: t.id})
+	pr.Out.Host = pr.In.Host // the instance sees its public host (cookies, links)
+	h := pr.Out.Header
+	h.Set("X-Forwarded-For", t.client)
+	h.Set("X-Forwarded-Host", pr.In.Host)
+	h.Set("X-Forwarded-Proto", t.proto)
+	h.Del("X-Real-Ip")
+	h.Del("Forwarded")
 }
 
 func page(w http.ResponseWriter, status int, title, text string) {

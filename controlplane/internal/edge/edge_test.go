@@ -27,9 +27,15 @@ func (r *routes) Routes(context.Context) ([]store.Route, error) {
 	return append([]store.Route(nil), r.rs...), nil
 }
 
-// upstream answers with what it saw, and echoes bytes after an Upgrade.
-func upstream(t *testing.T) *httptest.Server {
+// upstream is instance id: its /healthz answers the id, other paths answer with what
+// they saw, and it echoes bytes after an Upgrade.
+func upstream(t *testing.T, id string) *httptest.Server {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			w.Header().Set(InstanceHeader, id)
+			fmt.Fprint(w, `{"status":"ok"}`)
+			return
+		}
 		if r.Header.Get("Upgrade") == "websocket" {
 			conn, rw, err := http.NewResponseController(w).Hijack()
 			if err != nil {
@@ -53,17 +59,16 @@ func upstream(t *testing.T) *httptest.Server {
 }
 
 func TestRoutesByHostAndState(t *testing.T) {
-	up := upstream(t)
-	addr := strings.TrimPrefix(up.URL, "http://")
+	addr := func(id string) string { return strings.TrimPrefix(upstream(t, id).URL, "http://") }
 	src := &routes{rs: []store.Route{
-		{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: addr},
-		{Slug: "readonly", ID: "in2", State: lifecycle.Suspended, Upstream: addr},
+		{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: addr("in1")},
+		{Slug: "readonly", ID: "in2", State: lifecycle.Suspended, Upstream: addr("in2")},
 		{Slug: "fresh", ID: "in3", State: lifecycle.Provisioning},
 		{Slug: "gone", ID: "in4", State: lifecycle.Destroyed},
 		{Slug: "reborn", ID: "in5", State: lifecycle.Destroyed},
-		{Slug: "reborn", ID: "in6", State: lifecycle.Active, Upstream: addr},
+		{Slug: "reborn", ID: "in6", State: lifecycle.Active, Upstream: addr("in6")},
 	}}
-	r := New(src, "sproud.test", nil)
+	r := New(src, Options{BaseDomain: "sproud.test"})
 	if err := r.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +105,7 @@ func TestRoutesByHostAndState(t *testing.T) {
 	}
 	// A state change shows after a refresh, not before.
 	src.mu.Lock()
-	src.rs[2] = store.Route{Slug: "fresh", ID: "in3", State: lifecycle.Active, Upstream: addr}
+	src.rs[2] = store.Route{Slug: "fresh", ID: "in3", State: lifecycle.Active, Upstream: addr("in3")}
 	src.mu.Unlock()
 	if code, _, _ := get("fresh.sproud.test", "/"); code != 503 {
 		t.Fatalf("before refresh: %d", code)
@@ -112,8 +117,8 @@ func TestRoutesByHostAndState(t *testing.T) {
 }
 
 func TestWebSocketUpgradePassesThrough(t *testing.T) {
-	up := upstream(t)
-	r := New(&routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: strings.TrimPrefix(up.URL, "http://")}}}, "sproud.test", nil)
+	up := upstream(t, "in1")
+	r := New(&routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: strings.TrimPrefix(up.URL, "http://")}}}, Options{BaseDomain: "sproud.test"})
 	r.Refresh(context.Background())
 	edge := httptest.NewServer(r)
 	defer edge.Close()

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -45,6 +46,9 @@ type Config struct {
 	Runtime        string // docker, process, or "" to pick
 	Templates      string
 	InstanceBinary string
+	// TrustedProxies may tell the edge the visitor's address (X-Forwarded-For, PROXY
+	// protocol); everyone else's forwarding headers are replaced.
+	TrustedProxies []netip.Prefix
 	AppVersion     string // the tag of sproudchat/app images
 	SecretKey      []byte // nil: generated once into the data dir
 	LeaseTTL       time.Duration
@@ -101,7 +105,7 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 
 	var svc *control.Service
 	st := store.New(db, store.Options{Payload: func(e lifecycle.Event, i lifecycle.Instance) []byte { return svc.Payload(e, i) }})
-	router := edge.New(st, cfg.BaseDomain, log)
+	router := edge.New(st, edge.Options{BaseDomain: cfg.BaseDomain, Logger: log, Locator: rt, TrustedProxies: cfg.TrustedProxies})
 	m := metrics.New(st)
 	owner := o.Owner
 	if owner == "" {
@@ -143,7 +147,7 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 		{Handler: router, ReadHeaderTimeout: 10 * time.Second}, // no write timeout: WebSockets live long
 	}
 	errc := make(chan error, 2)
-	for i, ln := range []net.Listener{apiLn, edgeLn} {
+	for i, ln := range []net.Listener{apiLn, router.Listener(edgeLn)} {
 		go func(s *http.Server, ln net.Listener) {
 			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err

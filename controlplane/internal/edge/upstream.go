@@ -1,0 +1,149 @@
+package edge
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// InstanceHeader is where an instance's /healthz answers its id
+// (SPROUDCHAT_INSTANCE_ID): the instance contract, also named in the instance's web
+// package.
+const InstanceHeader = "Sproudchat-Instance"
+
+// maxHealthBody bounds what the edge reads of a /healthz answer.
+const maxHealthBody = 64 << 10
+
+// errNotInstance: whatever answers at the address is not the instance.
+var errNotInstance = errors.New("upstream does not answer as the instance")
+
+// dial is the transport's dial: addr is "<instance id>:80". It connects to where the
+// instance should be and checks, on that connection, that the instance answers there.
+// When it does not (nothing listens, or something else does), it asks the runtime where
+// the instance is now and tries that once. A connection it returns has answered with
+// the instance's id; otherwise the request is never sent anywhere.
+func (r *Router) dial(ctx context.Context, _, addr string) (net.Conn, error) {
+	id, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	r.mu.RLock()
+	stored, ok := r.byID[id]
+	current := stored
+	if m, moved := r.moved[id]; moved {
+		current = m.upstream
+	}
+	r.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("instance %s: no upstream", id)
+	}
+	conn, err := r.connect(ctx, current, id)
+	if err == nil {
+		return conn, nil
+	}
+	r.log.WarnContext(ctx, "edge upstream is not the instance: asking the runtime", "instance_id", id, "upstream", current, "error", err.Error())
+	fresh, lerr := r.locate(ctx, id)
+	if lerr != nil {
+		return nil, fmt.Errorf("%w; locate instance %s: %w", err, id, lerr)
+	}
+	if fresh == "" || fresh == current {
+		return nil, err
+	}
+	conn, err = r.connect(ctx, fresh, id)
+	if err != nil {
+		return nil, err
+	}
+	r.log.InfoContext(ctx, "edge follows the instance to a new upstream", "instance_id", id, "upstream", fresh, "stored_upstream", stored)
+	r.mu.Lock()
+	if r.byID[id] == stored { // else the store has news; the next request uses them
+		if fresh == stored {
+			delete(r.moved, id)
+		} else {
+			r.moved[id] = moved{base: stored, upstream: fresh}
+		}
+	}
+	r.mu.Unlock()
+	return conn, nil
+}
+
+// locate asks the runtime where instance id answers now. Concurrent requests for one
+// instance share one question.
+func (r *Router) locate(ctx context.Context, id string) (string, error) {
+	if r.locator == nil {
+		return "", errors.New("no runtime to ask")
+	}
+	ch := r.lookups.DoChan(id, func() (any, error) {
+		// Detached from the first asker, whose request may end while others wait.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
+		defer cancel()
+		st, err := r.locator.Status(lctx, id)
+		return st.Upstream, err
+	})
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return "", res.Err
+		}
+		return res.Val.(string), nil
+	}
+}
+
+// connect dials upstream and checks that instance id answers there.
+func (r *Router) connect(ctx context.Context, upstream, id string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", upstream)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", upstream, err)
+	}
+	if err := verify(ctx, conn, upstream, id); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// verify sends GET /healthz on conn, reads the whole answer, and checks that it names
+// instance id and leaves the connection open and clean for the requests that follow.
+func verify(ctx context.Context, conn net.Conn, upstream, id string) error {
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: "+upstream+"\r\nUser-Agent: sproudctl-edge\r\nAccept: application/json\r\n\r\n"); err != nil {
+		return fmt.Errorf("check %s: %w", upstream, err)
+	}
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return fmt.Errorf("check %s: %w", upstream, err)
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(res.Body, maxHealthBody+1))
+	res.Body.Close()
+	switch {
+	case err != nil:
+		return fmt.Errorf("check %s: read body: %w", upstream, err)
+	case n > maxHealthBody:
+		return fmt.Errorf("check %s: %w: /healthz answer too long", upstream, errNotInstance)
+	case res.StatusCode != http.StatusOK:
+		return fmt.Errorf("check %s: %w: /healthz answers %s", upstream, errNotInstance, res.Status)
+	case res.Header.Get(InstanceHeader) != id:
+		return fmt.Errorf("check %s: %w: it answers %q, want %q", upstream, errNotInstance, res.Header.Get(InstanceHeader), id)
+	case res.Close:
+		return fmt.Errorf("check %s: closes the connection after /healthz", upstream)
+	case br.Buffered() > 0:
+		return fmt.Errorf("check %s: %w: sent more than its /healthz answer", upstream, errNotInstance)
+	}
+	if !stop() {
+		return fmt.Errorf("check %s: %w", upstream, ctx.Err())
+	}
+	return conn.SetDeadline(time.Time{})
+}
