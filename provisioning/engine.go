@@ -45,6 +45,10 @@ type Status struct {
 	SpecHash   string
 	Components []Component
 	LastError  string
+	// Unowned: none of the instance's objects names the runtime's owner; they predate
+	// owner labels and may belong to another control plane sharing the engine. Only a
+	// runtime with owners (docker) sets it.
+	Unowned bool
 }
 
 // Runtime runs instances. Every method is idempotent, so a caller repairs any crash by
@@ -56,10 +60,15 @@ type Runtime interface {
 	Apply(ctx context.Context, spec Spec) (Status, error)
 	// Destroy removes everything of the instance, its data included. Absent is success.
 	Destroy(ctx context.Context, id string) error
+	// DestroyApp removes everything of the instance but its data: the app stops, its
+	// secrets go, its data stays for a later Apply (which brings it back) or Destroy.
+	// Absent is success.
+	DestroyApp(ctx context.Context, id string) error
 	// Status reports one instance. Returns ErrNotFound when nothing of it exists.
 	Status(ctx context.Context, id string) (Status, error)
 	// List reports every instance the runtime holds, including ones the caller no longer
-	// knows (orphans).
+	// knows (orphans). A runtime with owners lists its own and unowned ones, never
+	// another owner's.
 	List(ctx context.Context) ([]Status, error)
 	// Logs returns up to lines of the app's latest log output. Returns ErrNotFound when
 	// the instance does not exist.

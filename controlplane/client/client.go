@@ -193,14 +193,17 @@ func (c *Client) Deliveries(ctx context.Context, webhookID int64, limit int) (De
 	return out, c.do(ctx, "GET", "/v1/webhooks/deliveries?"+q.Encode(), nil, nil, &out)
 }
 
-// Orphans lists runtime objects without a live instance; remove deletes them.
-func (c *Client) Orphans(ctx context.Context, remove bool) (OrphanList, error) {
-	method := "GET"
-	if remove {
-		method = "POST"
-	}
+// Orphans lists runtime objects without a live instance.
+func (c *Client) Orphans(ctx context.Context) (OrphanList, error) {
 	var out OrphanList
-	return out, c.do(ctx, method, "/v1/gc", nil, nil, &out)
+	return out, c.do(ctx, "GET", "/v1/gc", nil, nil, &out)
+}
+
+// CollectOrphans removes the apps of runtime objects without a live instance, and their
+// data as in says.
+func (c *Client) CollectOrphans(ctx context.Context, in CollectOrphans) (OrphanList, error) {
+	var out OrphanList
+	return out, c.do(ctx, "POST", "/v1/gc", nil, in, &out)
 }
 
 // WaitFor polls an instance until its state is one of states, calling progress on every

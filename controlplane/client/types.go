@@ -149,6 +149,27 @@ type Orphan struct {
 	Slug       string `json:"slug"`
 	Phase      string `json:"phase"`
 	Reason     string `json:"reason"`
+	// Unowned: the objects name no owning control plane (they predate owner labels), so
+	// they may be another control plane's on the same engine: gc reports them and
+	// leaves them alone.
+	Unowned bool `json:"unowned,omitempty"`
+	// Removed is what POST /v1/gc removed: RemovedApp or RemovedAll; empty for none.
+	Removed string `json:"removed,omitempty"`
+	// DataRemovableAt is when gc with volumes may remove the orphan's data: the grace
+	// period after the first gc that removed its app.
+	DataRemovableAt *time.Time `json:"data_removable_at,omitempty"`
+}
+
+// What gc removed of an orphan.
+const (
+	RemovedApp = "app" // containers, network, secrets; the data stays
+	RemovedAll = "all" // the data too
+)
+
+// CollectOrphans is the optional body of POST /v1/gc.
+type CollectOrphans struct {
+	// Volumes: remove the data of orphans whose grace period has passed, too.
+	Volumes bool `json:"volumes,omitempty"`
 }
 
 // OrphanList lists orphans.

@@ -18,9 +18,9 @@ const nonRoot = "65532:65532"
 // containerConfig is the app container of spec s, hardened: a non-root user, a read-only
 // root filesystem with a small tmpfs, no capabilities, no privilege escalation, the
 // plan's memory/CPU/PID limits, bounded logs, and the port on loopback only. Its
-// secrets are files from secretsDir (an absolute host path), read-only, named by
-// <NAME>_FILE: the environment, which docker inspect and /proc show, holds none.
-func containerConfig(s provisioning.Spec, secretsDir string) (*container.Config, *container.HostConfig, *network.NetworkingConfig) {
+// secrets are files from its secrets directory (an absolute host path), read-only,
+// named by <NAME>_FILE: the environment, which docker inspect and /proc show, holds none.
+func (r *Runtime) containerConfig(s provisioning.Spec) (*container.Config, *container.HostConfig, *network.NetworkingConfig) {
 	env := s.Environment(":8080", "/data", "")
 	for name := range s.Secrets {
 		delete(env, name)
@@ -31,7 +31,7 @@ func containerConfig(s provisioning.Spec, secretsDir string) (*container.Config,
 		envList = append(envList, k+"="+v)
 	}
 	slices.Sort(envList)
-	lbl := labels(s, "app")
+	lbl := r.labels(s, "app")
 	lbl[LabelSpecHash] = s.Hash()
 	lbl[LabelMode] = string(s.Mode)
 	cfg := &container.Config{
@@ -46,7 +46,7 @@ func containerConfig(s provisioning.Spec, secretsDir string) (*container.Config,
 	pids := s.App.Resources.PIDs
 	mounts := []mount.Mount{
 		{Type: mount.TypeVolume, Source: volumeName(s.Slug), Target: "/data"},
-		{Type: mount.TypeBind, Source: secretsDir, Target: secretsTarget, ReadOnly: true},
+		{Type: mount.TypeBind, Source: r.secretsDir(s.ID), Target: secretsTarget, ReadOnly: true},
 	}
 	host := &container.HostConfig{
 		NetworkMode:    container.NetworkMode(networkName(s.Slug)),

@@ -1,8 +1,11 @@
 // Package docker runs instances on a Docker Engine: per instance a bridge network, a
 // named data volume and a hardened app container whose port is published on 127.0.0.1
 // only, with its secrets as read-only files from a host directory (never in its
-// environment). Every object carries the io.sproudchat.instance label; Docker SDK types
-// stay in this package. The engine must run on this host: the secrets are bind-mounted.
+// environment). Every object carries the io.sproudchat.instance label and its owner's
+// io.sproudchat.owner label: a runtime sees and removes only its owner's objects (and
+// unowned ones from before owner labels, which it reports as such), so several control
+// planes can share one engine. Docker SDK types stay in this package. The engine must run
+// on this host: the secrets are bind-mounted.
 package docker
 
 import (
@@ -12,6 +15,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +39,8 @@ const (
 	LabelSpecHash = "io.sproudchat.spec-hash"
 	LabelSlug     = "io.sproudchat.slug"
 	LabelMode     = "io.sproudchat.mode"
+	// LabelOwner names the control plane (Options.Owner) whose object it is.
+	LabelOwner = "io.sproudchat.owner"
 )
 
 const appPort = "8080/tcp"
@@ -58,6 +65,9 @@ type engine interface {
 
 // Options configure the runtime.
 type Options struct {
+	// Owner names who owns the instances of this runtime (required): a control plane's
+	// stable id, the same for its replicas. 1-63 lower-case letters, digits, hyphens.
+	Owner string
 	// ReadyTimeout bounds how long Apply waits for /readyz (default 60s).
 	ReadyTimeout time.Duration
 	// AfterStep, when set, is called after each step of Apply ("network", "volume",
@@ -70,8 +80,8 @@ type Options struct {
 	// overlap the host's networks.
 	SubnetPool string
 	SubnetBits int
-	// SecretsDir holds, on the engine's host, a directory per instance with its secret
-	// files, bind-mounted read-only into the app container (default:
+	// SecretsDir holds, on the engine's host, <owner>/<instance id>/ with the instance's
+	// secret files, bind-mounted read-only into the app container (default:
 	// DefaultSecretsDir of <temp dir>/sproudchat-secrets-<uid>). It is made 0700; it
 	// must not be shared with another user.
 	SecretsDir string
@@ -98,6 +108,9 @@ func New(o Options) (*Runtime, error) {
 }
 
 func newRuntime(e engine, o Options) (*Runtime, error) {
+	if !ownerPattern.MatchString(o.Owner) {
+		return nil, fmt.Errorf("docker runtime: owner %q: must be 1-63 lower-case letters, digits or hyphens", o.Owner)
+	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 60 * time.Second
 	}
@@ -146,8 +159,17 @@ func appName(slug string) string     { return "sproudchat-" + slug + "-app" }
 func networkName(slug string) string { return "sproudchat-" + slug + "-net" }
 func volumeName(slug string) string  { return "sproudchat-" + slug + "-data" }
 
-func labels(s provisioning.Spec, role string) map[string]string {
-	return map[string]string{LabelInstance: s.ID, LabelRole: role, LabelSlug: s.Slug}
+var ownerPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+func (r *Runtime) labels(s provisioning.Spec, role string) map[string]string {
+	return map[string]string{LabelInstance: s.ID, LabelRole: role, LabelSlug: s.Slug, LabelOwner: r.opts.Owner}
+}
+
+// mine tells whether an object with these labels is this runtime's to see and remove:
+// its owner's, or unowned (made before owner labels, when one control plane per engine
+// was the rule).
+func (r *Runtime) mine(l map[string]string) bool {
+	return l[LabelOwner] == "" || l[LabelOwner] == r.opts.Owner
 }
 
 func byInstance(id string) filters.Args {
@@ -157,10 +179,18 @@ func byInstance(id string) filters.Args {
 	return filters.NewArgs(filters.Arg("label", LabelInstance+"="+id))
 }
 
-// errTaken: a deterministic name belongs to another instance (say, leftovers of a
-// destroyed one with the same slug). Apply refuses rather than adopt its data.
-func errTaken(kind, name, owner string) error {
-	return fmt.Errorf("%w: %s %s belongs to instance %q", provisioning.ErrInvalid, kind, name, owner)
+// taken tells whether an object of the instance's deterministic name belongs to another
+// instance (say, leftovers of a destroyed one with the same slug) or to another control
+// plane. Apply refuses rather than adopt its data.
+func (r *Runtime) taken(kind, name string, l map[string]string, s provisioning.Spec) error {
+	if l[LabelInstance] == s.ID && r.mine(l) {
+		return nil
+	}
+	whose := ""
+	if !r.mine(l) {
+		whose = " of another control plane"
+	}
+	return fmt.Errorf("%w: %s %s belongs to instance %q%s", provisioning.ErrInvalid, kind, name, l[LabelInstance], whose)
 }
 
 // Apply creates or converges the instance. Each step inspects before it creates, so a
@@ -196,44 +226,41 @@ func (r *Runtime) ensureNetwork(ctx context.Context, s provisioning.Spec) error 
 	name := networkName(s.Slug)
 	n, err := r.engine.NetworkInspect(ctx, name, network.InspectOptions{})
 	if err == nil {
-		if n.Labels[LabelInstance] != s.ID {
-			return errTaken("network", name, n.Labels[LabelInstance])
-		}
-		return nil
+		return r.taken("network", name, n.Labels, s)
 	}
 	if !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("inspect network %s: %w", name, err)
 	}
-	return r.createNetwork(ctx, name, labels(s, "network"), s.ID)
+	return r.createNetwork(ctx, name, r.labels(s, "network"), s.ID)
 }
 
 func (r *Runtime) ensureVolume(ctx context.Context, s provisioning.Spec) error {
 	name := volumeName(s.Slug)
 	v, err := r.engine.VolumeInspect(ctx, name)
 	if err == nil {
-		if v.Labels[LabelInstance] != s.ID {
-			return errTaken("volume", name, v.Labels[LabelInstance])
-		}
-		return nil
+		return r.taken("volume", name, v.Labels, s)
 	}
 	if !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("inspect volume %s: %w", name, err)
 	}
-	if _, err := r.engine.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: labels(s, "data")}); err != nil {
+	if _, err := r.engine.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: r.labels(s, "data")}); err != nil {
 		return fmt.Errorf("create volume %s: %w", name, err)
 	}
 	return nil
 }
 
-// ensureContainer keeps a container whose spec hash matches and starts it; any other
-// container of that name is replaced (the volume keeps the data).
+// ensureContainer keeps a current container and starts it; any other container of the
+// instance is replaced (the volume keeps the data).
 func (r *Runtime) ensureContainer(ctx context.Context, s provisioning.Spec) (string, error) {
-	name, hash := appName(s.Slug), s.Hash()
+	name := appName(s.Slug)
 	c, err := r.engine.ContainerInspect(ctx, name)
+	if err == nil {
+		if err := r.taken("container", name, c.Config.Labels, s); err != nil {
+			return "", err
+		}
+	}
 	switch {
-	case err == nil && c.Config.Labels[LabelInstance] != s.ID:
-		return "", errTaken("container", name, c.Config.Labels[LabelInstance])
-	case err == nil && c.Config.Labels[LabelSpecHash] == hash && r.mountsSecrets(c, s.ID):
+	case err == nil && r.current(c, s):
 		if !c.State.Running {
 			if err := r.engine.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
 				return "", fmt.Errorf("start container %s: %w", name, err)
@@ -241,14 +268,14 @@ func (r *Runtime) ensureContainer(ctx context.Context, s provisioning.Spec) (str
 		}
 		return c.ID, nil
 	case err == nil:
-		r.log.InfoContext(ctx, "spec changed: recreating app container", "instance_id", s.ID, "container_id", c.ID)
+		r.log.InfoContext(ctx, "app container out of date: recreating it", "instance_id", s.ID, "container_id", c.ID)
 		if err := r.engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			return "", fmt.Errorf("remove container %s: %w", name, err)
 		}
 	case !cerrdefs.IsNotFound(err):
 		return "", fmt.Errorf("inspect container %s: %w", name, err)
 	}
-	cfg, host, netcfg := containerConfig(s, r.secretsDir(s.ID))
+	cfg, host, netcfg := r.containerConfig(s)
 	created, err := r.engine.ContainerCreate(ctx, cfg, host, netcfg, nil, name)
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", name, err)
@@ -288,12 +315,16 @@ func (r *Runtime) waitReady(ctx context.Context, s provisioning.Spec, id string)
 	return r.Status(ctx, s.ID)
 }
 
-// mountsSecrets tells whether container c reads its secrets from the instance's secrets
-// directory. One made before secrets were files (they were in its environment then), or
-// under another SecretsDir, does not, and is replaced.
-func (r *Runtime) mountsSecrets(c container.InspectResponse, id string) bool {
+// current tells whether app container c is what Apply would create for s now: the same
+// spec hash and owner, its secrets read from the instance's secrets directory. One made
+// before owner labels names no owner; one made before secrets were files has them in
+// its environment and no such mount.
+func (r *Runtime) current(c container.InspectResponse, s provisioning.Spec) bool {
+	if c.Config.Labels[LabelSpecHash] != s.Hash() || c.Config.Labels[LabelOwner] != r.opts.Owner {
+		return false
+	}
 	for _, m := range c.Mounts {
-		if m.Destination == secretsTarget && m.Source == r.secretsDir(id) && !m.RW {
+		if m.Destination == secretsTarget && m.Source == r.secretsDir(s.ID) && !m.RW {
 			return true
 		}
 	}
@@ -317,8 +348,18 @@ func isConflict(err error) bool {
 }
 
 // Destroy removes the instance's containers, volumes and networks, found by label, and
-// its secrets directory.
+// its secrets directory. Another owner's objects are left alone.
 func (r *Runtime) Destroy(ctx context.Context, id string) error {
+	return r.destroy(ctx, id, true)
+}
+
+// DestroyApp removes the instance's containers, networks and secrets, and keeps its
+// volumes.
+func (r *Runtime) DestroyApp(ctx context.Context, id string) error {
+	return r.destroy(ctx, id, false)
+}
+
+func (r *Runtime) destroy(ctx context.Context, id string, data bool) error {
 	if err := validID(id); err != nil {
 		return err
 	}
@@ -327,17 +368,25 @@ func (r *Runtime) Destroy(ctx context.Context, id string) error {
 		return fmt.Errorf("list containers of %s: %w", id, err)
 	}
 	for _, c := range cs {
+		if !r.mine(c.Labels) {
+			continue
+		}
 		if err := r.engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("remove container %s: %w", c.ID, err)
 		}
 	}
-	vs, err := r.engine.VolumeList(ctx, volume.ListOptions{Filters: byInstance(id)})
-	if err != nil {
-		return fmt.Errorf("list volumes of %s: %w", id, err)
-	}
-	for _, v := range vs.Volumes {
-		if err := r.engine.VolumeRemove(ctx, v.Name, true); err != nil && !cerrdefs.IsNotFound(err) {
-			return fmt.Errorf("remove volume %s: %w", v.Name, err)
+	if data {
+		vs, err := r.engine.VolumeList(ctx, volume.ListOptions{Filters: byInstance(id)})
+		if err != nil {
+			return fmt.Errorf("list volumes of %s: %w", id, err)
+		}
+		for _, v := range vs.Volumes {
+			if !r.mine(v.Labels) {
+				continue
+			}
+			if err := r.engine.VolumeRemove(ctx, v.Name, true); err != nil && !cerrdefs.IsNotFound(err) {
+				return fmt.Errorf("remove volume %s: %w", v.Name, err)
+			}
 		}
 	}
 	ns, err := r.engine.NetworkList(ctx, network.ListOptions{Filters: byInstance(id)})
@@ -345,6 +394,9 @@ func (r *Runtime) Destroy(ctx context.Context, id string) error {
 		return fmt.Errorf("list networks of %s: %w", id, err)
 	}
 	for _, n := range ns {
+		if !r.mine(n.Labels) {
+			continue
+		}
 		if err := r.engine.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("remove network %s: %w", n.Name, err)
 		}
@@ -369,7 +421,8 @@ func (r *Runtime) Status(ctx context.Context, id string) (provisioning.Status, e
 	return *st, nil
 }
 
-// List reports every instance with objects in the engine, orphans included.
+// List reports every instance with objects of this owner in the engine, orphans
+// included, and those whose objects name no owner (Unowned).
 func (r *Runtime) List(ctx context.Context) ([]provisioning.Status, error) {
 	all, err := r.collect(ctx, "")
 	if err != nil {
@@ -382,15 +435,19 @@ func (r *Runtime) List(ctx context.Context) ([]provisioning.Status, error) {
 	return out, nil
 }
 
-// collect groups the labelled objects by instance; id "" means all instances.
+// collect groups this owner's and unowned labelled objects by instance; id "" means all
+// instances. An instance none of whose objects names this owner is Unowned.
 func (r *Runtime) collect(ctx context.Context, id string) (map[string]*provisioning.Status, error) {
 	all := map[string]*provisioning.Status{}
 	get := func(labels map[string]string) *provisioning.Status {
 		iid := labels[LabelInstance]
 		st, ok := all[iid]
 		if !ok {
-			st = &provisioning.Status{ID: iid, Slug: labels[LabelSlug], Phase: provisioning.PhasePartial}
+			st = &provisioning.Status{ID: iid, Slug: labels[LabelSlug], Phase: provisioning.PhasePartial, Unowned: true}
 			all[iid] = st
+		}
+		if labels[LabelOwner] == r.opts.Owner {
+			st.Unowned = false
 		}
 		return st
 	}
@@ -399,6 +456,9 @@ func (r *Runtime) collect(ctx context.Context, id string) (map[string]*provision
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
 	for _, c := range cs {
+		if !r.mine(c.Labels) {
+			continue
+		}
 		st := get(c.Labels)
 		st.Components = append(st.Components, provisioning.Component{Kind: c.Labels[LabelRole], Name: strings.TrimPrefix(firstName(c.Names), "/"), State: string(c.State)})
 		if c.Labels[LabelRole] != "app" {
@@ -426,14 +486,18 @@ func (r *Runtime) collect(ctx context.Context, id string) (map[string]*provision
 		return nil, fmt.Errorf("list volumes: %w", err)
 	}
 	for _, v := range vs.Volumes {
-		get(v.Labels).Components = append(get(v.Labels).Components, provisioning.Component{Kind: "volume", Name: v.Name, State: "present"})
+		if r.mine(v.Labels) {
+			get(v.Labels).Components = append(get(v.Labels).Components, provisioning.Component{Kind: "volume", Name: v.Name, State: "present"})
+		}
 	}
 	ns, err := r.engine.NetworkList(ctx, network.ListOptions{Filters: byInstance(id)})
 	if err != nil {
 		return nil, fmt.Errorf("list networks: %w", err)
 	}
 	for _, n := range ns {
-		get(n.Labels).Components = append(get(n.Labels).Components, provisioning.Component{Kind: "network", Name: n.Name, State: "present"})
+		if r.mine(n.Labels) {
+			get(n.Labels).Components = append(get(n.Labels).Components, provisioning.Component{Kind: "network", Name: n.Name, State: "present"})
+		}
 	}
 	return all, nil
 }
@@ -453,6 +517,7 @@ func (r *Runtime) Logs(ctx context.Context, id string, lines int) (string, error
 	if err != nil {
 		return "", fmt.Errorf("list containers of %s: %w", id, err)
 	}
+	cs = slices.DeleteFunc(cs, func(c container.Summary) bool { return !r.mine(c.Labels) })
 	if len(cs) == 0 {
 		return "", fmt.Errorf("%w: %s", provisioning.ErrNotFound, id)
 	}

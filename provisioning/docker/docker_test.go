@@ -59,8 +59,8 @@ func leftovers(t *testing.T, c *client.Client, rt *Runtime, id string) []string 
 	for _, x := range ns {
 		out = append(out, "network "+x.Name)
 	}
-	if _, err := os.Lstat(filepath.Join(rt.opts.SecretsDir, id)); err == nil {
-		out = append(out, "secrets dir "+filepath.Join(rt.opts.SecretsDir, id))
+	if _, err := os.Lstat(rt.secretsDir(id)); err == nil {
+		out = append(out, "secrets dir "+rt.secretsDir(id))
 	}
 	return out
 }
@@ -122,9 +122,12 @@ func inspect(t *testing.T, c *client.Client, id string) string {
 	return out.String()
 }
 
+// testOwner owns what these tests make.
+const testOwner = "docker-test"
+
 func harness(t *testing.T, afterStep func(string)) runtimetest.Harness {
 	c := mustClient(t)
-	rt, err := newRuntime(c, Options{AfterStep: afterStep, ReadyTimeout: 60 * time.Second})
+	rt, err := newRuntime(c, Options{Owner: testOwner, AfterStep: afterStep, ReadyTimeout: 60 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +339,7 @@ func TestManyInstanceNetworks(t *testing.T) {
 		t.Skip("slow")
 	}
 	c := mustClient(t)
-	rt, err := newRuntime(c, Options{})
+	rt, err := newRuntime(c, Options{Owner: testOwner})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,15 +29,21 @@ func DefaultSecretsDir(fallback string) string {
 	return fallback
 }
 
-func (r *Runtime) secretsDir(id string) string { return filepath.Join(r.opts.SecretsDir, id) }
+// secretsDir is the instance's directory of secret files. The owner's level keeps
+// runtimes of two owners sharing a SecretsDir from removing each other's.
+func (r *Runtime) secretsDir(id string) string {
+	return filepath.Join(r.opts.SecretsDir, r.opts.Owner, id)
+}
 
 // writeSecrets lays out the instance's secrets directory, bind-mounted read-only into
 // the app: every secret as a file only the app's user reads, written atomically on
 // every Apply (which also repairs a directory lost with a tmpfs), nothing else in it.
-// The parent stays 0700, so no other user of the host reaches the files.
+// The parents stay 0700, so no other user of the host reaches the files.
 func (r *Runtime) writeSecrets(s provisioning.Spec) error {
-	if err := privateDir(r.opts.SecretsDir); err != nil {
-		return err
+	for _, d := range []string{r.opts.SecretsDir, filepath.Join(r.opts.SecretsDir, r.opts.Owner)} {
+		if err := privateDir(d); err != nil {
+			return err
+		}
 	}
 	dir := r.secretsDir(s.ID)
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {

@@ -25,7 +25,7 @@ func TestSecretsAreReadOnlyFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(rt.opts.SecretsDir, spec.ID)
+	dir := rt.secretsDir(spec.ID)
 	for name := range spec.Secrets {
 		if want := name + "_FILE=" + secretsTarget + "/" + name; !slices.Contains(in.Config.Env, want) {
 			t.Errorf("env %v lacks %s", in.Config.Env, want)
@@ -52,9 +52,10 @@ func TestSecretsAreReadOnlyFiles(t *testing.T) {
 	if bind == nil || bind.Type != mount.TypeBind || bind.RW || bind.Source != dir || !filepath.IsAbs(bind.Source) {
 		t.Fatalf("secrets mount %+v; want a read-only bind of %s", bind, dir)
 	}
-	parent, err := os.Stat(rt.opts.SecretsDir)
-	if err != nil || parent.Mode().Perm() != 0o700 {
-		t.Errorf("secrets parent dir: %v, %v; want 0700", parent, err)
+	for _, p := range []string{rt.opts.SecretsDir, filepath.Dir(dir)} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("secrets parent dir %s: %v, %v; want 0700", p, fi, err)
+		}
 	}
 	own, err := os.Stat(dir)
 	if err != nil {
@@ -74,7 +75,7 @@ func TestLostSecretsAreRewritten(t *testing.T) {
 	rt := h.Runtime.(*Runtime)
 	ctx := context.Background()
 	spec, _ := apply(t, h, "lostsecrets")
-	dir := filepath.Join(rt.opts.SecretsDir, spec.ID)
+	dir := rt.secretsDir(spec.ID)
 	if err := c.ContainerStop(ctx, appName(spec.Slug), container.StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestContainerWithSecretsInItsEnvironmentIsReplaced(t *testing.T) {
 	if err := c.ContainerRemove(ctx, appName(spec.Slug), container.RemoveOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	cfg, host, netcfg := containerConfig(spec, rt.secretsDir(spec.ID))
+	cfg, host, netcfg := rt.containerConfig(spec)
 	cfg.Env = slices.DeleteFunc(cfg.Env, func(kv string) bool { return strings.Contains(strings.SplitN(kv, "=", 2)[0], "_FILE") })
 	for name, value := range spec.Secrets {
 		cfg.Env = append(cfg.Env, name+"="+value)

@@ -252,8 +252,34 @@ func (r *Runtime) supervise(id string) *supervisor {
 
 // Destroy stops the process and removes the instance's directory. Absent is success.
 func (r *Runtime) Destroy(ctx context.Context, id string) error {
+	if found, err := r.stop(id); err != nil || !found {
+		return err
+	}
+	if err := os.RemoveAll(r.dir(id)); err != nil {
+		return fmt.Errorf("remove %s: %w", r.dir(id), err)
+	}
+	return nil
+}
+
+// DestroyApp stops the process and removes its secrets and environment; the data dir
+// (and the state and logs) stay. Absent is success.
+func (r *Runtime) DestroyApp(ctx context.Context, id string) error {
+	if found, err := r.stop(id); err != nil || !found {
+		return err
+	}
+	for _, p := range []string{filepath.Join(r.dir(id), "secrets"), filepath.Join(r.dir(id), "env.json")} {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("remove %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// stop stops supervising the instance and its process for good (until the next Apply).
+// Reports whether the instance's directory exists.
+func (r *Runtime) stop(id string) (bool, error) {
 	if id == "" || strings.ContainsAny(id, "/.") {
-		return fmt.Errorf("%w: instance id %q", provisioning.ErrInvalid, id)
+		return false, fmt.Errorf("%w: instance id %q", provisioning.ErrInvalid, id)
 	}
 	r.mu.Lock()
 	s := r.sups[id]
@@ -263,7 +289,7 @@ func (r *Runtime) Destroy(ctx context.Context, id string) error {
 		s.quit()
 	}
 	if _, err := os.Stat(r.dir(id)); errors.Is(err, os.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	// Under the lock, so no supervisor (of this or another Runtime) restarts the app
 	// between the stop and the removal: once Stopped is written, they let go.
@@ -279,13 +305,13 @@ func (r *Runtime) Destroy(ctx context.Context, id string) error {
 		r.stopProcess(st)
 		return nil
 	})
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("stop %s: %w", id, err)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
 	}
-	if err := os.RemoveAll(r.dir(id)); err != nil {
-		return fmt.Errorf("remove %s: %w", r.dir(id), err)
+	if err != nil {
+		return false, fmt.Errorf("stop %s: %w", id, err)
 	}
-	return nil
+	return true, nil
 }
 
 // stopProcess stops every process of the instance: the recorded one and any other

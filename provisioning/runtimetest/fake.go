@@ -14,8 +14,8 @@ import (
 // to make that method fail; AfterStep sees "created" once an instance exists.
 type Fake struct {
 	*world
-	ApplyErr, DestroyErr, StatusErr, ListErr, LogsErr error
-	AfterStep                                         func(step string)
+	ApplyErr, DestroyErr, DestroyAppErr, StatusErr, ListErr, LogsErr error
+	AfterStep                                                        func(step string)
 }
 
 // world is the state that views of one fake share.
@@ -62,7 +62,7 @@ func (f *Fake) Apply(ctx context.Context, s provisioning.Spec) (provisioning.Sta
 	}
 	f.mu.Lock()
 	st, ok := f.instances[s.ID]
-	if !ok {
+	if !ok || st.Upstream == "" { // new, or data only after DestroyApp
 		f.nextPort++
 		st = provisioning.Status{ID: s.ID, Slug: s.Slug, Phase: provisioning.PhaseStarting, Upstream: fmt.Sprintf("127.0.0.1:%d", f.nextPort),
 			Components: []provisioning.Component{{Kind: "app", Name: s.Slug, State: "created"}}}
@@ -92,6 +92,22 @@ func (f *Fake) Destroy(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.instances, id)
+	return nil
+}
+
+// DestroyApp keeps the instance as data only: not running, no upstream.
+func (f *Fake) DestroyApp(_ context.Context, id string) error {
+	f.count("DestroyApp")
+	if f.DestroyAppErr != nil {
+		return f.DestroyAppErr
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if st, ok := f.instances[id]; ok {
+		st.Phase, st.Ready, st.Upstream = provisioning.PhasePartial, false, ""
+		st.Components = []provisioning.Component{{Kind: "data", Name: st.Slug, State: "present"}}
+		f.instances[id] = st
+	}
 	return nil
 }
 

@@ -74,6 +74,7 @@ func Run(t *testing.T, newHarness New) {
 	t.Run("CrashMidApplyConverges", func(t *testing.T) { t.Parallel(); testCrash(t, newHarness) })
 	t.Run("ModesKeepData", func(t *testing.T) { t.Parallel(); testModes(t, newHarness) })
 	t.Run("DestroyLeavesNothing", func(t *testing.T) { t.Parallel(); testDestroy(t, newHarness) })
+	t.Run("DestroyAppKeepsData", func(t *testing.T) { t.Parallel(); testDestroyApp(t, newHarness) })
 	t.Run("ListShowsOrphans", func(t *testing.T) { t.Parallel(); testList(t, newHarness) })
 	t.Run("InvalidSpecCreatesNothing", func(t *testing.T) { t.Parallel(); testInvalid(t, newHarness) })
 	t.Run("SecretsOutOfSight", func(t *testing.T) { t.Parallel(); testSecretsOutOfSight(t, newHarness) })
@@ -212,6 +213,37 @@ func testDestroy(t *testing.T, nh New) {
 	}
 	if _, err := h.Runtime.Status(ctxFor(t), id); !errors.Is(err, provisioning.ErrNotFound) {
 		t.Fatalf("status after destroy: %v, want ErrNotFound", err)
+	}
+}
+
+// testDestroyApp: the app goes, the data stays, and the next Apply brings the instance
+// back with it.
+func testDestroyApp(t *testing.T, nh New) {
+	h := nh(t, nil)
+	id, slug := Unique("keep")
+	spec := Spec(h, id, slug)
+	st := mustApply(t, h, spec)
+	if h.ServesApp {
+		app := newAppClient(t, st.Upstream)
+		app.call("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
+	}
+	for i := 0; i < 2; i++ { // the second time finds nothing to stop
+		if err := h.Runtime.DestroyApp(ctxFor(t), id); err != nil {
+			t.Fatalf("destroy app (%d): %v", i+1, err)
+		}
+	}
+	if st, err := h.Runtime.Status(ctxFor(t), id); err != nil || st.Phase == provisioning.PhaseRunning || st.Ready {
+		t.Fatalf("status after destroying the app: %+v, %v; want it there, not running", st, err)
+	}
+	if len(h.Leftovers(t, id)) == 0 {
+		t.Fatal("nothing is left after destroying the app: the data went with it")
+	}
+	st = mustApply(t, h, spec)
+	if h.ServesApp {
+		newAppClient(t, st.Upstream).login("ada@example.org", "conformance password")
+	}
+	if err := h.Runtime.DestroyApp(ctxFor(t), "never-existed"); err != nil {
+		t.Fatalf("destroy the app of an unknown instance: %v", err)
 	}
 }
 

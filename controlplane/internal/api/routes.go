@@ -32,6 +32,6 @@ func (s *Server) routeTable() []Route {
 		{Method: "DELETE", Path: "/v1/webhooks/:id", Scope: Admin, Summary: "Remove a webhook", Status: http.StatusNoContent, Handler: s.deleteWebhook},
 		{Method: "GET", Path: "/v1/webhooks/deliveries", Scope: Admin, Summary: "Recent webhook deliveries (webhook_id, limit)", Status: 200, Reply: client.DeliveryList{}, Handler: s.listDeliveries},
 		{Method: "GET", Path: "/v1/gc", Scope: Admin, Summary: "Runtime objects whose instance is unknown or destroyed", Status: 200, Reply: client.OrphanList{}, Handler: s.listOrphans},
-		{Method: "POST", Path: "/v1/gc", Scope: Admin, Summary: "Remove those runtime objects", Status: 200, Reply: client.OrphanList{}, Handler: s.collectOrphans},
+		{Method: "POST", Path: "/v1/gc", Scope: Admin, Summary: "Remove those runtime objects; their data only with volumes, a grace period after the first gc", Request: client.CollectOrphans{}, Status: 200, Reply: client.OrphanList{}, Handler: s.collectOrphans},
 	}
 }

@@ -50,7 +50,13 @@ type Options struct {
 	Logger  *slog.Logger
 	Metrics http.Handler
 	Version string
+	// OrphanDataGrace is how long after the first gc that found an orphan its data (its
+	// volumes) may be removed, and then only when asked (default DefaultOrphanDataGrace).
+	OrphanDataGrace time.Duration
 }
+
+// DefaultOrphanDataGrace: a week for someone to miss an instance orphaned by mistake.
+const DefaultOrphanDataGrace = 7 * 24 * time.Hour
 
 // Server is the API.
 type Server struct {
@@ -125,6 +131,9 @@ func New(o Options) *Server {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.OrphanDataGrace == 0 {
+		o.OrphanDataGrace = DefaultOrphanDataGrace
 	}
 	s := &Server{opts: o, log: o.Logger, echo: echo.New()}
 	s.echo.HideBanner, s.echo.HidePort = true, true

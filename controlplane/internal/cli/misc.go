@@ -127,37 +127,66 @@ func newWebhookCmd(d *deps) *cobra.Command {
 }
 
 func newGCCmd(d *deps) *cobra.Command {
-	var yes bool
+	var yes, volumes bool
 	cmd := &cobra.Command{
 		Use:   "gc",
 		Short: "List (and with --yes remove) runtime objects without a live instance",
-		Args:  cobra.NoArgs,
+		Long: `List the runtime objects of this control plane whose instance it does not know or
+knows as destroyed. With --yes remove their apps (containers, networks, secrets);
+their data (volumes) stays until a grace period after the first such gc, and goes
+only with --yes --volumes. Objects that name no owner (made before owner labels)
+may be another control plane's: they are listed, never removed.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if volumes && !yes {
+				return usagef("--volumes: only with --yes")
+			}
 			c, err := d.client()
 			if err != nil {
 				return err
 			}
-			os, err := c.Orphans(cmd.Context(), yes)
+			var list client.OrphanList
+			if yes {
+				list, err = c.CollectOrphans(cmd.Context(), client.CollectOrphans{Volumes: volumes})
+			} else {
+				list, err = c.Orphans(cmd.Context())
+			}
 			if err != nil {
 				return err
 			}
-			rows := make([][]string, len(os.Items))
-			for i, o := range os.Items {
-				rows[i] = []string{o.InstanceID, o.Slug, o.Phase, o.Reason}
+			rows := make([][]string, len(list.Items))
+			for i, o := range list.Items {
+				rows[i] = []string{o.InstanceID, o.Slug, o.Phase, o.Reason, orphanAction(o)}
 			}
-			if err := d.print(os, []string{"INSTANCE", "SLUG", "PHASE", "REASON"}, rows); err != nil {
+			if err := d.print(list, []string{"INSTANCE", "SLUG", "PHASE", "REASON", "ACTION"}, rows); err != nil {
 				return err
 			}
-			if d.global.output == "table" {
-				if yes {
-					fmt.Fprintf(d.stderr, "removed %d\n", len(os.Items))
-				} else if len(os.Items) > 0 {
-					fmt.Fprintln(d.stderr, "run again with --yes to remove them")
-				}
+			if d.global.output == "table" && !yes && len(list.Items) > 0 {
+				fmt.Fprintln(d.stderr, "run again with --yes to remove their apps, with --yes --volumes their data after the grace period")
 			}
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&yes, "yes", false, "remove what is listed")
+	cmd.Flags().BoolVar(&yes, "yes", false, "remove the apps of what is listed")
+	cmd.Flags().BoolVar(&volumes, "volumes", false, "with --yes: remove the data too once its grace period has passed")
 	return cmd
+}
+
+// orphanAction says in a word or three what gc did, or will do, with an orphan.
+func orphanAction(o client.Orphan) string {
+	when := ""
+	if o.DataRemovableAt != nil {
+		when = o.DataRemovableAt.UTC().Format(time.RFC3339)
+	}
+	switch {
+	case o.Unowned:
+		return "kept: names no owner"
+	case o.Removed == client.RemovedAll:
+		return "removed with its data"
+	case o.Removed == client.RemovedApp:
+		return "app removed; data removable from " + when
+	case when != "":
+		return "data removable from " + when
+	}
+	return ""
 }

@@ -70,6 +70,52 @@ func (p *plane) leftovers(id string) []string {
 	return out
 }
 
+// checkDockerObjects reads the instance's app container back from the engine: every
+// object names this control plane as its owner, and neither docker inspect nor the
+// app's environment shows the setup token (a secret, passed as a file).
+func (p *plane) checkDockerObjects(id, setupToken string) {
+	p.t.Helper()
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	cs, err := c.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", docker.LabelInstance+"="+id))})
+	if err != nil || len(cs) != 1 {
+		p.t.Fatalf("containers of %s: %v, %v", id, cs, err)
+	}
+	in, err := c.ContainerInspect(ctx, cs[0].ID)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	owner := in.Config.Labels[docker.LabelOwner]
+	if !strings.HasPrefix(owner, "cp-") {
+		p.t.Errorf("the app container's owner label is %q", owner)
+	}
+	vs, _ := c.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", docker.LabelInstance+"="+id))})
+	ns, _ := c.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", docker.LabelInstance+"="+id))})
+	if len(vs.Volumes) != 1 || vs.Volumes[0].Labels[docker.LabelOwner] != owner || len(ns) != 1 || ns[0].Labels[docker.LabelOwner] != owner {
+		p.t.Errorf("the volume and network do not name owner %s: %+v %+v", owner, vs.Volumes, ns)
+	}
+	b, _ := json.Marshal(in)
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", in.State.Pid))
+	if err != nil {
+		p.t.Fatalf("the app's environment: %v", err)
+	}
+	if setupToken == "" || bytes.Contains(b, []byte(setupToken)) || bytes.Contains(environ, []byte(setupToken)) {
+		p.t.Errorf("the setup token (%q) shows in docker inspect or the app's environment", setupToken)
+	}
+	if !bytes.Contains(environ, []byte("SPROUDCHAT_SETUP_TOKEN_FILE=")) {
+		p.t.Errorf("the app's environment names no setup token file:\n%s", bytes.ReplaceAll(environ, []byte{0}, []byte{'\n'}))
+	}
+	for _, m := range in.Mounts {
+		if m.Destination == "/run/secrets" && m.Source != filepath.Join(p.dataDir, "secrets", owner, id) {
+			p.t.Errorf("secrets come from %s, want the data dir", m.Source)
+		}
+	}
+}
+
 func (p *plane) create(slug string) cpclient.Instance {
 	p.t.Helper()
 	inst, err := p.api.CreateInstance(context.Background(), cpclient.CreateInstance{CustomerID: "cus_e2e", Slug: slug, Plan: "starter",
@@ -96,9 +142,16 @@ func TestInstanceLifecycle(t *testing.T) {
 			t.Fatalf("create answered %+v", inst)
 		}
 		p.wait(inst.ID, "active")
+		setup, _ := url.Parse(inst.SetupURL)
+		if p.runtime == "docker" {
+			p.checkDockerObjects(inst.ID, setup.Query().Get("token"))
+		}
+		warned := strings.Count(p.output(), "the process runtime runs every instance as this user with no memory limit")
+		if want := map[string]int{"process": 1, "docker": 0}[p.runtime]; warned != want {
+			t.Errorf("serve --runtime %s warned %d times about the process runtime, want %d", p.runtime, warned, want)
+		}
 
 		// The customer opens the setup link at their URL, through the edge router.
-		setup, _ := url.Parse(inst.SetupURL)
 		c := p.customer(inst.URL)
 		if code, _ := c.call("GET", "/readyz", nil); code != 200 {
 			t.Fatalf("instance through the edge: %d", code)
@@ -198,7 +251,7 @@ func TestCrashRecovery(t *testing.T) {
 		if left := p.leftovers(inst.ID); len(left) > 0 {
 			t.Fatalf("left after recovery: %v", left)
 		}
-		orphans, err := p.api.Orphans(ctx, false)
+		orphans, err := p.api.Orphans(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

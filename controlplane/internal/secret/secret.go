@@ -6,7 +6,9 @@ package secret
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -98,6 +100,15 @@ func LoadOrCreateKey(dir string) ([]byte, error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// Derive returns a stable public id for purpose made from key: the first 8 bytes of
+// HMAC-SHA256(key, purpose), hex encoded. Every process with the key (replicas sharing
+// a store share it) derives the same id; the id reveals nothing of the key.
+func Derive(key []byte, purpose string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(purpose))
+	return hex.EncodeToString(m.Sum(nil)[:8])
 }
 
 // Random returns n random bytes, hex encoded.

@@ -200,12 +200,13 @@ func pickRuntime(ctx context.Context, cfg Config, log *slog.Logger) (provisionin
 	}
 	switch name {
 	case "docker":
-		rt, err := docker.New(docker.Options{Logger: log})
+		rt, err := newDocker(cfg, log)
 		return rt, name, err
 	case "process":
 		if cfg.InstanceBinary == "" {
 			return nil, "", errors.New("--instance-binary: no sproudchat binary found beside sproudctl or on PATH")
 		}
+		log.WarnContext(ctx, "the process runtime runs every instance as this user with no memory limit: for development and single-customer use only")
 		rt, err := process.New(process.Options{Binary: cfg.InstanceBinary, Dir: filepath.Join(cfg.DataDir, "runtime"), Logger: log})
 		return rt, name, err
 	}

@@ -103,7 +103,7 @@ func run(n, density int, out, image string) error {
 	if err != nil {
 		return err
 	}
-	rt, err := docker.New(docker.Options{})
+	rt, err := docker.New(docker.Options{Owner: "bench"})
 	if err != nil {
 		return err
 	}
