@@ -28,6 +28,7 @@ func TestBadConfigurationExitsTwoAndCreatesNothing(t *testing.T) {
 		{"SPROUDCHAT_DATA_DIR": dir},
 		{"SPROUDCHAT_DATA_DIR": dir, "SPROUDCHAT_SECRET_KEY": testKey, "SPROUDCHAT_MODE": "readonly"},
 		{"SPROUDCHAT_DATA_DIR": dir, "SPROUDCHAT_SECRET_KEY": testKey, "SPROUDCHAT_DATABASE_URL": "sqlite://x"},
+		{"SPROUDCHAT_DATA_DIR": dir, "SPROUDCHAT_SECRET_KEY": testKey, "SPROUDCHAT_SMTP_URL": "smtp://u:pw@relay.example:587?tls=optional"},
 	}
 	for _, env := range cases {
 		for _, cmd := range []string{"serve", "migrate"} {

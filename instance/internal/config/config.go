@@ -144,6 +144,10 @@ func Load(getenv Getenv) (Config, error) {
 		if perr != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
 			return c, &Error{"SPROUDCHAT_SMTP_URL", "must be smtp://user:pass@host:port or smtps://…"}
 		}
+		// A misspelt option must not quietly leave STARTTLS optional.
+		if q := u.Query(); len(q) > 1 || len(q) == 1 && (len(q["tls"]) != 1 || q.Get("tls") != "required") {
+			return c, &Error{"SPROUDCHAT_SMTP_URL", "the one option is ?tls=required (STARTTLS or no mail)"}
+		}
 		c.SMTPURL = u
 	}
 	return c, nil

@@ -66,6 +66,10 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_BASE_URL": "acme.example"}, "SPROUDCHAT_BASE_URL", ""},
 		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_DATABASE_URL": "mysql://u:hunter2@db/x"}, "SPROUDCHAT_DATABASE_URL", "hunter2"},
 		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_SMTP_URL": "http://u:hunter2@mail"}, "SPROUDCHAT_SMTP_URL", "hunter2"},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_SMTP_URL": "smtp://u:hunter2@mail:587?tls=sometimes"}, "SPROUDCHAT_SMTP_URL", "hunter2"},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_SMTP_URL": "smtp://u:hunter2@mail:587?tls="}, "SPROUDCHAT_SMTP_URL", "hunter2"},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_SMTP_URL": "smtp://u:hunter2@mail:587?tsl=required"}, "SPROUDCHAT_SMTP_URL", "hunter2"},
+		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_SMTP_URL": "smtp://u:hunter2@mail:587?tls=required&tls=no"}, "SPROUDCHAT_SMTP_URL", "hunter2"},
 		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_SETUP_TOKEN": "short"}, "SPROUDCHAT_SETUP_TOKEN", ""},
 		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_INSTANCE_ID": "in 1\r\nX-Evil: 1"}, "SPROUDCHAT_INSTANCE_ID", ""},
 	}
@@ -79,5 +83,15 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		if tc.notIn != "" && strings.Contains(err.Error(), tc.notIn) {
 			t.Errorf("%v: the message %q repeats a secret", tc.env, err)
 		}
+	}
+}
+
+func TestSMTPURLMayRequireTLS(t *testing.T) {
+	c, err := Load(env(map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_SMTP_URL": "smtp://u:p@relay.example:587?tls=required"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTPURL.Host != "relay.example:587" || c.SMTPURL.Query().Get("tls") != "required" {
+		t.Fatalf("SMTP URL %v", c.SMTPURL)
 	}
 }

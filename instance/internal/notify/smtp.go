@@ -16,15 +16,22 @@ import (
 )
 
 // SMTP sends through the server of an smtp:// or smtps:// URL: smtps is TLS from the
-// first byte; smtp upgrades with STARTTLS when the server offers it. Credentials never
-// travel unencrypted to a host other than loopback.
+// first byte; smtp upgrades with STARTTLS when the server offers it, and with
+// ?tls=required sends nothing to a server that does not (someone on the way could have
+// removed the offer). Credentials never travel unencrypted to a host other than
+// loopback.
 type SMTP struct {
-	addr     string
-	implicit bool
-	user     string
-	pass     string
-	tls      *tls.Config
+	addr       string
+	implicit   bool
+	requireTLS bool
+	user       string
+	pass       string
+	tls        *tls.Config
 }
+
+// ErrNoSTARTTLS is returned by Send when the URL says tls=required and the server
+// offers no STARTTLS: nothing was sent.
+var ErrNoSTARTTLS = errors.New("the server offers no STARTTLS and the SMTP URL says tls=required: nothing sent")
 
 // NewSMTP returns the transport of u.
 func NewSMTP(u *url.URL) *SMTP {
@@ -32,7 +39,8 @@ func NewSMTP(u *url.URL) *SMTP {
 	if port == "" {
 		port = map[bool]string{true: "465", false: "587"}[u.Scheme == "smtps"]
 	}
-	s := &SMTP{addr: net.JoinHostPort(u.Hostname(), port), implicit: u.Scheme == "smtps", tls: &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}}
+	s := &SMTP{addr: net.JoinHostPort(u.Hostname(), port), implicit: u.Scheme == "smtps", requireTLS: u.Query().Get("tls") == "required",
+		tls: &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}}
 	if u.User != nil {
 		s.user = u.User.Username()
 		s.pass, _ = u.User.Password()
@@ -76,7 +84,7 @@ func (s *SMTP) dial(ctx context.Context) (net.Conn, error) {
 }
 
 // connect opens a session: TLS from the start for smtps, else STARTTLS when the server
-// offers it, else (no password to protect, or a loopback server) plain.
+// offers it, else (unless TLS is required) plain.
 func (s *SMTP) connect(ctx context.Context) (*smtp.Client, bool, error) {
 	conn, err := s.dial(ctx)
 	if err != nil {
@@ -92,6 +100,9 @@ func (s *SMTP) connect(ctx context.Context) (*smtp.Client, bool, error) {
 	}
 	if !strings.Contains(err.Error(), "doesn't support STARTTLS") {
 		return nil, false, fmt.Errorf("starttls: %w", err)
+	}
+	if s.requireTLS {
+		return nil, false, fmt.Errorf("connect to %s: %w", s.addr, ErrNoSTARTTLS)
 	}
 	if conn, err = s.dial(ctx); err != nil {
 		return nil, false, err
