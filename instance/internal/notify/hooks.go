@@ -100,13 +100,6 @@ type Delivery struct {
 	Count int
 }
 
-// CoalesceWindow is how often at most a target hears of each coalesced event type.
-const CoalesceWindow = time.Minute
-
-// coalesced are the event types a visitor can cause at will: a flood of chats tells
-// each target once a minute, with the count, instead of once a chat.
-var coalesced = []string{EventChatNew, EventChatUnanswered}
-
 // Attempt is one try of a delivery, for the delivery log.
 type Attempt struct {
 	ID         int64
@@ -411,25 +404,6 @@ func (h *Hooks) delivery(targetID int64, ev Event) Delivery {
 	payload, _ := json.Marshal(ev)
 	return Delivery{DeliveryID: "dlv_" + randomHex(16), TargetID: targetID, EventType: ev.Type, Payload: string(payload), Status: MailPending,
 		NextAttempt: now, CreatedAt: now, Count: 1}
-}
-
-// event is what a delivery tells: its stored event, and for a coalesced type the
-// count in data.count, and in the title when it stands for more than one.
-func (d Delivery) event() Event {
-	var ev Event
-	json.Unmarshal([]byte(d.Payload), &ev)
-	if !slices.Contains(coalesced, d.EventType) {
-		return ev
-	}
-	n := max(d.Count, 1)
-	if ev.Data == nil {
-		ev.Data = map[string]any{}
-	}
-	ev.Data["count"] = n
-	if n > 1 {
-		ev.Title = fmt.Sprintf("%s, and %d more", ev.Title, n-1)
-	}
-	return ev
 }
 
 // Test sends a test notification to one target now and returns the attempt. A failed
