@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,6 +25,14 @@ func TestLoginBurstDoesNotKillAStarterInstance(t *testing.T) {
 		t.Fatalf("the test spec's memory is %d, want the starter plan's 128 MiB", spec.App.Resources.MemoryBytes)
 	}
 	base := "http://" + st.Upstream
+	// The Go runtime knows the container's limit (90% of it) and sizes the gate from it.
+	logs, err := h.Runtime.Logs(context.Background(), spec.ID, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf(`"memory_limit_bytes":%d,"password_hashes_at_once":`, uint64(float64(spec.App.Resources.MemoryBytes)*0.9)); !strings.Contains(logs, want) {
+		t.Fatalf("the instance's start-up log lacks %s:\n%s", want, logs)
+	}
 	runtimetest.SetupAndLogin(t, base, spec)
 
 	// /readyz throughout the burst and a little after.
