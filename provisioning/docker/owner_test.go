@@ -3,6 +3,8 @@ package docker
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,6 +24,7 @@ func ownedRuntime(t *testing.T, owner string) *Runtime {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.Remove(filepath.Join(rt.opts.SecretsDir, owner)) }) // empty once its instances are gone
 	return rt
 }
 
