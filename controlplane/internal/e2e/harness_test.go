@@ -77,6 +77,7 @@ type plane struct {
 	apiAddr  string
 	edgeAddr string
 	token    string
+	args     []string // more serve flags
 	cmd      *exec.Cmd
 	out      *bytes.Buffer
 	mu       sync.Mutex
@@ -109,9 +110,10 @@ func (p *plane) start() {
 	p.t.Helper()
 	p.out = &bytes.Buffer{}
 	p.exited = make(chan struct{})
-	p.cmd = exec.Command(sproudctl(p.t), "serve", "--runtime", p.runtime, "--data-dir", p.dataDir,
+	args := []string{"serve", "--runtime", p.runtime, "--data-dir", p.dataDir,
 		"--templates", filepath.Join(runtimetest.Root(), "templates"), "--api-addr", p.apiAddr, "--edge-addr", p.edgeAddr,
-		"--instance-binary", runtimetest.Binary(p.t), "--app-version", "test", "--lease-ttl", "2s")
+		"--instance-binary", runtimetest.Binary(p.t), "--app-version", "test", "--lease-ttl", "2s"}
+	p.cmd = exec.Command(sproudctl(p.t), append(args, p.args...)...)
 	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	p.cmd.Stdout, p.cmd.Stderr = lockedWriter{&p.mu, p.out}, lockedWriter{&p.mu, p.out}
 	if err := p.cmd.Start(); err != nil {
