@@ -28,6 +28,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/provisioning"
@@ -56,7 +57,13 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// CheckTimeout bounds dialling and checking one new upstream connection; default 5s.
 	CheckTimeout time.Duration
+	// Clock spaces the runtime questions about one instance (see LookupEvery).
+	Clock clock.Clock
 }
+
+// LookupEvery is how often the edge asks the runtime about one instance at most: a
+// visitor hammering an instance that is down must not hammer the engine's API too.
+const LookupEvery = time.Second
 
 // Router is the edge's http.Handler.
 type Router struct {
@@ -66,6 +73,7 @@ type Router struct {
 	locator    Locator
 	trusted    trust
 	timeout    time.Duration
+	clock      clock.Clock
 	proxy      *httputil.ReverseProxy
 	transport  *http.Transport
 	lookups    singleflight.Group
@@ -76,6 +84,15 @@ type Router struct {
 	// moved holds where the runtime said an instance is now, while the store still
 	// names the address it had before (the reconciler writes it only on state changes).
 	moved map[string]moved
+	// asked holds the runtime's last answer about an instance, reused for LookupEvery.
+	asked map[string]answer
+}
+
+// answer is what the runtime said about an instance, and when.
+type answer struct {
+	upstream string
+	err      error
+	at       time.Time
 }
 
 type entry struct {
@@ -96,8 +113,12 @@ func New(src Routes, o Options) *Router {
 	if o.CheckTimeout <= 0 {
 		o.CheckTimeout = 5 * time.Second
 	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
 	r := &Router{src: src, baseDomain: strings.ToLower(o.BaseDomain), log: o.Logger, locator: o.Locator, trusted: o.TrustedProxies,
-		timeout: o.CheckTimeout, table: map[string]entry{}, byID: map[string]string{}, moved: map[string]moved{}}
+		timeout: o.CheckTimeout, clock: o.Clock, table: map[string]entry{}, byID: map[string]string{}, moved: map[string]moved{},
+		asked: map[string]answer{}}
 	// One pool for all instances, keyed by instance id (the URL host of every outgoing
 	// request), so a connection checked for one instance is never used for another.
 	r.transport = &http.Transport{
@@ -146,6 +167,11 @@ func (r *Router) Refresh(ctx context.Context) error {
 	for id, m := range r.moved {
 		if byID[id] != m.base {
 			delete(r.moved, id)
+		}
+	}
+	for id := range r.asked {
+		if _, ok := byID[id]; !ok {
+			delete(r.asked, id)
 		}
 	}
 	r.mu.Unlock()

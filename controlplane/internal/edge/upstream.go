@@ -72,16 +72,25 @@ func (r *Router) dial(ctx context.Context, _, addr string) (net.Conn, error) {
 }
 
 // locate asks the runtime where instance id answers now. Concurrent requests for one
-// instance share one question.
+// instance share one question, and an answer is reused for LookupEvery.
 func (r *Router) locate(ctx context.Context, id string) (string, error) {
 	if r.locator == nil {
 		return "", errors.New("no runtime to ask")
+	}
+	r.mu.RLock()
+	last, ok := r.asked[id]
+	r.mu.RUnlock()
+	if ok && r.clock.Now().Sub(last.at) < LookupEvery {
+		return last.upstream, last.err
 	}
 	ch := r.lookups.DoChan(id, func() (any, error) {
 		// Detached from the first asker, whose request may end while others wait.
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 		defer cancel()
 		st, err := r.locator.Status(lctx, id)
+		r.mu.Lock()
+		r.asked[id] = answer{upstream: st.Upstream, err: err, at: r.clock.Now()}
+		r.mu.Unlock()
 		return st.Upstream, err
 	})
 	select {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/provisioning"
@@ -272,5 +273,30 @@ func TestConcurrentRequestsDuringAMove(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Errorf("a request failed: %s", e)
+	}
+}
+
+// TestRuntimeIsAskedAtMostOncePerInterval: requests for an instance that is down do not
+// each cost a question to the engine.
+func TestRuntimeIsAskedAtMostOncePerInterval(t *testing.T) {
+	dead := upstream(t, "in1")
+	addr := strings.TrimPrefix(dead.URL, "http://")
+	dead.Close()
+	loc := &locator{where: map[string]string{}} // restarting: no port yet
+	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	_, get := edgeFor(t, &routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: addr}}}, Options{Locator: loc, Clock: clk})
+	for range 5 {
+		if code, _ := get("acme.sproud.test", "/x"); code != http.StatusBadGateway {
+			t.Fatalf("%d, want 502 while the instance is down", code)
+		}
+	}
+	if n := loc.count(); n != 1 {
+		t.Fatalf("asked the runtime %d times within %s, want once", n, LookupEvery)
+	}
+	back := upstream(t, "in1")
+	loc.set("in1", strings.TrimPrefix(back.URL, "http://"))
+	clk.Advance(LookupEvery)
+	if code, body := get("acme.sproud.test", "/x"); code != 200 || loc.count() != 2 {
+		t.Fatalf("after %s: %d %s, runtime asked %d times", LookupEvery, code, body, loc.count())
 	}
 }
