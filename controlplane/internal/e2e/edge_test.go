@@ -20,6 +20,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/pires/go-proxyproto"
 
+	cpclient "github.com/sproudstack/sproudchat/controlplane/client"
 	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/docker"
 )
@@ -34,6 +35,7 @@ func TestEdgeFollowsARestartedContainer(t *testing.T) {
 	p := newPlane(t, "docker")
 	p.start()
 	inst := p.create(uniqueSlug("move"))
+	p.destroyAtEnd(inst.ID)
 	p.wait(inst.ID, "active")
 	eng, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
@@ -112,6 +114,25 @@ func TestEdgeFollowsARestartedContainer(t *testing.T) {
 	}
 }
 
+// destroyAtEnd destroys the instance and waits for it to be gone before serve stops
+// (cleanups run last in, first out), so the test leaves nothing in the runtime.
+func (p *plane) destroyAtEnd(id string) {
+	p.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if _, err := p.api.Destroy(ctx, id); err != nil {
+			p.t.Errorf("destroy %s: %v", id, err)
+			return
+		}
+		if _, err := p.api.WaitFor(ctx, id, func(cpclient.Instance) {}, "destroyed"); err != nil {
+			p.t.Errorf("destroy %s: %v\nserve output:\n%s", id, err, p.output())
+		}
+		if left := p.leftovers(id); len(left) > 0 {
+			p.t.Errorf("left after destroy: %v", left)
+		}
+	})
+}
+
 func hostPort(t *testing.T, eng *client.Client, id string) string {
 	in, err := eng.ContainerInspect(context.Background(), id)
 	if err != nil {
@@ -181,6 +202,7 @@ func TestEdgeTellsTheInstanceTheVisitorsAddress(t *testing.T) {
 			p.args = []string{"--trusted-proxies", "127.0.0.1/32"}
 			p.start()
 			inst := p.create(uniqueSlug("addr"))
+			p.destroyAtEnd(inst.ID)
 			p.wait(inst.ID, "active")
 			setup, _ := url.Parse(inst.SetupURL)
 
