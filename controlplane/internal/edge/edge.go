@@ -1,15 +1,16 @@
 // Package edge routes each customer's traffic to their instance: Host <slug>.<base
 // domain> → the upstream the runtime reported, WebSockets and streaming included. The
 // table is rebuilt from the store on every state change (and every few seconds, for
-// changes made by another control-plane process), never by asking the runtime per
+// changes made by another control-plane process), not by asking the runtime per
 // request.
 //
 // An upstream is a host port that the runtime may hand to someone else: Docker gives a
 // restarted container a new random port and frees the old one. So the edge never
 // trusts an address alone. Every new upstream connection first asks GET /healthz on
 // that very connection and checks the instance id in its answer (see upstream.go);
-// only then does it carry a visitor's request. When the stored address does not answer
-// as the instance, the edge asks the runtime where the instance is now.
+// only then does it carry a visitor's request. Only when the stored address does not
+// answer as the instance does the edge ask the runtime where the instance is now (at
+// most once a second per instance).
 package edge
 
 import (
