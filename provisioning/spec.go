@@ -155,17 +155,32 @@ func (s Spec) Environment(listenAddr, dataDir, databaseURL string) map[string]st
 	return env
 }
 
-// Hash identifies the spec's content: a runtime recreates the app when it changes. Secret
-// values enter it only as their own SHA-256, so the hash (which runtimes store in labels)
+// Hash identifies what a runtime makes of the spec: the spec's content and the
+// environment it gives the app. A runtime recreates the app when it changes, so an app
+// started by an older control plane, whose contract lacked a variable that this one
+// sets (SPROUDCHAT_INSTANCE_ID, say), is recreated by its next Apply. Secret values
+// enter it only as their own SHA-256, so the hash (which runtimes store in labels)
 // reveals nothing of them.
 func (s Spec) Hash() string {
 	c := s
 	c.Secrets = make(map[string]string, len(s.Secrets))
 	for k, v := range s.Secrets {
-		sum := sha256.Sum256([]byte(v))
-		c.Secrets[k] = hex.EncodeToString(sum[:])
+		c.Secrets[k] = sha256Hex(v)
 	}
-	b, _ := json.Marshal(c) // maps marshal in key order: the hash is stable
+	env := s.Environment("", "", "")
+	for k := range s.Secrets {
+		env[k] = c.Secrets[k]
+	}
+	// Maps marshal in key order: the hash is stable.
+	b, _ := json.Marshal(struct {
+		Spec Spec
+		Env  map[string]string
+	}{c, env})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
+}
+
+func sha256Hex(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:])
 }
