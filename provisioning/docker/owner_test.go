@@ -121,10 +121,10 @@ func TestUnownedObjectsAreListedAndAdopted(t *testing.T) {
 			t.Errorf("owner %s lists the unowned volume as %+v (listed: %v), want Unowned", r.opts.Owner, st, ok)
 		}
 	}
-	cfg, host, netcfg := rt.containerConfig(spec)
+	cfg, host, _ := rt.containerConfig(spec)
 	delete(cfg.Labels, LabelOwner)
-	host.NetworkMode, host.PortBindings, host.Mounts, netcfg = "none", nil, host.Mounts[:1], nil
-	if _, err := c.ContainerCreate(ctx, cfg, host, netcfg, nil, appName(slug)); err != nil {
+	host.NetworkMode, host.PortBindings, host.Mounts = "none", nil, host.Mounts[:1]
+	if _, err := c.ContainerCreate(ctx, cfg, host, nil, nil, appName(slug)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := rt.Apply(ctx, spec); err != nil {
