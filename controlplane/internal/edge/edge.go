@@ -11,6 +11,14 @@
 // only then does it carry a visitor's request. Only when the stored address does not
 // answer as the instance does the edge ask the runtime where the instance is now (at
 // most once a second per instance).
+//
+// An app started before its runtime passed SPROUDCHAT_INSTANCE_ID answers /healthz with
+// no id at all (a legacy instance). Such a connection is used only when the runtime,
+// asked after that answer came, says the instance's app runs and is ready at exactly
+// that address, and said the same app was there before the connection was dialled
+// (see legacy.go). So each new connection to a legacy instance costs a question to the
+// runtime (shared by concurrent ones, one at a time per instance); pooled connections
+// cost none. An answer with another id is always refused.
 package edge
 
 import (
@@ -87,13 +95,21 @@ type Router struct {
 	moved map[string]moved
 	// asked holds the runtime's last answer about an instance, reused for LookupEvery.
 	asked map[string]answer
+	// questions counts the questions put to the runtime so far (see answer.n).
+	questions uint64
+	// legacy holds the instances already logged as answering no id.
+	legacy map[string]bool
 }
 
 // answer is what the runtime said about an instance, and when.
 type answer struct {
 	upstream string
+	running  bool   // the app runs (provisioning.PhaseRunning)
+	ready    bool   // and answered /readyz when the runtime looked
+	app      string // the runtime's name of the app: its container, its process
 	err      error
 	at       time.Time
+	n        uint64 // the question's number, taken when it was put: later ones are larger
 }
 
 type entry struct {
@@ -119,7 +135,7 @@ func New(src Routes, o Options) *Router {
 	}
 	r := &Router{src: src, baseDomain: strings.ToLower(o.BaseDomain), log: o.Logger, locator: o.Locator, trusted: o.TrustedProxies,
 		timeout: o.CheckTimeout, clock: o.Clock, table: map[string]entry{}, byID: map[string]string{}, moved: map[string]moved{},
-		asked: map[string]answer{}}
+		asked: map[string]answer{}, legacy: map[string]bool{}}
 	// One pool for all instances, keyed by instance id (the URL host of every outgoing
 	// request), so a connection checked for one instance is never used for another.
 	r.transport = &http.Transport{
@@ -173,6 +189,11 @@ func (r *Router) Refresh(ctx context.Context) error {
 	for id := range r.asked {
 		if _, ok := byID[id]; !ok {
 			delete(r.asked, id)
+		}
+	}
+	for id := range r.legacy {
+		if _, ok := byID[id]; !ok {
+			delete(r.legacy, id)
 		}
 	}
 	r.mu.Unlock()

@@ -27,12 +27,21 @@ func (r *routes) Routes(context.Context) ([]store.Route, error) {
 	return append([]store.Route(nil), r.rs...), nil
 }
 
-// upstream is instance id: its /healthz answers the id, other paths answer with what
-// they saw, and it echoes bytes after an Upgrade.
+// upstream is instance id: its /healthz answers the id (none for "", as an app started
+// before SPROUDCHAT_INSTANCE_ID does), other paths answer with what they saw, and it
+// echoes bytes after an Upgrade.
 func upstream(t *testing.T, id string) *httptest.Server {
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := httptest.NewServer(appHandler(t, id))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func appHandler(t *testing.T, id string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
-			w.Header().Set(InstanceHeader, id)
+			if id != "" {
+				w.Header().Set(InstanceHeader, id)
+			}
 			fmt.Fprint(w, `{"status":"ok"}`)
 			return
 		}
@@ -53,9 +62,7 @@ func upstream(t *testing.T, id string) *httptest.Server {
 		}
 		fmt.Fprintf(w, "host=%s xff=%s xfh=%s xfp=%s path=%s", r.Host, r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Host"),
 			r.Header.Get("X-Forwarded-Proto"), r.URL.Path)
-	}))
-	t.Cleanup(s.Close)
-	return s
+	})
 }
 
 func TestRoutesByHostAndState(t *testing.T) {

@@ -22,8 +22,16 @@ import (
 type locator struct {
 	mu    sync.Mutex
 	where map[string]string
+	// run names an instance's app while it runs (its container, its process); not in
+	// run: the app does not run.
+	run   map[string]app
 	err   error
 	calls int
+}
+
+type app struct {
+	name  string
+	ready bool
 }
 
 func (l *locator) Status(_ context.Context, id string) (provisioning.Status, error) {
@@ -33,7 +41,28 @@ func (l *locator) Status(_ context.Context, id string) (provisioning.Status, err
 	if l.err != nil {
 		return provisioning.Status{}, l.err
 	}
-	return provisioning.Status{ID: id, Upstream: l.where[id]}, nil
+	st := provisioning.Status{ID: id, Upstream: l.where[id], Phase: provisioning.PhaseStopped}
+	if a, ok := l.run[id]; ok {
+		st.Phase, st.Ready = provisioning.PhaseRunning, a.ready
+		st.Components = []provisioning.Component{{Kind: "app", Name: a.name, State: "running"}, {Kind: "volume", Name: id + "-data", State: "present"}}
+	}
+	return st, nil
+}
+
+// runs says the runtime sees instance id's app name running and ready at addr; addr ""
+// with name "": the app does not run.
+func (l *locator) runs(id, addr, name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.where[id] = addr
+	if l.run == nil {
+		l.run = map[string]app{}
+	}
+	if name == "" {
+		delete(l.run, id)
+	} else {
+		l.run[id] = app{name: name, ready: true}
+	}
 }
 
 func (l *locator) set(id, addr string) {
