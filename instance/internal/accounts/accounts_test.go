@@ -134,3 +134,21 @@ func TestThrottleSlidingWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestThrottleCountsAnIPv6NetworkAsOneAddress: failed logins from different addresses
+// of one /64 count against one address limit; the next /64 has its own.
+func TestThrottleCountsAnIPv6NetworkAsOneAddress(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	th := newThrottle(clk, ThrottleOptions{Window: 10 * time.Minute, PerAccount: 100, PerIP: 3})
+	for i, ip := range []string{"2001:db8:5:1::1", "2001:db8:5:1::2", "2001:db8:5:1:a:b:c:d"} {
+		if _, w := th.reserve("a@example.org", ip); w != 0 {
+			t.Fatalf("attempt %d from %s throttled", i, ip)
+		}
+	}
+	if _, w := th.reserve("b@example.org", "2001:db8:5:1:ffff::9"); w == 0 {
+		t.Fatal("a fourth address of the same /64 passed the limit of 3 per address")
+	}
+	if _, w := th.reserve("b@example.org", "2001:db8:5:2::1"); w != 0 {
+		t.Fatal("the next /64 is throttled too")
+	}
+}

@@ -28,15 +28,16 @@ func newThrottle(c clock.Clock, o ThrottleOptions) *throttle {
 	return &throttle{accounts: ratelimit.New(c, o.Window, o.PerAccount), ips: ratelimit.New(c, o.Window, o.PerIP)}
 }
 
-// reserve counts a failed login of the account and the address before the password is
-// checked, so parallel attempts cannot all pass a check that none has yet recorded. It
-// returns how long to wait, 0 if the attempt may go; a refused attempt counts nothing.
+// reserve counts a failed login of the account and the address (by its
+// ratelimit.AddressKey: an IPv6 address as its /64) before the password is checked, so
+// parallel attempts cannot all pass a check that none has yet recorded. It returns how
+// long to wait, 0 if the attempt may go; a refused attempt counts nothing.
 func (t *throttle) reserve(email, ip string) (failure, time.Duration) {
 	acct, wait := t.accounts.Reserve(email)
 	if wait > 0 {
 		return failure{}, wait
 	}
-	addr, wait := t.ips.Reserve(ip)
+	addr, wait := t.ips.Reserve(ratelimit.AddressKey(ip))
 	if wait > 0 {
 		acct.Cancel()
 		return failure{}, wait

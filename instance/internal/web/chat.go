@@ -215,7 +215,7 @@ func (s *Server) apiStartChat(c echo.Context) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	slot, wait := s.chatStartLimit.Reserve(c.RealIP())
+	slot, wait := s.chatStartLimit.Reserve(addressKey(c))
 	if wait > 0 {
 		c.Response().Header().Set("Retry-After", itoa(int((wait+time.Second-1)/time.Second)))
 		minutes := int((wait + time.Minute - 1) / time.Minute)

@@ -22,8 +22,7 @@ func (s *Server) maxChatFile() int64 {
 // visitor token), "client_id" (so a retried upload lands once) and then "file". The
 // file is sent as a message of their own conversation, acknowledged with its sequence.
 func (s *Server) apiVisitorUpload(c echo.Context) error {
-	ip := c.RealIP()
-	if wait := s.visitorUploadLimit.Take(ip); wait > 0 {
+	if wait := s.visitorUploadLimit.Take(addressKey(c)); wait > 0 {
 		c.Response().Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
 		return &requestError{http.StatusTooManyRequests, "throttled", "too many files from this address; try again later"}
 	}

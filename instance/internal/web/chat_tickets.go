@@ -67,8 +67,7 @@ func (s *Server) apiChatOffline(c echo.Context) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	ip := c.RealIP()
-	if wait := s.contactLimit.Take(ip); wait > 0 {
+	if wait := s.contactLimit.Take(addressKey(c)); wait > 0 {
 		return &requestError{http.StatusTooManyRequests, "throttled", "too many messages from this address; try again later"}
 	}
 	t, err := s.opts.Tickets.Create(c.Request().Context(), nil, tickets.NewTicket{Subject: "Message from the chat", RequesterName: in.Name,
@@ -113,8 +112,7 @@ func (s *Server) apiChatTranscript(c echo.Context) error {
 	if !accounts.ValidEmail(conv.VisitorEmail) { // a chat started before addresses were checked
 		return &accounts.ValidationError{Fields: map[string]string{"email": "is not a valid e-mail address"}}
 	}
-	ip := c.RealIP()
-	if wait := s.contactLimit.Take(ip); wait > 0 {
+	if wait := s.contactLimit.Take(addressKey(c)); wait > 0 {
 		return &requestError{http.StatusTooManyRequests, "throttled", "too many requests from this address; try again later"}
 	}
 	msgs, err := s.opts.Chat.ForVisitor(ctx, conv.ID, 0)

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
 )
 
 const (
@@ -157,9 +158,15 @@ func mustPrincipal(c echo.Context) accounts.Principal {
 	return p
 }
 
+// meta is where the request came from, in full: the accounts service records it and
+// counts failed logins under its ratelimit.AddressKey.
 func meta(c echo.Context) accounts.Meta {
 	return accounts.Meta{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
 }
+
+// addressKey is the key of the client's address for every per-address limit (an IPv6
+// address counts as its /64); logs keep c.RealIP().
+func addressKey(c echo.Context) string { return ratelimit.AddressKey(c.RealIP()) }
 
 // guard wraps a route's handler with everything its table entry declares: who may call
 // it, CSRF proof for cookie-authenticated changes, and the read-only refusal. It is the

@@ -160,8 +160,7 @@ func (s *Server) pageBookSubmit(c echo.Context) error {
 		return err
 	}
 	d := s.page(c, "book.title")
-	ip := c.RealIP()
-	if wait := s.bookLimit.Take(ip); wait > 0 {
+	if wait := s.bookLimit.Take(addressKey(c)); wait > 0 {
 		c.Response().Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
 		d.Error = translate(d.Lang, "contact.slow_down", int(wait.Minutes())+1)
 		return s.renderBookType(c, http.StatusTooManyRequests, d, "")

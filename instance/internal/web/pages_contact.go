@@ -35,15 +35,14 @@ func (s *Server) pageContactSubmit(c echo.Context) error {
 		return err
 	}
 	d := s.page(c, "contact.title")
-	ip := c.RealIP()
-	if wait := s.contactLimit.Take(ip); wait > 0 {
+	if wait := s.contactLimit.Take(addressKey(c)); wait > 0 {
 		minutes := int(wait.Minutes()) + 1
 		c.Response().Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
 		d.Error = translate(d.Lang, "contact.slow_down", minutes)
 		return s.render(c, http.StatusTooManyRequests, "contact", d)
 	}
 	if strings.TrimSpace(f.Get("website")) != "" {
-		s.log.InfoContext(c.Request().Context(), "contact form: honeypot filled; dropped", "ip", ip)
+		s.log.InfoContext(c.Request().Context(), "contact form: honeypot filled; dropped", "ip", c.RealIP())
 		d.Data = contactDone{}
 		return s.render(c, http.StatusOK, "contact", d)
 	}

@@ -83,7 +83,7 @@ func (s *Server) pageKBHelpful(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.voteLimit.Take(c.RealIP()) == 0 {
+	if s.voteLimit.Take(addressKey(c)) == 0 {
 		if err := s.opts.KB.Vote(c.Request().Context(), c.Param("slug"), f.Get("helpful") == "yes"); err != nil {
 			return err
 		}
