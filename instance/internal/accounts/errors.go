@@ -66,11 +66,12 @@ func (p Problems) Err() error {
 	return &ValidationError{Fields: p}
 }
 
-// ThrottledError says that too many failed logins came from one account or address.
+// ThrottledError says that too many wrong passwords (at login or when changing one's
+// own) came for one account or from one address.
 type ThrottledError struct {
 	RetryAfter time.Duration
 }
 
 func (e *ThrottledError) Error() string {
-	return fmt.Sprintf("too many failed logins; retry in %s", e.RetryAfter.Round(time.Second))
+	return fmt.Sprintf("too many wrong passwords; retry in %s", e.RetryAfter.Round(time.Second))
 }

@@ -105,20 +105,33 @@ func (s *Service) UpdateUser(ctx context.Context, by Principal, id int64, c User
 }
 
 // ChangePassword changes the principal's own password after checking the current one,
-// and ends every other session of theirs. Returns a *ValidationError naming
-// current_password when it is wrong.
+// and ends every other session of theirs. The check is throttled as a login is: a wrong
+// current password counts as a failed login of the account and of the address in m.
+// Returns *ThrottledError while either has too many, ErrBusy when the instance hashes
+// all it may at once, and a *ValidationError naming current_password when it is wrong.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string, m Meta) error {
 	u, err := s.store.FindUser(ctx, p.User.ID)
 	if err != nil {
 		return err
 	}
+	// Reserved before the hash, as for a login, so attempts sent in parallel meet the
+	// limit too; a wrong password keeps the reservation, a right one gives it back.
+	fail, wait := s.throttle.reserve(u.Email, m.IP)
+	if wait > 0 {
+		return &ThrottledError{RetryAfter: wait}
+	}
 	probs := Problems{}
-	if ok, err := s.verifyPassword(ctx, u.PasswordHash, current); errors.Is(err, ErrBusy) {
-		return err
-	} else if err != nil {
-		return fmt.Errorf("verify password of user %d: %w", u.ID, err)
-	} else if !ok {
+	ok, verr := s.verifyPassword(ctx, u.PasswordHash, current)
+	switch {
+	case verr != nil && (errors.Is(verr, ErrBusy) || ctx.Err() != nil):
+		fail.cancel() // nothing was checked
+		return verr
+	case verr != nil:
+		return fmt.Errorf("verify password of user %d: %w", u.ID, verr)
+	case !ok:
 		probs.Add("current_password", "is not your current password")
+	default:
+		fail.cancel()
 	}
 	checkPassword(probs, "new_password", next, u.Email)
 	if err := probs.Err(); err != nil {

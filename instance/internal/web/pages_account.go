@@ -1,9 +1,14 @@
 package web
 
 import (
+	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 )
 
 var accountFlashes = map[string]string{"saved": "account.saved", "password": "account.changed", "revoked": "account.token_revoked"}
@@ -59,7 +64,14 @@ func (s *Server) pageChangePassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Accounts.ChangePassword(c.Request().Context(), mustPrincipal(c), f.Get("current_password"), f.Get("new_password"), meta(c)); err != nil {
+	err = s.opts.Accounts.ChangePassword(c.Request().Context(), mustPrincipal(c), f.Get("current_password"), f.Get("new_password"), meta(c))
+	if te := (*accounts.ThrottledError)(nil); errors.As(err, &te) {
+		d := s.page(c, "account.title")
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds()+0.999)))
+		d.Error = translate(d.Lang, "account.password_throttled", int((te.RetryAfter+time.Minute-1)/time.Minute))
+		return s.renderAccount(c, http.StatusTooManyRequests, d)
+	}
+	if err != nil {
 		return s.accountFormError(c, err, nil)
 	}
 	return c.Redirect(http.StatusSeeOther, "/account?ok=password")
