@@ -1,9 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -168,18 +170,65 @@ func meta(c echo.Context) accounts.Meta {
 // address counts as its /64); logs keep c.RealIP().
 func addressKey(c echo.Context) string { return ratelimit.AddressKey(c.RealIP()) }
 
+// bodyLimit is the most a request to rt may send: its own limit (uploads), else the
+// small one for routes anyone may call, else the default.
+func (s *Server) bodyLimit(rt Route) int64 {
+	switch {
+	case rt.MaxBody != 0:
+		return rt.MaxBody
+	case rt.Perm == accounts.Public:
+		return s.opts.PublicMaxBodyBytes
+	}
+	return s.opts.MaxBodyBytes
+}
+
+// receivePublicBody reads the whole body of a change anyone may send before its handler
+// runs, holding one of PublicBodiesAtOnce tokens while the body arrives. A client that
+// sends slowly (or never finishes) then holds a token and at most the route's limit,
+// and all of them together hold a bounded amount; with every token taken the answer is
+// 503 with Retry-After. Handlers read the buffered copy.
+func (s *Server) receivePublicBody(c echo.Context) error {
+	r := c.Request()
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil
+	}
+	select {
+	case s.publicBodies <- struct{}{}:
+	default:
+		c.Response().Header().Set("Retry-After", itoa(busyRetryAfter))
+		return errBodiesBusy
+	}
+	defer func() { <-s.publicBodies }()
+	var buf bytes.Buffer
+	if r.ContentLength > 0 { // limitBody has refused one over the limit
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(r.Body); err != nil {
+		if tooLarge(err) {
+			return errTooLarge
+		}
+		return badRequest("the body could not be read")
+	}
+	r.Body = io.NopCloser(&buf)
+	return nil
+}
+
 // guard wraps a route's handler with everything its table entry declares: who may call
-// it, CSRF proof for cookie-authenticated changes, and the read-only refusal. It is the
-// only place these rules live, so a route cannot be added without them.
+// it, how large a body it takes, CSRF proof for cookie-authenticated changes, and the
+// read-only refusal. It is the only place these rules live, so a route cannot be added
+// without them.
 func (s *Server) guard(rt Route) echo.HandlerFunc {
 	api := rt.API()
-	limit := rt.MaxBody
-	if limit == 0 {
-		limit = s.opts.MaxBodyBytes
-	}
+	limit := s.bodyLimit(rt)
+	receive := rt.Perm == accounts.Public && rt.MaxBody == 0 && rt.Mutating()
 	return func(c echo.Context) error {
 		if err := limitBody(c, limit); err != nil {
 			return err
+		}
+		if receive {
+			if err := s.receivePublicBody(c); err != nil {
+				return err
+			}
 		}
 		if rt.CrossOrigin {
 			if err := s.allowCrossOrigin(c); err != nil {

@@ -46,6 +46,9 @@ var (
 	errForbidden = &requestError{http.StatusForbidden, "forbidden", "you do not have permission to do this"}
 	errCrossSite = &requestError{http.StatusForbidden, "cross-site", "cross-site requests are refused"}
 	errLoginNeed = &requestError{http.StatusUnauthorized, "unauthenticated", "log in or send an API token"}
+	// errBodiesBusy: as many public request bodies as the instance receives at once are
+	// arriving.
+	errBodiesBusy = &requestError{http.StatusServiceUnavailable, "busy", "too many requests are arriving at once; try again in a moment"}
 )
 
 const problemBase = "https://sproud.chat/problems/"
@@ -99,7 +102,9 @@ func toProblem(err error) Problem {
 	}
 	p.Title = http.StatusText(p.Status)
 	if p.Type == problemBase+"busy" {
-		p.Detail = accounts.ErrBusy.Error()
+		if p.Detail == "" {
+			p.Detail = accounts.ErrBusy.Error()
+		}
 	} else if p.Status >= 500 {
 		p.Detail = "something went wrong on our side; the request id helps us find it"
 	}

@@ -20,7 +20,8 @@ type Route struct {
 	// ReadOnlyOK marks a mutating route that stays allowed in read-only mode (logging
 	// in and out, and later exports): it changes no customer content.
 	ReadOnlyOK bool
-	// MaxBody overrides the default request body limit (uploads).
+	// MaxBody overrides the default request body limit (uploads): Options.MaxBodyBytes,
+	// or Options.PublicMaxBodyBytes for a public route.
 	MaxBody int64
 	// CrossOrigin routes serve the chat widget on the customer's own website: requests
 	// from the origins an admin allowed pass, with CORS headers.

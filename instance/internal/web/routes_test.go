@@ -215,8 +215,9 @@ func TestReadOnlyRouteWalk(t *testing.T) {
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// TestRouteTableGolden pins who may call what: any change to a route's permission or
-// read-only exemption shows up as a diff of testdata/routes.golden to review.
+// TestRouteTableGolden pins who may call what: any change to a route's permission,
+// read-only exemption or body limit (shown where it is not the default 1 MiB) shows
+// up as a diff of testdata/routes.golden to review.
 func TestRouteTableGolden(t *testing.T) {
 	h := newHarness(t, harnessOptions{}, false)
 	var b strings.Builder
@@ -224,6 +225,9 @@ func TestRouteTableGolden(t *testing.T) {
 		ro := ""
 		if rt.Mutating() && rt.ReadOnlyOK {
 			ro = " read-only-ok"
+		}
+		if limit := h.server.bodyLimit(rt); rt.Mutating() && limit != h.server.opts.MaxBodyBytes {
+			ro += fmt.Sprintf(" body<=%dKiB", limit>>10)
 		}
 		fmt.Fprintf(&b, "%-6s %-32s %s%s\n", rt.Method, rt.Path, rt.Perm, ro)
 	}

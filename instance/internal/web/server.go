@@ -62,8 +62,15 @@ type Options struct {
 	ReadOnly      bool
 	ReadOnlyUntil time.Time
 	MaxBodyBytes  int64 // default 1 MiB
-	Version       string
-	InstanceID    string // answered by /healthz (InstanceHeader); "" for a lone instance
+	// PublicMaxBodyBytes is the body limit of the routes anyone may call (login, setup,
+	// the widget's API, public forms) unless the route sets its own (uploads); default
+	// 64 KiB: nothing a visitor sends needs more, and every byte is buffered.
+	PublicMaxBodyBytes int64
+	// PublicBodiesAtOnce bounds the bodies of those routes being received at once;
+	// default 128. A client that sends slowly holds one for as long as it takes.
+	PublicBodiesAtOnce int
+	Version            string
+	InstanceID         string // answered by /healthz (InstanceHeader); "" for a lone instance
 }
 
 // Server serves one instance.
@@ -87,12 +94,20 @@ type Server struct {
 	chatStartLimit *ratelimit.Limiter
 	// crossOrigin names the routes ("METHOD /path") open to allowed other websites.
 	crossOrigin map[string]bool
+	// publicBodies holds a token per body of a public route being received.
+	publicBodies chan struct{}
 }
 
 // New builds the server and its route table.
 func New(o Options) (*Server, error) {
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = 1 << 20
+	}
+	if o.PublicMaxBodyBytes == 0 {
+		o.PublicMaxBodyBytes = 64 << 10
+	}
+	if o.PublicBodiesAtOnce == 0 {
+		o.PublicBodiesAtOnce = 128
 	}
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
@@ -107,7 +122,8 @@ func New(o Options) (*Server, error) {
 	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg, contactLimit: ratelimit.New(o.Clock, time.Hour, 5), bookLimit: ratelimit.New(o.Clock, time.Hour, 10),
 		visitorUploadLimit: ratelimit.New(o.Clock, time.Hour, 30),
 		voteLimit:          ratelimit.New(o.Clock, time.Hour, 30),
-		chatStartLimit:     ratelimit.New(o.Clock, chatStartWindow, chatStartsPerWindow)}
+		chatStartLimit:     ratelimit.New(o.Clock, chatStartWindow, chatStartsPerWindow),
+		publicBodies:       make(chan struct{}, o.PublicBodiesAtOnce)}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
