@@ -295,11 +295,11 @@ func run(bin string, n, msgs int, period time.Duration, out string) error {
 	}
 	agent.SetReadLimit(1 << 20)
 	tokens := make([]string, n)
+	visitorIP := func(i int) string { return fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255) }
 	for i := range tokens {
 		// Each visitor from an address of its own, as the edge router would say: one
-		// address may start only a few chats.
-		ip := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
-		r, b, err := post(http.DefaultClient, "/api/v1/chat/conversations", `{"name":"v"}`, map[string]string{"X-Forwarded-For": ip})
+		// address may start only a few chats, and hold only a few connections.
+		r, b, err := post(http.DefaultClient, "/api/v1/chat/conversations", `{"name":"v"}`, map[string]string{"X-Forwarded-For": visitorIP(i)})
 		if err != nil {
 			return err
 		}
@@ -313,7 +313,8 @@ func run(bin string, n, msgs int, period time.Duration, out string) error {
 	vmBefore, anonBefore := rssKB(app.Process.Pid)
 	var idle map[string]int
 	lat, err := measure(ctx, n, msgs, period, func(i int) (*websocket.Conn, error) {
-		c, _, err := websocket.Dial(ctx, "ws://"+addr+"/api/v1/chat/ws?token="+tokens[i], nil)
+		c, _, err := websocket.Dial(ctx, "ws://"+addr+"/api/v1/chat/ws?token="+tokens[i],
+			&websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {visitorIP(i)}}})
 		return c, err
 	}, agent, func() {
 		time.Sleep(2 * time.Second)

@@ -203,7 +203,8 @@ func (a *App) Run(ctx context.Context) error {
 	mode := string(a.cfg.Mode)
 	a.log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "version", Version, "mode", mode,
 		"database", string(a.db.Dialect()), "base_url", a.cfg.BaseURL.String(),
-		"memory_limit_bytes", debug.SetMemoryLimit(-1), "password_hashes_at_once", a.hashSlots())
+		"memory_limit_bytes", debug.SetMemoryLimit(-1), "password_hashes_at_once", a.hashSlots(),
+		"visitor_chat_connections_at_once", a.web.MaxVisitorSockets())
 	fmt.Fprintf(a.opts.Out, "sproudchat %s is running at %s (listening on %s, %s mode)\n", Version, a.cfg.BaseURL, ln.Addr(), mode)
 	if a.setupURL != "" {
 		fmt.Fprintf(a.opts.Out, "No admin yet. Create the first one at:\n  %s\n", a.setupURL)

@@ -233,12 +233,23 @@ func (s *Server) apiStartChat(c echo.Context) error {
 }
 
 // chatVisitorWS is a visitor's live connection, authenticated by their token: they see
-// only their own conversation.
+// only their own conversation. Before the upgrade the connection is counted (see
+// sockets): past the address's or the instance's limit the answer is 429 or 503.
 func (s *Server) chatVisitorWS(c echo.Context) error {
 	ctx := c.Request().Context()
 	conv, err := s.opts.Chat.ByToken(ctx, c.QueryParam("token"))
 	if err != nil {
 		return err
+	}
+	var replaced <-chan struct{}
+	if c.IsWebSocket() { // a plain request only learns it needs one (426 from Accept)
+		sk, err := s.visitorSockets.admit(conv.ID, addressKey(c))
+		if err != nil {
+			c.Response().Header().Set("Retry-After", itoa(socketRetryAfter))
+			return err
+		}
+		defer s.visitorSockets.release(sk)
+		replaced = sk.replaced
 	}
 	var hosts []string
 	for _, o := range s.chatOrigins(ctx) {
@@ -254,22 +265,32 @@ func (s *Server) chatVisitorWS(c echo.Context) error {
 	// means reconnect-and-resume: a small buffer keeps idle connections cheap.
 	sub := s.opts.Chat.Hub().SubscribeConversation(conv.ID, 32)
 	defer s.opts.Chat.Hub().Unsubscribe(sub)
-	s.serveChat(ctx, conn, sub, chatPeer{author: chat.Visitor, conversation: conv.ID})
+	s.serveChat(ctx, conn, sub, chatPeer{author: chat.Visitor, conversation: conv.ID, replaced: replaced})
 	return nil
 }
 
-// chatAgentWS is an agent's live inbox: every conversation's messages.
+// chatAgentWS is an agent's live inbox: every conversation's messages. An agent's
+// newest agentSocketsPerUser connections stay open.
 func (s *Server) chatAgentWS(c echo.Context) error {
+	id := mustPrincipal(c).User.ID
+	var replaced <-chan struct{}
+	if c.IsWebSocket() {
+		sk, err := s.agentSockets.admit(id, "")
+		if err != nil {
+			return err
+		}
+		defer s.agentSockets.release(sk)
+		replaced = sk.replaced
+	}
 	// Subscribed before the upgrade completes: once the agent's client is connected,
 	// they count as online and miss nothing.
-	id := mustPrincipal(c).User.ID
 	sub := s.opts.Chat.Hub().SubscribeAgent(id, 1024)
 	defer s.opts.Chat.Hub().Unsubscribe(sub)
 	conn, err := websocket.Accept(c.Response(), c.Request(), nil) // same origin only
 	if err != nil {
 		return nil
 	}
-	s.serveChat(c.Request().Context(), conn, sub, chatPeer{author: chat.Agent, userID: &id})
+	s.serveChat(c.Request().Context(), conn, sub, chatPeer{author: chat.Agent, userID: &id, replaced: replaced})
 	return nil
 }
 
@@ -278,6 +299,9 @@ type chatPeer struct {
 	author       chat.Author
 	userID       *int64
 	conversation int64 // a visitor's own; 0 for agents, who name it per frame
+	// replaced is closed when a newer connection of the same chat or agent took this
+	// one's place (see sockets); nil never is.
+	replaced <-chan struct{}
 }
 
 // serveChat runs one connection: frames in, stored and acknowledged; messages out,
@@ -386,6 +410,9 @@ func (s *Server) chatWriter(ctx context.Context, cancel context.CancelFunc, conn
 			return
 		case <-sub.Dropped:
 			conn.Close(websocket.StatusTryAgainLater, "too slow: reconnect and resume")
+			return
+		case <-peer.replaced:
+			conn.Close(closeReplaced, "replaced by a newer connection to this chat")
 			return
 		case m := <-sub.C:
 			if !deliver(m) {

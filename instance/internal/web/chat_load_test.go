@@ -14,7 +14,8 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 )
 
-// TestFiveHundredVisitorsOverWebSockets: 500 visitors, each on their own WebSocket, send
+// TestFiveHundredVisitorsOverWebSockets: 500 visitors, each on their own WebSocket from
+// their own address, send
 // concurrently; the agent's inbox receives every message exactly once and each
 // conversation in order, and every one is stored.
 func TestFiveHundredVisitorsOverWebSockets(t *testing.T) {
@@ -61,7 +62,10 @@ func TestFiveHundredVisitorsOverWebSockets(t *testing.T) {
 		wg.Add(1)
 		go func(i int, tok string) {
 			defer wg.Done()
-			conn, _, err := websocket.Dial(ctx, wsURL(h, "/api/v1/chat/ws?token="+tok), nil)
+			// Each from an address of its own, as the edge router reports it: one
+			// address holds only visitorSocketsPerAddress connections.
+			ip := fmt.Sprintf("10.7.%d.%d", i>>8, i&255)
+			conn, _, err := websocket.Dial(ctx, wsURL(h, "/api/v1/chat/ws?token="+tok), &websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {ip}}})
 			if err != nil {
 				errs <- err
 				return

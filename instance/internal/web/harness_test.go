@@ -81,11 +81,12 @@ type harness struct {
 }
 
 type harnessOptions struct {
-	dialect      store.Dialect
-	readOnly     bool
-	hash         accounts.HashParams
-	gate         accounts.GateOptions
-	publicBodies int // Options.PublicBodiesAtOnce
+	dialect        store.Dialect
+	readOnly       bool
+	hash           accounts.HashParams
+	gate           accounts.GateOptions
+	publicBodies   int // Options.PublicBodiesAtOnce
+	visitorSockets int // Options.MaxVisitorSockets
 }
 
 // newHarness starts the real web server over a real database, with one user per role
@@ -125,7 +126,7 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 	srv, err := New(Options{Hooks: hooks, Booking: bk, Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Confirm: confirm, Transcripts: confirm, KB: kb.NewService(store.NewKB(db), clk), Outbox: mailer,
 		Chat: chat.NewService(store.NewChat(db), chat.NewHub(), chat.Options{Clock: clk, Files: atts, Events: hooks}), Settings: store.NewSettings(db), Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Clock: clk, BaseURL: base, ReadOnly: o.readOnly, ReadOnlyUntil: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Version: "test",
-		PublicBodiesAtOnce: o.publicBodies})
+		PublicBodiesAtOnce: o.publicBodies, MaxVisitorSockets: o.visitorSockets})
 	if err != nil {
 		t.Fatal(err)
 	}

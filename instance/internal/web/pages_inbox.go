@@ -12,7 +12,7 @@ import (
 
 // inboxText are the words the inbox's script shows, in the page's language.
 var inboxText = []string{"online", "away", "offline", "unassigned", "visitor", "you", "new_chat", "connected", "disconnected",
-	"ticket_made", "failed", "too_big", "note", "closed"}
+	"ticket_made", "failed", "too_big", "note", "closed", "elsewhere"}
 
 // pageInbox is the agents' live chat inbox. The page is a frame; inbox.js fills it
 // from the API and keeps it current over the inbox WebSocket.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -69,8 +70,11 @@ type Options struct {
 	// PublicBodiesAtOnce bounds the bodies of those routes being received at once;
 	// default 128. A client that sends slowly holds one for as long as it takes.
 	PublicBodiesAtOnce int
-	Version            string
-	InstanceID         string // answered by /healthz (InstanceHeader); "" for a lone instance
+	// MaxVisitorSockets bounds the visitors' live chat connections of the instance;
+	// default VisitorSockets of the Go runtime's memory limit.
+	MaxVisitorSockets int
+	Version           string
+	InstanceID        string // answered by /healthz (InstanceHeader); "" for a lone instance
 }
 
 // Server serves one instance.
@@ -96,6 +100,8 @@ type Server struct {
 	crossOrigin map[string]bool
 	// publicBodies holds a token per body of a public route being received.
 	publicBodies chan struct{}
+	// visitorSockets and agentSockets count live chat connections.
+	visitorSockets, agentSockets *sockets
 }
 
 // New builds the server and its route table.
@@ -108,6 +114,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.PublicBodiesAtOnce == 0 {
 		o.PublicBodiesAtOnce = 128
+	}
+	if o.MaxVisitorSockets == 0 {
+		o.MaxVisitorSockets = VisitorSockets(debug.SetMemoryLimit(-1))
 	}
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
@@ -123,7 +132,9 @@ func New(o Options) (*Server, error) {
 		visitorUploadLimit: ratelimit.New(o.Clock, time.Hour, 30),
 		voteLimit:          ratelimit.New(o.Clock, time.Hour, 30),
 		chatStartLimit:     ratelimit.New(o.Clock, chatStartWindow, chatStartsPerWindow),
-		publicBodies:       make(chan struct{}, o.PublicBodiesAtOnce)}
+		publicBodies:       make(chan struct{}, o.PublicBodiesAtOnce),
+		visitorSockets:     newSockets(visitorSocketsPerChat, visitorSocketsPerAddress, o.MaxVisitorSockets),
+		agentSockets:       newSockets(agentSocketsPerUser, 0, 0)}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -150,6 +161,9 @@ func New(o Options) (*Server, error) {
 
 // Handler is the server's http.Handler.
 func (s *Server) Handler() http.Handler { return s.echo }
+
+// MaxVisitorSockets is how many visitor chat connections the server holds at once.
+func (s *Server) MaxVisitorSockets() int { return s.opts.MaxVisitorSockets }
 
 // Routes returns the route table, for tests that walk it.
 func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }

@@ -190,8 +190,9 @@
 
   // The live connection: updates the list, shows messages and typing, reconnects with
   // backoff; on every (re)connect the list is reloaded and the open conversation resumed,
-  // so what happened while it was away is not missed.
-  var ws = null, attempt = 0;
+  // so what happened while it was away is not missed. A newer inbox tab may replace this
+  // one's connection; then it waits until the agent comes back to this tab.
+  var ws = null, attempt = 0, replaced = false;
   function connect() {
     if (!live) return;
     ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/api/v1/chat/inbox");
@@ -213,13 +214,27 @@
       else if (f.type === "ack") acked(f.client_id);
       else if (f.type === "error") { acked(f.client_id); fail(new Error(f.detail || T.failed)); }
     };
-    ws.onclose = function () {
+    ws.onclose = function (ev) {
       ws = null;
       root.dataset.state = "disconnected";
+      if (ev.code === 4409) { // a newer tab took over: this one waits until it is looked at
+        replaced = true;
+        conn.textContent = T.elsewhere;
+        return;
+      }
       conn.textContent = T.disconnected;
       setTimeout(connect, Math.min(15000, 500 * Math.pow(2, attempt++)) * (0.5 + Math.random() / 2));
     };
   }
+  function resumeHere() {
+    if (!replaced) return;
+    replaced = false;
+    connect();
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") resumeHere();
+  });
+  window.addEventListener("focus", resumeHere);
   function onMessage(m) {
     var c = convs[m.conversation_id];
     if (!c) { loadList(); return; } // a conversation this list has not seen

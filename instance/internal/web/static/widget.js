@@ -18,7 +18,8 @@
     away: "Gerade ist niemand online. Hinterlassen Sie uns eine Nachricht, wir antworten per E-Mail.",
     thanks: "Danke! Wir antworten per E-Mail. Ihre Referenz: #", typing: "Support schreibt …",
     transcript: "Verlauf per E-Mail senden", transcriptSent: "Der Verlauf ist unterwegs in Ihr Postfach.",
-    attach: "Datei anhängen", tooBig: "Die Datei ist zu groß."
+    attach: "Datei anhängen", tooBig: "Die Datei ist zu groß.",
+    elsewhere: "Dieser Chat ist in einem anderen Tab geöffnet; er geht hier weiter, wenn Sie zu diesem zurückkehren."
   } : {
     open: "Open chat", close: "Close chat", title: "Chat", name: "Name", email: "Email",
     consent: "I agree that my details are stored to answer me.",
@@ -28,7 +29,8 @@
     away: "No one is online right now. Leave a message and we will answer by email.",
     thanks: "Thank you! We will answer by email. Your reference: #", typing: "Support is typing …",
     transcript: "Email me the transcript", transcriptSent: "The transcript is on its way to your inbox.",
-    attach: "Attach a file", tooBig: "The file is too large."
+    attach: "Attach a file", tooBig: "The file is too large.",
+    elsewhere: "This chat is open in another tab; it continues here when you come back to this one."
   };
 
   function load() {
@@ -332,6 +334,7 @@
     render({ author: "visitor", body: body, client_id: m.client_id }, true);
     input.value = "";
     if (ws && ws.readyState === 1) ws.send(JSON.stringify(m));
+    else resumeHere(); // sent on connecting
   });
   // Typing, told to the agent at most every 3 seconds while it lasts, and when it stops.
   var typingSent = 0, typingStop = null;
@@ -362,7 +365,10 @@
 
   // The connection: resume from the last sequence seen, resend what was not
   // acknowledged (the server drops duplicates by client_id), reconnect with backoff.
-  var ws = null, attempt = 0, timer = null;
+  // A newer tab of the same chat may replace this one's connection (the server keeps
+  // a few per chat); then it waits until the visitor comes back to this tab, so two
+  // tabs never take turns replacing each other.
+  var ws = null, attempt = 0, timer = null, replaced = false;
   function connect() {
     if (!state.token || ws || timer) return;
     ws = new WebSocket(base.replace(/^http/, "ws") + "/api/v1/chat/ws?token=" + encodeURIComponent(state.token));
@@ -400,11 +406,22 @@
       ws = null;
       host.setAttribute("data-state", "disconnected");
       if (ev.code === 1008 || ev.code === 4404) { status.textContent = T.unavailable; return; }
+      if (ev.code === 4409) { replaced = true; status.textContent = T.elsewhere; return; }
       status.textContent = T.offline;
       var delay = Math.min(15000, 500 * Math.pow(2, attempt++)) * (0.5 + Math.random() / 2);
       timer = setTimeout(function () { timer = null; connect(); }, delay);
     };
   }
+  function resumeHere() {
+    if (!replaced) return;
+    replaced = false;
+    status.textContent = "";
+    connect();
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") resumeHere();
+  });
+  window.addEventListener("focus", resumeHere);
   function ack(id) {
     if (!id) return;
     state.pending = state.pending.filter(function (m) { return m.client_id !== id; });

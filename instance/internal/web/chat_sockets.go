@@ -1,0 +1,152 @@
+package web
+
+import (
+	"math"
+	"net/http"
+	"sync"
+
+	"github.com/coder/websocket"
+)
+
+// A live chat connection is the largest thing an instance holds per client (about
+// 75 KB: two goroutines, their buffers and a hub subscription), and a visitor needs no
+// account to open one. So visitor connections are bounded three ways before the
+// upgrade: per chat, per address and for the whole instance; an agent's per user.
+const (
+	// visitorSocketsPerChat is a few tabs of one visitor. A new connection beyond it
+	// replaces the chat's oldest: the visitor looks at the tab they opened last, while
+	// the oldest is the one most likely forgotten in the background. The replaced tab
+	// says so and connects again only when it is looked at, so two tabs never take
+	// turns replacing each other.
+	visitorSocketsPerChat = 5
+	// visitorSocketsPerAddress allows an office or a household behind one address (an
+	// IPv6 /64) a few visitors with a few tabs each.
+	visitorSocketsPerAddress = 20
+	// agentSocketsPerUser is an agent's inbox tabs; the oldest gives way as for visitors.
+	agentSocketsPerUser = 10
+	// visitorSocketCost is what VisitorSockets reckons a connection costs, with room
+	// over the measured 75 KB.
+	visitorSocketCost = 100 << 10
+	// unlimitedVisitorSockets bounds a process without a memory limit (a laptop, a
+	// benchmark): it has no figure to size from.
+	unlimitedVisitorSockets = 10_000
+	// minVisitorSockets is the least any instance takes, however small its limit.
+	minVisitorSockets = 50
+	// socketRetryAfter is the Retry-After, in seconds, of a refused connection: the
+	// widget's longest pause between attempts.
+	socketRetryAfter = 15
+)
+
+// closeReplaced is the close code of a connection that a newer one of the same chat
+// (or the same agent) replaced.
+const closeReplaced websocket.StatusCode = 4409
+
+var (
+	errAddressSockets = &requestError{http.StatusTooManyRequests, "too-many-connections", "too many chat connections from this address; close some and try again later"}
+	errSocketsFull    = &requestError{http.StatusServiceUnavailable, "busy", "the chat holds as many connections as it can; try again in a moment"}
+)
+
+// VisitorSockets is how many visitor connections an instance holds at once under a Go
+// memory limit of limit bytes (math.MaxInt64 for none): half the limit at
+// visitorSocketCost each, the other half left for the rest (password hashes, requests,
+// caches); at least minVisitorSockets; unlimitedVisitorSockets without a limit. A
+// 128 MiB starter (limit 90% of it) takes 589.
+func VisitorSockets(limit int64) int {
+	if limit <= 0 || limit == math.MaxInt64 {
+		return unlimitedVisitorSockets
+	}
+	return max(int(limit/2/visitorSocketCost), minVisitorSockets)
+}
+
+// sockets counts live connections by owner (a chat, or an agent) and by address. It is
+// asked before a connection is upgraded and told when it closes.
+type sockets struct {
+	perOwner int // the oldest of an owner's connections gives way to a new one beyond it
+	perAddr  int // 0: no limit
+	total    int // 0: no limit
+
+	mu      sync.Mutex
+	n       int
+	byOwner map[int64][]*socket // oldest first
+	byAddr  map[string]int
+}
+
+// socket is one counted connection.
+type socket struct {
+	owner int64
+	addr  string
+	// replaced is closed when a newer connection of the owner took this one's place:
+	// it is no longer counted and should close (closeReplaced).
+	replaced chan struct{}
+	counted  bool
+}
+
+func newSockets(perOwner, perAddr, total int) *sockets {
+	return &sockets{perOwner: perOwner, perAddr: perAddr, total: total, byOwner: map[int64][]*socket{}, byAddr: map[string]int{}}
+}
+
+// admit counts a new connection of owner from addr (a ratelimit.AddressKey). With the
+// owner at its limit, the owner's oldest connection is uncounted and told to close, and
+// the new one takes its place. Returns errSocketsFull or errAddressSockets, counting
+// nothing and replacing nobody, when the instance or the address has its limit.
+func (s *sockets) admit(owner int64, addr string) (*socket, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var oldest *socket
+	if own := s.byOwner[owner]; len(own) >= s.perOwner {
+		oldest = own[0]
+	}
+	freed, freedHere := 0, 0 // what replacing the oldest gives back
+	if oldest != nil {
+		freed = 1
+		if oldest.addr == addr {
+			freedHere = 1
+		}
+	}
+	if s.total > 0 && s.n-freed >= s.total {
+		return nil, errSocketsFull
+	}
+	if s.perAddr > 0 && s.byAddr[addr]-freedHere >= s.perAddr {
+		return nil, errAddressSockets
+	}
+	if oldest != nil {
+		s.uncount(oldest)
+		close(oldest.replaced)
+	}
+	sk := &socket{owner: owner, addr: addr, replaced: make(chan struct{}), counted: true}
+	s.byOwner[owner] = append(s.byOwner[owner], sk)
+	s.byAddr[addr]++
+	s.n++
+	return sk, nil
+}
+
+// release uncounts a closed connection. Releasing one twice, or one that was replaced,
+// does nothing.
+func (s *sockets) release(sk *socket) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sk.counted {
+		s.uncount(sk)
+	}
+}
+
+// uncount removes sk from every count. Callers hold mu.
+func (s *sockets) uncount(sk *socket) {
+	sk.counted = false
+	own := s.byOwner[sk.owner]
+	for i, o := range own {
+		if o == sk {
+			own = append(own[:i:i], own[i+1:]...)
+			break
+		}
+	}
+	if len(own) == 0 {
+		delete(s.byOwner, sk.owner)
+	} else {
+		s.byOwner[sk.owner] = own
+	}
+	if s.byAddr[sk.addr]--; s.byAddr[sk.addr] <= 0 {
+		delete(s.byAddr, sk.addr)
+	}
+	s.n--
+}
