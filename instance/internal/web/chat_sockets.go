@@ -50,7 +50,9 @@ var (
 // memory limit of limit bytes (math.MaxInt64 for none): half the limit at
 // visitorSocketCost each, the other half left for the rest (password hashes, requests,
 // caches); at least minVisitorSockets; unlimitedVisitorSockets without a limit. A
-// 128 MiB starter (limit 90% of it) takes 589.
+// 128 MiB starter (limit 90% of it) takes 589, which at the measured 75 KB hold 43 MiB:
+// with its two password hashes running (38 MiB) and the app's own 15 MiB it stays
+// under the limit.
 func VisitorSockets(limit int64) int {
 	if limit <= 0 || limit == math.MaxInt64 {
 		return unlimitedVisitorSockets

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -228,8 +229,19 @@ func TestAgentInboxTabsBeyondTenReplaceTheOldest(t *testing.T) {
 	}
 }
 
+// TestVisitorSocketsFollowTheMemoryLimit: the instance's limit of visitor connections
+// is sized from the Go runtime's memory limit, which main sets from the container's.
 func TestVisitorSocketsFollowTheMemoryLimit(t *testing.T) {
-	t.Parallel()
+	starter := int64(128 << 20 * 9 / 10)
+	old := debug.SetMemoryLimit(starter)
+	srv, err := New(Options{})
+	debug.SetMemoryLimit(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.MaxVisitorSockets(); got != 589 {
+		t.Errorf("a server under a limit of %d bytes holds %d visitor connections, want 589", starter, got)
+	}
 	for _, tc := range []struct {
 		name  string
 		limit int64
