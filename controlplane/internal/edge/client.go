@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-
-	"github.com/pires/go-proxyproto"
 )
 
 // ParseTrustedProxies reads --trusted-proxies: CIDRs separated by commas, where a bare
@@ -105,20 +103,4 @@ func lastListValue(values []string) string {
 		v = v[i+1:]
 	}
 	return strings.ToLower(strings.TrimSpace(v))
-}
-
-// Listener wraps the edge's listener so that trusted proxies may open a connection
-// with a PROXY protocol header (v1 or v2), whose source address then stands for the
-// connecting peer. The header is optional for them; from anyone else it is read and
-// thrown away, and never required. Without trusted proxies ln is returned as it is.
-func (r *Router) Listener(ln net.Listener) net.Listener {
-	if len(r.trusted) == 0 {
-		return ln
-	}
-	return &proxyproto.Listener{Listener: ln, ConnPolicy: func(o proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
-		if a, ok := parseAddr(o.Upstream.String()); ok && r.trusted.has(a) {
-			return proxyproto.USE, nil
-		}
-		return proxyproto.IGNORE, nil
-	}}
 }

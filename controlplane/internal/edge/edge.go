@@ -66,8 +66,19 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// CheckTimeout bounds dialling and checking one new upstream connection; default 5s.
 	CheckTimeout time.Duration
-	// Clock spaces the runtime questions about one instance (see LookupEvery).
+	// Clock spaces the runtime questions about one instance (see LookupEvery) and the
+	// log lines about refused connections.
 	Clock clock.Clock
+	// IdleTimeout and ReadHeaderTimeout are the Server's; defaults the constants of
+	// the same names.
+	IdleTimeout, ReadHeaderTimeout time.Duration
+	// MaxConnsPerPeer caps the connections one visitor address holds open (an IPv6
+	// visitor's /64; see Listener); 0: connlimit.DefaultPerPeer.
+	MaxConnsPerPeer int
+	// MaxConns caps the edge's open connections in all; 0: no cap. serve sets it below
+	// the process's file descriptor limit, so a full edge refuses new connections
+	// instead of starving the API, the database and the upstream connections.
+	MaxConns int
 }
 
 // LookupEvery is how often the edge asks the runtime about one instance at most: a
@@ -86,6 +97,10 @@ type Router struct {
 	proxy      *httputil.ReverseProxy
 	transport  *http.Transport
 	lookups    singleflight.Group
+
+	// for Server and Listener
+	idleTimeout, headerTimeout time.Duration
+	perPeer, maxConns          int
 
 	mu    sync.RWMutex
 	table map[string]entry // by slug
@@ -133,9 +148,16 @@ func New(src Routes, o Options) *Router {
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = IdleTimeout
+	}
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = ReadHeaderTimeout
+	}
 	r := &Router{src: src, baseDomain: strings.ToLower(o.BaseDomain), log: o.Logger, locator: o.Locator, trusted: o.TrustedProxies,
-		timeout: o.CheckTimeout, clock: o.Clock, table: map[string]entry{}, byID: map[string]string{}, moved: map[string]moved{},
-		asked: map[string]answer{}, legacy: map[string]bool{}}
+		timeout: o.CheckTimeout, clock: o.Clock, idleTimeout: o.IdleTimeout, headerTimeout: o.ReadHeaderTimeout,
+		perPeer: o.MaxConnsPerPeer, maxConns: o.MaxConns,
+		table: map[string]entry{}, byID: map[string]string{}, moved: map[string]moved{}, asked: map[string]answer{}, legacy: map[string]bool{}}
 	// One pool for all instances, keyed by instance id (the URL host of every outgoing
 	// request), so a connection checked for one instance is never used for another.
 	r.transport = &http.Transport{

@@ -5,12 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
@@ -29,7 +29,7 @@ func (r *routes) Routes(context.Context) ([]store.Route, error) {
 
 // upstream is instance id: its /healthz answers the id (none for "", as an app started
 // before SPROUDCHAT_INSTANCE_ID does), other paths answer with what they saw, and it
-// echoes bytes after an Upgrade.
+// echoes five-byte messages after an Upgrade.
 func upstream(t *testing.T, id string) *httptest.Server {
 	s := httptest.NewServer(appHandler(t, id))
 	t.Cleanup(s.Close)
@@ -54,11 +54,16 @@ func appHandler(t *testing.T, id string) http.Handler {
 			defer conn.Close()
 			rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
 			rw.Flush()
-			buf := make([]byte, 5)
-			io.ReadFull(rw, buf)
-			rw.Write(buf)
-			rw.Flush()
-			return
+			buf := make([]byte, 5) // messages of five bytes, echoed until the visitor leaves
+			for {
+				if _, err := io.ReadFull(rw, buf); err != nil {
+					return
+				}
+				rw.Write(buf)
+				if rw.Flush() != nil {
+					return
+				}
+			}
 		}
 		fmt.Fprintf(w, "host=%s xff=%s xfh=%s xfp=%s path=%s", r.Host, r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Host"),
 			r.Header.Get("X-Forwarded-Proto"), r.URL.Path)
@@ -123,26 +128,35 @@ func TestRoutesByHostAndState(t *testing.T) {
 	}
 }
 
+// TestWebSocketUpgradePassesThrough: a WebSocket is relayed both ways for as long as
+// it lives, far past the edge's idle and header timeouts, and holds its visitor's
+// connection place until it closes.
 func TestWebSocketUpgradePassesThrough(t *testing.T) {
-	up := upstream(t, "in1")
-	r := New(&routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: strings.TrimPrefix(up.URL, "http://")}}}, Options{BaseDomain: "sproud.test"})
-	r.Refresh(context.Background())
-	edge := httptest.NewServer(r)
-	defer edge.Close()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(edge.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	r := acmeRouter(t, Options{IdleTimeout: 50 * time.Millisecond, ReadHeaderTimeout: 50 * time.Millisecond, MaxConnsPerPeer: 1})
+	edge := serveEdge(t, r)
+	conn := dialFrom(t, "127.0.0.1", edge)
 	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: acme.sproud.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 	br := bufio.NewReader(conn)
 	res, err := http.ReadResponse(br, nil)
 	if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("upgrade: %v %v", res, err)
 	}
-	conn.Write([]byte("hello"))
-	buf := make([]byte, 5)
-	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "hello" {
-		t.Fatalf("echo through the upgraded connection: %q %v", buf, err)
+	for i, msg := range []string{"hello", "again", "still"} {
+		if i > 0 {
+			timeoutsPassed(t, edge) // the WebSocket is silent meanwhile
+		}
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		conn.Write([]byte(msg))
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(br, buf); err != nil || string(buf) != msg {
+			t.Fatalf("message %d through the upgraded connection: %q %v", i+1, buf, err)
+		}
 	}
+	if got := ask(t, dialFrom(t, "127.0.0.1", edge), nil, "acme.sproud.test"); got != closed {
+		t.Fatalf("a second connection while the WebSocket holds 127.0.0.1's one: %s, want closed", got)
+	}
+	conn.Close()
+	waitUntil(t, "the WebSocket's connection place to be given back", func() bool {
+		return ask(t, dialFrom(t, "127.0.0.1", edge), nil, "acme.sproud.test") == served
+	})
 }
