@@ -1,13 +1,16 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -284,5 +287,49 @@ func proxyV2(src string) func(net.Conn) error {
 			SourceAddr: &net.TCPAddr{IP: net.ParseIP(src), Port: 40000}, DestinationAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 443}}
 		_, err := h.WriteTo(c)
 		return err
+	}
+}
+
+// TestEdgeCapsOneAddressesConnections holds 256 keep-alive connections from one address
+// to the real binary's edge (the attack review held 20,000, the process's descriptor
+// limit, and then nothing was served): the 257th is closed at once, while a visitor at
+// another address reaches a real instance and the API answers.
+func TestEdgeCapsOneAddressesConnections(t *testing.T) {
+	p := newPlane(t, "process")
+	p.start()
+	inst := p.create(uniqueSlug("cap"))
+	p.destroyAtEnd(inst.ID)
+	p.wait(inst.ID, "active")
+	if !strings.Contains(p.output(), `"max_conns_per_peer":256`) {
+		t.Fatalf("serve does not log its connection caps:\n%s", p.output())
+	}
+	ask := func(from string) (*http.Response, error) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", p.edgeAddr)
+		if err != nil {
+			return nil, err
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprint(c, "GET /x HTTP/1.1\r\nHost: nosuch.localhost\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err == nil {
+			res.Body.Close()
+		}
+		return res, err
+	}
+	for i := range 256 {
+		if res, err := ask("127.0.0.1"); err != nil || res.StatusCode != 404 {
+			t.Fatalf("connection %d: %v %v", i+1, res, err)
+		}
+	}
+	if res, err := ask("127.0.0.1"); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("connection 257 from one address: %v %v, want it closed at once", res, err)
+	}
+	if code, _ := p.visitor(inst.URL, "127.0.0.2", nil, "").call("GET", "/readyz", nil); code != 200 {
+		t.Fatalf("a visitor at another address: %d", code)
+	}
+	if _, err := p.api.Instance(context.Background(), inst.ID); err != nil {
+		t.Fatalf("the API: %v", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/api"
 	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
+	"github.com/sproudstack/sproudchat/controlplane/internal/connlimit"
 	"github.com/sproudstack/sproudchat/controlplane/internal/control"
 	"github.com/sproudstack/sproudchat/controlplane/internal/edge"
 	"github.com/sproudstack/sproudchat/controlplane/internal/jobs"
@@ -61,6 +62,7 @@ type Options struct {
 	Log   io.Writer // JSON log lines
 	Ready func(apiAddr, edgeAddr string)
 	Owner string // reconciler lease owner; default host-pid-random
+	Conns Conns  // connection caps and idle timeout; zero fields: the defaults
 }
 
 // Run serves until ctx ends.
@@ -72,6 +74,10 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 		o.Log = os.Stdout
 	}
 	log := slog.New(slog.NewJSONHandler(o.Log, nil))
+	conns, err := o.Conns.withDefaults()
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
@@ -105,7 +111,8 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 
 	var svc *control.Service
 	st := store.New(db, store.Options{Payload: func(e lifecycle.Event, i lifecycle.Instance) []byte { return svc.Payload(e, i) }})
-	router := edge.New(st, edge.Options{BaseDomain: cfg.BaseDomain, Logger: log, Locator: rt, TrustedProxies: cfg.TrustedProxies})
+	router := edge.New(st, edge.Options{BaseDomain: cfg.BaseDomain, Logger: log, Locator: rt, TrustedProxies: cfg.TrustedProxies,
+		Clock: o.Clock, IdleTimeout: conns.IdleTimeout, MaxConnsPerPeer: conns.PerPeer, MaxConns: conns.Edge})
 	m := metrics.New(st)
 	owner := o.Owner
 	if owner == "" {
@@ -142,12 +149,11 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	servers := []*http.Server{
-		{Handler: apiSrv.Handler(), ReadHeaderTimeout: 10 * time.Second},
-		{Handler: router, ReadHeaderTimeout: 10 * time.Second}, // no write timeout: WebSockets live long
-	}
+	servers := []*http.Server{apiServer(apiSrv.Handler(), conns), router.Server()}
+	// The API gets no exempt peers: --trusted-proxies are the edge's.
+	apiLimited := connlimit.New(apiLn, connlimit.Options{Name: "api", PerPeer: conns.PerPeer, Total: conns.API, Logger: log, Clock: o.Clock})
 	errc := make(chan error, 2)
-	for i, ln := range []net.Listener{apiLn, router.Listener(edgeLn)} {
+	for i, ln := range []net.Listener{apiLimited, router.Listener(edgeLn)} {
 		go func(s *http.Server, ln net.Listener) {
 			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
@@ -161,7 +167,8 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 	c := cron.New()
 	jobs.New(st, svc, o.Clock, log).Schedule(ctx, c)
 	c.Start()
-	log.InfoContext(ctx, "serving", "api_addr", apiLn.Addr().String(), "edge_addr", edgeLn.Addr().String(), "base_domain", cfg.BaseDomain, "owner", owner)
+	log.InfoContext(ctx, "serving", "api_addr", apiLn.Addr().String(), "edge_addr", edgeLn.Addr().String(), "base_domain", cfg.BaseDomain, "owner", owner,
+		"edge_max_conns", conns.Edge, "api_max_conns", conns.API, "max_conns_per_peer", conns.PerPeer)
 	if o.Ready != nil {
 		o.Ready(apiLn.Addr().String(), edgeLn.Addr().String())
 	}
