@@ -225,11 +225,6 @@ func (s *Server) guard(rt Route) echo.HandlerFunc {
 		if err := limitBody(c, limit); err != nil {
 			return err
 		}
-		if receive {
-			if err := s.receivePublicBody(c); err != nil {
-				return err
-			}
-		}
 		if rt.CrossOrigin {
 			if err := s.allowCrossOrigin(c); err != nil {
 				return err
@@ -270,6 +265,11 @@ func (s *Server) guard(rt Route) echo.HandlerFunc {
 		}
 		if ok || rt.Perm != accounts.Public {
 			c.Response().Header().Set("Cache-Control", "no-store")
+		}
+		if receive { // last: a request refused anyway costs no token
+			if err := s.receivePublicBody(c); err != nil {
+				return err
+			}
 		}
 		return rt.Handler(c)
 	}
