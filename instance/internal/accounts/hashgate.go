@@ -83,9 +83,11 @@ func (g *hashGate) do(ctx context.Context, f func()) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	defer func() {
+		<-g.slots
+		g.release()
+	}()
 	f()
-	<-g.slots
-	g.release()
 	return nil
 }
 
