@@ -91,6 +91,9 @@ func (g *hashGate) do(ctx context.Context, f func()) error {
 	return nil
 }
 
+// HashesAtOnce is how many password hashes the service runs at once.
+func (s *Service) HashesAtOnce() int { return cap(s.gate.slots) }
+
 func (s *Service) hashPassword(ctx context.Context, password string) (string, error) {
 	var (
 		h   string

@@ -126,7 +126,7 @@ func (a *App) build(ctx context.Context) error {
 	}
 	svc, err := accounts.NewService(store.NewAccounts(a.db), accounts.Options{
 		Clock: a.opts.Clock, SecretKey: a.cfg.SecretKey, SetupToken: setupToken, Hash: a.opts.Hash,
-		Gate: accounts.GateOptions{Slots: a.hashSlots()},
+		Gate: accounts.GateOptions{Slots: accounts.HashSlots(debug.SetMemoryLimit(-1), hashParams(a.opts.Hash))},
 	})
 	if err != nil {
 		return err
@@ -203,7 +203,7 @@ func (a *App) Run(ctx context.Context) error {
 	mode := string(a.cfg.Mode)
 	a.log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "version", Version, "mode", mode,
 		"database", string(a.db.Dialect()), "base_url", a.cfg.BaseURL.String(),
-		"memory_limit_bytes", debug.SetMemoryLimit(-1), "password_hashes_at_once", a.hashSlots(),
+		"memory_limit_bytes", debug.SetMemoryLimit(-1), "password_hashes_at_once", a.accounts.HashesAtOnce(),
 		"visitor_chat_connections_at_once", a.web.MaxVisitorSockets())
 	fmt.Fprintf(a.opts.Out, "sproudchat %s is running at %s (listening on %s, %s mode)\n", Version, a.cfg.BaseURL, ln.Addr(), mode)
 	if a.setupURL != "" {
@@ -236,12 +236,6 @@ func (a *App) Run(ctx context.Context) error {
 
 // DataPath is a file path inside the data dir.
 func (a *App) DataPath(name string) string { return filepath.Join(a.cfg.DataDir, name) }
-
-// hashSlots is how many password hashes may run at once under the Go runtime's memory
-// limit (set from the container's in main).
-func (a *App) hashSlots() int {
-	return accounts.HashSlots(debug.SetMemoryLimit(-1), hashParams(a.opts.Hash))
-}
 
 // hashParams is the cost the accounts service will use: the override, else the default.
 func hashParams(p accounts.HashParams) accounts.HashParams {
