@@ -18,7 +18,7 @@ import (
 
 // sharedKeys are the message groups any page may show; every other group belongs to
 // one page (or a few pages of one area), so that no page shows another's text.
-var sharedKeys = []string{"app", "nav", "field", "common", "form", "settings", "status", "priority", "kind", "role", "error", "readonly", "area", "lang"}
+var sharedKeys = []string{"app", "nav", "field", "common", "form", "settings", "status", "priority", "kind", "role", "error", "readonly", "area", "lang", "unit"}
 
 // keyOwners says which templates may use a page group besides the template of that name.
 var keyOwners = map[string][]string{
