@@ -10,6 +10,7 @@
 package i18n
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -325,4 +326,17 @@ func (t Translator) layout(key string, tm time.Time) string {
 		return tm.UTC().Format(time.RFC3339)
 	}
 	return tm.In(t.loc).Format(strings.TrimSpace(t.T(key)))
+}
+
+type langKey struct{}
+
+// WithLang returns ctx carrying the language of the person a request comes from.
+func WithLang(ctx context.Context, lang string) context.Context {
+	return context.WithValue(ctx, langKey{}, lang)
+}
+
+// LangFrom returns the language WithLang put in ctx, or "".
+func LangFrom(ctx context.Context) string {
+	l, _ := ctx.Value(langKey{}).(string)
+	return l
 }

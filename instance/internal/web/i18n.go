@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"golang.org/x/text/language"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
@@ -78,4 +79,16 @@ func errorText(lang string, status int, detail string) string {
 		}
 	}
 	return translate(lang, key)
+}
+
+// withLanguage tells the request's context the language its browser asks for, so
+// that an e-mail the request causes (a booking's confirmation, a contact form's
+// receipt, a chat transcript) is written in the language the visitor used.
+func withLanguage(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if r := c.Request(); r.Header.Get("Accept-Language") != "" {
+			c.SetRequest(r.WithContext(i18n.WithLang(r.Context(), lang(r, nil))))
+		}
+		return next(c)
+	}
 }

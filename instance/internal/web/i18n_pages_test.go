@@ -2,6 +2,7 @@ package web
 
 import (
 	"html"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,11 +15,11 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/i18n"
 )
 
-// englishOnly lists the English catalog's texts (and, for messages with placeholders,
+// englishOnly lists, for the given groups of keys or all, the English catalog's texts (and, for messages with placeholders,
 // their fixed parts) that no German message contains: if a German page shows one of
 // them, English leaked. Texts that are the same in both languages ("Status",
 // "E-Mail", "Tickets") are in the German catalog and so not listed.
-func englishOnly(c *i18n.Catalog) map[string]*regexp.Regexp {
+func englishOnly(c *i18n.Catalog, groups ...string) map[string]*regexp.Regexp {
 	var german []string
 	for _, key := range c.Keys("de") {
 		for _, s := range c.Forms("de", key) {
@@ -30,8 +31,9 @@ func englishOnly(c *i18n.Catalog) map[string]*regexp.Regexp {
 	}
 	out := map[string]*regexp.Regexp{}
 	for _, key := range c.Keys("en") {
-		if strings.HasPrefix(key, "format.") || strings.HasPrefix(key, "mail.") {
-			continue // Go time layouts; e-mail text is not on pages
+		group := key[:strings.IndexByte(key, '.')]
+		if group == "format" || len(groups) > 0 && !slices.Contains(groups, group) || len(groups) == 0 && (group == "mail" || group == "event") {
+			continue // Go time layouts, and groups not asked for: pages show no e-mail or notification text
 		}
 		for _, s := range c.Forms("en", key) {
 			for _, part := range regexp.MustCompile(`{{[^}]*}}`).Split(s, -1) {
@@ -152,6 +154,60 @@ func TestGermanPagesShowNoEnglish(t *testing.T) {
 				t.Fatalf("%d; want an error page or form with %q:\n%s", r.status, f.want, shownText(r.body))
 			}
 			checkGerman(t, "POST "+f.path, r.body, english)
+		})
+	}
+}
+
+// TestGermanVisitorMails: a visitor who books and writes in German gets German
+// e-mails, the times in the instance's zone, with no English-only catalog text; the
+// team's new-ticket mail follows each user's language.
+func TestGermanVisitorMails(t *testing.T) {
+	h := newHarness(t, harnessOptions{}, true)
+	english := englishOnly(catalog, "mail", "weekday", "month")
+	v := h.client()
+	de := map[string]string{"Accept-Language": "de-DE,de;q=0.9", "X-Forwarded-For": "10.78.0.1"}
+	form := func(path string, vals url.Values) {
+		t.Helper()
+		if r := v.do("POST", path, "application/x-www-form-urlencoded", strings.NewReader(vals.Encode()), de); r.status >= 400 {
+			t.Fatalf("POST %s: %d", path, r.status)
+		}
+	}
+	form("/book/"+h.bookType.Slug, url.Values{"start": {"2026-11-04T09:30:00Z"}, "name": {"Ida"}, "email": {"ida@example.org"}, "consent": {"yes"}})
+	form("/contact", contactForm("Rita", "rita@example.org", "Frage", "Wie geht das?", true))
+	mails, err := h.mailer.Outbox(t.Context(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range mails {
+		got[m.To+" "+m.Kind] += m.Subject + "\n" + m.Body + "\n"
+	}
+	for _, tc := range []struct {
+		to   string
+		want []string
+	}{
+		{"ida@example.org booking", []string{"Ihr Termin: Erstgespräch", "Hallo Ida,", "Ihr Termin ist gebucht:", "Mittwoch, 4. November 2026, 10:30 – 11:00 (Europe/Berlin)", "Absagen oder verschieben: "}},
+		{"rita@example.org confirmation", []string{"Wir haben Ihre Anfrage [#", "Hallo Rita,", "„Frage“"}},
+		{"admin@example.org new_ticket", []string{"New ticket [#", "from Rita <rita@example.org>"}}, // the admin chose no language
+	} {
+		t.Run(tc.to, func(t *testing.T) {
+			text, ok := got[tc.to]
+			if !ok {
+				t.Fatalf("no mail; have %v", slices.Sorted(maps.Keys(got)))
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("the mail lacks %q:\n%s", w, text)
+				}
+			}
+			if strings.HasPrefix(tc.to, "admin@") {
+				return
+			}
+			for name, re := range english {
+				if re.MatchString(text) {
+					t.Errorf("the mail has English text %q:\n%s", name, text)
+				}
+			}
 		})
 	}
 }
