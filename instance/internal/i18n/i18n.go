@@ -124,15 +124,6 @@ func newFieldPattern(key, text string) fieldPattern {
 	return f
 }
 
-// Lang returns the catalog language for a tag such as "de-AT", or the fallback.
-func Lang(tag string) string {
-	base, _ := language.Make(tag).Base()
-	if slices.Contains(Languages, base.String()) {
-		return base.String()
-	}
-	return Languages[0]
-}
-
 // Keys lists the keys of lang's catalog, sorted.
 func (c *Catalog) Keys(lang string) []string {
 	keys := make([]string, 0, len(c.messages[lang]))
