@@ -4,6 +4,7 @@ package store
 
 import (
 	"context"
+	"embed"
 	"fmt"
 
 	"gorm.io/gorm"
@@ -11,6 +12,13 @@ import (
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/platform/database"
 )
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrator migrates the control plane's database (DB.Migrate, CurrentVersion,
+// LatestVersion); its advisory lock key is not an instance's.
+var migrator = database.Migrator{FS: migrationFiles, Dir: "migrations", LockKey: 727002}
 
 // Dialect names the database kind, SQLite or Postgres.
 type Dialect = database.Dialect

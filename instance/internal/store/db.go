@@ -12,12 +12,6 @@ import (
 	"github.com/sproudstack/sproudchat/platform/database"
 )
 
-// Dialect names the database kind, SQLite or Postgres.
-type Dialect = database.Dialect
-
-// The supported databases.
-const SQLite, Postgres = database.SQLite, database.Postgres
-
 // DB is an open database of one instance.
 type DB struct {
 	*database.DB
@@ -25,9 +19,6 @@ type DB struct {
 	gorm    *gorm.DB
 	dialect Dialect
 }
-
-// Wrap makes an open platform database the instance's.
-func Wrap(db *database.DB) *DB { return &DB{DB: db, gorm: db.Gorm(), dialect: db.Dialect()} }
 
 // Open connects to PostgreSQL when url is given, else opens (creating) the SQLite file
 // at sqlitePath. It does not migrate.
@@ -39,7 +30,7 @@ func Open(ctx context.Context, url, sqlitePath string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Wrap(db), nil
+	return &DB{DB: db, gorm: db.Gorm(), dialect: db.Dialect()}, nil
 }
 
 // errBadCursor: a pagination cursor this store did not make. It wraps ErrInvalid.

@@ -9,9 +9,15 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migrator migrates the instance's database (DB.Migrate, CurrentVersion, LatestVersion); its
-// advisory lock key is not the control plane's.
+// migrator migrates the instance's database (DB.Migrate, CurrentVersion,
+// LatestVersion); its advisory lock key is not the control plane's.
 var migrator = database.Migrator{FS: migrationFiles, Dir: "migrations", LockKey: 727001}
+
+// Dialect names the database kind, SQLite or Postgres.
+type Dialect = database.Dialect
+
+// The supported databases.
+const SQLite, Postgres = database.SQLite, database.Postgres
 
 // Migration is one versioned schema change (see database.Migrator for the file format).
 type Migration = database.Migration
