@@ -168,8 +168,8 @@ func logRequests(log *slog.Logger) echo.MiddlewareFunc {
 				c.Error(err)
 			}
 			attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", c.Response().Status}
-			if t, ok := c.Get(ctxToken).(tokenInfo); ok {
-				attrs = append(attrs, "token_id", t.id)
+			if t, ok := c.Get(ctxToken).(lifecycle.Token); ok {
+				attrs = append(attrs, "token_id", t.ID)
 			}
 			log.InfoContext(c.Request().Context(), "api request", attrs...)
 			return nil
