@@ -66,7 +66,8 @@ func New(s Store, targets Targets, c clock.Clock, log *slog.Logger) *Deliverer {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Deliverer{store: s, targets: targets, clock: c, log: log,
-		http: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+		// Its own pool, closed when Run returns: no connection outlives the deliverer.
+		http: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 // Run delivers every second until ctx ends. An attempt under way when ctx ends is cut
@@ -74,6 +75,7 @@ func New(s Store, targets Targets, c clock.Clock, log *slog.Logger) *Deliverer {
 func (d *Deliverer) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	defer d.http.CloseIdleConnections()
 	for {
 		if _, err := d.Deliver(ctx); err != nil && ctx.Err() == nil {
 			d.log.ErrorContext(ctx, "deliver webhooks", "error", err.Error())
