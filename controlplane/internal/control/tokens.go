@@ -7,9 +7,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // TokenStore is what the token use cases need of persistence.

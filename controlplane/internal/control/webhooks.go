@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // WebhookStore is what the webhook use cases need of persistence.
