@@ -12,6 +12,7 @@ import (
 	"github.com/sproudstack/sproudchat/controlplane/client"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/wire"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
 	"github.com/sproudstack/sproudchat/provisioning"
 )
 
@@ -45,7 +46,7 @@ func (s *Server) listTokens(c echo.Context) error {
 
 func (s *Server) createToken(c echo.Context) error {
 	var in client.CreateToken
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	t, raw, err := s.opts.Tokens.Create(c.Request().Context(), lifecycle.TokenRequest(in))
@@ -83,7 +84,7 @@ func (s *Server) listWebhooks(c echo.Context) error {
 
 func (s *Server) createWebhook(c echo.Context) error {
 	var in client.CreateWebhook
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	h, err := s.opts.Webhooks.Create(c.Request().Context(), lifecycle.WebhookRequest(in))
@@ -205,7 +206,7 @@ func (s *Server) listOrphans(c echo.Context) error {
 func (s *Server) collectOrphans(c echo.Context) error {
 	ctx := c.Request().Context()
 	var in client.CollectOrphans
-	if err := decodeOptionalJSON(c, &in); err != nil {
+	if err := httpbody.DecodeOptionalJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	out, err := s.orphans(ctx)

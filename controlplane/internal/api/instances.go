@@ -14,6 +14,8 @@ import (
 	"github.com/sproudstack/sproudchat/controlplane/client"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/wire"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 var validKey = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
@@ -25,10 +27,10 @@ var validKey = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
 func (s *Server) createInstance(c echo.Context) error {
 	key := c.Request().Header.Get("Idempotency-Key")
 	if key != "" && !validKey.MatchString(key) {
-		return badRequest("Idempotency-Key must be 1-255 printable ASCII characters")
+		return problem.BadRequest("Idempotency-Key must be 1-255 printable ASCII characters")
 	}
 	var in client.CreateInstance
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	req := lifecycle.CreateRequest(in)
@@ -126,7 +128,7 @@ func (s *Server) getInstance(c echo.Context) error {
 
 func (s *Server) suspendInstance(c echo.Context) error {
 	var in client.StateChange
-	if err := decodeOptionalJSON(c, &in); err != nil {
+	if err := httpbody.DecodeOptionalJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	return s.accepted(c)(s.opts.Instances.Suspend(c.Request().Context(), c.Param("id"), in.Reason, actor(c)))
@@ -134,7 +136,7 @@ func (s *Server) suspendInstance(c echo.Context) error {
 
 func (s *Server) resumeInstance(c echo.Context) error {
 	var in client.StateChange
-	if err := decodeOptionalJSON(c, &in); err != nil {
+	if err := httpbody.DecodeOptionalJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	return s.accepted(c)(s.opts.Instances.Resume(c.Request().Context(), c.Param("id"), in.Reason, actor(c)))
@@ -142,7 +144,7 @@ func (s *Server) resumeInstance(c echo.Context) error {
 
 func (s *Server) destroyInstance(c echo.Context) error {
 	var in client.StateChange
-	if err := decodeOptionalJSON(c, &in); err != nil {
+	if err := httpbody.DecodeOptionalJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	return s.accepted(c)(s.opts.Instances.Destroy(c.Request().Context(), c.Param("id"), in.Reason, actor(c)))
