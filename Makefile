@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/sproudstack/sproudchat/instance/internal/app.Version=$(VERSION)
 BIN := $(CURDIR)/bin
-MODULES := instance provisioning controlplane scripts
+MODULES := platform instance provisioning controlplane scripts
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Every target builds with the Go release named by go.work's toolchain line (a patch
 # release carrying the standard library's security fixes), which the go command fetches

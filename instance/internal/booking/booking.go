@@ -21,7 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // Type is an appointment type: what a visitor books.
