@@ -17,6 +17,11 @@ if [ ! -d "$dir/data/osv" ]; then
 	exit 1
 fi
 echo "vulncheck: database golang.org/x/vulndb@${dir##*@} ($(ls "$dir/data/osv" | wc -l) reports), $(go env GOVERSION)" >&2
-for m in "$@"; do
-	(cd "$m" && go run "$GOVULNCHECK" -format json -db "file://$dir/data/osv" ./...)
-done | (cd scripts && go run ./vulnreport -accept vulncheck-accepted.txt)
+# Every module is scanned even if one scan fails; the run fails if any did.
+{
+	rc=0
+	for m in "$@"; do
+		(cd "$m" && go run "$GOVULNCHECK" -format json -db "file://$dir/data/osv" ./...) || rc=1
+	done
+	exit $rc
+} | (cd scripts && go run ./vulnreport -accept vulncheck-accepted.txt)

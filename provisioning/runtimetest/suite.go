@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/sproudstack/sproudchat/provisioning"
 )
 
@@ -108,10 +110,19 @@ func mustApply(t *testing.T, h Harness, spec provisioning.Spec) provisioning.Sta
 	if err != nil {
 		t.Fatalf("apply %s: %v", spec.ID, err)
 	}
-	if !st.Ready || st.Upstream == "" || st.ID != spec.ID || st.Phase != provisioning.PhaseRunning {
-		t.Fatalf("apply %s returned %+v; want running, ready, with an upstream", spec.ID, st)
+	want := applied{ID: spec.ID, Phase: provisioning.PhaseRunning, Ready: true, HasUpstream: true}
+	if diff := cmp.Diff(want, applied{st.ID, st.Phase, st.Ready, st.Upstream != ""}); diff != "" {
+		t.Fatalf("apply %s returned (-want +got):\n%s", spec.ID, diff)
 	}
 	return st
+}
+
+// applied is what mustApply checks of the status Apply returns.
+type applied struct {
+	ID          string
+	Phase       provisioning.Phase
+	Ready       bool
+	HasUpstream bool
 }
 
 func testApply(t *testing.T, nh New) {
@@ -143,8 +154,11 @@ func testApplyTwice(t *testing.T, nh New) {
 	before := h.Leftovers(t, id)
 	second := mustApply(t, h, spec)
 	after := h.Leftovers(t, id)
-	if first.Upstream != second.Upstream || first.SpecHash != second.SpecHash {
-		t.Errorf("second apply moved the instance: %+v → %+v", first, second)
+	where := func(st provisioning.Status) []string {
+		return []string{"upstream " + st.Upstream, "spec hash " + st.SpecHash}
+	}
+	if diff := cmp.Diff(where(first), where(second)); diff != "" {
+		t.Errorf("second apply moved the instance (-first +second):\n%s", diff)
 	}
 	slices.Sort(before)
 	slices.Sort(after)
@@ -270,8 +284,8 @@ func testList(t *testing.T, nh New) {
 	}
 	for _, st := range all {
 		if st.ID == id {
-			if st.Slug != slug || st.Phase != provisioning.PhaseRunning {
-				t.Errorf("listed %+v", st)
+			if diff := cmp.Diff([]string{slug, string(provisioning.PhaseRunning)}, []string{st.Slug, string(st.Phase)}); diff != "" {
+				t.Errorf("List shows %s with slug and phase (-want +got):\n%s", id, diff)
 			}
 			return
 		}
