@@ -5,7 +5,6 @@ go 1.26.0
 require (
 	github.com/docker/docker v28.5.2+incompatible
 	github.com/getkin/kin-openapi v0.153.0
-	github.com/glebarez/sqlite v1.11.0
 	github.com/google/go-cmp v0.7.0
 	github.com/labstack/echo/v4 v4.16.4
 	github.com/pires/go-proxyproto v0.15.0
@@ -15,8 +14,12 @@ require (
 	github.com/spf13/pflag v1.0.9
 	github.com/sproudstack/sproudchat/provisioning v0.0.0
 	golang.org/x/sync v0.23.0
-	gorm.io/driver/postgres v1.6.3
 	gorm.io/gorm v1.31.2
+)
+
+require (
+	github.com/glebarez/sqlite v1.11.0 // indirect
+	gorm.io/driver/postgres v1.6.3 // indirect
 )
 
 require (
