@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -30,6 +31,9 @@ const (
 type DB struct {
 	gorm    *gorm.DB
 	dialect Dialect
+	// writes counts the commits running in goroutines of their own (a chat batch
+	// handed on by its leader): Close waits for them.
+	writes sync.WaitGroup
 }
 
 // Open connects to PostgreSQL when url is given, else opens (creating) the SQLite file
@@ -110,8 +114,9 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // Gorm gives other adapters in this module the connection.
 func (db *DB) Gorm() *gorm.DB { return db.gorm }
 
-// Close closes the connection pool.
+// Close waits for the commits in progress, then closes the connection pool.
 func (db *DB) Close() error {
+	db.writes.Wait()
 	sqlDB, err := db.gorm.DB()
 	if err != nil {
 		return err
