@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 func TestPasswordHashRoundTripWithDefaultParams(t *testing.T) {

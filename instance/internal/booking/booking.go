@@ -21,8 +21,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/worker"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // Type is an appointment type: what a visitor books.

@@ -16,8 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/worker"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // Events a target can be told of.

@@ -17,8 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/worker"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // Mail is one message in the outbox.

@@ -13,11 +13,11 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
 	"github.com/sproudstack/sproudchat/instance/internal/worker"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // slowInbox is an SMTP server that holds the first message's data until released.

@@ -14,7 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // Status is where a ticket stands.
