@@ -107,7 +107,7 @@ func (s *Server) revokeToken(c echo.Context) error {
 }
 
 func (s *Server) wireWebhook(w store.Webhook) (client.Webhook, error) {
-	u, err := s.opts.Box.Open(w.URL)
+	u, err := s.opts.Box.Open(w.URL, secret.WebhookURL)
 	if err != nil {
 		return client.Webhook{}, fmt.Errorf("webhook %d: %w", w.ID, err)
 	}
@@ -151,7 +151,7 @@ func (s *Server) createWebhook(c echo.Context) error {
 		return &lifecycle.ValidationError{Fields: f}
 	}
 	sec := "whsec_" + secret.Random(24)
-	w := store.Webhook{URL: s.opts.Box.Seal([]byte(in.URL)), Secret: s.opts.Box.Seal([]byte(sec)), Events: in.Events, CreatedAt: s.opts.Clock.Now()}
+	w := store.Webhook{URL: s.opts.Box.Seal([]byte(in.URL), secret.WebhookURL), Secret: s.opts.Box.Seal([]byte(sec), secret.WebhookSecret), Events: in.Events, CreatedAt: s.opts.Clock.Now()}
 	if err := s.opts.Store.AddWebhook(c.Request().Context(), &w); err != nil {
 		return err
 	}

@@ -117,10 +117,10 @@ func (s *Service) Create(ctx context.Context, tokenID int64, key string, req lif
 	var idem *store.Idempotent
 	if key != "" {
 		idem = &store.Idempotent{TokenID: tokenID, Key: key, RequestHash: reqHash, Status: 202,
-			Body: base64.StdEncoding.EncodeToString(s.opts.Box.Seal(body)), CreatedAt: now}
+			Body: base64.StdEncoding.EncodeToString(s.opts.Box.Seal(body, secret.IdempotentBody(tokenID, key))), CreatedAt: now}
 	}
 	ev := lifecycle.Event{InstanceID: inst.ID, Type: lifecycle.EventCreated, At: now, Actor: actor, ToState: lifecycle.Provisioning}
-	err := s.store.CreateInstance(ctx, inst, s.opts.Box.Seal(sealed), ev, idem)
+	err := s.store.CreateInstance(ctx, inst, s.opts.Box.Seal(sealed, secret.InstanceSecrets(inst.ID)), ev, idem)
 	if errors.Is(err, store.ErrIdempotent) {
 		return s.replay(ctx, tokenID, key, reqHash)
 	}
@@ -144,7 +144,7 @@ func (s *Service) replay(ctx context.Context, tokenID int64, key, reqHash string
 	if err != nil {
 		return 0, nil, fmt.Errorf("decode stored response: %w", err)
 	}
-	body, err := s.opts.Box.Open(sealed)
+	body, err := s.opts.Box.Open(sealed, secret.IdempotentBody(tokenID, key))
 	if err != nil {
 		return 0, nil, fmt.Errorf("open stored response: %w", err)
 	}
@@ -273,7 +273,7 @@ func (s *Service) Spec(ctx context.Context, inst lifecycle.Instance, mode provis
 	if err != nil {
 		return provisioning.Spec{}, err
 	}
-	raw, err := s.opts.Box.Open(sealed)
+	raw, err := s.opts.Box.Open(sealed, secret.InstanceSecrets(inst.ID))
 	if err != nil {
 		return provisioning.Spec{}, fmt.Errorf("secrets of %s: %w", inst.ID, err)
 	}

@@ -105,7 +105,7 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
+	if _, err := db.MigrateWith(ctx, key); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 

@@ -114,11 +114,11 @@ func (d *Deliverer) send(ctx context.Context, del store.Delivery) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("webhook %d: %w", del.WebhookID, err)
 	}
-	url, err := d.box.Open(hook.URL)
+	url, err := d.box.Open(hook.URL, secret.WebhookURL)
 	if err != nil {
 		return 0, err
 	}
-	sec, err := d.box.Open(hook.Secret)
+	sec, err := d.box.Open(hook.Secret, secret.WebhookSecret)
 	if err != nil {
 		return 0, err
 	}

@@ -62,7 +62,7 @@ func TestDeliveriesAreSignedAndRetried(t *testing.T) {
 	st := store.New(storetest.MustOpen(t, store.SQLite), store.Options{Payload: func(e lifecycle.Event, i lifecycle.Instance) []byte { return svc.Payload(e, i) }})
 	svc = control.New(st, control.Options{Clock: clk, Box: box, Plans: plans, Version: "t", BaseDomain: "sproud.test"})
 	const sec = "whsec_test"
-	hook := store.Webhook{URL: box.Seal([]byte(rcv.URL + "/billing/hooks")), Secret: box.Seal([]byte(sec)), Events: []string{lifecycle.EventCreated}, CreatedAt: clk.Now()}
+	hook := store.Webhook{URL: box.Seal([]byte(rcv.URL+"/billing/hooks"), secret.WebhookURL), Secret: box.Seal([]byte(sec), secret.WebhookSecret), Events: []string{lifecycle.EventCreated}, CreatedAt: clk.Now()}
 	if err := st.AddWebhook(ctx, &hook); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestDeliveryGivesUpAfterTheLimit(t *testing.T) {
 	box, _ := secret.New(bytes.Repeat([]byte{3}, 32))
 	clk := clock.NewFake(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 	st := store.New(storetest.MustOpen(t, store.SQLite), store.Options{Payload: func(lifecycle.Event, lifecycle.Instance) []byte { return []byte(`{"type":"instance.created"}`) }})
-	hook := store.Webhook{URL: box.Seal([]byte(rcv.URL)), Secret: box.Seal([]byte("s")), Events: lifecycle.EventTypes, CreatedAt: clk.Now()}
+	hook := store.Webhook{URL: box.Seal([]byte(rcv.URL), secret.WebhookURL), Secret: box.Seal([]byte("s"), secret.WebhookSecret), Events: lifecycle.EventTypes, CreatedAt: clk.Now()}
 	st.AddWebhook(ctx, &hook)
 	st.CreateInstance(ctx, lifecycle.Instance{ID: "in1", CustomerID: "c", Slug: "x-y-z", Plan: "starter", State: lifecycle.Provisioning,
 		Desired: lifecycle.WantActive, NextAttempt: clk.Now(), CreatedAt: clk.Now(), UpdatedAt: clk.Now()}, nil,
