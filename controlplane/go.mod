@@ -12,6 +12,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
 	github.com/sproudstack/sproudchat/provisioning v0.0.0
+	go.uber.org/goleak v1.3.0
 	golang.org/x/sync v0.23.0
 	gorm.io/gorm v1.31.2
 )
