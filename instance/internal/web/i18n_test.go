@@ -191,3 +191,111 @@ func TestWidgetWordsComeFromTheCatalog(t *testing.T) {
 		t.Errorf("open: %q, %q", words["de"]["open"], words["en"]["open"])
 	}
 }
+
+// TestEveryValidationMessageIsInTheCatalog reads the domain packages and the
+// handlers for the reasons they give a field (Problems.Add, ValidationError literals,
+// the notification targets' URL checks, the handlers' conflict messages) and checks
+// that the catalog knows each, so a German page shows its translation and not the
+// catch-all "ist ungültig".
+func TestEveryValidationMessageIsInTheCatalog(t *testing.T) {
+	de := catalog.For("de", nil)
+	fallback := de.T("validation.invalid")
+	var found []messageUse
+	fset := token.NewFileSet()
+	for _, dir := range []string{"../accounts", "../booking", "../chat", "../kb", "../notify", "../tickets", "."} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			file, err := parser.ParseFile(fset, f, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			add := func(n ast.Node, e ast.Expr) {
+				if s, ok := sampleText(e); ok && strings.Contains(s, " ") {
+					found = append(found, messageUse{where: fset.Position(n.Pos()).String(), key: s})
+				}
+			}
+			fn := ""
+			ast.Inspect(file, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.FuncDecl:
+					fn = n.Name.Name
+				case *ast.CallExpr:
+					sel, ok := n.Fun.(*ast.SelectorExpr)
+					switch {
+					case ok && sel.Sel.Name == "Add" && len(n.Args) == 2:
+						add(n, n.Args[1]) // Problems.Add(field, reason)
+					case ok && sel.Sel.Name == "New" && isIdent(sel.X, "errors") && len(n.Args) == 1 && fn == "checkTargetURL":
+						add(n, n.Args[0]) // checkTargetURL's reasons
+					}
+				case *ast.CompositeLit:
+					if m, ok := n.Type.(*ast.MapType); ok && isIdent(m.Key, "string") && isIdent(m.Value, "string") {
+						for _, el := range n.Elts {
+							if kv, ok := el.(*ast.KeyValueExpr); ok {
+								add(kv, kv.Value) // Fields: map[string]string{"field": "reason"}
+							}
+						}
+					}
+				}
+				return true
+			})
+		}
+	}
+	t.Logf("%d validation messages", len(found))
+	if len(found) < 60 {
+		t.Fatalf("found only %d validation messages", len(found))
+	}
+	for _, u := range found {
+		if u.key == "some fields are invalid" || strings.HasPrefix(u.where, "health.go") {
+			continue // the problem's detail; the health answer's reason
+		}
+		if de.Field(u.key) == fallback && u.key != catalog.For("en", nil).T("validation.invalid") {
+			t.Errorf("%s: %q has no catalog message", u.where, u.key)
+		}
+	}
+}
+
+func isIdent(e ast.Expr, name string) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == name
+}
+
+var verb = regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z]`)
+
+// sampleText is the text e makes with a sample value for every part not known before
+// it runs: literals as they are, fmt.Sprintf's verbs and other expressions as "7".
+func sampleText(e ast.Expr) (string, bool) {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		if e.Kind != token.STRING {
+			return "", false
+		}
+		s, err := strconv.Unquote(e.Value)
+		return s, err == nil
+	case *ast.BinaryExpr:
+		l, ok1 := sampleText(e.X)
+		r, ok2 := sampleText(e.Y)
+		if !ok1 && !ok2 {
+			return "", false
+		}
+		if !ok1 {
+			l = "7"
+		}
+		if !ok2 {
+			r = "7"
+		}
+		return l + r, true
+	case *ast.CallExpr:
+		if sel, ok := e.Fun.(*ast.SelectorExpr); ok && isIdent(sel.X, "fmt") && sel.Sel.Name == "Sprintf" && len(e.Args) > 0 {
+			if f, ok := sampleText(e.Args[0]); ok {
+				return verb.ReplaceAllString(f, "7"), true
+			}
+		}
+	}
+	return "", false
+}
