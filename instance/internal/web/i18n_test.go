@@ -103,52 +103,66 @@ type messageUse struct {
 	names      []string
 }
 
-// goUses finds the handlers' calls translate(lang, "key", "Name", v, …) and
-// plural(lang, "key", n, "Name", v, …) with a literal key.
+// goUses finds the calls with a literal key in the handlers and in notify:
+// translate(lang, "key", "Name", v, …), plural(lang, "key", n, …), and a
+// translator's T("key", …) and N("key", n, …).
 func goUses(t *testing.T) []messageUse {
 	t.Helper()
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []messageUse
 	fset := token.NewFileSet()
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		file, err := parser.ParseFile(fset, f, nil, 0)
+	for _, dir := range []string{".", "../notify"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ast.Inspect(file, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok || len(call.Args) < 2 {
-				return true
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
 			}
-			id, ok := call.Fun.(*ast.Ident)
-			if !ok || (id.Name != "translate" && id.Name != "plural") {
-				return true
+			file, err := parser.ParseFile(fset, f, nil, 0)
+			if err != nil {
+				t.Fatal(err)
 			}
-			lit, ok := call.Args[1].(*ast.BasicLit)
-			if !ok || lit.Kind != token.STRING {
-				return true
-			}
-			key, _ := strconv.Unquote(lit.Value)
-			rest := call.Args[2:]
-			if id.Name == "plural" && len(rest) > 0 {
-				rest = rest[1:]
-			}
-			var names []string
-			for i := 0; i < len(rest); i += 2 {
-				if l, ok := rest[i].(*ast.BasicLit); ok && l.Kind == token.STRING {
-					s, _ := strconv.Unquote(l.Value)
-					names = append(names, s)
+			ast.Inspect(file, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
 				}
-			}
-			out = append(out, messageUse{fset.Position(call.Pos()).String(), key, id.Name == "plural", names})
-			return true
-		})
+				var name string
+				var args []ast.Expr
+				switch fn := call.Fun.(type) {
+				case *ast.Ident:
+					if (fn.Name == "translate" || fn.Name == "plural") && len(call.Args) >= 2 {
+						name, args = fn.Name, call.Args[1:]
+					}
+				case *ast.SelectorExpr:
+					if (fn.Sel.Name == "T" || fn.Sel.Name == "N") && len(call.Args) >= 1 {
+						name, args = map[string]string{"T": "translate", "N": "plural"}[fn.Sel.Name], call.Args
+					}
+				}
+				if name == "" {
+					return true
+				}
+				lit, ok := args[0].(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					return true
+				}
+				key, _ := strconv.Unquote(lit.Value)
+				rest := args[1:]
+				if name == "plural" && len(rest) > 0 {
+					rest = rest[1:]
+				}
+				var names []string
+				for i := 0; i < len(rest); i += 2 {
+					if l, ok := rest[i].(*ast.BasicLit); ok && l.Kind == token.STRING {
+						s, _ := strconv.Unquote(l.Value)
+						names = append(names, s)
+					}
+				}
+				out = append(out, messageUse{fset.Position(call.Pos()).String(), key, name == "plural", names})
+				return true
+			})
+		}
 	}
 	return out
 }
