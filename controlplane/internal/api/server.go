@@ -16,7 +16,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
-	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/template"
 )
@@ -88,7 +87,6 @@ type Options struct {
 	GC        GC
 	Database  Pinger
 	Runtime   provisioning.Runtime
-	Clock     clock.Clock
 	Logger    *slog.Logger
 	Metrics   http.Handler
 	Version   string
@@ -116,9 +114,6 @@ type Route struct {
 
 // New builds the API.
 func New(o Options) *Server {
-	if o.Clock == nil {
-		o.Clock = clock.Real{}
-	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
