@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/i18n"
+	"github.com/sproudstack/sproudchat/instance/internal/worker"
 	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
@@ -129,6 +131,9 @@ type HookStore interface {
 	CoalesceDelivery(ctx context.Context, d *Delivery, window time.Duration) error
 	// ClaimDeliveries takes up to limit due deliveries, holding each for hold.
 	ClaimDeliveries(ctx context.Context, now time.Time, hold time.Duration, limit int) ([]Delivery, error)
+	// ReleaseDeliveries gives back claimed deliveries that were not attempted: each is
+	// due again at its NextAttempt, as before the claim.
+	ReleaseDeliveries(ctx context.Context, ds []Delivery) error
 	// SaveAttempt records an attempt and the delivery's new state together.
 	SaveAttempt(ctx context.Context, d Delivery, a Attempt) error
 	Attempts(ctx context.Context, targetID int64, limit int) ([]Attempt, error)
@@ -155,6 +160,8 @@ type HookOptions struct {
 	// AllowLoopback lets targets be plain http on this machine: for tests only. It
 	// never opens private or link-local addresses.
 	AllowLoopback bool
+	// Lang is the language of the notifications' text ("" is English).
+	Lang string
 }
 
 // Hooks sends notifications to the admins' targets.
@@ -311,7 +318,7 @@ func (h *Hooks) apply(t *Target, in TargetInput) error {
 	if err != nil {
 		return err
 	}
-	t.Sealed = h.seal.Seal(plain, []byte("notify_target"))
+	t.Sealed = h.seal.Seal(plain, TargetPlace)
 	t.Hint = hint(t.Kind, *c)
 	return nil
 }
@@ -349,7 +356,7 @@ func (h *Hooks) Target(ctx context.Context, id int64) (Target, error) {
 }
 
 func (h *Hooks) open(t *Target) error {
-	plain, err := h.seal.Open(t.Sealed, []byte("notify_target"))
+	plain, err := h.seal.Open(t.Sealed, TargetPlace)
 	if err != nil {
 		return fmt.Errorf("open notification target %d: %w", t.ID, err)
 	}
@@ -413,7 +420,7 @@ func (h *Hooks) Test(ctx context.Context, id int64) (Attempt, error) {
 	if err != nil {
 		return Attempt{}, err
 	}
-	d := h.delivery(id, Event{Type: EventTest, Title: "Test notification from sproudchat", Text: "If you can read this, notifications to " + t.Name + " work.",
+	d := h.delivery(id, Event{Type: EventTest, Title: h.translator(ctx, nil).T("event.test_title"), Text: h.translator(ctx, nil).T("event.test_text", "Name", t.Name),
 		URL: h.o.BaseURL + "/settings/notifications"})
 	d.NextAttempt = d.NextAttempt.Add(time.Hour) // sent right here, never by the worker
 	ds := []Delivery{d}
@@ -424,13 +431,23 @@ func (h *Hooks) Test(ctx context.Context, id int64) (Attempt, error) {
 }
 
 // Deliver sends what is due now. Returns how many deliveries it tried.
-func (h *Hooks) Deliver(ctx context.Context) (int, error) {
+func (h *Hooks) Deliver(ctx context.Context) (int, error) { return h.deliver(ctx, nil) }
+
+// deliver sends what is due now under ctx, taking no new delivery once stop is closed:
+// the one being made is finished and recorded, the others claimed are given back.
+func (h *Hooks) deliver(ctx context.Context, stop <-chan struct{}) (int, error) {
 	due, err := h.store.ClaimDeliveries(ctx, h.o.Clock.Now(), 5*time.Minute, 50)
 	if err != nil {
 		return 0, err
 	}
 	targets := map[int64]Target{}
-	for _, d := range due {
+	for i, d := range due {
+		if worker.Stopped(stop) {
+			if err := h.store.ReleaseDeliveries(ctx, due[i:]); err != nil {
+				return i, fmt.Errorf("release notifications: %w", err)
+			}
+			return i, nil
+		}
 		t, ok := targets[d.TargetID]
 		if !ok {
 			if t, err = h.Target(ctx, d.TargetID); err != nil {
@@ -446,7 +463,7 @@ func (h *Hooks) Deliver(ctx context.Context) (int, error) {
 
 // attempt sends one delivery and records the outcome. once: no retry (a test).
 func (h *Hooks) attempt(ctx context.Context, t Target, d Delivery, once bool) Attempt {
-	res := h.send(ctx, t, d, d.event())
+	res := h.send(ctx, t, d, d.event(h.translator(ctx, nil)))
 	now := h.o.Clock.Now()
 	d.Attempts++
 	a := Attempt{DeliveryID: d.ID, TargetID: t.ID, At: now, StatusCode: res.status}
@@ -471,27 +488,23 @@ func (h *Hooks) attempt(ctx context.Context, t Target, d Delivery, once bool) At
 	return a
 }
 
-// Run delivers every few seconds, and prunes the log daily, until ctx ends.
-func (h *Hooks) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
+// Run delivers every o.Every, and prunes the log daily, until ctx ends; then it returns
+// once the delivery being made is made and recorded (see worker.Loop), its idle
+// connections closed.
+func (h *Hooks) Run(ctx context.Context, o worker.Options) {
+	defer h.client.CloseIdleConnections()
 	var pruned time.Time
-	for {
-		if _, err := h.Deliver(ctx); err != nil && ctx.Err() == nil {
-			h.o.Logger.ErrorContext(ctx, "deliver notifications", "error", err.Error())
+	worker.Loop(ctx, o, func(work context.Context) {
+		if _, err := h.deliver(work, ctx.Done()); err != nil && work.Err() == nil {
+			h.o.Logger.ErrorContext(work, "deliver notifications", "error", err.Error())
 		}
-		if now := h.o.Clock.Now(); now.Sub(pruned) > 24*time.Hour {
-			if _, err := h.Prune(ctx); err != nil && ctx.Err() == nil {
-				h.o.Logger.ErrorContext(ctx, "prune notification log", "error", err.Error())
+		if now := h.o.Clock.Now(); now.Sub(pruned) > 24*time.Hour && ctx.Err() == nil {
+			if _, err := h.Prune(work); err != nil && work.Err() == nil {
+				h.o.Logger.ErrorContext(work, "prune notification log", "error", err.Error())
 			}
 			pruned = now
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // Prune deletes the delivery log older than LogRetention.
@@ -507,3 +520,8 @@ func randomHex(n int) string {
 
 // errBlocked: the target's address is not one notifications may go to.
 var errBlocked = errors.New("address not allowed: private, loopback and link-local networks are refused")
+
+// translator returns the notifications' texts, with times in the zone loc reports.
+func (h *Hooks) translator(ctx context.Context, loc func(context.Context) (*time.Location, error)) i18n.Translator {
+	return translator(ctx, loc, h.o.Lang)
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -59,7 +60,7 @@ func messageFrame(m chat.Message) frame {
 // widget serves the chat widget for <script src="https://<instance>/widget.js" async>.
 // It is cached briefly, so a new release reaches every website within minutes.
 func (s *Server) widget(c echo.Context) error {
-	b, err := staticFiles.ReadFile("static/widget.js")
+	b, err := widgetJS()
 	if err != nil {
 		return err
 	}
@@ -219,7 +220,7 @@ func (s *Server) apiStartChat(c echo.Context) error {
 	if wait > 0 {
 		c.Response().Header().Set("Retry-After", itoa(int((wait+time.Second-1)/time.Second)))
 		minutes := int((wait + time.Minute - 1) / time.Minute)
-		return &requestError{http.StatusTooManyRequests, "throttled", translate(lang(c.Request(), nil), "chat.slow_down", minutes)}
+		return &requestError{http.StatusTooManyRequests, "throttled", plural(lang(c.Request(), nil), "chat.slow_down", minutes)}
 	}
 	conv, token, err := s.opts.Chat.Start(c.Request().Context(), in.Name, in.Email, c.Request().Header.Get("Origin"))
 	if _, invalid := fieldErrors(err); invalid {
@@ -308,13 +309,15 @@ type chatPeer struct {
 // each once and in order. All writes happen in one goroutine, which also replays what
 // a resuming client missed, tracking the last sequence sent per conversation.
 func (s *Server) serveChat(ctx context.Context, conn *websocket.Conn, sub *chat.Subscriber, peer chatPeer) {
+	var writer sync.WaitGroup
+	defer writer.Wait() // last: the connection's goroutines end with its handler
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer conn.CloseNow()
 	conn.SetReadLimit(16 << 10)
 	out := make(chan frame, 64)
 	resume := make(chan frame, 8)
-	go s.chatWriter(ctx, cancel, conn, sub, peer, out, resume)
+	writer.Go(func() { s.chatWriter(ctx, cancel, conn, sub, peer, out, resume) })
 	limit := ratelimit.New(s.opts.Clock, 10*time.Second, 20) // per connection
 	typingLimit := ratelimit.New(s.opts.Clock, 10*time.Second, 20)
 	for {
@@ -413,6 +416,9 @@ func (s *Server) chatWriter(ctx context.Context, cancel context.CancelFunc, conn
 			return
 		case <-peer.replaced:
 			conn.Close(closeReplaced, "replaced by a newer connection to this chat")
+			return
+		case <-sub.Closing:
+			conn.Close(websocket.StatusServiceRestart, "the server is restarting: reconnect and resume")
 			return
 		case m := <-sub.C:
 			if !deliver(m) {

@@ -68,7 +68,7 @@ func (s *Server) pageChangePassword(c echo.Context) error {
 	if te := (*accounts.ThrottledError)(nil); errors.As(err, &te) {
 		d := s.page(c, "account.title")
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds()+0.999)))
-		d.Error = translate(d.Lang, "account.password_throttled", int((te.RetryAfter+time.Minute-1)/time.Minute))
+		d.Error = plural(d.Lang, "account.password_throttled", int((te.RetryAfter+time.Minute-1)/time.Minute))
 		return s.renderAccount(c, http.StatusTooManyRequests, d)
 	}
 	if err != nil {

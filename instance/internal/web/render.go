@@ -10,11 +10,11 @@ import (
 	"net/http"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/i18n"
 )
 
 //go:embed templates/*.html
@@ -27,18 +27,8 @@ var staticFiles embed.FS
 type pages struct{ sets map[string]*template.Template }
 
 var funcs = template.FuncMap{
-	"t": translate,
-	"date": func(t any) string {
-		switch v := t.(type) {
-		case time.Time:
-			return v.UTC().Format("2006-01-02 15:04 UTC")
-		case *time.Time:
-			if v != nil {
-				return v.UTC().Format("2006-01-02 15:04 UTC")
-			}
-		}
-		return ""
-	},
+	"t":     translate,
+	"n":     plural,
 	"roles": func() []accounts.Role { return accounts.Roles },
 	"deref": func(p *int64) int64 {
 		if p == nil {
@@ -75,6 +65,7 @@ func loadPages() (*pages, error) {
 // pageData is what every page template gets.
 type pageData struct {
 	Lang          string
+	Tr            i18n.Translator // the page's language, and times in the instance's zone
 	Title         string
 	Path          string
 	User          *accounts.User
@@ -107,6 +98,7 @@ func (s *Server) page(c echo.Context, titleKey string) pageData {
 		d.principal, d.User, d.CSRF = p, &p.User, p.CSRFToken
 	}
 	d.Lang = lang(c.Request(), d.User)
+	d.Tr = s.translator(c.Request().Context(), d.Lang)
 	d.Title = translate(d.Lang, titleKey)
 	if !s.opts.ReadOnlyUntil.IsZero() {
 		d.ReadOnlyUntil = s.opts.ReadOnlyUntil.Format("2006-01-02")
@@ -128,6 +120,7 @@ func (s *Server) render(c echo.Context, status int, name string, d pageData) err
 	if !ok {
 		return fmt.Errorf("render: no page %q", name)
 	}
+	d.Errors = d.Tr.Fields(d.Errors)
 	var buf bytes.Buffer
 	if err := set.ExecuteTemplate(&buf, "layout.html", d); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
@@ -139,14 +132,7 @@ func (s *Server) render(c echo.Context, status int, name string, d pageData) err
 // renderError shows an error as a page, in the user's language.
 func (s *Server) renderError(c echo.Context, p Problem) {
 	d := s.page(c, "error.title")
-	key := fmt.Sprintf("error.%d", p.Status)
-	if _, ok := messages["en"][key]; ok {
-		d.Error = translate(d.Lang, key)
-	} else if p.Detail != "" && p.Status < 500 {
-		d.Error = p.Detail
-	} else {
-		d.Error = http.StatusText(p.Status)
-	}
+	d.Error = errorText(d.Lang, p.Status, p.Detail)
 	d.Data = p
 	if err := s.render(c, p.Status, "error", d); err != nil {
 		s.log.ErrorContext(c.Request().Context(), "render error page", "error", err.Error(), "request_id", requestID(c))

@@ -141,7 +141,7 @@ func New(o Options) (*Server, error) {
 	// The edge router in front sets X-Forwarded-For; trust it only from loopback and
 	// private networks, where the router lives.
 	e.IPExtractor = echo.ExtractIPFromXFFHeader(echo.TrustLoopback(true), echo.TrustPrivateNet(true), echo.TrustLinkLocal(false))
-	e.Use(withRequestID, s.accessLog, securityHeaders, s.sameOrigin)
+	e.Use(withRequestID, s.accessLog, securityHeaders, s.sameOrigin, withLanguage)
 	s.routes = s.routeTable()
 	s.crossOrigin = map[string]bool{}
 	for _, rt := range s.routes {
