@@ -97,8 +97,13 @@ func supervise(ctx context.Context, log *slog.Logger, servers []server, workers 
 // closeRuntime lets go of the runtime: its instances keep running, and the next serve
 // adopts them.
 func closeRuntime(rt provisioning.Runtime, log *slog.Logger) {
-	if pr, ok := rt.(*process.Runtime); ok {
-		pr.Close()
+	switch r := rt.(type) {
+	case *process.Runtime:
+		r.Close()
+	case interface{ Close() error }: // the Docker runtime: its engine client
+		if err := r.Close(); err != nil {
+			log.Warn("close runtime", "error", err.Error())
+		}
 	}
 	log.Info("runtime closed")
 }
