@@ -89,7 +89,7 @@ func assemble(ctx context.Context, cfg Config, o Options, in parts) (*plane, err
 		return nil, err
 	}
 	apiSrv := api.New(api.Options{Instances: svc, Tokens: control.NewTokens(st, o.Clock), Webhooks: hooks, GC: control.NewGC(st, in.rt, control.GCOptions{Clock: o.Clock, Logger: log}), Database: in.db,
-		Runtime: in.rt, Clock: o.Clock, Logger: log, Metrics: m.Handler(), Version: cfg.Version})
+		Runtime: in.rt, Logger: log, Metrics: m.Handler(), Version: cfg.Version})
 
 	apiLn, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {

@@ -60,7 +60,7 @@ func messageFrame(m chat.Message) frame {
 // widget serves the chat widget for <script src="https://<instance>/widget.js" async>.
 // It is cached briefly, so a new release reaches every website within minutes.
 func (s *Server) widget(c echo.Context) error {
-	b, err := staticFiles.ReadFile("static/widget.js")
+	b, err := widgetJS()
 	if err != nil {
 		return err
 	}
