@@ -16,7 +16,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
-	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/template"
 )
 
@@ -74,6 +73,13 @@ type GC interface {
 	Collect(ctx context.Context, volumes bool) ([]lifecycle.Orphan, error)
 }
 
+// Logs reads the tail of an instance's app log (the runtime).
+type Logs interface {
+	// Logs returns an error wrapping provisioning.ErrNotFound when the runtime has
+	// nothing of the instance.
+	Logs(ctx context.Context, id string, lines int) (string, error)
+}
+
 // Pinger tells whether the database answers.
 type Pinger interface {
 	Ping(ctx context.Context) error
@@ -86,7 +92,7 @@ type Options struct {
 	Webhooks  Webhooks
 	GC        GC
 	Database  Pinger
-	Runtime   provisioning.Runtime
+	Runtime   Logs
 	Logger    *slog.Logger
 	Metrics   http.Handler
 	Version   string
