@@ -353,11 +353,11 @@ func (s *Server) serveChat(ctx context.Context, conn *websocket.Conn, sub *chat.
 			case s.opts.ReadOnly:
 				reply = frame{Type: "error", ClientID: in.ClientID, Detail: "chat is unavailable: this instance is read-only"}
 			case limit.Take("c") > 0:
-				reply = frame{Type: "error", ClientID: in.ClientID, Detail: "too many messages; slow down"}
+				reply = frame{Type: "error", ClientID: in.ClientID, Detail: translate(ctxLang(ctx), "chat.too_fast")}
 			default:
 				if peer.author == chat.Agent {
 					if _, err := s.opts.Chat.Conversation(ctx, conv); err != nil {
-						reply = frame{Type: "error", ClientID: in.ClientID, Detail: "no such conversation"}
+						reply = frame{Type: "error", ClientID: in.ClientID, Detail: translate(ctxLang(ctx), "chat.no_conversation")}
 						break
 					}
 				}
@@ -366,10 +366,10 @@ func (s *Server) serveChat(ctx context.Context, conn *websocket.Conn, sub *chat.
 				if err != nil {
 					var detail string
 					if fields, ok := fieldErrors(err); ok {
-						detail = fields["body"] + fields["client_id"]
+						detail = fieldText(ctxLang(ctx), fields["body"]+fields["client_id"])
 					}
 					if detail == "" {
-						detail = "the message could not be stored"
+						detail = translate(ctxLang(ctx), "chat.not_stored")
 						s.log.ErrorContext(ctx, "chat send", "error", err.Error())
 					}
 					reply = frame{Type: "error", ClientID: in.ClientID, Detail: detail}
