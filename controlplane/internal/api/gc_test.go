@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	dockerclient "github.com/docker/docker/client"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/sproudstack/sproudchat/controlplane/client"
 	"github.com/sproudstack/sproudchat/controlplane/internal/control"
@@ -99,6 +100,25 @@ func objects(t *testing.T, c *dockerclient.Client, id string) []string {
 // of one never touches the other's container, network or volume, nor the unowned
 // volume (it reports that); its own orphan's app goes at once, its volume only when
 // asked for and the grace period has passed.
+// orphanShape is what the gc test checks of an orphan in gc's answer.
+type orphanShape struct {
+	Listed, Reason, Unowned bool
+	Removed                 string
+	DataRemovableAt         *time.Time
+}
+
+func orphanOf(listed map[string]client.Orphan, id string) orphanShape {
+	o, ok := listed[id]
+	return orphanShape{Listed: ok, Reason: o.Reason != "", Unowned: o.Unowned, Removed: o.Removed, DataRemovableAt: o.DataRemovableAt}
+}
+
+func wantOrphans(t *testing.T, what string, want, got map[string]orphanShape) {
+	t.Helper()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("%s orphans (-want +got):\n%s", what, diff)
+	}
+}
+
 func TestGCKeepsToItsOwnObjects(t *testing.T) {
 	runtimetest.RequireDocker(t, docker.Ping)
 	image := runtimetest.Image(t)
@@ -142,21 +162,17 @@ func TestGCKeepsToItsOwnObjects(t *testing.T) {
 	if _, ok := listed[idB]; ok {
 		t.Fatalf("A's gc lists B's instance: %+v", listed[idB])
 	}
-	if o := listed[idA]; o.Reason == "" || o.Unowned || o.Removed != "" {
-		t.Fatalf("A's gc lists its orphan as %+v", o)
-	}
-	if o := listed[legacy]; !o.Unowned {
-		t.Fatalf("A's gc lists the unowned volume as %+v, want unowned", o)
-	}
+	wantOrphans(t, "A's gc lists", map[string]orphanShape{
+		"own":     {Listed: true, Reason: true},
+		"unowned": {Listed: true, Reason: true, Unowned: true},
+	}, map[string]orphanShape{"own": orphanOf(listed, idA), "unowned": orphanOf(listed, legacy)})
 
 	grace := a.clock.Now().Add(control.DefaultOrphanDataGrace)
 	got := a.gc("POST", "")
-	if o := got[idA]; o.Removed != client.RemovedApp || o.DataRemovableAt == nil || !o.DataRemovableAt.Equal(grace) {
-		t.Fatalf("first gc: %+v; want its app removed, its data removable from %s", o, grace)
-	}
-	if o := got[legacy]; !o.Unowned || o.Removed != "" {
-		t.Fatalf("first gc reports the unowned volume as %+v", o)
-	}
+	wantOrphans(t, "first gc: its app removed, its data removable after the grace period;", map[string]orphanShape{
+		"own":     {Listed: true, Reason: true, Removed: client.RemovedApp, DataRemovableAt: &grace},
+		"unowned": {Listed: true, Reason: true, Unowned: true},
+	}, map[string]orphanShape{"own": orphanOf(got, idA), "unowned": orphanOf(got, legacy)})
 	if left := objects(t, c, idA); !slices.Equal(left, volumeA) {
 		t.Fatalf("after the first gc: %v, want the volume only", left)
 	}
@@ -175,7 +191,7 @@ func TestGCKeepsToItsOwnObjects(t *testing.T) {
 
 	got = a.gc("POST", `{"volumes":true}`)
 	if o := got[idA]; o.Removed != client.RemovedAll {
-		t.Fatalf("gc with volumes after the grace period: %+v", o)
+		t.Fatalf("gc with volumes after the grace period: removed %q, want %q", o.Removed, client.RemovedAll)
 	}
 	if left := objects(t, c, idA); len(left) != 0 {
 		t.Fatalf("after gc with volumes: %v", left)
@@ -185,7 +201,8 @@ func TestGCKeepsToItsOwnObjects(t *testing.T) {
 		t.Fatalf("B's instance after A's gc: %+v, %v", st, err)
 	}
 	got = a.gc("GET", "")
-	if _, ok := got[idA]; ok || !got[legacy].Unowned {
-		t.Fatalf("A's orphans at the end: %+v, want the unowned volume and not its own", got)
-	}
+	wantOrphans(t, "A's orphans at the end: the unowned volume and not its own;", map[string]orphanShape{
+		"own":     {},
+		"unowned": {Listed: true, Reason: true, Unowned: true},
+	}, map[string]orphanShape{"own": orphanOf(got, idA), "unowned": orphanOf(got, legacy)})
 }
