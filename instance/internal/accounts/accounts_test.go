@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
 )
 
@@ -53,14 +54,14 @@ func TestValidationRules(t *testing.T) {
 		{"Ada", "ada@example.org", "ümlautpässwörd", ""},
 	}
 	for _, tc := range cases {
-		p := Problems{}
+		p := instance.Fields{}
 		checkName(p, "name", tc.name)
 		checkEmail(p, "email", tc.email)
 		checkPassword(p, "password", tc.password, tc.email)
 		switch {
 		case tc.field == "" && len(p) > 0:
 			t.Errorf("%q/%q/%q: unexpected problems %v", tc.name, tc.email, tc.password, p)
-		case tc.field != "" && (len(p) != 1 || p[tc.field] == ""):
+		case tc.field != "" && (len(p) != 1 || p[tc.field].Code == ""):
 			t.Errorf("%q/%q/%q: problems %v, want one for %s", tc.name, tc.email, tc.password, p, tc.field)
 		}
 	}

@@ -218,7 +218,7 @@ func (a *App) Run(ctx context.Context) error {
 	go a.hooks.Run(mctx, 2*time.Second)
 	go a.booking.Run(mctx, time.Minute)
 	settings := store.NewSettings(a.db)
-	go a.hooks.WatchUnanswered(mctx, a.chat, func(ctx context.Context) time.Duration { return web.UnansweredWait(ctx, settings) }, 30*time.Second)
+	go a.hooks.WatchUnanswered(mctx, a.chat, func(ctx context.Context) time.Duration { return notify.UnansweredWait(ctx, settings) }, 30*time.Second)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -37,7 +37,7 @@ func (m *BookingMail) mail(ctx context.Context, b booking.Booking, t booking.Typ
 	}
 	msg := Mail{To: b.Email, Subject: subjectLine(subject), Body: body, Kind: "booking",
 		AttachmentName: "appointment.ics", AttachmentType: "text/calendar; charset=utf-8; method=PUBLISH",
-		AttachmentBody: booking.ICS(b, t, loc, m.Hooks.BaseURL(), manageURL, m.Clock())}
+		AttachmentBody: ICS(b, t, loc, m.Hooks.BaseURL(), manageURL, m.Clock())}
 	_, err := m.Mailer.Enqueue(ctx, msg)
 	return err
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
@@ -98,7 +98,7 @@ func TestChatResendResumeAndTokens(t *testing.T) {
 		if got, err := svc.ByToken(ctx, token); err != nil || got.ID != c.ID {
 			t.Fatalf("by token: %+v, %v", got, err)
 		}
-		if _, err := svc.ByToken(ctx, token+"x"); !errors.Is(err, accounts.ErrNotFound) {
+		if _, err := svc.ByToken(ctx, token+"x"); !errors.Is(err, instance.ErrNotFound) {
 			t.Fatalf("another token: %v", err)
 		}
 		sub := hub.SubscribeConversation(c.ID, 10)
@@ -123,7 +123,7 @@ func TestChatResendResumeAndTokens(t *testing.T) {
 			t.Fatalf("conversation %+v", conv)
 		}
 		for _, bad := range []string{"", string(make([]byte, chat.MaxBody+1))} {
-			if _, err := svc.Send(ctx, c.ID, chat.Visitor, nil, bad, ""); !errors.Is(err, accounts.ErrInvalid) {
+			if _, err := svc.Send(ctx, c.ID, chat.Visitor, nil, bad, ""); !errors.Is(err, instance.ErrInvalid) {
 				t.Errorf("body of %d bytes: %v", len(bad), err)
 			}
 		}
@@ -191,7 +191,7 @@ func TestChatStatus(t *testing.T) {
 		if c, _ := svc.Conversation(ctx, a.ID); c.Status != chat.Open || c.ClosedAt != nil {
 			t.Errorf("a visitor's message left it closed: %+v", c)
 		}
-		if _, err := svc.Close(ctx, 424242); !errors.Is(err, accounts.ErrNotFound) {
+		if _, err := svc.Close(ctx, 424242); !errors.Is(err, instance.ErrNotFound) {
 			t.Errorf("close a missing one: %v", err)
 		}
 	})
@@ -237,7 +237,7 @@ func TestChatInbox(t *testing.T) {
 		if got, err := svc.MarkRead(ctx, c.ID, 50); err != nil || got.ReadSeq != 3 || got.Unread != 0 {
 			t.Fatalf("mark read: %+v %v", got, err)
 		}
-		if _, err := svc.MarkRead(ctx, 999, 1); !errors.Is(err, accounts.ErrNotFound) {
+		if _, err := svc.MarkRead(ctx, 999, 1); !errors.Is(err, instance.ErrNotFound) {
 			t.Fatalf("mark a missing conversation read: %v", err)
 		}
 		users := []int64{mkUser(t, db, "a@example.org"), mkUser(t, db, "b@example.org")}
@@ -268,7 +268,7 @@ func TestChatInbox(t *testing.T) {
 		if _, err := svc.CreateCanned(ctx, "hi", "Hello!"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.CreateCanned(ctx, "HI", "Again"); !errors.Is(err, accounts.ErrConflict) {
+		if _, err := svc.CreateCanned(ctx, "HI", "Again"); !errors.Is(err, instance.ErrConflict) {
 			t.Fatalf("a shortcut twice: %v", err)
 		}
 	})

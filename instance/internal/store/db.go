@@ -10,11 +10,10 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/sproudstack/sproudchat/instance"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
-
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 )
 
 // Dialect names the database kind.
@@ -148,7 +147,7 @@ func redact(err error, url string) error {
 }
 
 // errBadCursor: a pagination cursor this store did not make. It wraps ErrInvalid.
-var errBadCursor = fmt.Errorf("%w: not a cursor this API returned", accounts.ErrInvalid)
+var errBadCursor = fmt.Errorf("%w: not a cursor this API returned", instance.ErrInvalid)
 
 // translate maps driver errors to the domain's sentinels.
 func translate(err error) error {
@@ -156,9 +155,9 @@ func translate(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, gorm.ErrRecordNotFound):
-		return accounts.ErrNotFound
+		return instance.ErrNotFound
 	case errors.Is(err, gorm.ErrDuplicatedKey), strings.Contains(err.Error(), "UNIQUE constraint failed"):
-		return fmt.Errorf("%w: %v", accounts.ErrConflict, err)
+		return fmt.Errorf("%w: %v", instance.ErrConflict, err)
 	}
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
@@ -74,7 +75,7 @@ func TestTicketLifecycleAndHistory(t *testing.T) {
 		if h[1].ActorName != "Ada Admin" {
 			t.Fatalf("history actor %q", h[1].ActorName)
 		}
-		if _, err := svc.Update(ctx, agent, tk.ID, tickets.Update{Status: ptr(tickets.Status("lost"))}); !errors.Is(err, accounts.ErrInvalid) {
+		if _, err := svc.Update(ctx, agent, tk.ID, tickets.Update{Status: ptr(tickets.Status("lost"))}); !errors.Is(err, instance.ErrInvalid) {
 			t.Fatalf("bad status: %v", err)
 		}
 	})
@@ -107,10 +108,10 @@ func TestMergeKeepsBothHistories(t *testing.T) {
 		if len(ha) < 3 || ha[len(ha)-2].Field != "merged_into" || hb[len(hb)-1].Field != "merged_from" {
 			t.Fatalf("histories: %+v / %+v", ha, hb)
 		}
-		if _, err := svc.Merge(ctx, agent, a.ID, b.ID); !errors.Is(err, accounts.ErrConflict) {
+		if _, err := svc.Merge(ctx, agent, a.ID, b.ID); !errors.Is(err, instance.ErrConflict) {
 			t.Fatalf("merging again: %v", err)
 		}
-		if _, _, err := svc.AddMessage(ctx, agent, a.ID, tickets.Reply, "x"); !errors.Is(err, accounts.ErrConflict) {
+		if _, _, err := svc.AddMessage(ctx, agent, a.ID, tickets.Reply, "x"); !errors.Is(err, instance.ErrConflict) {
 			t.Fatalf("replying to a merged ticket: %v", err)
 		}
 	})
@@ -186,7 +187,7 @@ func TestListFiltersSortsAndPages(t *testing.T) {
 				t.Error("created order is not newest first")
 			}
 		}
-		if _, _, err := svc.List(ctx, tickets.Filter{After: "garbage"}); !errors.Is(err, accounts.ErrInvalid) {
+		if _, _, err := svc.List(ctx, tickets.Filter{After: "garbage"}); !errors.Is(err, instance.ErrInvalid) {
 			t.Fatalf("bad cursor: %v", err)
 		}
 	})

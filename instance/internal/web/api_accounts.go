@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 )
 
@@ -52,7 +53,7 @@ type listJSON[T any] struct {
 func pathID(c echo.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, accounts.ErrNotFound
+		return 0, instance.ErrNotFound
 	}
 	return id, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 )
 
@@ -30,18 +31,18 @@ func toAuditJSON(e accounts.AuditEntry) auditJSON { return auditJSON(e) }
 // auditFilter reads ?action=&cursor=&limit=; the cursor is the last id seen.
 func auditFilter(c echo.Context) (accounts.AuditFilter, error) {
 	f := accounts.AuditFilter{Action: c.QueryParam("action"), Limit: 50}
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			p.Add("limit", "must be a number from 1 to 500")
+			p.Add("limit", "number_between", "must be a number from %d to %d", 1, 500)
 		}
 		f.Limit = n
 	}
 	if v := c.QueryParam("cursor"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
-			p.Add("cursor", "is not a cursor this API returned")
+			p.Add("cursor", "cursor", "is not a cursor this API returned")
 		}
 		f.Before = n
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/booking"
 )
@@ -120,18 +121,18 @@ func (s *Server) apiBookingSlots(c echo.Context) error {
 	ctx := c.Request().Context()
 	t, err := s.opts.Booking.Type(ctx, id)
 	if err != nil || !t.Active {
-		return accounts.ErrNotFound
+		return instance.ErrNotFound
 	}
 	from, to := s.opts.Clock.Now(), time.Time{}
 	if v := c.QueryParam("from"); v != "" {
 		if from, err = time.Parse(time.RFC3339, v); err != nil {
-			return &accounts.ValidationError{Fields: map[string]string{"from": "must be an RFC 3339 time"}}
+			return instance.InvalidField("from", "rfc3339", "must be an RFC 3339 time")
 		}
 	}
 	to = from.AddDate(0, 0, 7)
 	if v := c.QueryParam("to"); v != "" {
 		if to, err = time.Parse(time.RFC3339, v); err != nil || to.Sub(from) > 62*24*time.Hour {
-			return &accounts.ValidationError{Fields: map[string]string{"to": "must be an RFC 3339 time at most 62 days after from"}}
+			return instance.InvalidField("to", "rfc3339_range", "must be an RFC 3339 time at most %d days after from", 62)
 		}
 	}
 	slots, err := s.opts.Booking.FreeSlots(ctx, t, from, to)
@@ -159,18 +160,18 @@ func (s *Server) apiBookings(c echo.Context) error {
 	}{{"from", &f.From}, {"to", &f.To}} {
 		if v := c.QueryParam(q.name); v != "" {
 			if *q.to, err = time.Parse(time.RFC3339, v); err != nil {
-				return &accounts.ValidationError{Fields: map[string]string{q.name: "must be an RFC 3339 time"}}
+				return instance.InvalidField(q.name, "rfc3339", "must be an RFC 3339 time")
 			}
 		}
 	}
 	if v := c.QueryParam("agent_id"); v != "" {
 		if f.AgentID, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return &accounts.ValidationError{Fields: map[string]string{"agent_id": "must be a user id"}}
+			return instance.InvalidField("agent_id", "user_id", "must be a user id")
 		}
 	}
 	f.Status = c.QueryParam("status")
 	if f.Status != "" && f.Status != booking.Confirmed && f.Status != booking.Cancelled {
-		return &accounts.ValidationError{Fields: map[string]string{"status": "must be confirmed or cancelled"}}
+		return instance.InvalidField("status", "one_of", "must be %s", "confirmed or cancelled")
 	}
 	list, err := s.opts.Booking.Bookings(c.Request().Context(), f)
 	if err != nil {
@@ -212,7 +213,7 @@ func (s *Server) apiCreateBooking(c echo.Context) error {
 	ctx := c.Request().Context()
 	t, err := s.opts.Booking.Type(ctx, in.TypeID)
 	if err != nil {
-		return &accounts.ValidationError{Fields: map[string]string{"type_id": "is not an appointment type"}}
+		return instance.InvalidField("type_id", "no_such_booking_type", "is not an appointment type")
 	}
 	b, _, err := s.opts.Booking.Book(ctx, t, booking.Request{Start: in.Start, Name: in.Name, Email: in.Email, Message: in.Message, Consent: in.Consent})
 	if err != nil {
@@ -281,7 +282,7 @@ func (s *Server) apiSetBookingHours(c echo.Context) error {
 		st, err1 := booking.ParseClock(h.Start)
 		en, err2 := booking.ParseClock(h.End)
 		if err1 != nil || err2 != nil {
-			return &accounts.ValidationError{Fields: map[string]string{"hours": "times must be like 09:00"}}
+			return instance.InvalidField("hours", "time_of_day", "times must be like 09:00")
 		}
 		hours = append(hours, booking.Hours{Weekday: time.Weekday(h.Weekday), Start: st, End: en})
 	}
@@ -325,7 +326,7 @@ func (s *Server) apiAddDayOff(c echo.Context) error {
 	ctx := c.Request().Context()
 	if in.UserID != nil {
 		if _, err := s.opts.Accounts.FindUser(ctx, *in.UserID); err != nil {
-			return &accounts.ValidationError{Fields: map[string]string{"user_id": "is not a user"}}
+			return instance.InvalidField("user_id", "no_such_user", "is not a user")
 		}
 	}
 	d, err := s.opts.Booking.AddDayOff(ctx, in.UserID, in.Day, in.Note)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
 )
 
@@ -140,22 +139,8 @@ func (s *Server) apiTargetLog(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"attempts": out})
 }
 
-const unansweredKey = "notify.unanswered_minutes"
-
-// UnansweredWait is how long a chat waits for a first answer before chat.unanswered
-// is sent: an admin's setting, 5 minutes until set.
-func UnansweredWait(ctx context.Context, st interface {
-	Get(ctx context.Context, key string, v any) error
-}) time.Duration {
-	minutes := 5
-	if err := st.Get(ctx, unansweredKey, &minutes); err != nil || minutes < 1 {
-		minutes = 5
-	}
-	return time.Duration(minutes) * time.Minute
-}
-
 func (s *Server) apiNotifySettings(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]int{"unanswered_minutes": int(UnansweredWait(c.Request().Context(), s.opts.Settings).Minutes())})
+	return c.JSON(http.StatusOK, map[string]int{"unanswered_minutes": int(notify.UnansweredWait(c.Request().Context(), s.opts.Settings).Minutes())})
 }
 
 func (s *Server) apiSetNotifySettings(c echo.Context) error {
@@ -173,8 +158,8 @@ func (s *Server) apiSetNotifySettings(c echo.Context) error {
 
 func (s *Server) setUnansweredMinutes(ctx context.Context, v string) error {
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 1440 {
-		return &accounts.ValidationError{Fields: map[string]string{"unanswered_minutes": "must be between 1 and 1440"}}
+	if err != nil {
+		n = 0 // refused as out of range
 	}
-	return s.opts.Settings.Set(ctx, unansweredKey, n, s.opts.Clock.Now())
+	return notify.SetUnansweredWait(ctx, s.opts.Settings, n, s.opts.Clock.Now())
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 )
@@ -56,9 +57,9 @@ func toMessageJSON(m tickets.Message) messageJSON {
 func ticketFilter(c echo.Context) (tickets.Filter, error) {
 	f := tickets.Filter{Status: tickets.Status(c.QueryParam("status")), Tag: c.QueryParam("tag"), Requester: c.QueryParam("requester"),
 		Text: c.QueryParam("q"), Sort: c.QueryParam("sort"), After: c.QueryParam("cursor"), Limit: 50}
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	if f.Status != "" && !contains(tickets.Statuses, f.Status) {
-		p.Add("status", "must be new, open, pending, solved or closed")
+		p.Add("status", "one_of", "must be %s", "new, open, pending, solved or closed")
 	}
 	switch a := c.QueryParam("assignee"); a {
 	case "":
@@ -69,22 +70,22 @@ func ticketFilter(c echo.Context) (tickets.Filter, error) {
 	default:
 		id, err := strconv.ParseInt(a, 10, 64)
 		if err != nil || id < 1 {
-			p.Add("assignee", "must be a user id, me or none")
+			p.Add("assignee", "assignee", "must be a user id, me or none")
 		}
 		f.AssigneeID = id
 	}
 	if f.Sort != "" && f.Sort != "updated" && f.Sort != "created" && f.Sort != "priority" {
-		p.Add("sort", "must be updated, created or priority")
+		p.Add("sort", "one_of", "must be %s", "updated, created or priority")
 	}
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 200 {
-			p.Add("limit", "must be a number from 1 to 200")
+			p.Add("limit", "number_between", "must be a number from %d to %d", 1, 200)
 		}
 		f.Limit = n
 	}
 	if len(f.Text) > 200 {
-		p.Add("q", "is longer than 200 characters")
+		p.Add("q", "too_long", "is longer than %d characters", 200)
 	}
 	if u := mustPrincipal(c).User; u.TicketScope == accounts.ScopeAssigned {
 		f.AssigneeID = u.ID // a restricted user lists only their own tickets
@@ -100,7 +101,7 @@ func (s *Server) visibleTicket(c echo.Context, id int64) (tickets.Ticket, error)
 		return tickets.Ticket{}, err
 	}
 	if !mustPrincipal(c).User.SeesTicket(t.AssigneeID) {
-		return tickets.Ticket{}, accounts.ErrNotFound
+		return tickets.Ticket{}, instance.ErrNotFound
 	}
 	return t, nil
 }
@@ -173,7 +174,7 @@ func (s *Server) checkAssignee(c echo.Context, id *int64) error {
 	}
 	u, err := s.opts.Accounts.FindUser(c.Request().Context(), *id)
 	if err != nil || !u.Active || !u.Role.Can(accounts.TicketsWrite) {
-		return &accounts.ValidationError{Fields: map[string]string{"assignee_id": "must be an active user who works on tickets"}}
+		return instance.InvalidField("assignee_id", "not_ticket_agent", "must be an active user who works on tickets")
 	}
 	return nil
 }
@@ -282,7 +283,7 @@ func (s *Server) apiMergeTicket(c echo.Context) error {
 		return err
 	}
 	if _, err := s.visibleTicket(c, in.Into); err != nil {
-		return &accounts.ValidationError{Fields: map[string]string{"into": "no such ticket"}}
+		return instance.InvalidField("into", "no_such_ticket", "no such ticket")
 	}
 	t, err := s.opts.Tickets.Merge(c.Request().Context(), mustPrincipal(c), id, in.Into)
 	if err != nil {

@@ -2,59 +2,23 @@ package web
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/coder/websocket/wsjson"
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
-	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
+	"github.com/sproudstack/sproudchat/instance/internal/web/livechat"
 )
 
-// frame is one WebSocket message, both ways.
-type frame struct {
-	Type           string    `json:"type"` // resume, send, message, ack, error, typing
-	ConversationID int64     `json:"conversation_id,omitempty"`
-	After          int64     `json:"after,omitempty"`
-	ClientID       string    `json:"client_id,omitempty"`
-	Body           string    `json:"body,omitempty"`
-	Seq            int64     `json:"seq,omitempty"`
-	Author         string    `json:"author,omitempty"`
-	At             time.Time `json:"at,omitzero"`
-	Detail         string    `json:"detail,omitempty"`
-	On             bool      `json:"on,omitempty"` // typing: started (true) or stopped
-	// Internal marks a note among the team: agents send one with it, and only agents
-	// ever receive one.
-	Internal     bool              `json:"internal,omitempty"`
-	Attachment   *attachmentFrame  `json:"attachment,omitempty"`
-	Conversation *conversationJSON `json:"conversation,omitempty"` // type "conversation": a line of the inbox changed
-	New          bool              `json:"new,omitempty"`          // …because the conversation has just started
-	UserID       *int64            `json:"user_id,omitempty"`      // the agent who wrote it; only agents are told
-}
+// frame is one WebSocket message of the live chat (see livechat).
+type frame = livechat.Frame
 
-// attachmentFrame is a file in a message. Agents download it at URL; a visitor posts
-// their token to the same URL (no token in any address).
-type attachmentFrame struct {
-	ID          int64  `json:"id"`
-	Filename    string `json:"filename"`
-	ContentType string `json:"content_type"`
-	Size        int64  `json:"size"`
-	URL         string `json:"url"`
-}
-
-func messageFrame(m chat.Message) frame {
-	f := frame{Type: "message", ConversationID: m.ConversationID, Seq: m.Seq, Author: string(m.Author), Body: m.Body, ClientID: m.ClientID,
-		At: m.CreatedAt, Internal: m.Internal, UserID: m.AuthorUserID}
-	if a := m.Attachment; a != nil {
-		f.Attachment = &attachmentFrame{ID: a.ID, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, URL: fmt.Sprintf("/api/v1/chat/attachments/%d", a.ID)}
-	}
-	return f
-}
+var messageFrame = livechat.MessageFrame
 
 // widget serves the chat widget for <script src="https://<instance>/widget.js" async>.
 // It is cached briefly, so a new release reaches every website within minutes.
@@ -139,7 +103,7 @@ type chatSettingsInput struct {
 }
 
 // saveChatSettings changes the fields in names. Everything is checked before anything
-// is stored. Returns a *accounts.ValidationError.
+// is stored. Returns an Invalid *instance.Error.
 func (s *Server) saveChatSettings(ctx context.Context, in chatSettingsInput) (chatSettings, error) {
 	cs, err := s.readChatSettings(ctx)
 	if err != nil {
@@ -232,9 +196,30 @@ func (s *Server) apiStartChat(c echo.Context) error {
 	return c.JSON(http.StatusCreated, map[string]any{"conversation_id": conv.ID, "token": token})
 }
 
+// Refused chat connections: livechat's refusals as the API answers them.
+var (
+	errAddressSockets = &requestError{http.StatusTooManyRequests, "too-many-connections", livechat.ErrAddressFull.Error()}
+	errSocketsFull    = &requestError{http.StatusServiceUnavailable, "busy", livechat.ErrFull.Error()}
+)
+
+// admitSocket counts a live connection of owner from addr, or answers why not.
+func admitSocket(c echo.Context, counter *livechat.Counter, owner int64, addr string) (*livechat.Socket, error) {
+	sk, err := counter.Admit(owner, addr)
+	switch {
+	case errors.Is(err, livechat.ErrAddressFull):
+		err = errAddressSockets
+	case errors.Is(err, livechat.ErrFull):
+		err = errSocketsFull
+	}
+	if err != nil {
+		c.Response().Header().Set("Retry-After", itoa(livechat.RetryAfter))
+	}
+	return sk, err
+}
+
 // chatVisitorWS is a visitor's live connection, authenticated by their token: they see
 // only their own conversation. Before the upgrade the connection is counted (see
-// sockets): past the address's or the instance's limit the answer is 429 or 503.
+// livechat.Counter): past the address's or the instance's limit the answer is 429 or 503.
 func (s *Server) chatVisitorWS(c echo.Context) error {
 	ctx := c.Request().Context()
 	conv, err := s.opts.Chat.ByToken(ctx, c.QueryParam("token"))
@@ -243,13 +228,12 @@ func (s *Server) chatVisitorWS(c echo.Context) error {
 	}
 	var replaced <-chan struct{}
 	if c.IsWebSocket() { // a plain request only learns it needs one (426 from Accept)
-		sk, err := s.visitorSockets.admit(conv.ID, addressKey(c))
+		sk, err := admitSocket(c, s.visitorSockets, conv.ID, addressKey(c))
 		if err != nil {
-			c.Response().Header().Set("Retry-After", itoa(socketRetryAfter))
 			return err
 		}
-		defer s.visitorSockets.release(sk)
-		replaced = sk.replaced
+		defer s.visitorSockets.Release(sk)
+		replaced = sk.Replaced
 	}
 	var hosts []string
 	for _, o := range s.chatOrigins(ctx) {
@@ -265,22 +249,22 @@ func (s *Server) chatVisitorWS(c echo.Context) error {
 	// means reconnect-and-resume: a small buffer keeps idle connections cheap.
 	sub := s.opts.Chat.Hub().SubscribeConversation(conv.ID, 32)
 	defer s.opts.Chat.Hub().Unsubscribe(sub)
-	s.serveChat(ctx, conn, sub, chatPeer{author: chat.Visitor, conversation: conv.ID, replaced: replaced})
+	s.sessions.Serve(ctx, conn, sub, livechat.Peer{Author: chat.Visitor, Conversation: conv.ID, Replaced: replaced})
 	return nil
 }
 
 // chatAgentWS is an agent's live inbox: every conversation's messages. An agent's
-// newest agentSocketsPerUser connections stay open.
+// newest livechat.AgentTabs connections stay open.
 func (s *Server) chatAgentWS(c echo.Context) error {
 	id := mustPrincipal(c).User.ID
 	var replaced <-chan struct{}
 	if c.IsWebSocket() {
-		sk, err := s.agentSockets.admit(id, "")
+		sk, err := admitSocket(c, s.agentSockets, id, "")
 		if err != nil {
 			return err
 		}
-		defer s.agentSockets.release(sk)
-		replaced = sk.replaced
+		defer s.agentSockets.Release(sk)
+		replaced = sk.Replaced
 	}
 	// Subscribed before the upgrade completes: once the agent's client is connected,
 	// they count as online and miss nothing.
@@ -290,177 +274,6 @@ func (s *Server) chatAgentWS(c echo.Context) error {
 	if err != nil {
 		return nil
 	}
-	s.serveChat(c.Request().Context(), conn, sub, chatPeer{author: chat.Agent, userID: &id, replaced: replaced})
+	s.sessions.Serve(c.Request().Context(), conn, sub, livechat.Peer{Author: chat.Agent, UserID: &id, Replaced: replaced})
 	return nil
-}
-
-// chatPeer is who is on the other end of a connection.
-type chatPeer struct {
-	author       chat.Author
-	userID       *int64
-	conversation int64 // a visitor's own; 0 for agents, who name it per frame
-	// replaced is closed when a newer connection of the same chat or agent took this
-	// one's place (see sockets); nil never is.
-	replaced <-chan struct{}
-}
-
-// serveChat runs one connection: frames in, stored and acknowledged; messages out,
-// each once and in order. All writes happen in one goroutine, which also replays what
-// a resuming client missed, tracking the last sequence sent per conversation.
-func (s *Server) serveChat(ctx context.Context, conn *websocket.Conn, sub *chat.Subscriber, peer chatPeer) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer conn.CloseNow()
-	conn.SetReadLimit(16 << 10)
-	out := make(chan frame, 64)
-	resume := make(chan frame, 8)
-	go s.chatWriter(ctx, cancel, conn, sub, peer, out, resume)
-	limit := ratelimit.New(s.opts.Clock, 10*time.Second, 20) // per connection
-	typingLimit := ratelimit.New(s.opts.Clock, 10*time.Second, 20)
-	for {
-		var in frame
-		if err := wsjson.Read(ctx, conn, &in); err != nil {
-			return
-		}
-		conv := peer.conversation
-		if peer.author == chat.Agent {
-			conv = in.ConversationID
-		}
-		switch in.Type {
-		case "typing":
-			if s.opts.ReadOnly || conv == 0 || typingLimit.Take("t") > 0 {
-				continue // ephemeral: an extra one is simply not passed on
-			}
-			if peer.author == chat.Agent {
-				if _, err := s.opts.Chat.Conversation(ctx, conv); err != nil {
-					continue
-				}
-			}
-			s.opts.Chat.Hub().PublishTyping(chat.Typing{ConversationID: conv, Author: peer.author, On: in.On})
-		case "resume":
-			in.ConversationID = conv
-			select {
-			case resume <- in:
-			case <-ctx.Done():
-				return
-			}
-		case "send":
-			reply := frame{Type: "ack", ClientID: in.ClientID, ConversationID: conv}
-			switch {
-			case s.opts.ReadOnly:
-				reply = frame{Type: "error", ClientID: in.ClientID, Detail: "chat is unavailable: this instance is read-only"}
-			case limit.Take("c") > 0:
-				reply = frame{Type: "error", ClientID: in.ClientID, Detail: "too many messages; slow down"}
-			default:
-				if peer.author == chat.Agent {
-					if _, err := s.opts.Chat.Conversation(ctx, conv); err != nil {
-						reply = frame{Type: "error", ClientID: in.ClientID, Detail: "no such conversation"}
-						break
-					}
-				}
-				m, err := s.opts.Chat.Post(ctx, chat.Message{ConversationID: conv, Author: peer.author, AuthorUserID: peer.userID,
-					Body: in.Body, ClientID: in.ClientID, Internal: in.Internal && peer.author == chat.Agent})
-				if err != nil {
-					var detail string
-					if fields, ok := fieldErrors(err); ok {
-						detail = fields["body"] + fields["client_id"]
-					}
-					if detail == "" {
-						detail = "the message could not be stored"
-						s.log.ErrorContext(ctx, "chat send", "error", err.Error())
-					}
-					reply = frame{Type: "error", ClientID: in.ClientID, Detail: detail}
-					break
-				}
-				reply.Seq = m.Seq
-			}
-			select {
-			case out <- reply:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}
-}
-
-func (s *Server) chatWriter(ctx context.Context, cancel context.CancelFunc, conn *websocket.Conn, sub *chat.Subscriber, peer chatPeer, out, resume <-chan frame) {
-	defer cancel()
-	sent := map[int64]int64{} // conversation → last seq written
-	write := func(f frame) bool {
-		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-		defer wcancel()
-		return wsjson.Write(wctx, conn, f) == nil
-	}
-	deliver := func(m chat.Message) bool {
-		if m.Seq <= sent[m.ConversationID] {
-			return true // replayed already
-		}
-		sent[m.ConversationID] = m.Seq
-		f := messageFrame(m)
-		if peer.author == chat.Visitor {
-			f.UserID = nil // which colleague answered is the team's business
-		}
-		return write(f)
-	}
-	ping := time.NewTicker(20 * time.Second)
-	defer ping.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-sub.Dropped:
-			conn.Close(websocket.StatusTryAgainLater, "too slow: reconnect and resume")
-			return
-		case <-peer.replaced:
-			conn.Close(closeReplaced, "replaced by a newer connection to this chat")
-			return
-		case m := <-sub.C:
-			if !deliver(m) {
-				return
-			}
-		case u := <-sub.Updates:
-			cj := toConversationJSON(u.Conversation)
-			if !write(frame{Type: "conversation", ConversationID: cj.ID, Conversation: &cj, New: u.New}) {
-				return
-			}
-		case t := <-sub.Typing:
-			if t.Author == peer.author {
-				continue // one's own side typing is no news
-			}
-			if !write(frame{Type: "typing", ConversationID: t.ConversationID, Author: string(t.Author), On: t.On}) {
-				return
-			}
-		case f := <-out:
-			if !write(f) {
-				return
-			}
-		case r := <-resume:
-			if r.ConversationID == 0 {
-				continue
-			}
-			if sent[r.ConversationID] < r.After {
-				sent[r.ConversationID] = r.After
-			}
-			after := s.opts.Chat.After
-			if peer.author == chat.Visitor {
-				after = s.opts.Chat.ForVisitor
-			}
-			missed, err := after(ctx, r.ConversationID, sent[r.ConversationID])
-			if err != nil {
-				return
-			}
-			for _, m := range missed {
-				if !deliver(m) {
-					return
-				}
-			}
-		case <-ping.C:
-			pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
-			err := conn.Ping(pctx)
-			pcancel()
-			if err != nil {
-				return
-			}
-		}
-	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 )
 
@@ -68,7 +69,7 @@ func (s *Server) apiSetPresence(c echo.Context) error {
 		return err
 	}
 	if in.Status == "" {
-		return &accounts.ValidationError{Fields: map[string]string{"status": "must be online or away"}}
+		return instance.InvalidField("status", "one_of", "must be %s", "online or away")
 	}
 	return s.setAgent(c, mustPrincipal(c).User.ID, in.Status, 0)
 }
@@ -91,7 +92,7 @@ func (s *Server) apiSetAgent(c echo.Context) error {
 		return err
 	}
 	if !u.Role.Can(accounts.ChatAnswer) {
-		return &accounts.ValidationError{Fields: map[string]string{"id": "this user does not answer chats"}}
+		return instance.InvalidField("id", "not_chat_agent", "this user does not answer chats")
 	}
 	return s.setAgent(c, id, in.Status, in.MaxChats)
 }
@@ -112,7 +113,7 @@ func (s *Server) setAgent(c echo.Context, userID int64, status string, maxChats 
 			return c.JSON(http.StatusOK, a)
 		}
 	}
-	return accounts.ErrNotFound
+	return instance.ErrNotFound
 }
 
 // apiAssignConversation gives a conversation to an agent who may answer chats (claim:
@@ -134,7 +135,7 @@ func (s *Server) apiAssignConversation(c echo.Context) error {
 	if in.UserID != nil {
 		u, err := s.opts.Accounts.FindUser(ctx, *in.UserID)
 		if err != nil || !u.Active || !u.Role.Can(accounts.ChatAnswer) {
-			return &accounts.ValidationError{Fields: map[string]string{"user_id": "is not an active agent who answers chats"}}
+			return instance.InvalidField("user_id", "not_active_chat_agent", "is not an active agent who answers chats")
 		}
 		note = fmt.Sprintf("%s assigned the conversation to %s.", me.Name, u.Name)
 		if u.ID == me.ID {
@@ -161,7 +162,7 @@ func (s *Server) apiReadConversation(c echo.Context) error {
 		return err
 	}
 	if in.Seq < 0 {
-		return &accounts.ValidationError{Fields: map[string]string{"seq": "must not be negative"}}
+		return instance.InvalidField("seq", "negative", "must not be negative")
 	}
 	conv, err := s.opts.Chat.MarkRead(c.Request().Context(), id, in.Seq)
 	if err != nil {

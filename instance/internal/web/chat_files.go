@@ -6,7 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 )
 
@@ -93,7 +93,7 @@ func (s *Server) apiVisitorDownload(c echo.Context) error {
 		return err
 	}
 	if a.ConversationID != conv.ID {
-		return accounts.ErrNotFound
+		return instance.ErrNotFound
 	}
 	return s.serveFile(c, a.SHA256, a.Filename, a.ContentType, a.Size)
 }

@@ -4,36 +4,17 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
+	"github.com/sproudstack/sproudchat/instance/internal/web/livechat"
 )
 
-// conversationJSON is a conversation as the API shows it. The visitor's token is never
-// part of it: only its hash is stored.
-type conversationJSON struct {
-	ID              int64      `json:"id"`
-	VisitorName     string     `json:"visitor_name"`
-	VisitorEmail    string     `json:"visitor_email"`
-	Status          string     `json:"status"`
-	AssigneeID      *int64     `json:"assignee_id"`
-	LastSeq         int64      `json:"last_seq"`
-	Origin          string     `json:"origin"`
-	StartedAt       time.Time  `json:"started_at"`
-	FirstResponseAt *time.Time `json:"first_response_at"`
-	ClosedAt        *time.Time `json:"closed_at"`
-	UpdatedAt       time.Time  `json:"updated_at"`
-	ReadSeq         int64      `json:"read_seq"`
-	Unread          int64      `json:"unread"`
-}
+// conversationJSON is a conversation as the API shows it, the same in a live frame.
+type conversationJSON = livechat.Conversation
 
-func toConversationJSON(c chat.Conversation) conversationJSON {
-	return conversationJSON{ID: c.ID, VisitorName: c.VisitorName, VisitorEmail: c.VisitorEmail, Status: c.Status, AssigneeID: c.AssigneeID,
-		LastSeq: c.LastSeq, Origin: c.Origin, StartedAt: c.StartedAt, FirstResponseAt: c.FirstResponseAt, ClosedAt: c.ClosedAt, UpdatedAt: c.UpdatedAt,
-		ReadSeq: c.ReadSeq, Unread: c.Unread}
-}
+var toConversationJSON = livechat.ToConversation
 
 func (s *Server) apiListConversations(c echo.Context) error {
 	limit, _ := strconv.Atoi(c.QueryParam("limit"))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
@@ -25,7 +26,7 @@ func (s *Server) apiChatToTicket(c echo.Context) error {
 		return err
 	}
 	if conv.VisitorEmail == "" {
-		return &accounts.ValidationError{Fields: map[string]string{"visitor_email": "the visitor left no e-mail address to answer"}}
+		return instance.InvalidField("visitor_email", "visitor_without_email", "the visitor left no e-mail address to answer")
 	}
 	msgs, err := s.opts.Chat.ForVisitor(ctx, id, 0)
 	if err != nil {
@@ -38,7 +39,7 @@ func (s *Server) apiChatToTicket(c echo.Context) error {
 		return string(a)
 	})
 	if transcript == "" {
-		return &accounts.ValidationError{Fields: map[string]string{"conversation": "has no messages yet"}}
+		return instance.InvalidField("conversation", "chat_empty", "has no messages yet")
 	}
 	p := mustPrincipal(c)
 	name := conv.VisitorName
@@ -107,10 +108,10 @@ func (s *Server) apiChatTranscript(c echo.Context) error {
 		return &requestError{http.StatusServiceUnavailable, "unavailable", "transcripts are not sent by this instance"}
 	}
 	if conv.VisitorEmail == "" {
-		return &accounts.ValidationError{Fields: map[string]string{"email": "this chat was started without an e-mail address"}}
+		return instance.InvalidField("email", "chat_without_email", "this chat was started without an e-mail address")
 	}
 	if !accounts.ValidEmail(conv.VisitorEmail) { // a chat started before addresses were checked
-		return &accounts.ValidationError{Fields: map[string]string{"email": "is not a valid e-mail address"}}
+		return instance.InvalidField("email", "email", "is not a valid e-mail address")
 	}
 	if wait := s.contactLimit.Take(addressKey(c)); wait > 0 {
 		return &requestError{http.StatusTooManyRequests, "throttled", "too many requests from this address; try again later"}

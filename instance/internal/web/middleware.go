@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
 )
@@ -132,7 +133,7 @@ func (s *Server) authenticate(c echo.Context, api bool) (accounts.Principal, boo
 			return accounts.Principal{}, false, errLoginNeed
 		}
 		p, err := s.opts.Accounts.AuthenticateToken(ctx, auth[len(prefix):])
-		if errors.Is(err, accounts.ErrUnauthorized) {
+		if errors.Is(err, instance.ErrUnauthorized) {
 			return accounts.Principal{}, false, errLoginNeed
 		}
 		return p, err == nil, err
@@ -142,7 +143,7 @@ func (s *Server) authenticate(c echo.Context, api bool) (accounts.Principal, boo
 		return accounts.Principal{}, false, nil
 	}
 	p, err := s.opts.Accounts.AuthenticateSession(ctx, cookie.Value)
-	if errors.Is(err, accounts.ErrUnauthorized) {
+	if errors.Is(err, instance.ErrUnauthorized) {
 		s.clearSessionCookie(c)
 		return accounts.Principal{}, false, nil
 	}

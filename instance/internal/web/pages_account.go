@@ -1,20 +1,18 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 )
 
 var accountFlashes = map[string]string{"saved": "account.saved", "password": "account.changed", "revoked": "account.token_revoked"}
 
 func (s *Server) pageAccount(c echo.Context) error {
-	d := s.page(c, "account.title")
+	d := s.pages.page(c, "account.title")
 	if key, ok := accountFlashes[c.QueryParam("ok")]; ok {
 		d.Flash = translate(d.Lang, key)
 	}
@@ -27,7 +25,7 @@ func (s *Server) renderAccount(c echo.Context, status int, d pageData) error {
 		return err
 	}
 	d.Data = tokens
-	return s.render(c, status, "account", d)
+	return s.pages.render(c, status, "account", d)
 }
 
 // accountFormError re-renders the account page with field errors, or passes err on.
@@ -36,7 +34,7 @@ func (s *Server) accountFormError(c echo.Context, err error, rename map[string]s
 	if !ok {
 		return err
 	}
-	d := s.page(c, "account.title")
+	d := s.pages.page(c, "account.title")
 	d.Errors, d.Error = map[string]string{}, translate(d.Lang, "form.fix")
 	for k, v := range fields {
 		if r, ok := rename[k]; ok {
@@ -65,8 +63,8 @@ func (s *Server) pageChangePassword(c echo.Context) error {
 		return err
 	}
 	err = s.opts.Accounts.ChangePassword(c.Request().Context(), mustPrincipal(c), f.Get("current_password"), f.Get("new_password"), meta(c))
-	if te := (*accounts.ThrottledError)(nil); errors.As(err, &te) {
-		d := s.page(c, "account.title")
+	if te, ok := instance.AsError(err); ok && te.Code == instance.Throttled {
+		d := s.pages.page(c, "account.title")
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds()+0.999)))
 		d.Error = translate(d.Lang, "account.password_throttled", int((te.RetryAfter+time.Minute-1)/time.Minute))
 		return s.renderAccount(c, http.StatusTooManyRequests, d)
@@ -88,7 +86,7 @@ func (s *Server) pageCreateToken(c echo.Context) error {
 	if err != nil {
 		return s.accountFormError(c, err, map[string]string{"name": "token_name"})
 	}
-	d := s.page(c, "account.title")
+	d := s.pages.page(c, "account.title")
 	d.Form["new_token"] = t.Secret
 	return s.renderAccount(c, http.StatusCreated, d)
 }

@@ -105,14 +105,14 @@ func (s *Server) pageBookTypes(c echo.Context) error {
 	if len(types) == 1 {
 		return c.Redirect(http.StatusSeeOther, "/book/"+types[0].Slug)
 	}
-	d := s.page(c, "book.title")
+	d := s.pages.page(c, "book.title")
 	d.Data = bookPage{Types: types}
-	return s.render(c, http.StatusOK, "book", d)
+	return s.pages.render(c, http.StatusOK, "book", d)
 }
 
 // pageBookType shows a week of free times of one type and the form to book one.
 func (s *Server) pageBookType(c echo.Context) error {
-	return s.renderBookType(c, http.StatusOK, s.page(c, "book.title"), "")
+	return s.renderBookType(c, http.StatusOK, s.pages.page(c, "book.title"), "")
 }
 
 func (s *Server) renderBookType(c echo.Context, status int, d pageData, chosen string) error {
@@ -128,7 +128,7 @@ func (s *Server) renderBookType(c echo.Context, status int, d pageData, chosen s
 	p.Chosen = chosen
 	d.Title = t.Name
 	d.Data = p
-	return s.render(c, status, "book", d)
+	return s.pages.render(c, status, "book", d)
 }
 
 // week is one week of t's free times from from=.
@@ -159,7 +159,7 @@ func (s *Server) pageBookSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := s.page(c, "book.title")
+	d := s.pages.page(c, "book.title")
 	if wait := s.bookLimit.Take(addressKey(c)); wait > 0 {
 		c.Response().Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
 		d.Error = translate(d.Lang, "contact.slow_down", int(wait.Minutes())+1)
@@ -201,7 +201,7 @@ type manageNotice struct {
 // renderManage shows a booking to its visitor, with cancel and reschedule.
 func (s *Server) renderManage(c echo.Context, status int, b booking.Booking, n manageNotice) error {
 	ctx := c.Request().Context()
-	d := s.page(c, "book.manage")
+	d := s.pages.page(c, "book.manage")
 	loc, err := s.opts.Booking.Location(ctx)
 	if err != nil {
 		return err
@@ -224,7 +224,7 @@ func (s *Server) renderManage(c echo.Context, status int, b booking.Booking, n m
 		d.Error = translate(d.Lang, n.err)
 	}
 	d.Data = p
-	return s.render(c, status, "book_manage", d)
+	return s.pages.render(c, status, "book_manage", d)
 }
 
 // pageBookManage is the visitor's page behind the link in their e-mail.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/booking"
 )
@@ -29,7 +30,7 @@ type weekdayHours struct {
 }
 
 func (s *Server) pageBookingSettings(c echo.Context) error {
-	d := s.page(c, "settings.booking")
+	d := s.pages.page(c, "settings.booking")
 	if c.QueryParam("ok") != "" {
 		d.Flash = translate(d.Lang, "chat_settings.saved")
 	}
@@ -78,7 +79,7 @@ func (s *Server) renderBookingSettings(c echo.Context, status int, d pageData) e
 		return err
 	}
 	d.Data = p
-	return s.render(c, status, "booking_settings", d)
+	return s.pages.render(c, status, "booking_settings", d)
 }
 
 func dayName(wd time.Weekday, lang string) string {
@@ -90,7 +91,7 @@ func dayName(wd time.Weekday, lang string) string {
 
 // bookingSettingsError shows the page again with the reasons, or passes other errors on.
 func (s *Server) bookingSettingsError(c echo.Context, err error) error {
-	return s.formProblem(c, err, "settings.booking", "slug", func(d pageData, status int) error {
+	return s.pages.formProblem(c, err, "settings.booking", "slug", func(d pageData, status int) error {
 		return s.renderBookingSettings(c, status, d)
 	})
 }
@@ -160,7 +161,7 @@ func (s *Server) pageSaveMyHours(c echo.Context) error {
 		sm, err1 := booking.ParseClock(st)
 		em, err2 := booking.ParseClock(en)
 		if err1 != nil || err2 != nil {
-			return s.bookingSettingsError(c, &accounts.ValidationError{Fields: map[string]string{"hours": "times must be like 09:00"}})
+			return s.bookingSettingsError(c, instance.InvalidField("hours", "time_of_day", "times must be like 09:00"))
 		}
 		hours = append(hours, booking.Hours{Weekday: time.Weekday(wd), Start: sm, End: em})
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 )
@@ -20,7 +21,7 @@ type chatSettingsPage struct {
 }
 
 func (s *Server) pageChatSettings(c echo.Context) error {
-	d := s.page(c, "settings.chat")
+	d := s.pages.page(c, "settings.chat")
 	if ok := c.QueryParam("ok"); ok != "" {
 		d.Flash = translate(d.Lang, "chat_settings.saved")
 	}
@@ -48,13 +49,13 @@ func (s *Server) renderChatSettings(c echo.Context, status int, d pageData, form
 	}
 	d.Data = chatSettingsPage{chatSettings: cs, Canned: canned, Agents: agents,
 		Snippet: `<script src="` + strings.TrimSuffix(s.opts.BaseURL.String(), "/") + `/widget.js" async></script>`}
-	return s.render(c, status, "chat_settings", d)
+	return s.pages.render(c, status, "chat_settings", d)
 }
 
 // chatSettingsError shows the chat settings again with the reasons a change was
 // refused, the admin's input kept; other errors pass on.
 func (s *Server) chatSettingsError(c echo.Context, err error, form *chatSettings) error {
-	return s.formProblem(c, err, "settings.chat", "shortcut", func(d pageData, status int) error {
+	return s.pages.formProblem(c, err, "settings.chat", "shortcut", func(d pageData, status int) error {
 		return s.renderChatSettings(c, status, d, form)
 	})
 }
@@ -115,7 +116,7 @@ func (s *Server) pageSetAgentLimit(c echo.Context) error {
 	}
 	limit, err := strconv.Atoi(f.Get("max_chats"))
 	if err != nil || !u.Role.Can(accounts.ChatAnswer) {
-		return s.chatSettingsError(c, &accounts.ValidationError{Fields: map[string]string{"max_chats": "must be between 1 and 100"}}, nil)
+		return s.chatSettingsError(c, instance.InvalidField("max_chats", "between", "must be between %d and %d", 1, 100), nil)
 	}
 	if limit == 0 {
 		limit = -1 // zero means "unchanged" to SetPresence; here it is a wrong number

@@ -27,7 +27,7 @@ type targetView struct {
 }
 
 func (s *Server) pageNotifications(c echo.Context) error {
-	d := s.page(c, "settings.notifications")
+	d := s.pages.page(c, "settings.notifications")
 	switch c.QueryParam("ok") {
 	case "":
 	case "test-ok":
@@ -65,8 +65,8 @@ func (s *Server) renderNotifications(c echo.Context, status int, d pageData, sec
 		}
 	}
 	d.Data = notificationsPage{Targets: views, Events: notify.Events, Kinds: notify.Kinds, Users: active,
-		UnansweredMinutes: int(UnansweredWait(ctx, s.opts.Settings).Minutes()), NewSecret: secret}
-	return s.render(c, status, "notifications", d)
+		UnansweredMinutes: int(notify.UnansweredWait(ctx, s.opts.Settings).Minutes()), NewSecret: secret}
+	return s.pages.render(c, status, "notifications", d)
 }
 
 func (s *Server) pageCreateTarget(c echo.Context) error {
@@ -87,7 +87,7 @@ func (s *Server) pageCreateTarget(c echo.Context) error {
 	}
 	_, secret, err := s.opts.Hooks.CreateTarget(c.Request().Context(), in)
 	if err != nil {
-		return s.formProblem(c, err, "settings.notifications", "", func(d pageData, status int) error {
+		return s.pages.formProblem(c, err, "settings.notifications", "", func(d pageData, status int) error {
 			for _, k := range []string{"kind", "name", "url", "server"} {
 				d.Form[k] = f.Get(k)
 			}
@@ -96,7 +96,7 @@ func (s *Server) pageCreateTarget(c echo.Context) error {
 	}
 	if in.Kind == notify.KindWebhook && f.Get("secret") == "" {
 		// The generated secret is shown on this answer, never in an address or again.
-		d := s.page(c, "settings.notifications")
+		d := s.pages.page(c, "settings.notifications")
 		d.Flash = translate(d.Lang, "chat_settings.saved")
 		return s.renderNotifications(c, http.StatusCreated, d, secret)
 	}
@@ -152,7 +152,7 @@ func (s *Server) pageSaveNotifySettings(c echo.Context) error {
 		return err
 	}
 	if err := s.setUnansweredMinutes(c.Request().Context(), f.Get("unanswered_minutes")); err != nil {
-		return s.formProblem(c, err, "settings.notifications", "", func(d pageData, status int) error {
+		return s.pages.formProblem(c, err, "settings.notifications", "", func(d pageData, status int) error {
 			return s.renderNotifications(c, status, d, "")
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 )
@@ -42,7 +43,7 @@ func TestMessagesHaveTheSameKeysInEveryLanguage(t *testing.T) {
 }
 
 func mustPages(t *testing.T) *pages {
-	p, err := loadPages()
+	p, err := loadPages(false, time.Time{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

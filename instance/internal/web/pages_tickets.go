@@ -9,13 +9,14 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/kb"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 )
 
 func (s *Server) pageTickets(c echo.Context) error {
-	d := s.page(c, "nav.tickets")
+	d := s.pages.page(c, "nav.tickets")
 	f, err := ticketFilter(c)
 	if err != nil {
 		return err
@@ -37,11 +38,11 @@ func (s *Server) pageTickets(c echo.Context) error {
 		Q, Status string
 		Assignee  string
 	}{items, nextURL, tickets.Statuses, c.QueryParam("q"), c.QueryParam("status"), c.QueryParam("assignee")}
-	return s.render(c, http.StatusOK, "tickets", d)
+	return s.pages.render(c, http.StatusOK, "tickets", d)
 }
 
 func (s *Server) pageNewTicket(c echo.Context) error {
-	return s.render(c, http.StatusOK, "ticket_new", s.page(c, "tickets.new"))
+	return s.pages.render(c, http.StatusOK, "ticket_new", s.pages.page(c, "tickets.new"))
 }
 
 func splitTags(s string) []string {
@@ -63,12 +64,12 @@ func (s *Server) pageCreateTicket(c echo.Context) error {
 	t, err := s.opts.Tickets.Create(c.Request().Context(), &p, tickets.NewTicket{Subject: f.Get("subject"), RequesterName: f.Get("requester_name"),
 		RequesterEmail: f.Get("requester_email"), Body: f.Get("body"), Tags: splitTags(f.Get("tags")), Source: "agent"})
 	if fields, ok := fieldErrors(err); ok {
-		d := s.page(c, "tickets.new")
+		d := s.pages.page(c, "tickets.new")
 		d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
 		for _, k := range []string{"subject", "requester_name", "requester_email", "body", "tags"} {
 			d.Form[k] = f.Get(k)
 		}
-		return s.render(c, http.StatusUnprocessableEntity, "ticket_new", d)
+		return s.pages.render(c, http.StatusUnprocessableEntity, "ticket_new", d)
 	}
 	if err != nil {
 		return err
@@ -98,7 +99,7 @@ type kbLink struct {
 }
 
 func (s *Server) pageTicket(c echo.Context) error {
-	return s.renderTicket(c, http.StatusOK, s.page(c, "nav.tickets"))
+	return s.renderTicket(c, http.StatusOK, s.pages.page(c, "nav.tickets"))
 }
 
 func (s *Server) renderTicket(c echo.Context, status int, d pageData) error {
@@ -140,12 +141,12 @@ func (s *Server) renderTicket(c echo.Context, status int, d pageData) error {
 			return err
 		}
 		for _, h := range hits {
-			tp.KBHits = append(tp.KBHits, kbLink{Hit: h, Link: s.articleURL(h.Article)})
+			tp.KBHits = append(tp.KBHits, kbLink{Hit: h, Link: articleURL(s.opts.BaseURL, h.Article)})
 		}
 	}
 	d.Title = fmt.Sprintf("#%d %s", t.ID, t.Subject)
 	d.Data = tp
-	return s.render(c, status, "ticket", d)
+	return s.pages.render(c, status, "ticket", d)
 }
 
 // ticketFormError re-renders the ticket page with field errors, or passes err on.
@@ -154,7 +155,7 @@ func (s *Server) ticketFormError(c echo.Context, err error, keep url.Values) err
 	if !ok {
 		return err
 	}
-	d := s.page(c, "nav.tickets")
+	d := s.pages.page(c, "nav.tickets")
 	d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
 	for k := range keep {
 		d.Form[k] = keep.Get(k)
@@ -192,7 +193,7 @@ func (s *Server) pageTicketUpdate(c echo.Context) error {
 		if v := f.Get("assignee"); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				return s.ticketFormError(c, &accounts.ValidationError{Fields: map[string]string{"assignee": "is not a user"}}, nil)
+				return s.ticketFormError(c, instance.InvalidField("assignee", "no_such_user", "is not a user"), nil)
 			}
 			if err := s.checkAssignee(c, &n); err != nil {
 				return s.ticketFormError(c, err, nil)
@@ -218,10 +219,10 @@ func (s *Server) pageTicketMerge(c echo.Context) error {
 	}
 	into, perr := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(f.Get("into")), "#"), 10, 64)
 	if perr != nil {
-		return s.ticketFormError(c, &accounts.ValidationError{Fields: map[string]string{"into": "is not a ticket number"}}, nil)
+		return s.ticketFormError(c, instance.InvalidField("into", "ticket_number", "is not a ticket number"), nil)
 	}
 	if _, err := s.visibleTicket(c, into); err != nil {
-		return s.ticketFormError(c, &accounts.ValidationError{Fields: map[string]string{"into": "no such ticket"}}, nil)
+		return s.ticketFormError(c, instance.InvalidField("into", "no_such_ticket", "no such ticket"), nil)
 	}
 	if _, err := s.opts.Tickets.Merge(c.Request().Context(), mustPrincipal(c), id, into); err != nil {
 		return s.ticketFormError(c, err, nil)
@@ -248,7 +249,7 @@ func (s *Server) pageTicketUpload(c echo.Context) error {
 	}
 	mf := c.Request().MultipartForm
 	if mf == nil || len(mf.File["file"]) == 0 {
-		return s.ticketFormError(c, &accounts.ValidationError{Fields: map[string]string{"file": "choose a file"}}, nil)
+		return s.ticketFormError(c, instance.InvalidField("file", "no_file", "choose a file"), nil)
 	}
 	fh := mf.File["file"][0]
 	file, err := fh.Open()

@@ -7,25 +7,26 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 )
 
 func (s *Server) pageHome(c echo.Context) error {
-	return s.render(c, http.StatusOK, "home", s.page(c, "app.name"))
+	return s.pages.render(c, http.StatusOK, "home", s.pages.page(c, "app.name"))
 }
 
 // pageArea is the page of an area whose content arrives with a later part of the
 // product: the navigation, permission and layout are real, the list is empty.
 func (s *Server) pageArea(key string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		d := s.page(c, "nav."+key)
+		d := s.pages.page(c, "nav."+key)
 		d.Data = "area." + key
-		return s.render(c, http.StatusOK, "area", d)
+		return s.pages.render(c, http.StatusOK, "area", d)
 	}
 }
 
 func (s *Server) pageUsers(c echo.Context) error {
-	d := s.page(c, "users.title")
+	d := s.pages.page(c, "users.title")
 	if c.QueryParam("ok") != "" {
 		if id, err := strconv.ParseInt(c.QueryParam("id"), 10, 64); err == nil {
 			if u, err := s.opts.Accounts.FindUser(c.Request().Context(), id); err == nil {
@@ -46,7 +47,7 @@ func (s *Server) renderUsers(c echo.Context, status int, d pageData) error {
 		return err
 	}
 	d.Data = users
-	return s.render(c, status, "users", d)
+	return s.pages.render(c, status, "users", d)
 }
 
 func (s *Server) pageCreateUser(c echo.Context) error {
@@ -57,15 +58,15 @@ func (s *Server) pageCreateUser(c echo.Context) error {
 	in := accounts.NewUserInput{Name: f.Get("name"), Email: f.Get("email"), Password: f.Get("password"), Role: accounts.Role(f.Get("role"))}
 	u, err := s.opts.Accounts.CreateUser(c.Request().Context(), mustPrincipal(c), in, meta(c))
 	fields, invalid := fieldErrors(err)
-	if errors.Is(err, accounts.ErrConflict) {
+	if errors.Is(err, instance.ErrConflict) {
 		fields, invalid = map[string]string{"email": "is already taken"}, true
 	}
 	if invalid {
-		d := s.page(c, "users.title")
+		d := s.pages.page(c, "users.title")
 		d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
 		d.Form["name"], d.Form["email"], d.Form["role"] = in.Name, in.Email, string(in.Role)
 		status := http.StatusUnprocessableEntity
-		if errors.Is(err, accounts.ErrConflict) {
+		if errors.Is(err, instance.ErrConflict) {
 			status = http.StatusConflict
 		}
 		return s.renderUsers(c, status, d)
@@ -98,8 +99,8 @@ func (s *Server) pageUpdateUser(c echo.Context) error {
 		ch.Active = &active
 	}
 	_, err = s.opts.Accounts.UpdateUser(c.Request().Context(), mustPrincipal(c), id, ch, meta(c))
-	if err != nil && (errors.Is(err, accounts.ErrConflict) || errors.Is(err, accounts.ErrInvalid)) {
-		d := s.page(c, "users.title")
+	if err != nil && (errors.Is(err, instance.ErrConflict) || errors.Is(err, instance.ErrInvalid)) {
+		d := s.pages.page(c, "users.title")
 		d.Error = err.Error()
 		return s.renderUsers(c, toProblem(err).Status, d)
 	}
@@ -114,10 +115,10 @@ func (s *Server) pageAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := s.page(c, "audit.title")
+	d := s.pages.page(c, "audit.title")
 	d.Data = struct {
 		Entries []accounts.AuditEntry
 		Next    string
 	}{entries, next}
-	return s.render(c, http.StatusOK, "audit", d)
+	return s.pages.render(c, http.StatusOK, "audit", d)
 }

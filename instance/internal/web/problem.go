@@ -10,7 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 )
 
 // Problem is an RFC 9457 problem detail, the body of every API error.
@@ -57,53 +57,61 @@ const problemBase = "https://sproud.chat/problems/"
 // instance is at its limit of password hashes: one is over in well under a second.
 const busyRetryAfter = 1
 
+// statusOf is the HTTP status of each code of the domain's errors.
+var statusOf = map[instance.Code]int{
+	instance.Invalid:      http.StatusUnprocessableEntity,
+	instance.NotFound:     http.StatusNotFound,
+	instance.Conflict:     http.StatusConflict,
+	instance.Unauthorized: http.StatusUnauthorized,
+	instance.Forbidden:    http.StatusForbidden,
+	instance.Gone:         http.StatusGone,
+	instance.TooLarge:     http.StatusRequestEntityTooLarge,
+	instance.Busy:         http.StatusServiceUnavailable,
+	instance.Throttled:    http.StatusTooManyRequests,
+	instance.Internal:     http.StatusInternalServerError,
+}
+
 // toProblem maps any error to the status and problem it means; the one place where
 // domain errors become HTTP.
 func toProblem(err error) Problem {
 	var (
 		re *requestError
-		ve *accounts.ValidationError
-		te *accounts.ThrottledError
 		he *echo.HTTPError
 	)
 	p := Problem{Type: "about:blank"}
-	switch {
-	case errors.As(err, &re):
+	if errors.As(err, &re) {
 		p.Status, p.Type, p.Detail = re.status, problemBase+re.kind, re.detail
-	case errors.As(err, &ve):
-		p.Status, p.Type, p.Detail, p.Errors = http.StatusUnprocessableEntity, problemBase+"validation", "some fields are invalid", ve.Fields
-	case errors.As(err, &te):
-		p.Status, p.Type, p.Detail = http.StatusTooManyRequests, problemBase+"throttled", te.Error()
-		p.retryAfter = int(te.RetryAfter.Seconds() + 0.999)
-	case errors.Is(err, accounts.ErrBusy):
-		p.Status, p.Type = http.StatusServiceUnavailable, problemBase+"busy"
-		p.retryAfter = busyRetryAfter
-	case errors.Is(err, accounts.ErrInvalid):
-		p.Status, p.Detail = http.StatusUnprocessableEntity, err.Error()
-	case errors.Is(err, accounts.ErrNotFound):
-		p.Status, p.Detail = http.StatusNotFound, "no such resource"
-	case errors.Is(err, accounts.ErrConflict):
-		p.Status, p.Detail = http.StatusConflict, err.Error()
-	case errors.Is(err, accounts.ErrUnauthorized):
-		p.Status, p.Detail = http.StatusUnauthorized, err.Error()
-	case errors.Is(err, accounts.ErrForbidden):
-		p.Status, p.Detail = http.StatusForbidden, err.Error()
-	case errors.Is(err, accounts.ErrTooLarge):
-		p.Status, p.Type, p.Detail = http.StatusRequestEntityTooLarge, problemBase+"too-large", err.Error()
-	case errors.Is(err, accounts.ErrGone):
-		p.Status, p.Detail = http.StatusGone, err.Error()
-	case errors.As(err, &he):
+	} else if ie, ok := instance.AsError(err); ok {
+		p.Status = statusOf[ie.Code]
+		switch {
+		case ie.Code == instance.Invalid && len(ie.Fields) > 0:
+			p.Type, p.Detail, p.Errors = problemBase+"validation", "some fields are invalid", ie.Fields.Messages(nil)
+		case ie.Code == instance.Throttled:
+			p.Type, p.Detail = problemBase+"throttled", ie.Error()
+			p.retryAfter = int(ie.RetryAfter.Seconds() + 0.999)
+		case ie.Code == instance.Busy:
+			p.Type, p.Detail = problemBase+"busy", ie.Error()
+			p.retryAfter = busyRetryAfter
+		case ie.Code == instance.TooLarge:
+			p.Type, p.Detail = problemBase+"too-large", err.Error()
+		case ie.Code == instance.NotFound:
+			p.Detail = "no such resource"
+		case p.Status < 500:
+			p.Detail = err.Error()
+		}
+	} else if errors.As(err, &he) {
 		p.Status = he.Code
 		if he.Code < 500 {
 			p.Detail = fmt.Sprint(he.Message)
 		}
-	default:
+	}
+	if p.Status == 0 {
 		p.Status = http.StatusInternalServerError
 	}
 	p.Title = http.StatusText(p.Status)
 	if p.Type == problemBase+"busy" {
 		if p.Detail == "" {
-			p.Detail = accounts.ErrBusy.Error()
+			p.Detail = instance.ErrBusy.Error()
 		}
 	} else if p.Status >= 500 {
 		p.Detail = "something went wrong on our side; the request id helps us find it"
@@ -136,7 +144,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		redirectToLogin(c)
 		return
 	}
-	s.renderError(c, p)
+	s.pages.renderError(c, p)
 }
 
 func writeProblem(c echo.Context, p Problem) {

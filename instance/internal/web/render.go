@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"path"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 )
 
@@ -23,8 +25,15 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
-// pages holds one template set per page, each the layout plus that page.
-type pages struct{ sets map[string]*template.Template }
+// pages draws the server-rendered pages: one template set per page, each the layout
+// plus that page, and what every page shows (the read-only notice). Every area's
+// handler draws its pages through it.
+type pages struct {
+	sets          map[string]*template.Template
+	readOnly      bool
+	readOnlyUntil time.Time
+	log           *slog.Logger
+}
 
 var funcs = template.FuncMap{
 	"t": translate,
@@ -48,7 +57,7 @@ var funcs = template.FuncMap{
 	},
 }
 
-func loadPages() (*pages, error) {
+func loadPages(readOnly bool, readOnlyUntil time.Time, log *slog.Logger) (*pages, error) {
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse layout: %w", err)
@@ -57,7 +66,7 @@ func loadPages() (*pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pages{sets: map[string]*template.Template{}}
+	p := &pages{sets: map[string]*template.Template{}, readOnly: readOnly, readOnlyUntil: readOnlyUntil, log: log}
 	for _, n := range names {
 		base := path.Base(n)
 		if base == "layout.html" {
@@ -100,16 +109,16 @@ type navLink struct {
 func (d pageData) Can(p string) bool { return d.User != nil && d.principal.Can(accounts.Permission(p)) }
 
 // page builds the data every page shares from the request.
-func (s *Server) page(c echo.Context, titleKey string) pageData {
-	d := pageData{Path: c.Request().URL.Path, ReadOnly: s.opts.ReadOnly, Form: map[string]string{}}
+func (s *pages) page(c echo.Context, titleKey string) pageData {
+	d := pageData{Path: c.Request().URL.Path, ReadOnly: s.readOnly, Form: map[string]string{}}
 	p, ok := principalOf(c)
 	if ok {
 		d.principal, d.User, d.CSRF = p, &p.User, p.CSRFToken
 	}
 	d.Lang = lang(c.Request(), d.User)
 	d.Title = translate(d.Lang, titleKey)
-	if !s.opts.ReadOnlyUntil.IsZero() {
-		d.ReadOnlyUntil = s.opts.ReadOnlyUntil.Format("2006-01-02")
+	if !s.readOnlyUntil.IsZero() {
+		d.ReadOnlyUntil = s.readOnlyUntil.Format("2006-01-02")
 	}
 	if ok {
 		for _, n := range navigation {
@@ -123,8 +132,8 @@ func (s *Server) page(c echo.Context, titleKey string) pageData {
 }
 
 // render writes page name with status; a template error is a 500, never half a page.
-func (s *Server) render(c echo.Context, status int, name string, d pageData) error {
-	set, ok := s.pages.sets[name]
+func (s *pages) render(c echo.Context, status int, name string, d pageData) error {
+	set, ok := s.sets[name]
 	if !ok {
 		return fmt.Errorf("render: no page %q", name)
 	}
@@ -137,7 +146,7 @@ func (s *Server) render(c echo.Context, status int, name string, d pageData) err
 }
 
 // renderError shows an error as a page, in the user's language.
-func (s *Server) renderError(c echo.Context, p Problem) {
+func (s *pages) renderError(c echo.Context, p Problem) {
 	d := s.page(c, "error.title")
 	key := fmt.Sprintf("error.%d", p.Status)
 	if _, ok := messages["en"][key]; ok {
@@ -154,7 +163,7 @@ func (s *Server) renderError(c echo.Context, p Problem) {
 	}
 }
 
-func (s *Server) static(c echo.Context) error {
+func static(c echo.Context) error {
 	name := path.Clean("static/" + c.Param("*"))
 	b, err := staticFiles.ReadFile(name)
 	if err != nil || !strings.HasPrefix(name, "static/") {
@@ -176,10 +185,10 @@ func (s *Server) static(c echo.Context) error {
 // formProblem answers a refused form: the page (titleKey) again, drawn by render, with
 // each field's reason, 422, or 409 naming conflictField when the value is already in
 // use. Errors that are not about the input pass on to the error handler.
-func (s *Server) formProblem(c echo.Context, err error, titleKey, conflictField string, render func(d pageData, status int) error) error {
+func (s *pages) formProblem(c echo.Context, err error, titleKey, conflictField string, render func(d pageData, status int) error) error {
 	fields, invalid := fieldErrors(err)
 	status := http.StatusUnprocessableEntity
-	if conflictField != "" && errors.Is(err, accounts.ErrConflict) {
+	if conflictField != "" && errors.Is(err, instance.ErrConflict) {
 		fields, invalid, status = map[string]string{conflictField: "is already in use"}, true, http.StatusConflict
 	}
 	if !invalid {

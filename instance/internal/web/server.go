@@ -16,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/booking"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
@@ -24,6 +25,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+	"github.com/sproudstack/sproudchat/instance/internal/web/livechat"
 )
 
 // Health is what /readyz asks.
@@ -71,7 +73,7 @@ type Options struct {
 	// default 128. A client that sends slowly holds one for as long as it takes.
 	PublicBodiesAtOnce int
 	// MaxVisitorSockets bounds the visitors' live chat connections of the instance;
-	// default VisitorSockets of the Go runtime's memory limit.
+	// default livechat.VisitorSockets of the Go runtime's memory limit.
 	MaxVisitorSockets int
 	Version           string
 	InstanceID        string // answered by /healthz (InstanceHeader); "" for a lone instance
@@ -91,8 +93,7 @@ type Server struct {
 	// visitorUploadLimit allows each address 30 chat files an hour: the quota is the
 	// instance's, and one visitor must not fill it.
 	visitorUploadLimit *ratelimit.Limiter
-	// voteLimit allows each address 30 "was this helpful" votes an hour.
-	voteLimit *ratelimit.Limiter
+	kb                 *kbArea
 	// chatStartLimit allows each address chatStartsPerWindow new chats per
 	// chatStartWindow: every chat tells the team, and anyone may start one.
 	chatStartLimit *ratelimit.Limiter
@@ -101,7 +102,9 @@ type Server struct {
 	// publicBodies holds a token per body of a public route being received.
 	publicBodies chan struct{}
 	// visitorSockets and agentSockets count live chat connections.
-	visitorSockets, agentSockets *sockets
+	visitorSockets, agentSockets *livechat.Counter
+	// sessions serves the live chat connections.
+	sessions *livechat.Sessions
 }
 
 // New builds the server and its route table.
@@ -116,7 +119,7 @@ func New(o Options) (*Server, error) {
 		o.PublicBodiesAtOnce = 128
 	}
 	if o.MaxVisitorSockets == 0 {
-		o.MaxVisitorSockets = VisitorSockets(debug.SetMemoryLimit(-1))
+		o.MaxVisitorSockets = livechat.VisitorSockets(debug.SetMemoryLimit(-1))
 	}
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
@@ -124,17 +127,22 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	pg, err := loadPages()
+	pg, err := loadPages(o.ReadOnly, o.ReadOnlyUntil, o.Logger)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg, contactLimit: ratelimit.New(o.Clock, time.Hour, 5), bookLimit: ratelimit.New(o.Clock, time.Hour, 10),
 		visitorUploadLimit: ratelimit.New(o.Clock, time.Hour, 30),
-		voteLimit:          ratelimit.New(o.Clock, time.Hour, 30),
 		chatStartLimit:     ratelimit.New(o.Clock, chatStartWindow, chatStartsPerWindow),
 		publicBodies:       make(chan struct{}, o.PublicBodiesAtOnce),
-		visitorSockets:     newSockets(visitorSocketsPerChat, visitorSocketsPerAddress, o.MaxVisitorSockets),
-		agentSockets:       newSockets(agentSocketsPerUser, 0, 0)}
+		visitorSockets:     livechat.NewCounter(livechat.VisitorsPerChat, livechat.VisitorsPerAddress, o.MaxVisitorSockets),
+		agentSockets:       livechat.NewCounter(livechat.AgentTabs, 0, 0)}
+	if o.Chat != nil {
+		s.sessions = livechat.New(livechat.Options{Chat: o.Chat, Typing: o.Chat.Hub(), Clock: o.Clock, Logger: o.Logger, ReadOnly: o.ReadOnly})
+	}
+	if o.KB != nil {
+		s.kb = &kbArea{kb: o.KB, pages: pg, baseURL: o.BaseURL, voteLimit: ratelimit.New(o.Clock, time.Hour, 30)}
+	}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -193,4 +201,4 @@ func (s *Server) clearSessionCookie(c echo.Context) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-func isConflict(err error) bool { return errors.Is(err, accounts.ErrConflict) }
+func isConflict(err error) bool { return errors.Is(err, instance.ErrConflict) }
