@@ -12,7 +12,16 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/clock"
 )
+
+// auditArea serves the audit log (page, API, CSV export) and the outbox's state.
+type auditArea struct {
+	log    auditLog
+	outbox OutboxReader
+	pages  *pages
+	clock  clock.Clock
+}
 
 type auditJSON struct {
 	ID         int64     `json:"id"`
@@ -51,12 +60,12 @@ func auditFilter(c echo.Context) (accounts.AuditFilter, error) {
 
 // listAudit serves one page of the audit log from the query's filter, with the cursor of
 // the next page ("" on the last).
-func (s *Server) listAudit(c echo.Context) ([]accounts.AuditEntry, string, error) {
+func (s *auditArea) listAudit(c echo.Context) ([]accounts.AuditEntry, string, error) {
 	f, err := auditFilter(c)
 	if err != nil {
 		return nil, "", err
 	}
-	entries, err := s.opts.Accounts.ListAudit(c.Request().Context(), f)
+	entries, err := s.log.ListAudit(c.Request().Context(), f)
 	if err != nil {
 		return nil, "", err
 	}
@@ -67,12 +76,17 @@ func (s *Server) listAudit(c echo.Context) ([]accounts.AuditEntry, string, error
 	return entries, next, nil
 }
 
-// eachAudit calls fn with every entry matching f, newest first, a page at a time.
-func (s *Server) eachAudit(ctx context.Context, f accounts.AuditFilter, fn func(accounts.AuditEntry)) error {
+// auditLog is the audit log of accounts.Service.
+type auditLog interface {
+	ListAudit(ctx context.Context, f accounts.AuditFilter) ([]accounts.AuditEntry, error)
+}
+
+// eachAudit calls fn with every entry of log matching f, newest first, a page at a time.
+func eachAudit(ctx context.Context, log auditLog, f accounts.AuditFilter, fn func(accounts.AuditEntry)) error {
 	const page = 500
 	f.Limit = page
 	for {
-		entries, err := s.opts.Accounts.ListAudit(ctx, f)
+		entries, err := log.ListAudit(ctx, f)
 		if err != nil {
 			return err
 		}
@@ -86,7 +100,7 @@ func (s *Server) eachAudit(ctx context.Context, f accounts.AuditFilter, fn func(
 	}
 }
 
-func (s *Server) apiListAudit(c echo.Context) error {
+func (s *auditArea) apiListAudit(c echo.Context) error {
 	entries, next, err := s.listAudit(c)
 	if err != nil {
 		return err
@@ -99,15 +113,15 @@ func (s *Server) apiListAudit(c echo.Context) error {
 }
 
 // apiExportAudit streams the whole audit log as CSV, newest first.
-func (s *Server) apiExportAudit(c echo.Context) error {
+func (s *auditArea) apiExportAudit(c echo.Context) error {
 	ctx := c.Request().Context()
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="sproudchat-audit-%s.csv"`, s.opts.Clock.Now().Format("2006-01-02")))
+	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="sproudchat-audit-%s.csv"`, s.clock.Now().Format("2006-01-02")))
 	c.Response().WriteHeader(http.StatusOK)
 	w := csv.NewWriter(c.Response())
 	w.Write([]string{"id", "at", "actor_id", "actor_email", "action", "target_type", "target_id", "detail", "ip"})
-	err := s.eachAudit(ctx, accounts.AuditFilter{}, func(e accounts.AuditEntry) {
+	err := eachAudit(ctx, s.log, accounts.AuditFilter{}, func(e accounts.AuditEntry) {
 		w.Write([]string{strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), strconv.FormatInt(e.ActorID, 10),
 			csvSafe(e.ActorEmail), e.Action, e.TargetType, e.TargetID, csvSafe(e.Detail), e.IP})
 	})

@@ -22,7 +22,7 @@ type mailJSON struct {
 }
 
 // apiOutbox shows the state of each outgoing message, newest first.
-func (s *Server) apiOutbox(c echo.Context) error {
+func (s *auditArea) apiOutbox(c echo.Context) error {
 	limit := 100
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -31,7 +31,7 @@ func (s *Server) apiOutbox(c echo.Context) error {
 		}
 		limit = n
 	}
-	mails, err := s.opts.Outbox.Outbox(c.Request().Context(), limit)
+	mails, err := s.outbox.Outbox(c.Request().Context(), limit)
 	if err != nil {
 		return err
 	}

@@ -86,7 +86,8 @@ type harnessOptions struct {
 	hash           accounts.HashParams
 	gate           accounts.GateOptions
 	publicBodies   int // Options.PublicBodiesAtOnce
-	visitorSockets int // Options.MaxVisitorSockets
+	visitorSockets int    // Options.MaxVisitorSockets
+	baseURL        string // Options.BaseURL; default http://127.0.0.1
 }
 
 // newHarness starts the real web server over a real database, with one user per role
@@ -106,7 +107,10 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	base, _ := url.Parse("http://127.0.0.1")
+	if o.baseURL == "" {
+		o.baseURL = "http://127.0.0.1"
+	}
+	base, _ := url.Parse(o.baseURL)
 	tsvc := tickets.NewService(store.NewTickets(db), clk)
 	blobDir := filepath.Join(t.TempDir(), "attachments")
 	blobs := store.NewBlobs(blobDir)

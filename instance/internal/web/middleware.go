@@ -138,13 +138,13 @@ func (s *Server) authenticate(c echo.Context, api bool) (accounts.Principal, boo
 		}
 		return p, err == nil, err
 	}
-	cookie, err := c.Cookie(s.cookieName())
+	cookie, err := c.Cookie(s.cookies.name())
 	if err != nil || cookie.Value == "" {
 		return accounts.Principal{}, false, nil
 	}
 	p, err := s.opts.Accounts.AuthenticateSession(ctx, cookie.Value)
 	if errors.Is(err, instance.ErrUnauthorized) {
-		s.clearSessionCookie(c)
+		s.cookies.clear(c)
 		return accounts.Principal{}, false, nil
 	}
 	return p, err == nil, err

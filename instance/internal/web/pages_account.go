@@ -11,7 +11,7 @@ import (
 
 var accountFlashes = map[string]string{"saved": "account.saved", "password": "account.changed", "revoked": "account.token_revoked"}
 
-func (s *Server) pageAccount(c echo.Context) error {
+func (s *accountsArea) pageAccount(c echo.Context) error {
 	d := s.pages.page(c, "account.title")
 	if key, ok := accountFlashes[c.QueryParam("ok")]; ok {
 		d.Flash = translate(d.Lang, key)
@@ -19,8 +19,8 @@ func (s *Server) pageAccount(c echo.Context) error {
 	return s.renderAccount(c, http.StatusOK, d)
 }
 
-func (s *Server) renderAccount(c echo.Context, status int, d pageData) error {
-	tokens, err := s.opts.Accounts.ListTokens(c.Request().Context(), mustPrincipal(c))
+func (s *accountsArea) renderAccount(c echo.Context, status int, d pageData) error {
+	tokens, err := s.accounts.ListTokens(c.Request().Context(), mustPrincipal(c))
 	if err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ func (s *Server) renderAccount(c echo.Context, status int, d pageData) error {
 }
 
 // accountFormError re-renders the account page with field errors, or passes err on.
-func (s *Server) accountFormError(c echo.Context, err error, rename map[string]string) error {
+func (s *accountsArea) accountFormError(c echo.Context, err error, rename map[string]string) error {
 	fields, ok := fieldErrors(err)
 	if !ok {
 		return err
@@ -45,24 +45,24 @@ func (s *Server) accountFormError(c echo.Context, err error, rename map[string]s
 	return s.renderAccount(c, http.StatusUnprocessableEntity, d)
 }
 
-func (s *Server) pageUpdateProfile(c echo.Context) error {
+func (s *accountsArea) pageUpdateProfile(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
 	name, locale := f.Get("name"), f.Get("locale")
-	if _, err := s.opts.Accounts.UpdateProfile(c.Request().Context(), mustPrincipal(c), &name, &locale, meta(c)); err != nil {
+	if _, err := s.accounts.UpdateProfile(c.Request().Context(), mustPrincipal(c), &name, &locale, meta(c)); err != nil {
 		return s.accountFormError(c, err, nil)
 	}
 	return c.Redirect(http.StatusSeeOther, "/account?ok=saved")
 }
 
-func (s *Server) pageChangePassword(c echo.Context) error {
+func (s *accountsArea) pageChangePassword(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
-	err = s.opts.Accounts.ChangePassword(c.Request().Context(), mustPrincipal(c), f.Get("current_password"), f.Get("new_password"), meta(c))
+	err = s.accounts.ChangePassword(c.Request().Context(), mustPrincipal(c), f.Get("current_password"), f.Get("new_password"), meta(c))
 	if te, ok := instance.AsError(err); ok && te.Code == instance.Throttled {
 		d := s.pages.page(c, "account.title")
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds()+0.999)))
@@ -77,12 +77,12 @@ func (s *Server) pageChangePassword(c echo.Context) error {
 
 // pageCreateToken shows the new token in the response itself, never in a URL, so it
 // appears exactly once.
-func (s *Server) pageCreateToken(c echo.Context) error {
+func (s *accountsArea) pageCreateToken(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
-	t, err := s.opts.Accounts.CreateToken(c.Request().Context(), mustPrincipal(c), f.Get("name"), meta(c))
+	t, err := s.accounts.CreateToken(c.Request().Context(), mustPrincipal(c), f.Get("name"), meta(c))
 	if err != nil {
 		return s.accountFormError(c, err, map[string]string{"name": "token_name"})
 	}
@@ -91,12 +91,12 @@ func (s *Server) pageCreateToken(c echo.Context) error {
 	return s.renderAccount(c, http.StatusCreated, d)
 }
 
-func (s *Server) pageRevokeToken(c echo.Context) error {
+func (s *accountsArea) pageRevokeToken(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Accounts.RevokeToken(c.Request().Context(), mustPrincipal(c), id, meta(c)); err != nil {
+	if err := s.accounts.RevokeToken(c.Request().Context(), mustPrincipal(c), id, meta(c)); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/account?ok=revoked")

@@ -40,15 +40,15 @@ func sitePath(p string) bool {
 		})
 }
 
-func (s *Server) pageLogin(c echo.Context) error {
+func (s *accountsArea) pageLogin(c echo.Context) error {
 	if _, ok := principalOf(c); ok {
 		return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
 	}
 	return s.renderLogin(c, http.StatusOK, "", c.QueryParam("next"), "")
 }
 
-func (s *Server) renderLogin(c echo.Context, status int, email, next, errMsg string) error {
-	pending, err := s.opts.Accounts.SetupPending(c.Request().Context())
+func (s *accountsArea) renderLogin(c echo.Context, status int, email, next, errMsg string) error {
+	pending, err := s.accounts.SetupPending(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -61,12 +61,12 @@ func (s *Server) renderLogin(c echo.Context, status int, email, next, errMsg str
 	return s.pages.render(c, status, "login", d)
 }
 
-func (s *Server) pageLoginSubmit(c echo.Context) error {
+func (s *accountsArea) pageLoginSubmit(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
-	res, err := s.opts.Accounts.Login(c.Request().Context(), f.Get("email"), f.Get("password"), meta(c))
+	res, err := s.accounts.Login(c.Request().Context(), f.Get("email"), f.Get("password"), meta(c))
 	te, _ := instance.AsError(err)
 	switch {
 	case te != nil && te.Code == instance.Throttled:
@@ -81,23 +81,23 @@ func (s *Server) pageLoginSubmit(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	s.setSessionCookie(c, res.Token, res.ExpiresAt)
+	s.cookies.set(c, res.Token, res.ExpiresAt)
 	return c.Redirect(http.StatusSeeOther, safeNext(f.Get("next")))
 }
 
-func (s *Server) pageLogout(c echo.Context) error {
-	if err := s.opts.Accounts.Logout(c.Request().Context(), mustPrincipal(c), meta(c)); err != nil {
+func (s *accountsArea) pageLogout(c echo.Context) error {
+	if err := s.accounts.Logout(c.Request().Context(), mustPrincipal(c), meta(c)); err != nil {
 		return err
 	}
-	s.clearSessionCookie(c)
+	s.cookies.clear(c)
 	return c.Redirect(http.StatusSeeOther, "/login?out=1")
 }
 
-func (s *Server) pageSetup(c echo.Context) error {
+func (s *accountsArea) pageSetup(c echo.Context) error {
 	token := c.QueryParam("token")
 	d := s.pages.page(c, "setup.title")
 	status := http.StatusOK
-	switch err := s.opts.Accounts.CheckSetupToken(c.Request().Context(), token); {
+	switch err := s.accounts.CheckSetupToken(c.Request().Context(), token); {
 	case err == nil:
 		d.Data, d.Form["token"] = true, token
 	case errors.Is(err, instance.ErrGone):
@@ -111,13 +111,13 @@ func (s *Server) pageSetup(c echo.Context) error {
 }
 
 // pageSetupSubmit creates the first admin and logs them straight in.
-func (s *Server) pageSetupSubmit(c echo.Context) error {
+func (s *accountsArea) pageSetupSubmit(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
 	in := accounts.SetupInput{Token: f.Get("token"), Name: f.Get("name"), Email: f.Get("email"), Password: f.Get("password")}
-	_, err = s.opts.Accounts.Setup(c.Request().Context(), in, meta(c))
+	_, err = s.accounts.Setup(c.Request().Context(), in, meta(c))
 	if fields, ok := fieldErrors(err); ok {
 		d := s.pages.page(c, "setup.title")
 		d.Data, d.Errors, d.Error = true, fields, translate(d.Lang, "form.fix")
@@ -130,15 +130,15 @@ func (s *Server) pageSetupSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.opts.Accounts.Login(c.Request().Context(), in.Email, in.Password, meta(c))
+	res, err := s.accounts.Login(c.Request().Context(), in.Email, in.Password, meta(c))
 	if err != nil {
 		return err
 	}
-	s.setSessionCookie(c, res.Token, res.ExpiresAt)
+	s.cookies.set(c, res.Token, res.ExpiresAt)
 	return c.Redirect(http.StatusSeeOther, "/")
 }
 
-func (s *Server) pageSetupRefused(c echo.Context, err error) error {
+func (s *accountsArea) pageSetupRefused(c echo.Context, err error) error {
 	d := s.pages.page(c, "setup.title")
 	status := http.StatusGone
 	d.Flash = translate(d.Lang, "setup.done")

@@ -59,32 +59,32 @@ const (
 func (s *Server) routeTable() []Route {
 	return []Route{
 		// Health and assets.
-		{Method: get, Path: "/healthz", Perm: a.Public, Handler: s.healthz},
-		{Method: get, Path: "/readyz", Perm: a.Public, Handler: s.readyz},
+		{Method: get, Path: "/healthz", Perm: a.Public, Handler: s.health.healthz},
+		{Method: get, Path: "/readyz", Perm: a.Public, Handler: s.health.readyz},
 		{Method: get, Path: "/static/*", Perm: a.Public, Handler: static},
 		{Method: get, Path: "/widget.js", Perm: a.Public, Handler: s.widget},
 
 		// API: setup, session, own account.
-		{Method: post, Path: "/api/v1/setup", Perm: a.Public, Handler: s.apiSetup},
-		{Method: post, Path: "/api/v1/session", Perm: a.Public, ReadOnlyOK: true, Handler: s.apiLogin},
-		{Method: get, Path: "/api/v1/session", Perm: a.Authenticated, Handler: s.apiSession},
-		{Method: del, Path: "/api/v1/session", Perm: a.Authenticated, ReadOnlyOK: true, Handler: s.apiLogout},
-		{Method: get, Path: "/api/v1/me", Perm: a.Authenticated, Handler: s.apiMe},
-		{Method: patch, Path: "/api/v1/me", Perm: a.Authenticated, Handler: s.apiUpdateMe},
-		{Method: put, Path: "/api/v1/me/password", Perm: a.Authenticated, Handler: s.apiChangePassword},
-		{Method: get, Path: "/api/v1/me/export", Perm: a.Authenticated, Handler: s.apiExportMe},
-		{Method: get, Path: "/api/v1/tokens", Perm: a.Authenticated, Handler: s.apiListTokens},
-		{Method: post, Path: "/api/v1/tokens", Perm: a.Authenticated, Handler: s.apiCreateToken},
-		{Method: del, Path: "/api/v1/tokens/:id", Perm: a.Authenticated, Handler: s.apiRevokeToken},
+		{Method: post, Path: "/api/v1/setup", Perm: a.Public, Handler: s.accounts.apiSetup},
+		{Method: post, Path: "/api/v1/session", Perm: a.Public, ReadOnlyOK: true, Handler: s.accounts.apiLogin},
+		{Method: get, Path: "/api/v1/session", Perm: a.Authenticated, Handler: s.accounts.apiSession},
+		{Method: del, Path: "/api/v1/session", Perm: a.Authenticated, ReadOnlyOK: true, Handler: s.accounts.apiLogout},
+		{Method: get, Path: "/api/v1/me", Perm: a.Authenticated, Handler: s.accounts.apiMe},
+		{Method: patch, Path: "/api/v1/me", Perm: a.Authenticated, Handler: s.accounts.apiUpdateMe},
+		{Method: put, Path: "/api/v1/me/password", Perm: a.Authenticated, Handler: s.accounts.apiChangePassword},
+		{Method: get, Path: "/api/v1/me/export", Perm: a.Authenticated, Handler: s.accounts.apiExportMe},
+		{Method: get, Path: "/api/v1/tokens", Perm: a.Authenticated, Handler: s.accounts.apiListTokens},
+		{Method: post, Path: "/api/v1/tokens", Perm: a.Authenticated, Handler: s.accounts.apiCreateToken},
+		{Method: del, Path: "/api/v1/tokens/:id", Perm: a.Authenticated, Handler: s.accounts.apiRevokeToken},
 
 		// API: users and the audit log.
-		{Method: get, Path: "/api/v1/users", Perm: a.UsersRead, Handler: s.apiListUsers},
-		{Method: post, Path: "/api/v1/users", Perm: a.UsersManage, Handler: s.apiCreateUser},
-		{Method: get, Path: "/api/v1/users/:id", Perm: a.UsersRead, Handler: s.apiGetUser},
-		{Method: patch, Path: "/api/v1/users/:id", Perm: a.UsersManage, Handler: s.apiUpdateUser},
-		{Method: get, Path: "/api/v1/audit", Perm: a.AuditRead, Handler: s.apiListAudit},
-		{Method: get, Path: "/api/v1/audit/export", Perm: a.AuditRead, Handler: s.apiExportAudit},
-		{Method: get, Path: "/api/v1/outbox", Perm: a.SettingsManage, Handler: s.apiOutbox},
+		{Method: get, Path: "/api/v1/users", Perm: a.UsersRead, Handler: s.accounts.apiListUsers},
+		{Method: post, Path: "/api/v1/users", Perm: a.UsersManage, Handler: s.accounts.apiCreateUser},
+		{Method: get, Path: "/api/v1/users/:id", Perm: a.UsersRead, Handler: s.accounts.apiGetUser},
+		{Method: patch, Path: "/api/v1/users/:id", Perm: a.UsersManage, Handler: s.accounts.apiUpdateUser},
+		{Method: get, Path: "/api/v1/audit", Perm: a.AuditRead, Handler: s.audit.apiListAudit},
+		{Method: get, Path: "/api/v1/audit/export", Perm: a.AuditRead, Handler: s.audit.apiExportAudit},
+		{Method: get, Path: "/api/v1/outbox", Perm: a.SettingsManage, Handler: s.audit.apiOutbox},
 
 		// API: tickets.
 		{Method: get, Path: "/api/v1/tickets", Perm: a.TicketsRead, Handler: s.apiListTickets},
@@ -180,14 +180,14 @@ func (s *Server) routeTable() []Route {
 		{Method: put, Path: "/api/v1/settings/notifications", Perm: a.SettingsManage, Handler: s.apiSetNotifySettings},
 
 		// Pages: setup and login.
-		{Method: get, Path: "/setup", Perm: a.Public, Handler: s.pageSetup},
-		{Method: post, Path: "/setup", Perm: a.Public, Handler: s.pageSetupSubmit},
-		{Method: get, Path: "/login", Perm: a.Public, Handler: s.pageLogin},
-		{Method: post, Path: "/login", Perm: a.Public, ReadOnlyOK: true, Handler: s.pageLoginSubmit},
-		{Method: post, Path: "/logout", Perm: a.Authenticated, ReadOnlyOK: true, Handler: s.pageLogout},
+		{Method: get, Path: "/setup", Perm: a.Public, Handler: s.accounts.pageSetup},
+		{Method: post, Path: "/setup", Perm: a.Public, Handler: s.accounts.pageSetupSubmit},
+		{Method: get, Path: "/login", Perm: a.Public, Handler: s.accounts.pageLogin},
+		{Method: post, Path: "/login", Perm: a.Public, ReadOnlyOK: true, Handler: s.accounts.pageLoginSubmit},
+		{Method: post, Path: "/logout", Perm: a.Authenticated, ReadOnlyOK: true, Handler: s.accounts.pageLogout},
 
 		// Pages: the agent workspace. The areas fill in as they are built.
-		{Method: get, Path: "/", Perm: a.Authenticated, Handler: s.pageHome},
+		{Method: get, Path: "/", Perm: a.Authenticated, Handler: s.pages.pageHome},
 		{Method: get, Path: "/inbox", Perm: a.ChatRead, Handler: s.pageInbox},
 		{Method: get, Path: "/tickets", Perm: a.TicketsRead, Handler: s.pageTickets},
 		{Method: get, Path: "/tickets/new", Perm: a.TicketsWrite, Handler: s.pageNewTicket},
@@ -211,13 +211,13 @@ func (s *Server) routeTable() []Route {
 		{Method: post, Path: "/settings/booking/types/:id/active", Perm: a.SettingsManage, Handler: s.pageToggleBookingType},
 		{Method: post, Path: "/settings/booking/days-off", Perm: a.SettingsManage, Handler: s.pageAddDayOff},
 		{Method: post, Path: "/settings/booking/days-off/:id/delete", Perm: a.SettingsManage, Handler: s.pageDeleteDayOff},
-		{Method: get, Path: "/reports", Perm: a.StatsRead, Handler: s.pageArea("reports")},
+		{Method: get, Path: "/reports", Perm: a.StatsRead, Handler: s.pages.pageArea("reports")},
 
 		// Pages: settings and own account.
-		{Method: get, Path: "/settings/users", Perm: a.UsersRead, Handler: s.pageUsers},
-		{Method: post, Path: "/settings/users", Perm: a.UsersManage, Handler: s.pageCreateUser},
-		{Method: post, Path: "/settings/users/:id", Perm: a.UsersManage, Handler: s.pageUpdateUser},
-		{Method: get, Path: "/settings/audit", Perm: a.AuditRead, Handler: s.pageAudit},
+		{Method: get, Path: "/settings/users", Perm: a.UsersRead, Handler: s.accounts.pageUsers},
+		{Method: post, Path: "/settings/users", Perm: a.UsersManage, Handler: s.accounts.pageCreateUser},
+		{Method: post, Path: "/settings/users/:id", Perm: a.UsersManage, Handler: s.accounts.pageUpdateUser},
+		{Method: get, Path: "/settings/audit", Perm: a.AuditRead, Handler: s.audit.pageAudit},
 		{Method: get, Path: "/settings/chat", Perm: a.SettingsManage, Handler: s.pageChatSettings},
 		{Method: post, Path: "/settings/chat", Perm: a.SettingsManage, Handler: s.pageSaveChatSettings},
 		{Method: post, Path: "/settings/chat/canned", Perm: a.SettingsManage, Handler: s.pageCreateCanned},
@@ -229,11 +229,11 @@ func (s *Server) routeTable() []Route {
 		{Method: post, Path: "/settings/notifications/:id/test", Perm: a.SettingsManage, Handler: s.pageTestTarget},
 		{Method: post, Path: "/settings/notifications/:id/active", Perm: a.SettingsManage, Handler: s.pageToggleTarget},
 		{Method: post, Path: "/settings/notifications/:id/delete", Perm: a.SettingsManage, Handler: s.pageDeleteTarget},
-		{Method: get, Path: "/account", Perm: a.Authenticated, Handler: s.pageAccount},
-		{Method: post, Path: "/account/profile", Perm: a.Authenticated, Handler: s.pageUpdateProfile},
-		{Method: post, Path: "/account/password", Perm: a.Authenticated, Handler: s.pageChangePassword},
-		{Method: post, Path: "/account/tokens", Perm: a.Authenticated, Handler: s.pageCreateToken},
-		{Method: post, Path: "/account/tokens/:id/revoke", Perm: a.Authenticated, Handler: s.pageRevokeToken},
+		{Method: get, Path: "/account", Perm: a.Authenticated, Handler: s.accounts.pageAccount},
+		{Method: post, Path: "/account/profile", Perm: a.Authenticated, Handler: s.accounts.pageUpdateProfile},
+		{Method: post, Path: "/account/password", Perm: a.Authenticated, Handler: s.accounts.pageChangePassword},
+		{Method: post, Path: "/account/tokens", Perm: a.Authenticated, Handler: s.accounts.pageCreateToken},
+		{Method: post, Path: "/account/tokens/:id/revoke", Perm: a.Authenticated, Handler: s.accounts.pageRevokeToken},
 	}
 }
 

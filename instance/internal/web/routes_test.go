@@ -84,7 +84,7 @@ func TestEveryRouteDeclaresAPermission(t *testing.T) {
 			t.Errorf("%s %s is served but not in the route table", r.Method, r.Path)
 		}
 	}
-	if err := (Route{Method: "GET", Path: "/x", Handler: h.server.healthz}).check(); err == nil {
+	if err := (Route{Method: "GET", Path: "/x", Handler: h.server.health.healthz}).check(); err == nil {
 		t.Error("a route without a permission passed the check")
 	}
 }

@@ -93,7 +93,13 @@ type Server struct {
 	// visitorUploadLimit allows each address 30 chat files an hour: the quota is the
 	// instance's, and one visitor must not fill it.
 	visitorUploadLimit *ratelimit.Limiter
-	kb                 *kbArea
+	// The areas, each with the services it calls.
+	health   *healthArea
+	audit    *auditArea
+	accounts *accountsArea
+	kb       *kbArea
+	// cookies sets and clears the session cookie.
+	cookies cookies
 	// chatStartLimit allows each address chatStartsPerWindow new chats per
 	// chatStartWindow: every chat tells the team, and anyone may start one.
 	chatStartLimit *ratelimit.Limiter
@@ -140,6 +146,10 @@ func New(o Options) (*Server, error) {
 	if o.Chat != nil {
 		s.sessions = livechat.New(livechat.Options{Chat: o.Chat, Typing: o.Chat.Hub(), Clock: o.Clock, Logger: o.Logger, ReadOnly: o.ReadOnly})
 	}
+	s.cookies = cookies{secure: o.BaseURL != nil && o.BaseURL.Scheme == "https", clock: o.Clock}
+	s.health = &healthArea{ready: o.Health, instanceID: o.InstanceID, version: o.Version, readOnly: o.ReadOnly, log: o.Logger}
+	s.audit = &auditArea{log: o.Accounts, outbox: o.Outbox, pages: pg, clock: o.Clock}
+	s.accounts = &accountsArea{accounts: o.Accounts, pages: pg, cookies: s.cookies, clock: o.Clock}
 	if o.KB != nil {
 		s.kb = &kbArea{kb: o.KB, pages: pg, baseURL: o.BaseURL, voteLimit: ratelimit.New(o.Clock, time.Hour, 30)}
 	}
@@ -176,27 +186,31 @@ func (s *Server) MaxVisitorSockets() int { return s.opts.MaxVisitorSockets }
 // Routes returns the route table, for tests that walk it.
 func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 
-func (s *Server) secure() bool { return s.opts.BaseURL.Scheme == "https" }
+// cookies sets and clears the session cookie.
+type cookies struct {
+	secure bool // the instance is served over https
+	clock  clock.Clock
+}
 
-// cookieName uses the __Host- prefix over https, which makes browsers refuse the cookie
+// name uses the __Host- prefix over https, which makes browsers refuse the cookie
 // unless it is Secure, host-only and for the whole path.
-func (s *Server) cookieName() string {
-	if s.secure() {
+func (k cookies) name() string {
+	if k.secure {
 		return "__Host-sproudchat_session"
 	}
 	return "sproudchat_session"
 }
 
-// setSessionCookie sets a relative Max-Age rather than an absolute Expires, so a
-// browser whose clock is off does not drop or keep the session wrongly.
-func (s *Server) setSessionCookie(c echo.Context, token string, expires time.Time) {
-	c.SetCookie(&http.Cookie{Name: s.cookieName(), Value: token, Path: "/", MaxAge: int(expires.Sub(s.opts.Clock.Now()).Seconds()),
-		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
+// set sets a relative Max-Age rather than an absolute Expires, so a browser whose
+// clock is off does not drop or keep the session wrongly.
+func (k cookies) set(c echo.Context, token string, expires time.Time) {
+	c.SetCookie(&http.Cookie{Name: k.name(), Value: token, Path: "/", MaxAge: int(expires.Sub(k.clock.Now()).Seconds()),
+		HttpOnly: true, Secure: k.secure, SameSite: http.SameSiteLaxMode})
 }
 
-func (s *Server) clearSessionCookie(c echo.Context) {
-	c.SetCookie(&http.Cookie{Name: s.cookieName(), Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
+func (k cookies) clear(c echo.Context) {
+	c.SetCookie(&http.Cookie{Name: k.name(), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: k.secure, SameSite: http.SameSiteLaxMode})
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
