@@ -31,22 +31,22 @@ func toAttachmentJSON(a tickets.Attachment) attachmentJSON {
 }
 
 // uploadLimit is the body an upload may have: one file and the multipart framing.
-func (s *Server) uploadLimit() int64 {
-	if s.opts.Attachments == nil {
+func (s *ticketsArea) uploadLimit() int64 {
+	if s.attachments == nil {
 		return 0
 	}
-	return s.opts.Attachments.Limits().MaxFile + 64<<10
+	return s.attachments.Limits().MaxFile + 64<<10
 }
 
 // apiUploadAttachment streams the multipart part "file" into the blob store without
 // buffering it whole.
-func (s *Server) apiUploadAttachment(c echo.Context) error {
+func (s *ticketsArea) apiUploadAttachment(c echo.Context) error {
 	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
 	}
 	return s.receiveFile(c, nil, func(filename string, r io.Reader) error {
-		att, err := s.opts.Attachments.Attach(c.Request().Context(), mustPrincipal(c), id, filename, r)
+		att, err := s.attachments.Attach(c.Request().Context(), mustPrincipal(c), id, filename, r)
 		if err != nil {
 			return err
 		}
@@ -58,7 +58,7 @@ func (s *Server) apiUploadAttachment(c echo.Context) error {
 // receiveFile reads a multipart upload: the small text parts named in fields (which
 // must come before the file), then streams the part "file" to store, never buffering
 // it whole.
-func (s *Server) receiveFile(c echo.Context, fields map[string]*string, store func(filename string, r io.Reader) error) error {
+func (s *ticketsArea) receiveFile(c echo.Context, fields map[string]*string, store func(filename string, r io.Reader) error) error {
 	mr, err := c.Request().MultipartReader()
 	if err != nil {
 		return &requestError{http.StatusUnsupportedMediaType, "media-type", "send the file as multipart/form-data in the part \"file\""}
@@ -98,12 +98,12 @@ func (s *Server) receiveFile(c echo.Context, fields map[string]*string, store fu
 
 // apiDownloadAttachment serves a file as a download only: never rendered in the
 // instance's origin, whatever its content.
-func (s *Server) apiDownloadAttachment(c echo.Context) error {
+func (s *ticketsArea) apiDownloadAttachment(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	att, err := s.opts.Attachments.Find(c.Request().Context(), id)
+	att, err := s.attachments.Find(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -115,8 +115,8 @@ func (s *Server) apiDownloadAttachment(c echo.Context) error {
 
 // serveFile sends a stored body as a download only: never rendered in the instance's
 // origin, whatever its content.
-func (s *Server) serveFile(c echo.Context, sum, filename, ct string, size int64) error {
-	f, err := s.opts.Blobs.Open(sum)
+func (s *ticketsArea) serveFile(c echo.Context, sum, filename, ct string, size int64) error {
+	f, err := s.blobs.Open(sum)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func (s *Server) apiVisitorUpload(c echo.Context) error {
 	}
 	var token, clientID string
 	fields := map[string]*string{"token": &token, "client_id": &clientID}
-	return s.receiveFile(c, fields, func(filename string, r io.Reader) error {
+	return s.tickets.receiveFile(c, fields, func(filename string, r io.Reader) error {
 		ctx := c.Request().Context()
 		conv, err := s.opts.Chat.ByToken(ctx, token)
 		if err != nil {
@@ -46,7 +46,7 @@ func (s *Server) apiAgentUpload(c echo.Context) error {
 	}
 	uid := mustPrincipal(c).User.ID
 	var clientID string
-	return s.receiveFile(c, map[string]*string{"client_id": &clientID}, func(filename string, r io.Reader) error {
+	return s.tickets.receiveFile(c, map[string]*string{"client_id": &clientID}, func(filename string, r io.Reader) error {
 		return s.chatUpload(c, chat.Message{ConversationID: id, Author: chat.Agent, AuthorUserID: &uid, ClientID: clientID}, filename, r)
 	})
 }
@@ -69,7 +69,7 @@ func (s *Server) apiAgentDownload(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.serveFile(c, a.SHA256, a.Filename, a.ContentType, a.Size)
+	return s.tickets.serveFile(c, a.SHA256, a.Filename, a.ContentType, a.Size)
 }
 
 // apiVisitorDownload serves a file of the visitor's own conversation; the token comes
@@ -95,5 +95,5 @@ func (s *Server) apiVisitorDownload(c echo.Context) error {
 	if a.ConversationID != conv.ID {
 		return instance.ErrNotFound
 	}
-	return s.serveFile(c, a.SHA256, a.Filename, a.ContentType, a.Size)
+	return s.tickets.serveFile(c, a.SHA256, a.Filename, a.ContentType, a.Size)
 }

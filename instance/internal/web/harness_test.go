@@ -85,7 +85,7 @@ type harnessOptions struct {
 	readOnly       bool
 	hash           accounts.HashParams
 	gate           accounts.GateOptions
-	publicBodies   int // Options.PublicBodiesAtOnce
+	publicBodies   int    // Options.PublicBodiesAtOnce
 	visitorSockets int    // Options.MaxVisitorSockets
 	baseURL        string // Options.BaseURL; default http://127.0.0.1
 }

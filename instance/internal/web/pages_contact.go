@@ -18,18 +18,18 @@ type Confirmer interface {
 // contactDone is the thanks page; Ref is 0 when there is no reference to give.
 type contactDone struct{ Ref int64 }
 
-func (s *Server) pageContact(c echo.Context) error {
+func (s *ticketsArea) pageContact(c echo.Context) error {
 	return s.pages.render(c, http.StatusOK, "contact", s.pages.page(c, "contact.title"))
 }
 
-func (s *Server) pagePrivacy(c echo.Context) error {
+func (s *ticketsArea) pagePrivacy(c echo.Context) error {
 	return s.pages.render(c, http.StatusOK, "privacy", s.pages.page(c, "privacy.title"))
 }
 
 // pageContactSubmit turns the public form into a ticket. A filled honeypot field is a
 // bot: it sees the same thanks and nothing is stored. Each address may post a few
 // times an hour.
-func (s *Server) pageContactSubmit(c echo.Context) error {
+func (s *ticketsArea) pageContactSubmit(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
@@ -53,7 +53,7 @@ func (s *Server) pageContactSubmit(c echo.Context) error {
 	var t tickets.Ticket
 	if f.Get("consent") != "yes" {
 		// Check the other fields too, so the person sees every problem at once.
-		_, verr := s.opts.Tickets.Validate(in)
+		_, verr := s.tickets.Validate(in)
 		fields, _ := fieldErrors(verr)
 		if fields == nil {
 			fields = map[string]string{}
@@ -62,15 +62,15 @@ func (s *Server) pageContactSubmit(c echo.Context) error {
 		d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
 		return s.pages.render(c, http.StatusUnprocessableEntity, "contact", d)
 	}
-	if t, err = s.opts.Tickets.Create(c.Request().Context(), nil, in); err != nil {
+	if t, err = s.tickets.Create(c.Request().Context(), nil, in); err != nil {
 		if fields, ok := fieldErrors(err); ok {
 			d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
 			return s.pages.render(c, http.StatusUnprocessableEntity, "contact", d)
 		}
 		return err
 	}
-	if s.opts.Confirm != nil {
-		if err := s.opts.Confirm.Confirm(c.Request().Context(), t); err != nil {
+	if s.confirm != nil {
+		if err := s.confirm.Confirm(c.Request().Context(), t); err != nil {
 			s.log.ErrorContext(c.Request().Context(), "contact confirmation", "ticket_id", t.ID, "error", err.Error())
 		}
 	}

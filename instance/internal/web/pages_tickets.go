@@ -15,13 +15,13 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 )
 
-func (s *Server) pageTickets(c echo.Context) error {
+func (s *ticketsArea) pageTickets(c echo.Context) error {
 	d := s.pages.page(c, "nav.tickets")
 	f, err := ticketFilter(c)
 	if err != nil {
 		return err
 	}
-	items, next, err := s.opts.Tickets.List(c.Request().Context(), f)
+	items, next, err := s.tickets.List(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
@@ -41,7 +41,7 @@ func (s *Server) pageTickets(c echo.Context) error {
 	return s.pages.render(c, http.StatusOK, "tickets", d)
 }
 
-func (s *Server) pageNewTicket(c echo.Context) error {
+func (s *ticketsArea) pageNewTicket(c echo.Context) error {
 	return s.pages.render(c, http.StatusOK, "ticket_new", s.pages.page(c, "tickets.new"))
 }
 
@@ -55,13 +55,13 @@ func splitTags(s string) []string {
 	return out
 }
 
-func (s *Server) pageCreateTicket(c echo.Context) error {
+func (s *ticketsArea) pageCreateTicket(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
 	p := mustPrincipal(c)
-	t, err := s.opts.Tickets.Create(c.Request().Context(), &p, tickets.NewTicket{Subject: f.Get("subject"), RequesterName: f.Get("requester_name"),
+	t, err := s.tickets.Create(c.Request().Context(), &p, tickets.NewTicket{Subject: f.Get("subject"), RequesterName: f.Get("requester_name"),
 		RequesterEmail: f.Get("requester_email"), Body: f.Get("body"), Tags: splitTags(f.Get("tags")), Source: "agent"})
 	if fields, ok := fieldErrors(err); ok {
 		d := s.pages.page(c, "tickets.new")
@@ -98,11 +98,11 @@ type kbLink struct {
 	Link string
 }
 
-func (s *Server) pageTicket(c echo.Context) error {
+func (s *ticketsArea) pageTicket(c echo.Context) error {
 	return s.renderTicket(c, http.StatusOK, s.pages.page(c, "nav.tickets"))
 }
 
-func (s *Server) renderTicket(c echo.Context, status int, d pageData) error {
+func (s *ticketsArea) renderTicket(c echo.Context, status int, d pageData) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -113,16 +113,16 @@ func (s *Server) renderTicket(c echo.Context, status int, d pageData) error {
 		return err
 	}
 	tp := ticketPage{Ticket: t, Tags: strings.Join(t.Tags, ", "), Statuses: tickets.Statuses, Priorities: tickets.Priorities}
-	if tp.Messages, err = s.opts.Tickets.Messages(ctx, id, true); err != nil {
+	if tp.Messages, err = s.tickets.Messages(ctx, id, true); err != nil {
 		return err
 	}
-	if tp.Attachments, err = s.opts.Attachments.List(ctx, id); err != nil {
+	if tp.Attachments, err = s.attachments.List(ctx, id); err != nil {
 		return err
 	}
-	if tp.History, err = s.opts.Tickets.History(ctx, id); err != nil {
+	if tp.History, err = s.tickets.History(ctx, id); err != nil {
 		return err
 	}
-	users, err := s.opts.Accounts.ListUsers(ctx)
+	users, err := s.users.ListUsers(ctx)
 	if err != nil {
 		return err
 	}
@@ -134,14 +134,14 @@ func (s *Server) renderTicket(c echo.Context, status int, d pageData) error {
 	if t.AssigneeID != nil {
 		tp.Assignee = *t.AssigneeID
 	}
-	if q := c.QueryParam("kbq"); q != "" && s.opts.KB != nil {
+	if q := c.QueryParam("kbq"); q != "" && s.kb != nil {
 		tp.KBQuery = q
-		hits, err := s.opts.KB.Search(ctx, q, true, 5)
+		hits, err := s.kb.Search(ctx, q, true, 5)
 		if err != nil {
 			return err
 		}
 		for _, h := range hits {
-			tp.KBHits = append(tp.KBHits, kbLink{Hit: h, Link: articleURL(s.opts.BaseURL, h.Article)})
+			tp.KBHits = append(tp.KBHits, kbLink{Hit: h, Link: articleURL(s.baseURL, h.Article)})
 		}
 	}
 	d.Title = fmt.Sprintf("#%d %s", t.ID, t.Subject)
@@ -150,7 +150,7 @@ func (s *Server) renderTicket(c echo.Context, status int, d pageData) error {
 }
 
 // ticketFormError re-renders the ticket page with field errors, or passes err on.
-func (s *Server) ticketFormError(c echo.Context, err error, keep url.Values) error {
+func (s *ticketsArea) ticketFormError(c echo.Context, err error, keep url.Values) error {
 	fields, ok := fieldErrors(err)
 	if !ok {
 		return err
@@ -163,18 +163,18 @@ func (s *Server) ticketFormError(c echo.Context, err error, keep url.Values) err
 	return s.renderTicket(c, http.StatusUnprocessableEntity, d)
 }
 
-func (s *Server) pageTicketReply(c echo.Context) error {
+func (s *ticketsArea) pageTicketReply(c echo.Context) error {
 	id, f, err := s.ticketForm(c)
 	if err != nil {
 		return err
 	}
-	if _, _, err := s.opts.Tickets.AddMessage(c.Request().Context(), mustPrincipal(c), id, tickets.Kind(f.Get("kind")), f.Get("body")); err != nil {
+	if _, _, err := s.tickets.AddMessage(c.Request().Context(), mustPrincipal(c), id, tickets.Kind(f.Get("kind")), f.Get("body")); err != nil {
 		return s.ticketFormError(c, err, url.Values{"body": {f.Get("body")}})
 	}
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/tickets/%d", id))
 }
 
-func (s *Server) pageTicketUpdate(c echo.Context) error {
+func (s *ticketsArea) pageTicketUpdate(c echo.Context) error {
 	id, f, err := s.ticketForm(c)
 	if err != nil {
 		return err
@@ -206,13 +206,13 @@ func (s *Server) pageTicketUpdate(c echo.Context) error {
 		tags := splitTags(f.Get("tags"))
 		u.Tags = &tags
 	}
-	if _, err := s.opts.Tickets.Update(c.Request().Context(), mustPrincipal(c), id, u); err != nil {
+	if _, err := s.tickets.Update(c.Request().Context(), mustPrincipal(c), id, u); err != nil {
 		return s.ticketFormError(c, err, nil)
 	}
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/tickets/%d", id))
 }
 
-func (s *Server) pageTicketMerge(c echo.Context) error {
+func (s *ticketsArea) pageTicketMerge(c echo.Context) error {
 	id, f, err := s.ticketForm(c)
 	if err != nil {
 		return err
@@ -224,14 +224,14 @@ func (s *Server) pageTicketMerge(c echo.Context) error {
 	if _, err := s.visibleTicket(c, into); err != nil {
 		return s.ticketFormError(c, instance.InvalidField("into", "no_such_ticket", "no such ticket"), nil)
 	}
-	if _, err := s.opts.Tickets.Merge(c.Request().Context(), mustPrincipal(c), id, into); err != nil {
+	if _, err := s.tickets.Merge(c.Request().Context(), mustPrincipal(c), id, into); err != nil {
 		return s.ticketFormError(c, err, nil)
 	}
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/tickets/%d", into))
 }
 
 // ticketForm reads a ticket form's ticket (one the caller may see) and its fields.
-func (s *Server) ticketForm(c echo.Context) (int64, url.Values, error) {
+func (s *ticketsArea) ticketForm(c echo.Context) (int64, url.Values, error) {
 	id, err := s.ticketParam(c)
 	if err != nil {
 		return 0, nil, err
@@ -242,7 +242,7 @@ func (s *Server) ticketForm(c echo.Context) (int64, url.Values, error) {
 
 // pageTicketUpload takes a file from the ticket page's form (the body was parsed, and
 // its size bounded, by the CSRF check).
-func (s *Server) pageTicketUpload(c echo.Context) error {
+func (s *ticketsArea) pageTicketUpload(c echo.Context) error {
 	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
@@ -257,7 +257,7 @@ func (s *Server) pageTicketUpload(c echo.Context) error {
 		return err
 	}
 	defer file.Close()
-	if _, err := s.opts.Attachments.Attach(c.Request().Context(), mustPrincipal(c), id, fh.Filename, file); err != nil {
+	if _, err := s.attachments.Attach(c.Request().Context(), mustPrincipal(c), id, fh.Filename, file); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/tickets/%d", id))

@@ -86,10 +86,6 @@ type Server struct {
 	echo   *echo.Echo
 	routes []Route
 	pages  *pages
-	// contactLimit allows each address 5 contact-form posts an hour.
-	contactLimit *ratelimit.Limiter
-	// bookLimit allows each address 10 booking attempts an hour.
-	bookLimit *ratelimit.Limiter
 	// visitorUploadLimit allows each address 30 chat files an hour: the quota is the
 	// instance's, and one visitor must not fill it.
 	visitorUploadLimit *ratelimit.Limiter
@@ -98,6 +94,12 @@ type Server struct {
 	audit    *auditArea
 	accounts *accountsArea
 	kb       *kbArea
+	// contactLimit allows each address 5 contact-form posts (or chat messages left, or
+	// transcripts) an hour.
+	contactLimit *ratelimit.Limiter
+	tickets      *ticketsArea
+	booking      *bookingArea
+	notify       *notifyArea
 	// cookies sets and clears the session cookie.
 	cookies cookies
 	// chatStartLimit allows each address chatStartsPerWindow new chats per
@@ -137,7 +139,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg, contactLimit: ratelimit.New(o.Clock, time.Hour, 5), bookLimit: ratelimit.New(o.Clock, time.Hour, 10),
+	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg,
 		visitorUploadLimit: ratelimit.New(o.Clock, time.Hour, 30),
 		chatStartLimit:     ratelimit.New(o.Clock, chatStartWindow, chatStartsPerWindow),
 		publicBodies:       make(chan struct{}, o.PublicBodiesAtOnce),
@@ -150,6 +152,19 @@ func New(o Options) (*Server, error) {
 	s.health = &healthArea{ready: o.Health, instanceID: o.InstanceID, version: o.Version, readOnly: o.ReadOnly, log: o.Logger}
 	s.audit = &auditArea{log: o.Accounts, outbox: o.Outbox, pages: pg, clock: o.Clock}
 	s.accounts = &accountsArea{accounts: o.Accounts, pages: pg, cookies: s.cookies, clock: o.Clock}
+	// The contact form and the chat's offline form and transcripts share one limit: each
+	// address may send 5 an hour.
+	s.contactLimit = ratelimit.New(o.Clock, time.Hour, 5)
+	s.tickets = &ticketsArea{tickets: o.Tickets, blobs: o.Blobs, users: o.Accounts, confirm: o.Confirm,
+		pages: pg, baseURL: o.BaseURL, log: o.Logger, contactLimit: s.contactLimit}
+	if o.Attachments != nil {
+		s.tickets.attachments = o.Attachments
+	}
+	if o.KB != nil {
+		s.tickets.kb = o.KB
+	}
+	s.booking = &bookingArea{booking: o.Booking, users: o.Accounts, pages: pg, clock: o.Clock, bookLimit: ratelimit.New(o.Clock, time.Hour, 10)}
+	s.notify = &notifyArea{hooks: o.Hooks, settings: o.Settings, users: o.Accounts, pages: pg, clock: o.Clock}
 	if o.KB != nil {
 		s.kb = &kbArea{kb: o.KB, pages: pg, baseURL: o.BaseURL, voteLimit: ratelimit.New(o.Clock, time.Hour, 30)}
 	}
