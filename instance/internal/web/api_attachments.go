@@ -45,7 +45,7 @@ func (s *ticketsArea) apiUploadAttachment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.receiveFile(c, nil, func(filename string, r io.Reader) error {
+	return receiveFile(c, nil, func(filename string, r io.Reader) error {
 		att, err := s.attachments.Attach(c.Request().Context(), mustPrincipal(c), id, filename, r)
 		if err != nil {
 			return err
@@ -58,7 +58,7 @@ func (s *ticketsArea) apiUploadAttachment(c echo.Context) error {
 // receiveFile reads a multipart upload: the small text parts named in fields (which
 // must come before the file), then streams the part "file" to store, never buffering
 // it whole.
-func (s *ticketsArea) receiveFile(c echo.Context, fields map[string]*string, store func(filename string, r io.Reader) error) error {
+func receiveFile(c echo.Context, fields map[string]*string, store func(filename string, r io.Reader) error) error {
 	mr, err := c.Request().MultipartReader()
 	if err != nil {
 		return &requestError{http.StatusUnsupportedMediaType, "media-type", "send the file as multipart/form-data in the part \"file\""}
@@ -110,13 +110,13 @@ func (s *ticketsArea) apiDownloadAttachment(c echo.Context) error {
 	if _, err := s.visibleTicket(c, att.TicketID); err != nil {
 		return err
 	}
-	return s.serveFile(c, att.SHA256, att.Filename, att.ContentType, att.Size)
+	return serveFile(c, s.blobs, att.SHA256, att.Filename, att.ContentType, att.Size)
 }
 
 // serveFile sends a stored body as a download only: never rendered in the instance's
 // origin, whatever its content.
-func (s *ticketsArea) serveFile(c echo.Context, sum, filename, ct string, size int64) error {
-	f, err := s.blobs.Open(sum)
+func serveFile(c echo.Context, blobs BlobOpener, sum, filename, ct string, size int64) error {
+	f, err := blobs.Open(sum)
 	if err != nil {
 		return err
 	}

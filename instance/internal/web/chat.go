@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,9 +13,70 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
+	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
+	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 	"github.com/sproudstack/sproudchat/instance/internal/web/livechat"
 )
+
+// chatService is what the widget, the inbox and the chat settings need of chat.Service.
+type chatService interface {
+	Start(ctx context.Context, name, email, origin string) (chat.Conversation, string, error)
+	ByToken(ctx context.Context, token string) (chat.Conversation, error)
+	Conversation(ctx context.Context, id int64) (chat.Conversation, error)
+	List(ctx context.Context, status string, limit int) ([]chat.Conversation, error)
+	After(ctx context.Context, conv, seq int64) ([]chat.Message, error)
+	ForVisitor(ctx context.Context, conv, seq int64) ([]chat.Message, error)
+	Send(ctx context.Context, conv int64, author chat.Author, userID *int64, body, clientID string) (chat.Message, error)
+	Attach(ctx context.Context, m chat.Message, filename string, r io.Reader) (chat.Message, error)
+	Attachment(ctx context.Context, id int64) (chat.Attachment, error)
+	Assign(ctx context.Context, id int64, to *int64, note string) (chat.Conversation, error)
+	MarkRead(ctx context.Context, id, seq int64) (chat.Conversation, error)
+	Close(ctx context.Context, id int64) (chat.Conversation, error)
+	Reopen(ctx context.Context, id int64) (chat.Conversation, error)
+	Online(ctx context.Context) (bool, error)
+	Agents(ctx context.Context, userIDs []int64) ([]chat.AgentState, error)
+	SetPresence(ctx context.Context, userID int64, status string, maxChats int) (chat.AgentSettings, error)
+	CannedResponses(ctx context.Context) ([]chat.Canned, error)
+	CreateCanned(ctx context.Context, shortcut, body string) (chat.Canned, error)
+	DeleteCanned(ctx context.Context, id int64) error
+	Origins(ctx context.Context, st chat.SettingsStore) ([]string, error)
+	SetOrigins(ctx context.Context, st chat.SettingsStore, origins []string) ([]string, error)
+	WidgetSettings(ctx context.Context, st chat.SettingsStore) (chat.Widget, error)
+	SetWidgetSettings(ctx context.Context, st chat.SettingsStore, w chat.Widget) error
+	Hub() *chat.Hub
+}
+
+// chatArea serves the chat: the widget's API and live connection on the customer's
+// website, the agents' inbox, and the chat's settings.
+type chatArea struct {
+	chat     chatService
+	settings chat.SettingsStore
+	users    userDirectory
+	files    interface{ Limits() tickets.Limits } // nil: no files in the chat
+	blobs    BlobOpener
+	tickets  interface {
+		Create(ctx context.Context, by *accounts.Principal, in tickets.NewTicket) (tickets.Ticket, error)
+	}
+	confirm     Confirmer    // nil sends no confirmation
+	transcripts Transcripter // nil offers none
+	pages       *pages
+	baseURL     *url.URL
+	readOnly    bool
+	log         *slog.Logger
+	// chatStartLimit allows each address chatStartsPerWindow new chats per
+	// chatStartWindow: every chat tells the team, and anyone may start one.
+	chatStartLimit *ratelimit.Limiter
+	// visitorUploadLimit allows each address 30 chat files an hour: the quota is the
+	// instance's, and one visitor must not fill it.
+	visitorUploadLimit *ratelimit.Limiter
+	// contactLimit is the contact form's (see Server).
+	contactLimit *ratelimit.Limiter
+	// visitorSockets and agentSockets count live connections; sessions serves them.
+	visitorSockets, agentSockets *livechat.Counter
+	sessions                     *livechat.Sessions
+}
 
 // frame is one WebSocket message of the live chat (see livechat).
 type frame = livechat.Frame
@@ -22,7 +85,7 @@ var messageFrame = livechat.MessageFrame
 
 // widget serves the chat widget for <script src="https://<instance>/widget.js" async>.
 // It is cached briefly, so a new release reaches every website within minutes.
-func (s *Server) widget(c echo.Context) error {
+func widget(c echo.Context) error {
 	b, err := staticFiles.ReadFile("static/widget.js")
 	if err != nil {
 		return err
@@ -32,11 +95,11 @@ func (s *Server) widget(c echo.Context) error {
 }
 
 // chatOrigins are the websites allowed to embed the widget.
-func (s *Server) chatOrigins(ctx context.Context) []string {
-	if s.opts.Chat == nil {
+func (s *chatArea) chatOrigins(ctx context.Context) []string {
+	if s.chat == nil {
 		return nil
 	}
-	o, err := s.opts.Chat.Origins(ctx, s.opts.Settings)
+	o, err := s.chat.Origins(ctx, s.settings)
 	if err != nil {
 		s.log.ErrorContext(ctx, "read chat origins", "error", err.Error())
 		return nil
@@ -44,26 +107,7 @@ func (s *Server) chatOrigins(ctx context.Context) []string {
 	return o
 }
 
-// allowCrossOrigin lets a request from another site through when its origin is
-// allowed, and says so in the CORS headers. Same-origin requests need no permission.
-func (s *Server) allowCrossOrigin(c echo.Context) error {
-	origin := c.Request().Header.Get("Origin")
-	if origin == "" {
-		return nil
-	}
-	if u, err := url.Parse(origin); err == nil && (u.Host == c.Request().Host || u.Host == s.opts.BaseURL.Host) {
-		return nil
-	}
-	if !contains(s.chatOrigins(c.Request().Context()), strings.ToLower(origin)) {
-		return errCrossSite
-	}
-	h := c.Response().Header()
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Add("Vary", "Origin")
-	return nil
-}
-
-func (s *Server) chatPreflight(c echo.Context) error {
+func (s *chatArea) chatPreflight(c echo.Context) error {
 	h := c.Response().Header()
 	h.Set("Access-Control-Allow-Methods", "POST")
 	h.Set("Access-Control-Allow-Headers", "Content-Type")
@@ -77,16 +121,16 @@ type chatSettings struct {
 	chat.Widget
 }
 
-func (s *Server) readChatSettings(ctx context.Context) (chatSettings, error) {
-	w, err := s.opts.Chat.WidgetSettings(ctx, s.opts.Settings)
+func (s *chatArea) readChatSettings(ctx context.Context) (chatSettings, error) {
+	w, err := s.chat.WidgetSettings(ctx, s.settings)
 	if err != nil {
 		return chatSettings{}, err
 	}
-	o, err := s.opts.Chat.Origins(ctx, s.opts.Settings)
+	o, err := s.chat.Origins(ctx, s.settings)
 	return chatSettings{Origins: o, Widget: w}, err
 }
 
-func (s *Server) apiChatSettings(c echo.Context) error {
+func (s *chatArea) apiChatSettings(c echo.Context) error {
 	cs, err := s.readChatSettings(c.Request().Context())
 	if err != nil {
 		return err
@@ -104,7 +148,7 @@ type chatSettingsInput struct {
 
 // saveChatSettings changes the fields in names. Everything is checked before anything
 // is stored. Returns an Invalid *instance.Error.
-func (s *Server) saveChatSettings(ctx context.Context, in chatSettingsInput) (chatSettings, error) {
+func (s *chatArea) saveChatSettings(ctx context.Context, in chatSettingsInput) (chatSettings, error) {
 	cs, err := s.readChatSettings(ctx)
 	if err != nil {
 		return chatSettings{}, err
@@ -119,12 +163,12 @@ func (s *Server) saveChatSettings(ctx context.Context, in chatSettingsInput) (ch
 		return chatSettings{}, err
 	}
 	if in.Origins != nil {
-		if cs.Origins, err = s.opts.Chat.SetOrigins(ctx, s.opts.Settings, *in.Origins); err != nil {
+		if cs.Origins, err = s.chat.SetOrigins(ctx, s.settings, *in.Origins); err != nil {
 			return chatSettings{}, err
 		}
 	}
 	if w != cs.Widget {
-		if err := s.opts.Chat.SetWidgetSettings(ctx, s.opts.Settings, w); err != nil {
+		if err := s.chat.SetWidgetSettings(ctx, s.settings, w); err != nil {
 			return chatSettings{}, err
 		}
 	}
@@ -133,7 +177,7 @@ func (s *Server) saveChatSettings(ctx context.Context, in chatSettingsInput) (ch
 }
 
 // apiSetChatSettings changes the fields the request names.
-func (s *Server) apiSetChatSettings(c echo.Context) error {
+func (s *chatArea) apiSetChatSettings(c echo.Context) error {
 	var in chatSettingsInput
 	if err := decodeJSON(c, &in); err != nil {
 		return err
@@ -147,19 +191,19 @@ func (s *Server) apiSetChatSettings(c echo.Context) error {
 
 // apiChatConfig tells the widget how to look and whether anyone can answer: with no
 // agent online it offers the leave-a-message form, in read-only mode nothing to send.
-func (s *Server) apiChatConfig(c echo.Context) error {
+func (s *chatArea) apiChatConfig(c echo.Context) error {
 	ctx := c.Request().Context()
-	w, err := s.opts.Chat.WidgetSettings(ctx, s.opts.Settings)
+	w, err := s.chat.WidgetSettings(ctx, s.settings)
 	if err != nil {
 		return err
 	}
-	online, err := s.opts.Chat.Online(ctx)
+	online, err := s.chat.Online(ctx)
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, map[string]any{"colour": w.Colour, "greeting": w.Greeting, "offline_text": w.OfflineText,
-		"online": online, "read_only": s.opts.ReadOnly, "max_file": s.maxChatFile()})
+		"online": online, "read_only": s.readOnly, "max_file": s.maxChatFile()})
 }
 
 // How many chats one address may start, and in what time.
@@ -171,7 +215,7 @@ const (
 // apiStartChat opens a conversation for a visitor and hands them its token. Each
 // address may start chatStartsPerWindow chats per chatStartWindow; past that the answer
 // is 429 with Retry-After and a detail in the visitor's language, which the widget shows.
-func (s *Server) apiStartChat(c echo.Context) error {
+func (s *chatArea) apiStartChat(c echo.Context) error {
 	var in struct {
 		Name  string `json:"name"`
 		Email string `json:"email"`
@@ -185,7 +229,7 @@ func (s *Server) apiStartChat(c echo.Context) error {
 		minutes := int((wait + time.Minute - 1) / time.Minute)
 		return &requestError{http.StatusTooManyRequests, "throttled", translate(lang(c.Request(), nil), "chat.slow_down", minutes)}
 	}
-	conv, token, err := s.opts.Chat.Start(c.Request().Context(), in.Name, in.Email, c.Request().Header.Get("Origin"))
+	conv, token, err := s.chat.Start(c.Request().Context(), in.Name, in.Email, c.Request().Header.Get("Origin"))
 	if _, invalid := fieldErrors(err); invalid {
 		slot.Cancel() // nothing was started: a typo costs the visitor no chat
 	}
@@ -220,9 +264,9 @@ func admitSocket(c echo.Context, counter *livechat.Counter, owner int64, addr st
 // chatVisitorWS is a visitor's live connection, authenticated by their token: they see
 // only their own conversation. Before the upgrade the connection is counted (see
 // livechat.Counter): past the address's or the instance's limit the answer is 429 or 503.
-func (s *Server) chatVisitorWS(c echo.Context) error {
+func (s *chatArea) chatVisitorWS(c echo.Context) error {
 	ctx := c.Request().Context()
-	conv, err := s.opts.Chat.ByToken(ctx, c.QueryParam("token"))
+	conv, err := s.chat.ByToken(ctx, c.QueryParam("token"))
 	if err != nil {
 		return err
 	}
@@ -247,15 +291,15 @@ func (s *Server) chatVisitorWS(c echo.Context) error {
 	}
 	// A visitor rarely has more than a few messages in flight, and a full buffer only
 	// means reconnect-and-resume: a small buffer keeps idle connections cheap.
-	sub := s.opts.Chat.Hub().SubscribeConversation(conv.ID, 32)
-	defer s.opts.Chat.Hub().Unsubscribe(sub)
+	sub := s.chat.Hub().SubscribeConversation(conv.ID, 32)
+	defer s.chat.Hub().Unsubscribe(sub)
 	s.sessions.Serve(ctx, conn, sub, livechat.Peer{Author: chat.Visitor, Conversation: conv.ID, Replaced: replaced})
 	return nil
 }
 
 // chatAgentWS is an agent's live inbox: every conversation's messages. An agent's
 // newest livechat.AgentTabs connections stay open.
-func (s *Server) chatAgentWS(c echo.Context) error {
+func (s *chatArea) chatAgentWS(c echo.Context) error {
 	id := mustPrincipal(c).User.ID
 	var replaced <-chan struct{}
 	if c.IsWebSocket() {
@@ -268,8 +312,8 @@ func (s *Server) chatAgentWS(c echo.Context) error {
 	}
 	// Subscribed before the upgrade completes: once the agent's client is connected,
 	// they count as online and miss nothing.
-	sub := s.opts.Chat.Hub().SubscribeAgent(id, 1024)
-	defer s.opts.Chat.Hub().Unsubscribe(sub)
+	sub := s.chat.Hub().SubscribeAgent(id, 1024)
+	defer s.chat.Hub().Unsubscribe(sub)
 	conn, err := websocket.Accept(c.Response(), c.Request(), nil) // same origin only
 	if err != nil {
 		return nil

@@ -25,8 +25,8 @@ type agentJSON struct {
 }
 
 // chatAgents are the active users who may answer chats, with their presence.
-func (s *Server) chatAgents(ctx context.Context) ([]agentJSON, error) {
-	users, err := s.opts.Accounts.ListUsers(ctx)
+func (s *chatArea) chatAgents(ctx context.Context) ([]agentJSON, error) {
+	users, err := s.users.ListUsers(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,7 @@ func (s *Server) chatAgents(ctx context.Context) ([]agentJSON, error) {
 			names[u.ID] = u.Name
 		}
 	}
-	states, err := s.opts.Chat.Agents(ctx, ids)
+	states, err := s.chat.Agents(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (s *Server) chatAgents(ctx context.Context) ([]agentJSON, error) {
 	return out, nil
 }
 
-func (s *Server) apiChatAgents(c echo.Context) error {
+func (s *chatArea) apiChatAgents(c echo.Context) error {
 	agents, err := s.chatAgents(c.Request().Context())
 	if err != nil {
 		return err
@@ -61,7 +61,7 @@ func (s *Server) apiChatAgents(c echo.Context) error {
 // apiSetPresence sets the caller's own status (online or away) and nothing else: the
 // limit of concurrent chats is the admins' to set (apiSetAgent), so max_chats here is
 // refused by the strict decoder like any unknown field, also in read-only mode.
-func (s *Server) apiSetPresence(c echo.Context) error {
+func (s *chatArea) apiSetPresence(c echo.Context) error {
 	var in struct {
 		Status string `json:"status"`
 	}
@@ -75,7 +75,7 @@ func (s *Server) apiSetPresence(c echo.Context) error {
 }
 
 // apiSetAgent lets an admin change another agent's limit or status.
-func (s *Server) apiSetAgent(c echo.Context) error {
+func (s *chatArea) apiSetAgent(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -87,7 +87,7 @@ func (s *Server) apiSetAgent(c echo.Context) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	u, err := s.opts.Accounts.FindUser(c.Request().Context(), id)
+	u, err := s.users.FindUser(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -99,9 +99,9 @@ func (s *Server) apiSetAgent(c echo.Context) error {
 
 // setAgent stores an agent's status and limit (each unchanged when zero) and answers
 // the agent as the inbox shows them.
-func (s *Server) setAgent(c echo.Context, userID int64, status string, maxChats int) error {
+func (s *chatArea) setAgent(c echo.Context, userID int64, status string, maxChats int) error {
 	ctx := c.Request().Context()
-	if _, err := s.opts.Chat.SetPresence(ctx, userID, status, maxChats); err != nil {
+	if _, err := s.chat.SetPresence(ctx, userID, status, maxChats); err != nil {
 		return err
 	}
 	agents, err := s.chatAgents(ctx)
@@ -118,7 +118,7 @@ func (s *Server) setAgent(c echo.Context, userID int64, status string, maxChats 
 
 // apiAssignConversation gives a conversation to an agent who may answer chats (claim:
 // oneself; transfer: someone else) or, with "user_id": null, back to the queue.
-func (s *Server) apiAssignConversation(c echo.Context) error {
+func (s *chatArea) apiAssignConversation(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -133,7 +133,7 @@ func (s *Server) apiAssignConversation(c echo.Context) error {
 	me := mustPrincipal(c).User
 	note := fmt.Sprintf("%s put the conversation back in the queue.", me.Name)
 	if in.UserID != nil {
-		u, err := s.opts.Accounts.FindUser(ctx, *in.UserID)
+		u, err := s.users.FindUser(ctx, *in.UserID)
 		if err != nil || !u.Active || !u.Role.Can(accounts.ChatAnswer) {
 			return instance.InvalidField("user_id", "not_active_chat_agent", "is not an active agent who answers chats")
 		}
@@ -142,7 +142,7 @@ func (s *Server) apiAssignConversation(c echo.Context) error {
 			note = fmt.Sprintf("%s took the conversation.", me.Name)
 		}
 	}
-	conv, err := s.opts.Chat.Assign(ctx, id, in.UserID, note)
+	conv, err := s.chat.Assign(ctx, id, in.UserID, note)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func (s *Server) apiAssignConversation(c echo.Context) error {
 }
 
 // apiReadConversation records that the team has read a conversation up to seq.
-func (s *Server) apiReadConversation(c echo.Context) error {
+func (s *chatArea) apiReadConversation(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -164,7 +164,7 @@ func (s *Server) apiReadConversation(c echo.Context) error {
 	if in.Seq < 0 {
 		return instance.InvalidField("seq", "negative", "must not be negative")
 	}
-	conv, err := s.opts.Chat.MarkRead(c.Request().Context(), id, in.Seq)
+	conv, err := s.chat.MarkRead(c.Request().Context(), id, in.Seq)
 	if err != nil {
 		return err
 	}
@@ -178,8 +178,8 @@ type cannedJSON struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func (s *Server) apiListCanned(c echo.Context) error {
-	list, err := s.opts.Chat.CannedResponses(c.Request().Context())
+func (s *chatArea) apiListCanned(c echo.Context) error {
+	list, err := s.chat.CannedResponses(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -190,7 +190,7 @@ func (s *Server) apiListCanned(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"canned": out})
 }
 
-func (s *Server) apiCreateCanned(c echo.Context) error {
+func (s *chatArea) apiCreateCanned(c echo.Context) error {
 	var in struct {
 		Shortcut string `json:"shortcut"`
 		Body     string `json:"body"`
@@ -198,19 +198,19 @@ func (s *Server) apiCreateCanned(c echo.Context) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	cr, err := s.opts.Chat.CreateCanned(c.Request().Context(), in.Shortcut, in.Body)
+	cr, err := s.chat.CreateCanned(c.Request().Context(), in.Shortcut, in.Body)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, cannedJSON{ID: cr.ID, Shortcut: cr.Shortcut, Body: cr.Body, CreatedAt: cr.CreatedAt})
 }
 
-func (s *Server) apiDeleteCanned(c echo.Context) error {
+func (s *chatArea) apiDeleteCanned(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Chat.DeleteCanned(c.Request().Context(), id); err != nil {
+	if err := s.chat.DeleteCanned(c.Request().Context(), id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

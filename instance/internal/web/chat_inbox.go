@@ -16,9 +16,9 @@ type conversationJSON = livechat.Conversation
 
 var toConversationJSON = livechat.ToConversation
 
-func (s *Server) apiListConversations(c echo.Context) error {
+func (s *chatArea) apiListConversations(c echo.Context) error {
 	limit, _ := strconv.Atoi(c.QueryParam("limit"))
-	list, err := s.opts.Chat.List(c.Request().Context(), c.QueryParam("status"), limit)
+	list, err := s.chat.List(c.Request().Context(), c.QueryParam("status"), limit)
 	if err != nil {
 		return err
 	}
@@ -29,17 +29,17 @@ func (s *Server) apiListConversations(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"conversations": out})
 }
 
-func (s *Server) apiGetConversation(c echo.Context) error {
+func (s *chatArea) apiGetConversation(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	conv, err := s.opts.Chat.Conversation(ctx, id)
+	conv, err := s.chat.Conversation(ctx, id)
 	if err != nil {
 		return err
 	}
-	msgs, err := s.opts.Chat.After(ctx, id, 0)
+	msgs, err := s.chat.After(ctx, id, 0)
 	if err != nil {
 		return err
 	}
@@ -50,14 +50,14 @@ func (s *Server) apiGetConversation(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"conversation": toConversationJSON(conv), "messages": out})
 }
 
-func (s *Server) apiCloseConversation(c echo.Context) error {
-	return s.setConversationStatus(c, s.opts.Chat.Close)
+func (s *chatArea) apiCloseConversation(c echo.Context) error {
+	return s.setConversationStatus(c, s.chat.Close)
 }
-func (s *Server) apiReopenConversation(c echo.Context) error {
-	return s.setConversationStatus(c, s.opts.Chat.Reopen)
+func (s *chatArea) apiReopenConversation(c echo.Context) error {
+	return s.setConversationStatus(c, s.chat.Reopen)
 }
 
-func (s *Server) setConversationStatus(c echo.Context, set func(ctx context.Context, id int64) (chat.Conversation, error)) error {
+func (s *chatArea) setConversationStatus(c echo.Context, set func(ctx context.Context, id int64) (chat.Conversation, error)) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err

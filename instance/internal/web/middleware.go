@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -18,6 +19,14 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
 )
+
+// authenticator is what guard needs of accounts.Service: who presents a token or a
+// session cookie, and whether a CSRF token is theirs.
+type authenticator interface {
+	AuthenticateToken(ctx context.Context, token string) (accounts.Principal, error)
+	AuthenticateSession(ctx context.Context, token string) (accounts.Principal, error)
+	CheckCSRF(p accounts.Principal, token string) bool
+}
 
 const (
 	ctxRequestID = "request_id"
@@ -132,7 +141,7 @@ func (s *Server) authenticate(c echo.Context, api bool) (accounts.Principal, boo
 		if len(auth) <= len(prefix) || auth[:len(prefix)] != prefix {
 			return accounts.Principal{}, false, errLoginNeed
 		}
-		p, err := s.opts.Accounts.AuthenticateToken(ctx, auth[len(prefix):])
+		p, err := s.auth.AuthenticateToken(ctx, auth[len(prefix):])
 		if errors.Is(err, instance.ErrUnauthorized) {
 			return accounts.Principal{}, false, errLoginNeed
 		}
@@ -142,7 +151,7 @@ func (s *Server) authenticate(c echo.Context, api bool) (accounts.Principal, boo
 	if err != nil || cookie.Value == "" {
 		return accounts.Principal{}, false, nil
 	}
-	p, err := s.opts.Accounts.AuthenticateSession(ctx, cookie.Value)
+	p, err := s.auth.AuthenticateSession(ctx, cookie.Value)
 	if errors.Is(err, instance.ErrUnauthorized) {
 		s.cookies.clear(c)
 		return accounts.Principal{}, false, nil
@@ -256,7 +265,7 @@ func (s *Server) guard(rt Route) echo.HandlerFunc {
 				if token == "" {
 					return errNoCSRF
 				}
-				if !s.opts.Accounts.CheckCSRF(p, token) {
+				if !s.auth.CheckCSRF(p, token) {
 					return errBadCSRF
 				}
 			}
@@ -274,4 +283,23 @@ func (s *Server) guard(rt Route) echo.HandlerFunc {
 		}
 		return rt.Handler(c)
 	}
+}
+
+// allowCrossOrigin lets a request from another site through when its origin is
+// allowed, and says so in the CORS headers. Same-origin requests need no permission.
+func (s *Server) allowCrossOrigin(c echo.Context) error {
+	origin := c.Request().Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	if u, err := url.Parse(origin); err == nil && (u.Host == c.Request().Host || u.Host == s.opts.BaseURL.Host) {
+		return nil
+	}
+	if s.chat == nil || !contains(s.chat.chatOrigins(c.Request().Context()), strings.ToLower(origin)) {
+		return errCrossSite
+	}
+	h := c.Response().Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	return nil
 }

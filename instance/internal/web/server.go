@@ -79,40 +79,30 @@ type Options struct {
 	InstanceID        string // answered by /healthz (InstanceHeader); "" for a lone instance
 }
 
-// Server serves one instance.
+// Server serves one instance: the route table, the guard that enforces it, and the
+// areas whose handlers the table names. Each area holds only the services it calls.
 type Server struct {
 	opts   Options
 	log    *slog.Logger
 	echo   *echo.Echo
 	routes []Route
 	pages  *pages
-	// visitorUploadLimit allows each address 30 chat files an hour: the quota is the
-	// instance's, and one visitor must not fill it.
-	visitorUploadLimit *ratelimit.Limiter
-	// The areas, each with the services it calls.
+
 	health   *healthArea
 	audit    *auditArea
 	accounts *accountsArea
-	kb       *kbArea
-	// contactLimit allows each address 5 contact-form posts (or chat messages left, or
-	// transcripts) an hour.
-	contactLimit *ratelimit.Limiter
-	tickets      *ticketsArea
-	booking      *bookingArea
-	notify       *notifyArea
-	// cookies sets and clears the session cookie.
-	cookies cookies
-	// chatStartLimit allows each address chatStartsPerWindow new chats per
-	// chatStartWindow: every chat tells the team, and anyone may start one.
-	chatStartLimit *ratelimit.Limiter
-	// crossOrigin names the routes ("METHOD /path") open to allowed other websites.
-	crossOrigin map[string]bool
-	// publicBodies holds a token per body of a public route being received.
+	tickets  *ticketsArea
+	kb       *kbArea   // nil without Options.KB
+	chat     *chatArea // nil without Options.Chat
+	booking  *bookingArea
+	notify   *notifyArea
+
+	// guard's own: who is calling (accounts), the session cookie, which routes other
+	// websites may call, and a token per body of a public route being received.
+	auth         authenticator
+	cookies      cookies
+	crossOrigin  map[string]bool
 	publicBodies chan struct{}
-	// visitorSockets and agentSockets count live chat connections.
-	visitorSockets, agentSockets *livechat.Counter
-	// sessions serves the live chat connections.
-	sessions *livechat.Sessions
 }
 
 // New builds the server and its route table.
@@ -139,35 +129,39 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg,
-		visitorUploadLimit: ratelimit.New(o.Clock, time.Hour, 30),
-		chatStartLimit:     ratelimit.New(o.Clock, chatStartWindow, chatStartsPerWindow),
-		publicBodies:       make(chan struct{}, o.PublicBodiesAtOnce),
-		visitorSockets:     livechat.NewCounter(livechat.VisitorsPerChat, livechat.VisitorsPerAddress, o.MaxVisitorSockets),
-		agentSockets:       livechat.NewCounter(livechat.AgentTabs, 0, 0)}
-	if o.Chat != nil {
-		s.sessions = livechat.New(livechat.Options{Chat: o.Chat, Typing: o.Chat.Hub(), Clock: o.Clock, Logger: o.Logger, ReadOnly: o.ReadOnly})
-	}
-	s.cookies = cookies{secure: o.BaseURL != nil && o.BaseURL.Scheme == "https", clock: o.Clock}
+	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg, auth: o.Accounts,
+		cookies:      cookies{secure: o.BaseURL != nil && o.BaseURL.Scheme == "https", clock: o.Clock},
+		publicBodies: make(chan struct{}, o.PublicBodiesAtOnce)}
+	// The contact form and the chat's offline form and transcripts share one limit: each
+	// address may send 5 an hour.
+	contactLimit := ratelimit.New(o.Clock, time.Hour, 5)
 	s.health = &healthArea{ready: o.Health, instanceID: o.InstanceID, version: o.Version, readOnly: o.ReadOnly, log: o.Logger}
 	s.audit = &auditArea{log: o.Accounts, outbox: o.Outbox, pages: pg, clock: o.Clock}
 	s.accounts = &accountsArea{accounts: o.Accounts, pages: pg, cookies: s.cookies, clock: o.Clock}
-	// The contact form and the chat's offline form and transcripts share one limit: each
-	// address may send 5 an hour.
-	s.contactLimit = ratelimit.New(o.Clock, time.Hour, 5)
 	s.tickets = &ticketsArea{tickets: o.Tickets, blobs: o.Blobs, users: o.Accounts, confirm: o.Confirm,
-		pages: pg, baseURL: o.BaseURL, log: o.Logger, contactLimit: s.contactLimit}
+		pages: pg, baseURL: o.BaseURL, log: o.Logger, contactLimit: contactLimit}
 	if o.Attachments != nil {
 		s.tickets.attachments = o.Attachments
 	}
 	if o.KB != nil {
 		s.tickets.kb = o.KB
+		s.kb = &kbArea{kb: o.KB, pages: pg, baseURL: o.BaseURL, voteLimit: ratelimit.New(o.Clock, time.Hour, 30)}
+	}
+	if o.Chat != nil {
+		s.chat = &chatArea{chat: o.Chat, settings: o.Settings, users: o.Accounts, blobs: o.Blobs, tickets: o.Tickets,
+			confirm: o.Confirm, transcripts: o.Transcripts, pages: pg, baseURL: o.BaseURL, readOnly: o.ReadOnly, log: o.Logger,
+			chatStartLimit:     ratelimit.New(o.Clock, chatStartWindow, chatStartsPerWindow),
+			visitorUploadLimit: ratelimit.New(o.Clock, time.Hour, 30),
+			contactLimit:       contactLimit,
+			visitorSockets:     livechat.NewCounter(livechat.VisitorsPerChat, livechat.VisitorsPerAddress, o.MaxVisitorSockets),
+			agentSockets:       livechat.NewCounter(livechat.AgentTabs, 0, 0),
+			sessions:           livechat.New(livechat.Options{Chat: o.Chat, Typing: o.Chat.Hub(), Clock: o.Clock, Logger: o.Logger, ReadOnly: o.ReadOnly})}
+		if o.Attachments != nil {
+			s.chat.files = o.Attachments
+		}
 	}
 	s.booking = &bookingArea{booking: o.Booking, users: o.Accounts, pages: pg, clock: o.Clock, bookLimit: ratelimit.New(o.Clock, time.Hour, 10)}
 	s.notify = &notifyArea{hooks: o.Hooks, settings: o.Settings, users: o.Accounts, pages: pg, clock: o.Clock}
-	if o.KB != nil {
-		s.kb = &kbArea{kb: o.KB, pages: pg, baseURL: o.BaseURL, voteLimit: ratelimit.New(o.Clock, time.Hour, 30)}
-	}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
