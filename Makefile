@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/sproudstack/sproudchat/instance/internal/app.Version=$(VERSION)
 BIN := $(CURDIR)/bin
-MODULES := instance provisioning controlplane
+MODULES := platform instance provisioning controlplane
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: build images run run-instance test test-unit lint bench clean

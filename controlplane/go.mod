@@ -4,7 +4,6 @@ go 1.26.0
 
 require (
 	github.com/docker/docker v28.5.2+incompatible
-	github.com/glebarez/sqlite v1.11.0
 	github.com/labstack/echo/v4 v4.16.4
 	github.com/pires/go-proxyproto v0.15.0
 	github.com/prometheus/client_golang v1.25.0
@@ -13,8 +12,12 @@ require (
 	github.com/spf13/pflag v1.0.9
 	github.com/sproudstack/sproudchat/provisioning v0.0.0
 	golang.org/x/sync v0.23.0
-	gorm.io/driver/postgres v1.6.3
 	gorm.io/gorm v1.31.2
+)
+
+require (
+	github.com/glebarez/sqlite v1.11.0 // indirect
+	gorm.io/driver/postgres v1.6.3 // indirect
 )
 
 require (
@@ -54,6 +57,7 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
+	github.com/sproudstack/sproudchat/platform v0.0.0
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
@@ -77,3 +81,5 @@ require (
 )
 
 replace github.com/sproudstack/sproudchat/provisioning => ../provisioning
+
+replace github.com/sproudstack/sproudchat/platform => ../platform

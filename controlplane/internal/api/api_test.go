@@ -15,12 +15,12 @@ import (
 
 	"github.com/sproudstack/sproudchat/controlplane/client"
 	"github.com/sproudstack/sproudchat/controlplane/internal/api"
-	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
 	"github.com/sproudstack/sproudchat/controlplane/internal/control"
 	"github.com/sproudstack/sproudchat/controlplane/internal/metrics"
 	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store/storetest"
+	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
 	"github.com/sproudstack/sproudchat/provisioning/template"
 )

@@ -17,11 +17,11 @@ import (
 
 	"github.com/sproudstack/sproudchat/controlplane/client"
 	"github.com/sproudstack/sproudchat/controlplane/internal/api"
-	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
 	"github.com/sproudstack/sproudchat/controlplane/internal/control"
 	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store/storetest"
+	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/docker"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"

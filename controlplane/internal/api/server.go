@@ -18,11 +18,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
 	"github.com/sproudstack/sproudchat/controlplane/internal/control"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
+	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/provisioning"
 )
 

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // DefaultPerPeer is how many connections one client address may hold open by default:

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 func TestKeyCountsIPv6Per64(t *testing.T) {

@@ -19,10 +19,10 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/controlplane/client"
-	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
+	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/template"
 )

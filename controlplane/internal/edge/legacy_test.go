@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // legacyLog is the sentence the edge logs, once per instance, about an app that answers

@@ -10,8 +10,8 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // Store is what the jobs need of persistence.

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
 	"github.com/sproudstack/sproudchat/controlplane/internal/control"
 	"github.com/sproudstack/sproudchat/controlplane/internal/jobs"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
@@ -15,6 +14,7 @@ import (
 	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store/storetest"
+	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
 	"github.com/sproudstack/sproudchat/provisioning/template"
 )

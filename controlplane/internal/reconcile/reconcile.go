@@ -11,8 +11,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
+	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/provisioning"
 )
 

@@ -19,7 +19,6 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/api"
-	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
 	"github.com/sproudstack/sproudchat/controlplane/internal/connlimit"
 	"github.com/sproudstack/sproudchat/controlplane/internal/control"
 	"github.com/sproudstack/sproudchat/controlplane/internal/edge"
@@ -30,6 +29,7 @@ import (
 	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/controlplane/internal/webhook"
+	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/docker"
 	"github.com/sproudstack/sproudchat/provisioning/process"

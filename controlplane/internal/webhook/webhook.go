@@ -17,9 +17,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sproudstack/sproudchat/controlplane/internal/clock"
 	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // Store is what the deliverer needs of persistence.

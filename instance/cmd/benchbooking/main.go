@@ -27,9 +27,9 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/instance/internal/booking"
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 type dist struct {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/instance"
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 func TestPasswordHashRoundTripWithDefaultParams(t *testing.T) {

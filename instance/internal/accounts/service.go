@@ -17,7 +17,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/sproudstack/sproudchat/instance"
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // Store is what the service needs from persistence. Every write that the audit log

@@ -3,8 +3,8 @@ package accounts
 import (
 	"time"
 
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // ThrottleOptions bound failed logins. A key is refused once it has its limit of

@@ -16,7 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sproudstack/sproudchat/instance"
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // Events a target can be told of.

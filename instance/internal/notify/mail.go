@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // Mail is one message in the outbox.

@@ -19,11 +19,11 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // inbox is a real SMTP server in the test process that keeps what it receives.

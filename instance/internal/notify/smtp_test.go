@@ -17,10 +17,10 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // tlsInbox is a real SMTP server offering STARTTLS with a certificate for 127.0.0.1;

@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // DefaultMaxKeys caps the memory an attacker can make a limiter hold: about 100 bytes

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 func fakeClock() *clock.Fake { return clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) }

@@ -8,9 +8,9 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // cheap keeps argon2 fast in tests that hash many passwords; the real parameters are

@@ -11,9 +11,9 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // TestChatDeliversEveryMessageOnceInOrder: 500 visitors send concurrently; the agent's

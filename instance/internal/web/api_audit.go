@@ -12,7 +12,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // auditArea serves the audit log (page, API, CSV export) and the outbox's state.

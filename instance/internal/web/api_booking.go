@@ -11,8 +11,8 @@ import (
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/booking"
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // bookingService is what the booking pages and API need of booking.Service.

@@ -9,8 +9,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // notifyTargets is what the notification settings need of notify.Hooks.

@@ -14,10 +14,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
-	"github.com/sproudstack/sproudchat/instance/internal/clock"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
 	"github.com/sproudstack/sproudchat/instance/internal/web/livechat"
+	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // rig is a chat service over a real database and an httptest server whose one route

@@ -1,6 +1,6 @@
-// Package clock gives the app an injectable notion of "now", so that rules measured in
-// minutes or days (login throttling, session expiry, retention) are tested by moving a
-// clock instead of sleeping.
+// Package clock gives both binaries an injectable notion of "now", so that rules
+// measured in minutes or days (login throttling, session expiry, the 30-day purge,
+// retention) are tested by moving a clock instead of sleeping.
 package clock
 
 import (
@@ -13,7 +13,7 @@ type Clock interface {
 	Now() time.Time
 }
 
-// Real is the wall clock.
+// Real is the wall clock, in UTC.
 type Real struct{}
 
 // Now returns time.Now in UTC.
@@ -25,7 +25,7 @@ type Fake struct {
 	now time.Time
 }
 
-// NewFake returns a Fake set to t.
+// NewFake returns a Fake set to t (in UTC).
 func NewFake(t time.Time) *Fake { return &Fake{now: t.UTC()} }
 
 // Now returns the fake's current time.
