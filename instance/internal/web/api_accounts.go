@@ -12,6 +12,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/platform/clock"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
 
 // accountsService is what setup, login, one's own account, API tokens and the users'
@@ -96,7 +97,7 @@ func (s *accountsArea) apiSetup(c echo.Context) error {
 		Email    string `json:"email"`
 		Password string `json:"password"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	u, err := s.accounts.Setup(c.Request().Context(), accounts.SetupInput(in), meta(c))
@@ -111,7 +112,7 @@ func (s *accountsArea) apiLogin(c echo.Context) error {
 		Email    string `json:"email"`
 		Password string `json:"password"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	res, err := s.accounts.Login(c.Request().Context(), in.Email, in.Password, meta(c))
@@ -144,7 +145,7 @@ func (s *accountsArea) apiUpdateMe(c echo.Context) error {
 		Name   *string `json:"name"`
 		Locale *string `json:"locale"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	u, err := s.accounts.UpdateProfile(c.Request().Context(), mustPrincipal(c), in.Name, in.Locale, meta(c))
@@ -159,7 +160,7 @@ func (s *accountsArea) apiChangePassword(c echo.Context) error {
 		Current string `json:"current_password"`
 		New     string `json:"new_password"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	if err := s.accounts.ChangePassword(c.Request().Context(), mustPrincipal(c), in.Current, in.New, meta(c)); err != nil {
@@ -223,7 +224,7 @@ func (s *accountsArea) apiCreateUser(c echo.Context) error {
 		Role     string `json:"role"`
 		Password string `json:"password"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	u, err := s.accounts.CreateUser(c.Request().Context(), mustPrincipal(c),
@@ -246,7 +247,7 @@ func (s *accountsArea) apiUpdateUser(c echo.Context) error {
 		Active      *bool   `json:"active"`
 		TicketScope *string `json:"ticket_scope"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	ch := accounts.UserChanges{Name: in.Name, Active: in.Active, TicketScope: in.TicketScope}

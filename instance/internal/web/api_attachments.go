@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 type attachmentJSON struct {
@@ -61,24 +62,24 @@ func (s *ticketsArea) apiUploadAttachment(c echo.Context) error {
 func receiveFile(c echo.Context, fields map[string]*string, store func(filename string, r io.Reader) error) error {
 	mr, err := c.Request().MultipartReader()
 	if err != nil {
-		return &requestError{http.StatusUnsupportedMediaType, "media-type", "send the file as multipart/form-data in the part \"file\""}
+		return problem.New(http.StatusUnsupportedMediaType, "media-type", "send the file as multipart/form-data in the part \"file\"")
 	}
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
-			return badRequest("no part named \"file\"")
+			return problem.BadRequest("no part named \"file\"")
 		}
 		if err != nil {
-			if tooLarge(err) {
-				return errTooLarge
+			if err, ok := tooLarge(err); ok {
+				return err
 			}
-			return badRequest("the multipart body could not be read")
+			return problem.BadRequest("the multipart body could not be read")
 		}
 		if v, ok := fields[part.FormName()]; ok {
 			b, err := io.ReadAll(io.LimitReader(part, 1<<10))
 			part.Close()
 			if err != nil {
-				return badRequest("the multipart body could not be read")
+				return problem.BadRequest("the multipart body could not be read")
 			}
 			*v = string(b)
 			continue
@@ -89,8 +90,8 @@ func receiveFile(c echo.Context, fields map[string]*string, store func(filename 
 		}
 		err = store(part.FileName(), part)
 		part.Close()
-		if tooLarge(err) {
-			return errTooLarge
+		if err, ok := tooLarge(err); ok {
+			return err
 		}
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/booking"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
 	"github.com/sproudstack/sproudchat/platform/clock"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
 
 // bookingService is what the booking pages and API need of booking.Service.
@@ -111,7 +112,7 @@ func (s *bookingArea) apiBookingTypes(c echo.Context) error {
 func (s *bookingArea) apiCreateBookingType(c echo.Context) error {
 	var in bookingTypeJSON
 	in.HorizonDays, in.Active = 60, true
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	in.ID = 0
@@ -133,7 +134,7 @@ func (s *bookingArea) apiUpdateBookingType(c echo.Context) error {
 		return err
 	}
 	in := toBookingTypeJSON(cur) // fields the request leaves out stay
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	in.ID = id
@@ -245,7 +246,7 @@ func (s *bookingArea) apiCreateBooking(c echo.Context) error {
 		Message string    `json:"message"`
 		Consent bool      `json:"consent"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
@@ -312,7 +313,7 @@ func (s *bookingArea) apiSetBookingHours(c echo.Context) error {
 	var in struct {
 		Hours []hoursJSON `json:"hours"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	hours := make([]booking.Hours, 0, len(in.Hours))
@@ -358,7 +359,7 @@ func (s *bookingArea) apiDaysOff(c echo.Context) error {
 
 func (s *bookingArea) apiAddDayOff(c echo.Context) error {
 	var in dayOffJSON
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
@@ -399,7 +400,7 @@ func (s *bookingArea) apiSetBookingSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := decodeJSON(c, &cfg); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &cfg); err != nil {
 		return err
 	}
 	if cfg, err = s.booking.SetConfig(ctx, cfg); err != nil {

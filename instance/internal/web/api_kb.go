@@ -13,6 +13,8 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/kb"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 // kbService is what the knowledge base's pages and API need of kb.Service.
@@ -87,7 +89,7 @@ func (s *kbArea) apiKBCreateCategory(c echo.Context) error {
 		Name        string `json:"name"`
 		Description string `json:"description"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	x, err := s.kb.NewCategory(c.Request().Context(), in.Name, in.Description)
@@ -102,7 +104,7 @@ func (s *kbArea) apiKBArticles(c echo.Context) error {
 	if v := c.QueryParam("category_id"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
-			return badRequest("category_id must be a category id")
+			return problem.BadRequest("category_id must be a category id")
 		}
 		cat = n
 	}
@@ -128,7 +130,7 @@ type articleIn struct {
 
 func (s *kbArea) saveArticle(c echo.Context, id int64) error {
 	var in articleIn
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	a, err := s.kb.Save(c.Request().Context(), mustPrincipal(c), id, kb.Input(in))

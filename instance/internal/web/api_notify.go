@@ -11,6 +11,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/platform/clock"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
 
 // notifyTargets is what the notification settings need of notify.Hooks.
@@ -79,7 +80,7 @@ func (s *notifyArea) apiListTargets(c echo.Context) error {
 
 func (s *notifyArea) apiCreateTarget(c echo.Context) error {
 	var in notify.TargetInput
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	t, secret, err := s.hooks.CreateTarget(c.Request().Context(), in)
@@ -109,7 +110,7 @@ func (s *notifyArea) apiUpdateTarget(c echo.Context) error {
 		return err
 	}
 	var in notify.TargetInput
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	t, err := s.hooks.UpdateTarget(c.Request().Context(), id, in)
@@ -171,7 +172,7 @@ func (s *notifyArea) apiSetNotifySettings(c echo.Context) error {
 	var in struct {
 		UnansweredMinutes int `json:"unanswered_minutes"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	if err := s.setUnansweredMinutes(c.Request().Context(), strconv.Itoa(in.UnansweredMinutes)); err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 type mailJSON struct {
@@ -27,7 +28,7 @@ func (s *auditArea) apiOutbox(c echo.Context) error {
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			return badRequest("limit must be a number from 1 to 500")
+			return problem.BadRequest("limit must be a number from 1 to 500")
 		}
 		limit = n
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/kb"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
 
 // ticketsService is what the tickets' pages, API and the contact form need of
@@ -206,7 +207,7 @@ func (s *ticketsArea) apiCreateTicket(c echo.Context) error {
 		Tags           []string `json:"tags"`
 		AssigneeID     *int64   `json:"assignee_id"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	if err := s.checkAssignee(c, in.AssigneeID); err != nil {
@@ -279,7 +280,7 @@ func (s *ticketsArea) apiUpdateTicket(c echo.Context) error {
 		Unassign   bool      `json:"unassign"`
 		Tags       *[]string `json:"tags"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	u := tickets.Update{Subject: in.Subject, Tags: in.Tags}
@@ -316,7 +317,7 @@ func (s *ticketsArea) apiAddTicketMessage(c echo.Context) error {
 		Kind string `json:"kind"`
 		Body string `json:"body"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	m, _, err := s.tickets.AddMessage(c.Request().Context(), mustPrincipal(c), id, tickets.Kind(in.Kind), in.Body)
@@ -334,7 +335,7 @@ func (s *ticketsArea) apiMergeTicket(c echo.Context) error {
 	var in struct {
 		Into int64 `json:"into"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	if _, err := s.visibleTicket(c, in.Into); err != nil {

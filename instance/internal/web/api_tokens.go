@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
 
 type tokenJSON struct {
@@ -38,7 +39,7 @@ func (s *accountsArea) apiCreateToken(c echo.Context) error {
 	var in struct {
 		Name string `json:"name"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	t, err := s.accounts.CreateToken(c.Request().Context(), mustPrincipal(c), in.Name, meta(c))

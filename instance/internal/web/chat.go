@@ -18,6 +18,8 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 	"github.com/sproudstack/sproudchat/instance/internal/web/livechat"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 // chatService is what the widget, the inbox and the chat settings need of chat.Service.
@@ -179,7 +181,7 @@ func (s *chatArea) saveChatSettings(ctx context.Context, in chatSettingsInput) (
 // apiSetChatSettings changes the fields the request names.
 func (s *chatArea) apiSetChatSettings(c echo.Context) error {
 	var in chatSettingsInput
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	cs, err := s.saveChatSettings(c.Request().Context(), in)
@@ -220,14 +222,14 @@ func (s *chatArea) apiStartChat(c echo.Context) error {
 		Name  string `json:"name"`
 		Email string `json:"email"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	slot, wait := s.chatStartLimit.Reserve(addressKey(c))
 	if wait > 0 {
 		c.Response().Header().Set("Retry-After", itoa(int((wait+time.Second-1)/time.Second)))
 		minutes := int((wait + time.Minute - 1) / time.Minute)
-		return &requestError{http.StatusTooManyRequests, "throttled", translate(lang(c.Request(), nil), "chat.slow_down", minutes)}
+		return problem.New(http.StatusTooManyRequests, "throttled", translate(lang(c.Request(), nil), "chat.slow_down", minutes))
 	}
 	conv, token, err := s.chat.Start(c.Request().Context(), in.Name, in.Email, c.Request().Header.Get("Origin"))
 	if _, invalid := fieldErrors(err); invalid {
@@ -242,8 +244,8 @@ func (s *chatArea) apiStartChat(c echo.Context) error {
 
 // Refused chat connections: livechat's refusals as the API answers them.
 var (
-	errAddressSockets = &requestError{http.StatusTooManyRequests, "too-many-connections", livechat.ErrAddressFull.Error()}
-	errSocketsFull    = &requestError{http.StatusServiceUnavailable, "busy", livechat.ErrFull.Error()}
+	errAddressSockets = problem.New(http.StatusTooManyRequests, "too-many-connections", livechat.ErrAddressFull.Error())
+	errSocketsFull    = problem.New(http.StatusServiceUnavailable, "busy", livechat.ErrFull.Error())
 )
 
 // admitSocket counts a live connection of owner from addr, or answers why not.

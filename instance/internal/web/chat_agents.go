@@ -10,6 +10,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
 
 // agentJSON is a member of the team as the inbox shows them: who can take a chat, how
@@ -65,7 +66,7 @@ func (s *chatArea) apiSetPresence(c echo.Context) error {
 	var in struct {
 		Status string `json:"status"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	if in.Status == "" {
@@ -84,7 +85,7 @@ func (s *chatArea) apiSetAgent(c echo.Context) error {
 		Status   string `json:"status"`
 		MaxChats int    `json:"max_chats"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	u, err := s.users.FindUser(c.Request().Context(), id)
@@ -126,7 +127,7 @@ func (s *chatArea) apiAssignConversation(c echo.Context) error {
 	var in struct {
 		UserID *int64 `json:"user_id"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
@@ -158,7 +159,7 @@ func (s *chatArea) apiReadConversation(c echo.Context) error {
 	var in struct {
 		Seq int64 `json:"seq"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	if in.Seq < 0 {
@@ -195,7 +196,7 @@ func (s *chatArea) apiCreateCanned(c echo.Context) error {
 		Shortcut string `json:"shortcut"`
 		Body     string `json:"body"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	cr, err := s.chat.CreateCanned(c.Request().Context(), in.Shortcut, in.Body)

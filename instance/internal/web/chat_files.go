@@ -8,6 +8,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 // maxChatFile is the largest file a chat takes: the tickets' limit.
@@ -24,7 +25,7 @@ func (s *chatArea) maxChatFile() int64 {
 func (s *chatArea) apiVisitorUpload(c echo.Context) error {
 	if wait := s.visitorUploadLimit.Take(addressKey(c)); wait > 0 {
 		c.Response().Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
-		return &requestError{http.StatusTooManyRequests, "throttled", "too many files from this address; try again later"}
+		return problem.New(http.StatusTooManyRequests, "throttled", "too many files from this address; try again later")
 	}
 	var token, clientID string
 	fields := map[string]*string{"token": &token, "client_id": &clientID}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/web/livechat"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 // newChat starts a conversation and returns its visitor's token.
@@ -69,7 +70,7 @@ func refused(t *testing.T, h *harness, token, ip string, status int, kind string
 	if r.status != status {
 		t.Fatalf("connection from %s: %d %s, want %d", ip, r.status, r.body, status)
 	}
-	if p := r.problem(t); p.Type != problemBase+kind {
+	if p := r.problem(t); p.Type != problem.Base+kind {
 		t.Fatalf("connection from %s: problem type %q, want %s", ip, p.Type, kind)
 	}
 	if secs, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || secs < 1 {

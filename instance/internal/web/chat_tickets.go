@@ -11,6 +11,8 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 // apiChatToTicket turns a conversation into a ticket with its transcript, and tells the
@@ -65,11 +67,11 @@ func (s *chatArea) apiChatOffline(c echo.Context) error {
 		Email   string `json:"email"`
 		Message string `json:"message"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	if wait := s.contactLimit.Take(addressKey(c)); wait > 0 {
-		return &requestError{http.StatusTooManyRequests, "throttled", "too many messages from this address; try again later"}
+		return problem.New(http.StatusTooManyRequests, "throttled", "too many messages from this address; try again later")
 	}
 	t, err := s.tickets.Create(c.Request().Context(), nil, tickets.NewTicket{Subject: "Message from the chat", RequesterName: in.Name,
 		RequesterEmail: in.Email, Body: in.Message, Source: "chat"})
@@ -97,7 +99,7 @@ func (s *chatArea) apiChatTranscript(c echo.Context) error {
 	var in struct {
 		Token string `json:"token"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	conv, err := s.chat.ByToken(ctx, in.Token)
@@ -105,7 +107,7 @@ func (s *chatArea) apiChatTranscript(c echo.Context) error {
 		return err
 	}
 	if s.transcripts == nil {
-		return &requestError{http.StatusServiceUnavailable, "unavailable", "transcripts are not sent by this instance"}
+		return problem.New(http.StatusServiceUnavailable, "unavailable", "transcripts are not sent by this instance")
 	}
 	if conv.VisitorEmail == "" {
 		return instance.InvalidField("email", "chat_without_email", "this chat was started without an e-mail address")
@@ -114,7 +116,7 @@ func (s *chatArea) apiChatTranscript(c echo.Context) error {
 		return instance.InvalidField("email", "email", "is not a valid e-mail address")
 	}
 	if wait := s.contactLimit.Take(addressKey(c)); wait > 0 {
-		return &requestError{http.StatusTooManyRequests, "throttled", "too many requests from this address; try again later"}
+		return problem.New(http.StatusTooManyRequests, "throttled", "too many requests from this address; try again later")
 	}
 	msgs, err := s.chat.ForVisitor(ctx, conv.ID, 0)
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 	"github.com/sproudstack/sproudchat/platform/clock"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 const (
@@ -342,12 +343,12 @@ func (r response) decode(t *testing.T, v any) {
 	}
 }
 
-func (r response) problem(t *testing.T) Problem {
+func (r response) problem(t *testing.T) problem.Problem {
 	t.Helper()
 	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("content type %q, want application/problem+json (status %d, body %s)", ct, r.status, r.body)
 	}
-	var p Problem
+	var p problem.Problem
 	r.decode(t, &p)
 	if p.Status != r.status || p.Title == "" || p.Type == "" {
 		t.Fatalf("malformed problem %+v for status %d", p, r.status)

@@ -3,13 +3,10 @@ package web
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -18,6 +15,9 @@ import (
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
+	"github.com/sproudstack/sproudchat/platform/problem"
+	"github.com/sproudstack/sproudchat/platform/requestid"
 )
 
 // authenticator is what guard needs of accounts.Service: who presents a token or a
@@ -29,31 +29,23 @@ type authenticator interface {
 }
 
 const (
-	ctxRequestID = "request_id"
 	ctxPrincipal = "principal"
 	csrfHeader   = "X-CSRF-Token"
 	csrfField    = "csrf_token"
 )
 
-var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
 // withRequestID takes a sane X-Request-ID from the client (the edge router sets one) or
-// makes one, and echoes it in the response.
+// makes one, puts it in the request's context and echoes it in the response.
 func withRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id := c.Request().Header.Get(echo.HeaderXRequestID)
-		if !validRequestID.MatchString(id) {
-			b := make([]byte, 8)
-			rand.Read(b)
-			id = hex.EncodeToString(b)
-		}
-		c.Set(ctxRequestID, id)
-		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		id := requestid.Sanitize(c.Request().Header.Get(requestid.Header))
+		c.SetRequest(c.Request().WithContext(requestid.NewContext(c.Request().Context(), id)))
+		c.Response().Header().Set(requestid.Header, id)
 		return next(c)
 	}
 }
 
-func requestID(c echo.Context) string { id, _ := c.Get(ctxRequestID).(string); return id }
+func requestID(c echo.Context) string { return requestid.FromContext(c.Request().Context()) }
 
 // accessLog writes one line per request. It logs the path without the query string
 // (the setup link carries its token there), a route's pattern instead of a path that
@@ -81,12 +73,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 
 // limitBody caps a request body at limit; reading past it fails with 413.
 func limitBody(c echo.Context, limit int64) error {
-	r := c.Request()
-	if r.ContentLength > limit {
-		return errTooLarge
-	}
-	r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
-	return nil
+	return httpbody.Limit(c.Response(), c.Request(), limit)
 }
 
 // securityHeaders keep pages from being framed, sniffed or leaking referrers, and allow
@@ -205,7 +192,7 @@ func (s *Server) receivePublicBody(c echo.Context) error {
 	select {
 	case s.publicBodies <- struct{}{}:
 	default:
-		c.Response().Header().Set("Retry-After", itoa(busyRetryAfter))
+		c.Response().Header().Set("Retry-After", itoa(int(busyRetryAfter/time.Second)))
 		return errBodiesBusy
 	}
 	defer func() { <-s.publicBodies }()
@@ -214,10 +201,10 @@ func (s *Server) receivePublicBody(c echo.Context) error {
 		buf.Grow(int(r.ContentLength) + bytes.MinRead)
 	}
 	if _, err := buf.ReadFrom(r.Body); err != nil {
-		if tooLarge(err) {
-			return errTooLarge
+		if err, ok := tooLarge(err); ok {
+			return err
 		}
-		return badRequest("the body could not be read")
+		return problem.BadRequest("the body could not be read")
 	}
 	r.Body = io.NopCloser(&buf)
 	return nil

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -76,7 +77,7 @@ func (s *accountsArea) pageLoginSubmit(c echo.Context) error {
 	case errors.Is(err, instance.ErrUnauthorized):
 		return s.renderLogin(c, http.StatusUnauthorized, f.Get("email"), f.Get("next"), translate(lang(c.Request(), nil), "login.failed"))
 	case errors.Is(err, instance.ErrBusy):
-		c.Response().Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(busyRetryAfter/time.Second)))
 		return s.renderLogin(c, http.StatusServiceUnavailable, f.Get("email"), f.Get("next"), translate(lang(c.Request(), nil), "login.busy"))
 	case err != nil:
 		return err

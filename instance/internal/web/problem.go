@@ -1,61 +1,45 @@
 package web
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
-// Problem is an RFC 9457 problem detail, the body of every API error.
-type Problem struct {
-	Type      string            `json:"type"`
-	Title     string            `json:"title"`
-	Status    int               `json:"status"`
-	Detail    string            `json:"detail,omitempty"`
-	Errors    map[string]string `json:"errors,omitempty"`
-	RequestID string            `json:"request_id,omitempty"`
-
-	retryAfter int // seconds, for 429
-}
-
-// requestError is an error the web layer raises itself, with the status it means.
-type requestError struct {
-	status int
-	kind   string // the problem type's last segment
-	detail string
-}
-
-func (e *requestError) Error() string { return e.detail }
-
-func badRequest(format string, args ...any) error {
-	return &requestError{http.StatusBadRequest, "bad-request", fmt.Sprintf(format, args...)}
-}
-
+// Errors the web layer raises itself, with the status they mean.
 var (
-	errTooLarge  = &requestError{http.StatusRequestEntityTooLarge, "too-large", "the request body is larger than the limit"}
-	errReadOnly  = &requestError{http.StatusLocked, "read-only", "this instance is read-only: changes are not possible"}
-	errNoCSRF    = &requestError{http.StatusBadRequest, "csrf", "the CSRF token is missing: send it as X-CSRF-Token or the csrf_token form field"}
-	errBadCSRF   = &requestError{http.StatusForbidden, "csrf", "the CSRF token does not match this session"}
-	errForbidden = &requestError{http.StatusForbidden, "forbidden", "you do not have permission to do this"}
-	errCrossSite = &requestError{http.StatusForbidden, "cross-site", "cross-site requests are refused"}
-	errLoginNeed = &requestError{http.StatusUnauthorized, "unauthenticated", "log in or send an API token"}
+	errReadOnly  = problem.New(http.StatusLocked, "read-only", "this instance is read-only: changes are not possible")
+	errNoCSRF    = problem.New(http.StatusBadRequest, "csrf", "the CSRF token is missing: send it as X-CSRF-Token or the csrf_token form field")
+	errBadCSRF   = problem.New(http.StatusForbidden, "csrf", "the CSRF token does not match this session")
+	errForbidden = problem.New(http.StatusForbidden, "forbidden", "you do not have permission to do this")
+	errCrossSite = problem.New(http.StatusForbidden, "cross-site", "cross-site requests are refused")
+	errLoginNeed = problem.New(http.StatusUnauthorized, "unauthenticated", "log in or send an API token")
 	// errBodiesBusy: as many public request bodies as the instance receives at once are
 	// arriving.
-	errBodiesBusy = &requestError{http.StatusServiceUnavailable, "busy", "too many requests are arriving at once; try again in a moment"}
+	errBodiesBusy = problem.New(http.StatusServiceUnavailable, "busy", "too many requests are arriving at once; try again in a moment")
 )
 
-const problemBase = "https://sproud.chat/problems/"
+// tooLarge returns the 413 error for err if it comes from reading past a body limit.
+func tooLarge(err error) (error, bool) {
+	limit, ok := httpbody.IsTooLarge(err)
+	if !ok {
+		return nil, false
+	}
+	return httpbody.TooLarge(limit), true
+}
 
-// busyRetryAfter is the Retry-After, in seconds, of an answer refused because the
+// busyRetryAfter is the Retry-After of an answer refused because the
 // instance is at its limit of password hashes: one is over in well under a second.
-const busyRetryAfter = 1
+const busyRetryAfter = time.Second
 
 // statusOf is the HTTP status of each code of the domain's errors.
 var statusOf = map[instance.Code]int{
@@ -73,27 +57,27 @@ var statusOf = map[instance.Code]int{
 
 // toProblem maps any error to the status and problem it means; the one place where
 // domain errors become HTTP.
-func toProblem(err error) Problem {
+func toProblem(err error) problem.Problem {
 	var (
-		re *requestError
+		re *problem.Error
 		he *echo.HTTPError
 	)
-	p := Problem{Type: "about:blank"}
+	p := problem.Problem{Type: "about:blank"}
 	if errors.As(err, &re) {
-		p.Status, p.Type, p.Detail = re.status, problemBase+re.kind, re.detail
+		p = re.Problem()
 	} else if ie, ok := instance.AsError(err); ok {
 		p.Status = statusOf[ie.Code]
 		switch {
 		case ie.Code == instance.Invalid && len(ie.Fields) > 0:
-			p.Type, p.Detail, p.Errors = problemBase+"validation", "some fields are invalid", ie.Fields.Messages(nil)
+			p.Type, p.Detail, p.Errors = problem.Base+"validation", "some fields are invalid", ie.Fields.Messages(nil)
 		case ie.Code == instance.Throttled:
-			p.Type, p.Detail = problemBase+"throttled", ie.Error()
-			p.retryAfter = int(ie.RetryAfter.Seconds() + 0.999)
+			p.Type, p.Detail = problem.Base+"throttled", ie.Error()
+			p.RetryAfter = ie.RetryAfter
 		case ie.Code == instance.Busy:
-			p.Type, p.Detail = problemBase+"busy", ie.Error()
-			p.retryAfter = busyRetryAfter
+			p.Type, p.Detail = problem.Base+"busy", ie.Error()
+			p.RetryAfter = busyRetryAfter
 		case ie.Code == instance.TooLarge:
-			p.Type, p.Detail = problemBase+"too-large", err.Error()
+			p.Type, p.Detail = problem.Base+"too-large", err.Error()
 		case ie.Code == instance.NotFound:
 			p.Detail = "no such resource"
 		case p.Status < 500:
@@ -109,11 +93,7 @@ func toProblem(err error) Problem {
 		p.Status = http.StatusInternalServerError
 	}
 	p.Title = http.StatusText(p.Status)
-	if p.Type == problemBase+"busy" {
-		if p.Detail == "" {
-			p.Detail = instance.ErrBusy.Error()
-		}
-	} else if p.Status >= 500 {
+	if p.Type != problem.Base+"busy" && p.Status >= 500 {
 		p.Detail = "something went wrong on our side; the request id helps us find it"
 	}
 	return p
@@ -129,12 +109,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.ErrorContext(c.Request().Context(), "response failed after it started", "error", err.Error(), "request_id", p.RequestID)
 		return
 	}
-	if p.Status >= 500 && p.Type != problemBase+"busy" { // busy is load, not a fault
+	if p.Status >= 500 && p.Type != problem.Base+"busy" { // busy is load, not a fault
 		s.log.ErrorContext(c.Request().Context(), "request failed", "error", err.Error(), "request_id", p.RequestID,
 			"method", c.Request().Method, "path", c.Request().URL.Path)
 	}
-	if p.retryAfter > 0 {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(p.retryAfter))
+	if p.RetryAfter > 0 { // pages too
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int((p.RetryAfter+time.Second-1)/time.Second)))
 	}
 	if isAPI(c) {
 		writeProblem(c, p)
@@ -147,11 +127,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	s.pages.renderError(c, p)
 }
 
-func writeProblem(c echo.Context, p Problem) {
-	b, _ := json.Marshal(p)
-	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
-	c.Response().WriteHeader(p.Status)
-	c.Response().Write(b)
+func writeProblem(c echo.Context, p problem.Problem) {
+	if err := problem.Write(c.Response(), p); err != nil {
+		c.Logger().Error(err) // the client has gone; nothing else to tell
+	}
 }
 
 func isAPI(c echo.Context) bool {

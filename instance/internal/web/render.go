@@ -17,6 +17,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 //go:embed templates/*.html
@@ -146,7 +147,7 @@ func (s *pages) render(c echo.Context, status int, name string, d pageData) erro
 }
 
 // renderError shows an error as a page, in the user's language.
-func (s *pages) renderError(c echo.Context, p Problem) {
+func (s *pages) renderError(c echo.Context, p problem.Problem) {
 	d := s.page(c, "error.title")
 	key := fmt.Sprintf("error.%d", p.Status)
 	if _, ok := messages["en"][key]; ok {

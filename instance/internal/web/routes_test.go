@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 // concretePath fills a route's parameters with objects that exist: the given user, the
@@ -59,7 +60,7 @@ func isLoginRedirect(r response) bool {
 // needsLogin tells whether the response demands authentication (as opposed to, say, a
 // login attempt with wrong credentials).
 func needsLogin(r response) bool {
-	return isLoginRedirect(r) || strings.Contains(r.body, problemBase+"unauthenticated")
+	return isLoginRedirect(r) || strings.Contains(r.body, problem.Base+"unauthenticated")
 }
 
 // TestEveryRouteDeclaresAPermission fails when a route is registered outside the table
@@ -105,7 +106,7 @@ func TestRoleRouteWalk(t *testing.T) {
 			res := send(c, rt, concretePath(h, rt, h.users[role].ID))
 			switch {
 			case rt.Perm == accounts.Public:
-				if needsLogin(res) || res.status == http.StatusForbidden && strings.Contains(res.body, problemBase+"forbidden") {
+				if needsLogin(res) || res.status == http.StatusForbidden && strings.Contains(res.body, problem.Base+"forbidden") {
 					t.Errorf("%s as %s: %d, but the route is public", name, role, res.status)
 				}
 			case role.Can(rt.Perm):
