@@ -5,10 +5,14 @@ SHELL := /bin/bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/sproudstack/sproudchat/instance/internal/app.Version=$(VERSION)
 BIN := $(CURDIR)/bin
-MODULES := platform instance provisioning controlplane
+MODULES := platform instance provisioning controlplane scripts
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Every target builds with the Go release named by go.work's toolchain line (a patch
+# release carrying the standard library's security fixes), which the go command fetches
+# from the module proxy once; the environment can still override it.
+export GOTOOLCHAIN ?= $(shell sed -n 's/^toolchain //p' go.work)
 
-.PHONY: build images run run-instance test test-unit lint bench clean
+.PHONY: build images run run-instance test test-unit lint tidy-check vulncheck bench clean
 
 ## build: static binaries sproudchat and sproudctl into ./bin (CGO off: they run FROM scratch)
 build:
@@ -27,11 +31,13 @@ run: build
 run-instance: build
 	@bash scripts/run-local.sh
 
-## test: every test, against real PostgreSQL (started by scripts/test-services.sh)
+## test: every test, against real PostgreSQL (started by scripts/test-services.sh); prints
+## one line per package, failed tests' output and skipped tests (a failure when CI=true)
 test: build
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	@eval "$$(bash scripts/test-services.sh)" && export SPROUDCHAT_BINARY=$(BIN)/sproudchat SPROUDCTL_BINARY=$(BIN)/sproudctl && \
-	for m in $(MODULES); do (cd $$m && go test -race -count=1 -timeout 20m ./...) || exit 1; done
+	@set -o pipefail; eval "$$(bash scripts/test-services.sh)" && export SPROUDCHAT_BINARY=$(BIN)/sproudchat SPROUDCTL_BINARY=$(BIN)/sproudctl && \
+	{ rc=0; for m in $(MODULES); do (cd $$m && go test -json -race -count=1 -timeout 20m ./...) || rc=1; done; exit $$rc; } | \
+	(cd scripts && go run ./testreport)
 
 ## test-unit: the fast tests only; PostgreSQL tests skip unless CI=true
 test-unit:
@@ -41,6 +47,14 @@ test-unit:
 lint:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	for m in $(MODULES); do (cd $$m && go vet ./... && go run $(STATICCHECK) ./...) || exit 1; done
+
+## tidy-check: every module's go.mod says exactly what its code imports
+tidy-check:
+	@for m in $(MODULES); do (cd $$m && go mod tidy -diff) || { echo "$$m/go.mod is not tidy: run go mod tidy there" >&2; exit 1; }; done
+
+## vulncheck: govulncheck on every module, with the vulnerability database from the module proxy
+vulncheck:
+	bash scripts/vulncheck.sh $(MODULES)
 
 ## bench: benchmarks (not tests); figures go to bench/results/*.json
 bench: build

@@ -27,15 +27,28 @@ func TestValidateListsEveryProblem(t *testing.T) {
 			t.Errorf("the error does not name %s: %v", want, err)
 		}
 	}
-	for _, slug := range []string{"ab", "a-", "UPPER", "a_b", strings.Repeat("a", 64)} {
-		if ValidSlug(slug) {
-			t.Errorf("%q passed as a DNS label", slug)
-		}
-	}
-	for _, slug := range []string{"abc", "a-b", "acme-gmbh-2", strings.Repeat("a", 63)} {
-		if !ValidSlug(slug) {
-			t.Errorf("%q refused as a DNS label", slug)
-		}
+}
+
+func TestValidSlug(t *testing.T) {
+	for _, tc := range []struct {
+		slug string
+		want bool
+	}{
+		{"ab", false},
+		{"a-", false},
+		{"UPPER", false},
+		{"a_b", false},
+		{strings.Repeat("a", 64), false},
+		{"abc", true},
+		{"a-b", true},
+		{"acme-gmbh-2", true},
+		{strings.Repeat("a", 63), true},
+	} {
+		t.Run(tc.slug, func(t *testing.T) {
+			if got := ValidSlug(tc.slug); got != tc.want {
+				t.Errorf("ValidSlug(%q) = %v, want %v (a DNS label: 3 to 63 of a-z, 0-9, '-', not ending in '-')", tc.slug, got, tc.want)
+			}
+		})
 	}
 }
 

@@ -183,9 +183,11 @@ func TestContainerIsHardened(t *testing.T) {
 		"own network only":       len(in.NetworkSettings.Networks) == 1 && in.NetworkSettings.Networks[networkName(spec.Slug)] != nil,
 	}
 	for what, ok := range checks {
-		if !ok {
-			t.Errorf("%s: not so (%+v)", what, hc)
-		}
+		t.Run(what, func(t *testing.T) {
+			if !ok {
+				t.Errorf("not so; the host config: %+v", hc)
+			}
+		})
 	}
 	// The process itself, as the kernel sees it: uid 65532 and no effective capability.
 	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", in.State.Pid)); err == nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestSecretsAreReadOnlyFiles reads the app container back from the engine: its secrets
@@ -49,8 +50,13 @@ func TestSecretsAreReadOnlyFiles(t *testing.T) {
 			bind = &in.Mounts[i]
 		}
 	}
-	if bind == nil || bind.Type != mount.TypeBind || bind.RW || bind.Source != dir || !filepath.IsAbs(bind.Source) {
-		t.Fatalf("secrets mount %+v; want a read-only bind of %s", bind, dir)
+	if bind == nil {
+		t.Fatalf("no mount at %s in %+v", secretsTarget, in.Mounts)
+	}
+	want := container.MountPoint{Type: mount.TypeBind, Source: dir, Destination: secretsTarget, RW: false}
+	got := container.MountPoint{Type: bind.Type, Source: bind.Source, Destination: bind.Destination, RW: bind.RW}
+	if diff := cmp.Diff(want, got); diff != "" || !filepath.IsAbs(bind.Source) {
+		t.Fatalf("secrets mount (-want +got), want a read-only bind of an absolute path:\n%s", diff)
 	}
 	for _, p := range []string{rt.opts.SecretsDir, filepath.Dir(dir)} {
 		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o700 {

@@ -256,7 +256,7 @@ func seed(ctx context.Context, dir string, n int) error {
 		return err
 	}
 	defer db.Close()
-	st := store.New(db, store.Options{})
+	st := store.New(db)
 	now := time.Now().UTC()
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("inseed%05d", i)

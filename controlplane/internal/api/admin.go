@@ -2,25 +2,19 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/controlplane/client"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
-	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
-	"github.com/sproudstack/sproudchat/controlplane/internal/store"
+	"github.com/sproudstack/sproudchat/controlplane/internal/wire"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
 	"github.com/sproudstack/sproudchat/provisioning"
 )
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // translateRuntime maps the runtime's sentinels to the control plane's.
 func translateRuntime(err error) error {
@@ -38,57 +32,28 @@ func pathInt(c echo.Context) (int64, error) {
 	return n, nil
 }
 
-// WireToken turns a stored token into its API form.
-func WireToken(t store.Token) client.Token {
-	return client.Token{ID: t.ID, Name: t.Name, Scopes: t.Scopes, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt}
-}
-
-// ValidateToken checks a token request. Returns a *lifecycle.ValidationError.
-func ValidateToken(in client.CreateToken) error {
-	f := map[string]string{}
-	if n := strings.TrimSpace(in.Name); n == "" || len(n) > 100 {
-		f["name"] = "is required, at most 100 characters"
-	}
-	if len(in.Scopes) == 0 {
-		f["scopes"] = "name at least one of instances:read, instances:write, admin"
-	}
-	for _, sc := range in.Scopes {
-		if !slices.Contains(Scopes, Scope(sc)) {
-			f["scopes"] = fmt.Sprintf("%q is not a scope (instances:read, instances:write, admin)", sc)
-		}
-	}
-	if len(f) > 0 {
-		return &lifecycle.ValidationError{Fields: f}
-	}
-	return nil
-}
-
 func (s *Server) listTokens(c echo.Context) error {
-	ts, err := s.opts.Store.ListTokens(c.Request().Context())
+	ts, err := s.opts.Tokens.List(c.Request().Context())
 	if err != nil {
 		return err
 	}
 	out := client.TokenList{Items: make([]client.Token, len(ts))}
 	for i, t := range ts {
-		out.Items[i] = WireToken(t)
+		out.Items[i] = wire.Token(t)
 	}
 	return c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) createToken(c echo.Context) error {
 	var in client.CreateToken
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	if err := ValidateToken(in); err != nil {
+	t, raw, err := s.opts.Tokens.Create(c.Request().Context(), lifecycle.TokenRequest(in))
+	if err != nil {
 		return err
 	}
-	raw := NewToken()
-	t := store.Token{Name: strings.TrimSpace(in.Name), Hash: HashToken(raw), Scopes: in.Scopes, CreatedAt: s.opts.Clock.Now()}
-	if err := s.opts.Store.CreateToken(c.Request().Context(), &t); err != nil {
-		return err
-	}
-	out := WireToken(t)
+	out := wire.Token(t)
 	out.Token = raw
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusCreated, out)
@@ -99,64 +64,35 @@ func (s *Server) revokeToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Store.RevokeToken(c.Request().Context(), id, s.opts.Clock.Now()); err != nil {
+	if err := s.opts.Tokens.Revoke(c.Request().Context(), id); err != nil {
 		return err
 	}
-	s.tokens.forget()
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (s *Server) wireWebhook(w store.Webhook) (client.Webhook, error) {
-	u, err := s.opts.Box.Open(w.URL)
-	if err != nil {
-		return client.Webhook{}, fmt.Errorf("webhook %d: %w", w.ID, err)
-	}
-	return client.Webhook{ID: w.ID, URL: string(u), Events: w.Events, CreatedAt: w.CreatedAt}, nil
-}
-
 func (s *Server) listWebhooks(c echo.Context) error {
-	hooks, err := s.opts.Store.ListWebhooks(c.Request().Context())
+	hooks, err := s.opts.Webhooks.List(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	out := client.WebhookList{Items: []client.Webhook{}}
-	for _, h := range hooks {
-		w, err := s.wireWebhook(h)
-		if err != nil {
-			return err
-		}
-		out.Items = append(out.Items, w)
+	out := client.WebhookList{Items: make([]client.Webhook, len(hooks))}
+	for i, h := range hooks {
+		out.Items[i] = wire.Webhook(h)
 	}
 	return c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) createWebhook(c echo.Context) error {
 	var in client.CreateWebhook
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	f := map[string]string{}
-	if u, err := url.Parse(in.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(in.URL) > 2000 {
-		f["url"] = "must be an absolute http(s) URL"
-	}
-	if len(in.Events) == 0 {
-		in.Events = lifecycle.EventTypes
-	}
-	for _, e := range in.Events {
-		if !slices.Contains(lifecycle.EventTypes, e) {
-			f["events"] = fmt.Sprintf("%q is not one of %s", e, strings.Join(lifecycle.EventTypes, ", "))
-		}
-	}
-	if len(f) > 0 {
-		return &lifecycle.ValidationError{Fields: f}
-	}
-	sec := "whsec_" + secret.Random(24)
-	w := store.Webhook{URL: s.opts.Box.Seal([]byte(in.URL)), Secret: s.opts.Box.Seal([]byte(sec)), Events: in.Events, CreatedAt: s.opts.Clock.Now()}
-	if err := s.opts.Store.AddWebhook(c.Request().Context(), &w); err != nil {
+	h, err := s.opts.Webhooks.Create(c.Request().Context(), lifecycle.WebhookRequest(in))
+	if err != nil {
 		return err
 	}
-	out, _ := s.wireWebhook(w)
-	out.Secret = sec
+	out := wire.Webhook(h)
+	out.Secret = h.Secret
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusCreated, out)
 }
@@ -166,7 +102,7 @@ func (s *Server) deleteWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Store.DeleteWebhook(c.Request().Context(), id); err != nil {
+	if err := s.opts.Webhooks.Delete(c.Request().Context(), id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -193,14 +129,13 @@ func (s *Server) listDeliveries(c echo.Context) error {
 	if len(f) > 0 {
 		return &lifecycle.ValidationError{Fields: f}
 	}
-	ds, err := s.opts.Store.ListDeliveries(c.Request().Context(), hook, limit)
+	ds, err := s.opts.Webhooks.Deliveries(c.Request().Context(), hook, limit)
 	if err != nil {
 		return err
 	}
 	out := client.DeliveryList{Items: make([]client.Delivery, len(ds))}
 	for i, d := range ds {
-		out.Items[i] = client.Delivery{ID: d.ID, WebhookID: d.WebhookID, EventID: d.EventID, Status: d.Status, Attempts: d.Attempts,
-			LastError: d.LastError, ResponseCode: d.ResponseCode, CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt, NextAttempt: d.NextAttempt}
+		out.Items[i] = wire.Delivery(d)
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -216,7 +151,7 @@ func (s *Server) orphans(ctx context.Context) ([]client.Orphan, error) {
 	out := []client.Orphan{}
 	for _, st := range all {
 		o := client.Orphan{InstanceID: st.ID, Slug: st.Slug, Phase: string(st.Phase), Unowned: st.Unowned}
-		inst, err := s.opts.Service.Get(ctx, st.ID)
+		inst, err := s.opts.Instances.Get(ctx, st.ID)
 		switch {
 		case errors.Is(err, lifecycle.ErrNotFound):
 			o.Reason = "unknown to the control plane"
@@ -249,7 +184,7 @@ func (s *Server) listOrphans(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	seen, err := s.opts.Store.OrphansSeen(ctx, owned(out))
+	seen, err := s.opts.Orphans.OrphansSeen(ctx, owned(out))
 	if err != nil {
 		return err
 	}
@@ -271,7 +206,7 @@ func (s *Server) listOrphans(c echo.Context) error {
 func (s *Server) collectOrphans(c echo.Context) error {
 	ctx := c.Request().Context()
 	var in client.CollectOrphans
-	if err := decodeOptionalJSON(c, &in); err != nil {
+	if err := httpbody.DecodeOptionalJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	out, err := s.orphans(ctx)
@@ -280,7 +215,7 @@ func (s *Server) collectOrphans(c echo.Context) error {
 	}
 	now := s.opts.Clock.Now()
 	ids := owned(out)
-	seen, err := s.opts.Store.SeeOrphans(ctx, ids, now)
+	seen, err := s.opts.Orphans.SeeOrphans(ctx, ids, now)
 	if err != nil {
 		return err
 	}
@@ -305,7 +240,7 @@ func (s *Server) collectOrphans(c echo.Context) error {
 		kept = append(kept, o.InstanceID)
 		s.log.InfoContext(ctx, "orphan's app removed; data kept", "instance_id", o.InstanceID, "reason", o.Reason, "data_removable_at", removable)
 	}
-	if err := s.opts.Store.ForgetOrphans(ctx, kept); err != nil {
+	if err := s.opts.Orphans.ForgetOrphans(ctx, kept); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, client.OrphanList{Items: out})

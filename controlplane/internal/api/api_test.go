@@ -16,47 +16,68 @@ import (
 	"github.com/sproudstack/sproudchat/controlplane/client"
 	"github.com/sproudstack/sproudchat/controlplane/internal/api"
 	"github.com/sproudstack/sproudchat/controlplane/internal/control"
+	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/metrics"
 	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store/storetest"
 	"github.com/sproudstack/sproudchat/platform/clock"
+	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
 	"github.com/sproudstack/sproudchat/provisioning/template"
 )
 
 type harness struct {
-	t      *testing.T
-	url    string
-	store  *store.Store
-	rt     *runtimetest.Fake
-	server *api.Server
-	tokens map[string]string // scope set → secret
+	t       *testing.T
+	url     string
+	store   *store.Store
+	rt      *runtimetest.Fake
+	server  *api.Server
+	tokenUC *control.Tokens
+	tokens  map[string]string // scope set → secret
 }
 
 func newHarness(t *testing.T, d store.Dialect) *harness {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	db := storetest.MustOpen(t, d)
+	rt := runtimetest.NewFake()
+	h := serveAPI(t, db, rt, clk)
+	for name, scopes := range map[string][]string{"admin": {"admin"}, "write": {"instances:read", "instances:write"}, "read": {"instances:read"}} {
+		h.addToken(name, scopes...)
+	}
+	return h
+}
+
+// serveAPI serves the API over db and rt, wired as serve wires it, on an httptest
+// server closed at the test's end.
+func serveAPI(t *testing.T, db *store.DB, rt provisioning.Runtime, clk *clock.Fake) *harness {
 	t.Helper()
 	plans, err := template.LoadDir("../../../templates")
 	if err != nil {
 		t.Fatal(err)
 	}
 	box, _ := secret.New(bytes.Repeat([]byte{1}, 32))
-	clk := clock.NewFake(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
-	st := store.New(storetest.MustOpen(t, d), store.Options{})
-	svc := control.New(st, control.Options{Clock: clk, Box: box, Plans: plans, Version: "test", BaseDomain: "sproud.test"})
-	rt := runtimetest.NewFake()
-	srv := api.New(api.Options{Service: svc, Store: st, Runtime: rt, Box: box, Clock: clk, Metrics: metrics.New(st).Handler(), Version: "test"})
+	st := store.New(db)
+	specs := control.NewSpecs(st, control.SpecOptions{Box: box, Plans: plans, Version: "test", BaseDomain: "sproud.test"})
+	tokens := control.NewTokens(st, clk)
+	srv := api.New(api.Options{Instances: control.New(st, control.Options{Clock: clk, Specs: specs}), Tokens: tokens,
+		Webhooks: control.NewWebhooks(st, box, clk), Orphans: st, Database: db, Runtime: rt, Clock: clk,
+		Metrics: metrics.New(st).Handler(), Version: "test"})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	h := &harness{t: t, url: ts.URL, store: st, rt: rt, server: srv, tokens: map[string]string{}}
-	for name, scopes := range map[string][]string{"admin": {"admin"}, "write": {"instances:read", "instances:write"}, "read": {"instances:read"}} {
-		raw := api.NewToken()
-		if err := st.CreateToken(context.Background(), &store.Token{Name: name, Hash: api.HashToken(raw), Scopes: scopes, CreatedAt: clk.Now()}); err != nil {
-			t.Fatal(err)
-		}
-		h.tokens[name] = raw
+	fake, _ := rt.(*runtimetest.Fake)
+	return &harness{t: t, url: ts.URL, store: st, rt: fake, server: srv, tokenUC: tokens, tokens: map[string]string{}}
+}
+
+// addToken makes a token with scopes, known to the harness by name.
+func (h *harness) addToken(name string, scopes ...string) {
+	h.t.Helper()
+	_, raw, err := h.tokenUC.Create(context.Background(), lifecycle.TokenRequest{Name: name, Scopes: scopes})
+	if err != nil {
+		h.t.Fatal(err)
 	}
-	return h
+	h.tokens[name] = raw
 }
 
 type reply struct {
@@ -101,7 +122,7 @@ func (r reply) problem(t *testing.T) client.Problem {
 const valid = `{"customer_id":"cus_1","slug":"acme","plan":"starter","admin_email":"ada@example.org"}`
 
 func (h *harness) instanceCount() int {
-	items, _, err := h.store.ListInstances(context.Background(), store.InstanceFilter{Limit: 1000})
+	items, _, err := h.store.ListInstances(context.Background(), lifecycle.InstanceFilter{Limit: 1000})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -1,10 +1,8 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -17,15 +15,12 @@ import (
 
 	"github.com/sproudstack/sproudchat/controlplane/client"
 	"github.com/sproudstack/sproudchat/controlplane/internal/api"
-	"github.com/sproudstack/sproudchat/controlplane/internal/control"
-	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store/storetest"
 	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/docker"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
-	"github.com/sproudstack/sproudchat/provisioning/template"
 )
 
 // dockerPlane is one control plane's API over its own store and a Docker runtime of its
@@ -38,26 +33,14 @@ type dockerPlane struct {
 
 func newDockerPlane(t *testing.T, owner string) *dockerPlane {
 	t.Helper()
-	plans, err := template.LoadDir("../../../templates")
-	if err != nil {
-		t.Fatal(err)
-	}
-	box, _ := secret.New(bytes.Repeat([]byte{1}, 32))
 	clk := clock.NewFake(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
-	st := store.New(storetest.MustOpen(t, store.SQLite), store.Options{})
-	svc := control.New(st, control.Options{Clock: clk, Box: box, Plans: plans, Version: "test", BaseDomain: "sproud.test"})
 	rt, err := docker.New(docker.Options{Owner: owner, SecretsDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := api.New(api.Options{Service: svc, Store: st, Runtime: rt, Box: box, Clock: clk, Version: "test"})
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	raw := api.NewToken()
-	if err := st.CreateToken(context.Background(), &store.Token{Name: "admin", Hash: api.HashToken(raw), Scopes: []string{"admin"}, CreatedAt: clk.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	return &dockerPlane{harness: &harness{t: t, url: ts.URL, store: st, server: srv, tokens: map[string]string{"admin": raw}}, rt: rt, clock: clk}
+	h := serveAPI(t, storetest.MustOpen(t, store.SQLite), rt, clk)
+	h.addToken("admin", "admin")
+	return &dockerPlane{harness: h, rt: rt, clock: clk}
 }
 
 // gc calls the gc route and returns the orphans it reports by instance id.

@@ -6,50 +6,93 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/sproudstack/sproudchat/controlplane/internal/control"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
-	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
-	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/provisioning"
+	"github.com/sproudstack/sproudchat/provisioning/template"
 )
 
 // Scope is what a token may do.
-type Scope string
+type Scope = lifecycle.Scope
 
 // The scopes; admin includes the other two. Public routes need no token.
 const (
 	Public Scope = ""
-	Read   Scope = "instances:read"
-	Write  Scope = "instances:write"
-	Admin  Scope = "admin"
+	Read         = lifecycle.ScopeRead
+	Write        = lifecycle.ScopeWrite
+	Admin        = lifecycle.ScopeAdmin
 )
 
-// Scopes lists the scopes a token may carry.
-var Scopes = []Scope{Read, Write, Admin}
+// Instances is the instance use cases (control.Service).
+type Instances interface {
+	// NewInstance returns a *lifecycle.ValidationError.
+	NewInstance(req lifecycle.CreateRequest) (lifecycle.NewInstance, error)
+	// Create returns lifecycle.ErrKeyUsed or lifecycle.ErrConflict.
+	Create(ctx context.Context, n lifecycle.NewInstance, actor string, idem *lifecycle.Idempotent) error
+	// Replay returns lifecycle.ErrNotFound.
+	Replay(ctx context.Context, tokenID int64, key string) (lifecycle.Idempotent, error)
+	Get(ctx context.Context, id string) (lifecycle.Instance, error)
+	List(ctx context.Context, f lifecycle.InstanceFilter) ([]lifecycle.Instance, string, error)
+	Events(ctx context.Context, id string) ([]lifecycle.Event, error)
+	Suspend(ctx context.Context, id, reason, actor string) (lifecycle.Instance, error)
+	Resume(ctx context.Context, id, reason, actor string) (lifecycle.Instance, error)
+	Destroy(ctx context.Context, id, reason, actor string) (lifecycle.Instance, error)
+	Retry(ctx context.Context, id, actor string) (lifecycle.Instance, error)
+	Plans() []template.Plan
+	URL(slug string) string
+}
+
+// Tokens is the API token use cases (control.Tokens).
+type Tokens interface {
+	// Authenticate returns lifecycle.ErrNotFound for an unknown or revoked token.
+	Authenticate(ctx context.Context, raw string) (lifecycle.Token, error)
+	// Create returns the token and its secret, shown once.
+	Create(ctx context.Context, req lifecycle.TokenRequest) (lifecycle.Token, string, error)
+	List(ctx context.Context) ([]lifecycle.Token, error)
+	Revoke(ctx context.Context, id int64) error
+}
+
+// Webhooks is the webhook use cases (control.Webhooks).
+type Webhooks interface {
+	Create(ctx context.Context, req lifecycle.WebhookRequest) (lifecycle.Subscription, error)
+	List(ctx context.Context) ([]lifecycle.Subscription, error)
+	Delete(ctx context.Context, id int64) error
+	Deliveries(ctx context.Context, webhookID int64, limit int) ([]lifecycle.Delivery, error)
+}
+
+// Orphans records when garbage collection first found each orphan (the store).
+type Orphans interface {
+	SeeOrphans(ctx context.Context, ids []string, now time.Time) (map[string]time.Time, error)
+	OrphansSeen(ctx context.Context, ids []string) (map[string]time.Time, error)
+	ForgetOrphans(ctx context.Context, keep []string) error
+}
+
+// Pinger tells whether the database answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
 
 // Options configure the server.
 type Options struct {
-	Service *control.Service
-	Store   *store.Store
-	Runtime provisioning.Runtime
-	Box     *secret.Box
-	Clock   clock.Clock
-	Logger  *slog.Logger
-	Metrics http.Handler
-	Version string
+	Instances Instances
+	Tokens    Tokens
+	Webhooks  Webhooks
+	Orphans   Orphans
+	Database  Pinger
+	Runtime   provisioning.Runtime
+	Clock     clock.Clock
+	Logger    *slog.Logger
+	Metrics   http.Handler
+	Version   string
 	// OrphanDataGrace is how long after the first gc that found an orphan its data (its
 	// volumes) may be removed, and then only when asked (default DefaultOrphanDataGrace).
 	OrphanDataGrace time.Duration
@@ -64,52 +107,6 @@ type Server struct {
 	log    *slog.Logger
 	echo   *echo.Echo
 	routes []Route
-	tokens tokenCache
-}
-
-// tokenCache keeps resolved tokens for a few seconds: each request would otherwise
-// read the token table before its own query. A revocation through this process drops
-// the entry at once; one through another process takes effect within tokenTTL.
-type tokenCache struct {
-	mu      sync.Mutex
-	entries map[string]cachedToken
-}
-
-type cachedToken struct {
-	info     tokenInfo
-	lastUsed *time.Time
-	expires  time.Time
-}
-
-const (
-	tokenTTL       = 5 * time.Second
-	tokenCacheSize = 1024
-)
-
-func (tc *tokenCache) get(hash string, now time.Time) (cachedToken, bool) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	e, ok := tc.entries[hash]
-	if !ok || now.After(e.expires) {
-		return cachedToken{}, false
-	}
-	return e, true
-}
-
-func (tc *tokenCache) put(hash string, e cachedToken) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	if tc.entries == nil || len(tc.entries) >= tokenCacheSize {
-		tc.entries = map[string]cachedToken{}
-	}
-	tc.entries[hash] = e
-}
-
-// forget drops every cached token: called when one is revoked.
-func (tc *tokenCache) forget() {
-	tc.mu.Lock()
-	tc.entries = nil
-	tc.mu.Unlock()
 }
 
 // Route is one entry of the route table.
@@ -155,28 +152,6 @@ func (s *Server) Routes() []Route { return slices.Clone(s.routes) }
 
 const ctxToken = "token"
 
-type tokenInfo struct {
-	id     int64
-	name   string
-	scopes []string
-}
-
-// HashToken is how API tokens are stored: SHA-256 of the secret, which is 256 random bits.
-func HashToken(t string) string {
-	sum := sha256.Sum256([]byte(t))
-	return hex.EncodeToString(sum[:])
-}
-
-// TokenPrefix marks control-plane tokens for secret scanners.
-const TokenPrefix = "spt_"
-
-// NewToken makes a token secret.
-func NewToken() string { return TokenPrefix + secret.Random(32) }
-
-func (t tokenInfo) has(s Scope) bool {
-	return slices.Contains(t.scopes, string(s)) || slices.Contains(t.scopes, string(Admin))
-}
-
 // guard enforces a route's scope: the only place it is checked.
 func (s *Server) guard(rt Route) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -188,11 +163,13 @@ func (s *Server) guard(rt Route) echo.HandlerFunc {
 		if !ok || raw == "" {
 			return errNoToken
 		}
-		info, err := s.resolve(c.Request().Context(), raw)
-		if err != nil {
+		info, err := s.opts.Tokens.Authenticate(c.Request().Context(), raw)
+		if errors.Is(err, lifecycle.ErrNotFound) {
+			return errNoToken
+		} else if err != nil {
 			return err
 		}
-		if !info.has(rt.Scope) {
+		if !info.Has(rt.Scope) {
 			return errScope
 		}
 		c.Set(ctxToken, info)
@@ -200,41 +177,14 @@ func (s *Server) guard(rt Route) echo.HandlerFunc {
 	}
 }
 
-// resolve finds a live token by its secret, through the cache, and records its use at
-// most hourly.
-func (s *Server) resolve(ctx context.Context, raw string) (tokenInfo, error) {
-	hash, now := HashToken(raw), s.opts.Clock.Now()
-	e, ok := s.tokens.get(hash, now)
-	if !ok {
-		t, err := s.opts.Store.FindTokenByHash(ctx, hash)
-		if errors.Is(err, lifecycle.ErrNotFound) {
-			return tokenInfo{}, errNoToken
-		} else if err != nil {
-			return tokenInfo{}, err
-		}
-		e = cachedToken{info: tokenInfo{id: t.ID, name: t.Name, scopes: t.Scopes}, lastUsed: t.LastUsedAt, expires: now.Add(tokenTTL)}
-	}
-	if e.lastUsed == nil || now.Sub(*e.lastUsed) > time.Hour {
-		if err := s.opts.Store.TouchToken(ctx, e.info.id, now); err != nil {
-			return tokenInfo{}, err
-		}
-		e.lastUsed = &now
-		ok = false
-	}
-	if !ok {
-		s.tokens.put(hash, e)
-	}
-	return e.info, nil
-}
+func token(c echo.Context) lifecycle.Token { t, _ := c.Get(ctxToken).(lifecycle.Token); return t }
 
-func token(c echo.Context) tokenInfo { t, _ := c.Get(ctxToken).(tokenInfo); return t }
-
-func actor(c echo.Context) string { return "token:" + token(c).name }
+func actor(c echo.Context) string { return "token:" + token(c).Name }
 
 func (s *Server) healthz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	if err := s.opts.Store.DB().Ping(ctx); err != nil {
+	if err := s.opts.Database.Ping(ctx); err != nil {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database"})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "version": s.opts.Version})

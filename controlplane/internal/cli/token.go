@@ -12,8 +12,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sproudstack/sproudchat/controlplane/client"
-	"github.com/sproudstack/sproudchat/controlplane/internal/api"
+	"github.com/sproudstack/sproudchat/controlplane/internal/control"
+	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
+	"github.com/sproudstack/sproudchat/controlplane/internal/wire"
 )
 
 func newTokenCmd(d *deps) *cobra.Command {
@@ -38,7 +40,8 @@ which is how the first token is made; otherwise the API is asked (admin scope).`
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := client.CreateToken{Name: f.name, Scopes: splitList(f.scopes)}
-			if err := api.ValidateToken(in); err != nil {
+			req := lifecycle.TokenRequest(in)
+			if err := req.Validate(); err != nil {
 				return usagef("%v", err)
 			}
 			var (
@@ -46,7 +49,7 @@ which is how the first token is made; otherwise the API is asked (admin scope).`
 				err error
 			)
 			if f.dataDir != "" || f.databaseURL != "" {
-				out, err = createTokenInStore(cmd.Context(), f, in)
+				out, err = createTokenInStore(cmd.Context(), f, req)
 			} else {
 				var c *client.Client
 				if c, err = d.client(); err != nil {
@@ -73,7 +76,7 @@ which is how the first token is made; otherwise the API is asked (admin scope).`
 	return cmd
 }
 
-func createTokenInStore(ctx context.Context, f *tokenCreateFlags, in client.CreateToken) (client.Token, error) {
+func createTokenInStore(ctx context.Context, f *tokenCreateFlags, req lifecycle.TokenRequest) (client.Token, error) {
 	if f.databaseURL == "" {
 		if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 			return client.Token{}, fmt.Errorf("create data dir: %w", err)
@@ -87,12 +90,11 @@ func createTokenInStore(ctx context.Context, f *tokenCreateFlags, in client.Crea
 	if _, err := db.Migrate(ctx); err != nil {
 		return client.Token{}, err
 	}
-	raw := api.NewToken()
-	t := store.Token{Name: strings.TrimSpace(in.Name), Hash: api.HashToken(raw), Scopes: in.Scopes, CreatedAt: time.Now().UTC()}
-	if err := store.New(db, store.Options{}).CreateToken(ctx, &t); err != nil {
+	t, raw, err := control.NewTokens(store.New(db), nil).Create(ctx, req)
+	if err != nil {
 		return client.Token{}, err
 	}
-	out := api.WireToken(t)
+	out := wire.Token(t)
 	out.Token = raw
 	return out, nil
 }

@@ -1,159 +1,129 @@
 // Package control is the control plane's use cases, between the API and the store: it
-// creates instances (with their secrets and one-time setup link, idempotently), records
-// what billing asks (suspend, resume, destroy, retry), and renders an instance's spec
-// for the reconciler.
+// creates instances (with their secrets and one-time setup link), records what billing
+// asks (suspend, resume, destroy, retry), manages API tokens and webhooks, and renders
+// an instance's spec for the reconciler. It owns every secret operation: sealing and
+// opening instance secrets, webhook URLs and secrets and stored responses, and hashing
+// tokens. It returns domain values; rendering them is the API's.
 package control
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
-	"net"
 	"sort"
-	"strconv"
 	"time"
 
-	"github.com/sproudstack/sproudchat/controlplane/client"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
-	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/platform/clock"
-	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/template"
 )
 
-// ErrKeyReused: an Idempotency-Key came back with another body. It wraps ErrInvalid.
-var ErrKeyReused = fmt.Errorf("%w: this Idempotency-Key was used with a different request body", lifecycle.ErrInvalid)
+// Store is what the instance use cases need of persistence.
+type Store interface {
+	SecretStore
+	// CreateInstance writes inst, ev and idem in one transaction. Returns
+	// lifecycle.ErrKeyUsed when idem's key was used before, lifecycle.ErrConflict when
+	// the slug is taken.
+	CreateInstance(ctx context.Context, inst lifecycle.Instance, sealedSecrets []byte, ev lifecycle.Event, idem *lifecycle.Idempotent) error
+	// FindIdempotent returns lifecycle.ErrNotFound.
+	FindIdempotent(ctx context.Context, tokenID int64, key string) (lifecycle.Idempotent, error)
+	// FindInstance returns lifecycle.ErrNotFound.
+	FindInstance(ctx context.Context, id string) (lifecycle.Instance, error)
+	ListInstances(ctx context.Context, f lifecycle.InstanceFilter) ([]lifecycle.Instance, string, error)
+	ListEvents(ctx context.Context, instanceID string) ([]lifecycle.Event, error)
+	// Change returns lifecycle.ErrNotFound, or change's error.
+	Change(ctx context.Context, id string, change func(*lifecycle.Instance) (lifecycle.Event, error)) (lifecycle.Instance, error)
+}
+
+// Nudger wakes the reconciler after a change (reconcile.Reconciler).
+type Nudger interface{ Nudge() }
 
 // Options configure the service.
 type Options struct {
-	Clock   clock.Clock
-	Box     *secret.Box
-	Plans   map[string]template.Plan
-	Version string // replaces {version} in plan images
-	// BaseDomain, Scheme and PublicPort make instance URLs: scheme://slug.base-domain[:port].
-	BaseDomain string
-	Scheme     string
-	PublicPort string // "" for the scheme's default
-	// Nudge wakes the reconciler after a change.
-	Nudge func()
+	Clock clock.Clock
+	Specs *Specs // required: plans, URLs, the sealer
+	Nudge Nudger // nil: nobody to wake
 }
 
-// Service is the control plane's use cases.
+// Service is the instance use cases.
 type Service struct {
-	store *store.Store
+	store Store
+	specs *Specs
 	opts  Options
 }
 
+type noNudge struct{}
+
+func (noNudge) Nudge() {}
+
 // New returns the service.
-func New(s *store.Store, o Options) *Service {
+func New(s Store, o Options) *Service {
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
 	if o.Nudge == nil {
-		o.Nudge = func() {}
+		o.Nudge = noNudge{}
 	}
-	if o.Scheme == "" {
-		o.Scheme = "http"
-	}
-	return &Service{store: s, opts: o}
+	return &Service{store: s, specs: o.Specs, opts: o}
 }
 
 // URL is the public address of the instance with this slug.
-func (s *Service) URL(slug string) string {
-	host := slug + "." + s.opts.BaseDomain
-	if s.opts.PublicPort != "" {
-		host = net.JoinHostPort(host, s.opts.PublicPort)
-	}
-	return s.opts.Scheme + "://" + host
-}
-
-// Wire turns an instance into its API form.
-func (s *Service) Wire(i lifecycle.Instance) client.Instance {
-	return client.Instance{ID: i.ID, CustomerID: i.CustomerID, Slug: i.Slug, Plan: i.Plan, State: string(i.State),
-		DesiredState: string(i.Desired), URL: s.URL(i.Slug), LastError: i.LastError, CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt,
-		SuspendedAt: i.SuspendedAt, PurgeAfter: i.PurgeAfter, DestroyedAt: i.DestroyedAt}
-}
-
-// instanceSecrets are generated per instance and sealed at rest.
-type instanceSecrets struct {
-	SecretKey  string `json:"secret_key"`
-	SetupToken string `json:"setup_token"`
-}
+func (s *Service) URL(slug string) string { return s.specs.URL(slug) }
 
 // newID returns a sortable id: creation time in milliseconds, then randomness.
 func newID(now time.Time) string { return fmt.Sprintf("in%011x%s", now.UnixMilli(), secret.Random(4)) }
 
-// Create stores a new instance and returns the response to give (status and JSON body,
-// with the setup link). With an idempotency key, a repeated identical request gets the
-// first response again, even when both race; a different body with the same key gets
-// ErrKeyReused. Returns a *lifecycle.ValidationError or lifecycle.ErrConflict (slug
-// taken) otherwise.
-func (s *Service) Create(ctx context.Context, tokenID int64, key string, req lifecycle.CreateRequest, actor string) (int, []byte, error) {
-	raw, _ := json.Marshal(req)
-	sum := sha256.Sum256(raw)
-	reqHash := hex.EncodeToString(sum[:])
-	if key != "" {
-		if status, body, err := s.replay(ctx, tokenID, key, reqHash); !errors.Is(err, lifecycle.ErrNotFound) {
-			return status, body, err
-		}
-	}
+// NewInstance checks req and makes the instance it asks for, with fresh secrets and its
+// setup link, without storing anything: Create stores it. Returns a
+// *lifecycle.ValidationError.
+func (s *Service) NewInstance(req lifecycle.CreateRequest) (lifecycle.NewInstance, error) {
 	if err := req.Validate(s.planNames()); err != nil {
-		return 0, nil, err
+		return lifecycle.NewInstance{}, err
 	}
 	now := s.opts.Clock.Now()
-	sec := instanceSecrets{SecretKey: secret.Random(32), SetupToken: secret.Random(24)}
-	sealed, _ := json.Marshal(sec)
+	sec := lifecycle.Secrets{SecretKey: secret.Random(32), SetupToken: secret.Random(24)}
 	inst := lifecycle.Instance{ID: newID(now), CustomerID: req.CustomerID, Slug: req.Slug, Plan: req.Plan, AdminEmail: req.AdminEmail,
 		AdminName: req.AdminName, State: lifecycle.Provisioning, Desired: lifecycle.WantActive, NextAttempt: now, CreatedAt: now, UpdatedAt: now}
-	out := s.Wire(inst)
-	out.SetupURL = s.URL(inst.Slug) + "/setup?token=" + sec.SetupToken
-	body, _ := json.Marshal(out)
-	var idem *store.Idempotent
-	if key != "" {
-		idem = &store.Idempotent{TokenID: tokenID, Key: key, RequestHash: reqHash, Status: 202,
-			Body: base64.StdEncoding.EncodeToString(s.opts.Box.Seal(body)), CreatedAt: now}
-	}
-	ev := lifecycle.Event{InstanceID: inst.ID, Type: lifecycle.EventCreated, At: now, Actor: actor, ToState: lifecycle.Provisioning}
-	err := s.store.CreateInstance(ctx, inst, s.opts.Box.Seal(sealed), ev, idem)
-	if errors.Is(err, store.ErrIdempotent) {
-		return s.replay(ctx, tokenID, key, reqHash)
-	}
-	if err != nil {
-		return 0, nil, err
-	}
-	s.opts.Nudge()
-	return 202, body, nil
+	return lifecycle.NewInstance{Instance: inst, Secrets: sec, SetupURL: s.URL(inst.Slug) + "/setup?token=" + sec.SetupToken}, nil
 }
 
-// replay returns the stored response for key; lifecycle.ErrNotFound if there is none.
-func (s *Service) replay(ctx context.Context, tokenID int64, key, reqHash string) (int, []byte, error) {
+// Create stores n (from NewInstance) with its sealed secrets, its first event and
+// that event's webhook deliveries, and, when idem is not nil, the response to give again
+// for idem's key, sealed (it carries the setup link), all at once. Returns
+// lifecycle.ErrKeyUsed when idem's key was used before (Replay has its response; the
+// instance is not stored), lifecycle.ErrConflict when the slug is taken.
+func (s *Service) Create(ctx context.Context, n lifecycle.NewInstance, actor string, idem *lifecycle.Idempotent) error {
+	inst := n.Instance
+	ev := lifecycle.Event{InstanceID: inst.ID, Type: lifecycle.EventCreated, At: inst.CreatedAt, Actor: actor, ToState: lifecycle.Provisioning}
+	ev.Payload = s.specs.Payload(ev, inst)
+	if idem != nil {
+		sealed := *idem
+		sealed.Body = s.specs.opts.Box.Seal(idem.Body)
+		idem = &sealed
+	}
+	if err := s.store.CreateInstance(ctx, inst, s.specs.sealSecrets(n.Secrets), ev, idem); err != nil {
+		return err
+	}
+	s.opts.Nudge.Nudge()
+	return nil
+}
+
+// Replay returns the response stored for a token's idempotency key, opened. Returns
+// lifecycle.ErrNotFound if there is none.
+func (s *Service) Replay(ctx context.Context, tokenID int64, key string) (lifecycle.Idempotent, error) {
 	prev, err := s.store.FindIdempotent(ctx, tokenID, key)
 	if err != nil {
-		return 0, nil, err
+		return lifecycle.Idempotent{}, err
 	}
-	if prev.RequestHash != reqHash {
-		return 0, nil, ErrKeyReused
+	if prev.Body, err = s.specs.opts.Box.Open(prev.Body); err != nil {
+		return lifecycle.Idempotent{}, fmt.Errorf("open stored response: %w", err)
 	}
-	sealed, err := base64.StdEncoding.DecodeString(prev.Body)
-	if err != nil {
-		return 0, nil, fmt.Errorf("decode stored response: %w", err)
-	}
-	body, err := s.opts.Box.Open(sealed)
-	if err != nil {
-		return 0, nil, fmt.Errorf("open stored response: %w", err)
-	}
-	return prev.Status, body, nil
+	return prev, nil
 }
 
 func (s *Service) planNames() map[string]bool {
 	out := map[string]bool{}
-	for n := range s.opts.Plans {
+	for n := range s.specs.opts.Plans {
 		out[n] = true
 	}
 	return out
@@ -164,8 +134,8 @@ func (s *Service) Get(ctx context.Context, id string) (lifecycle.Instance, error
 	return s.store.FindInstance(ctx, id)
 }
 
-// List returns a page of instances.
-func (s *Service) List(ctx context.Context, f store.InstanceFilter) ([]lifecycle.Instance, string, error) {
+// List returns a page of instances and the cursor of the next, "" on the last.
+func (s *Service) List(ctx context.Context, f lifecycle.InstanceFilter) ([]lifecycle.Instance, string, error) {
 	return s.store.ListInstances(ctx, f)
 }
 
@@ -178,17 +148,18 @@ func (s *Service) Events(ctx context.Context, id string) ([]lifecycle.Event, err
 }
 
 // Suspend asks for read-only mode. Asking again is a no-op. Returns lifecycle.ErrConflict
-// for an instance being destroyed.
+// for an instance being destroyed or failed, lifecycle.ErrNotFound for an unknown one.
 func (s *Service) Suspend(ctx context.Context, id, reason, actor string) (lifecycle.Instance, error) {
 	return s.want(ctx, id, lifecycle.WantSuspended, reason, actor)
 }
 
 // Resume asks for the writable mode again, while the instance is not being destroyed.
+// Errors as Suspend.
 func (s *Service) Resume(ctx context.Context, id, reason, actor string) (lifecycle.Instance, error) {
 	return s.want(ctx, id, lifecycle.WantActive, reason, actor)
 }
 
-// Destroy asks for the instance to be removed now.
+// Destroy asks for the instance to be removed now. Returns lifecycle.ErrNotFound.
 func (s *Service) Destroy(ctx context.Context, id, reason, actor string) (lifecycle.Instance, error) {
 	return s.want(ctx, id, lifecycle.WantDestroyed, reason, actor)
 }
@@ -213,7 +184,7 @@ func (s *Service) want(ctx context.Context, id string, d lifecycle.Desired, reas
 			Reason: fmt.Sprintf("desired state %s%s", d, suffix(reason)), FromState: i.State, ToState: i.State}, nil
 	})
 	if err == nil {
-		s.opts.Nudge()
+		s.opts.Nudge.Nudge()
 	}
 	return inst, err
 }
@@ -226,7 +197,7 @@ func suffix(reason string) string {
 }
 
 // Retry sends a failed instance back to work. Returns lifecycle.ErrConflict unless it
-// failed.
+// failed, lifecycle.ErrNotFound for an unknown one.
 func (s *Service) Retry(ctx context.Context, id, actor string) (lifecycle.Instance, error) {
 	inst, err := s.store.Change(ctx, id, func(i *lifecycle.Instance) (lifecycle.Event, error) {
 		if i.State != lifecycle.Failed {
@@ -238,73 +209,17 @@ func (s *Service) Retry(ctx context.Context, id, actor string) (lifecycle.Instan
 			FromState: lifecycle.Failed, ToState: lifecycle.Provisioning}, nil
 	})
 	if err == nil {
-		s.opts.Nudge()
+		s.opts.Nudge.Nudge()
 	}
 	return inst, err
 }
 
 // Plans lists the plans by name.
-func (s *Service) Plans() []client.Plan {
-	var out []client.Plan
-	for _, p := range s.opts.Plans {
-		out = append(out, client.Plan{Name: p.Name, DisplayName: p.DisplayName, Database: string(p.Database.Kind),
-			MemoryBytes: p.App.Resources.MemoryBytes, CPUs: math.Round(float64(p.App.Resources.MilliCPUs)) / 1000,
-			AttachmentQuotaBytes: p.App.AttachmentQuotaBytes, ReadOnlyDays: p.Lifecycle.ReadOnlyDays})
+func (s *Service) Plans() []template.Plan {
+	out := make([]template.Plan, 0, len(s.specs.opts.Plans))
+	for _, p := range s.specs.opts.Plans {
+		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
-}
-
-// ReadOnlyDays is how long a suspended instance of plan stays readable (30 by default).
-func (s *Service) ReadOnlyDays(plan string) int {
-	if p, ok := s.opts.Plans[plan]; ok && p.Lifecycle.ReadOnlyDays > 0 {
-		return p.Lifecycle.ReadOnlyDays
-	}
-	return 30
-}
-
-// Spec renders what the runtime must make of inst in mode.
-func (s *Service) Spec(ctx context.Context, inst lifecycle.Instance, mode provisioning.Mode) (provisioning.Spec, error) {
-	plan, ok := s.opts.Plans[inst.Plan]
-	if !ok {
-		return provisioning.Spec{}, fmt.Errorf("%w: instance %s has plan %q, which is no longer loaded", provisioning.ErrInvalid, inst.ID, inst.Plan)
-	}
-	sealed, err := s.store.Secrets(ctx, inst.ID)
-	if err != nil {
-		return provisioning.Spec{}, err
-	}
-	raw, err := s.opts.Box.Open(sealed)
-	if err != nil {
-		return provisioning.Spec{}, fmt.Errorf("secrets of %s: %w", inst.ID, err)
-	}
-	var sec instanceSecrets
-	if err := json.Unmarshal(raw, &sec); err != nil {
-		return provisioning.Spec{}, fmt.Errorf("secrets of %s: %w", inst.ID, err)
-	}
-	var until time.Time
-	if mode == provisioning.ModeReadOnly && inst.PurgeAfter != nil {
-		until = *inst.PurgeAfter
-	}
-	return plan.Render(template.Instance{ID: inst.ID, Slug: inst.Slug, Mode: mode, ReadOnlyUntil: until, BaseURL: s.URL(inst.Slug),
-		Secrets: map[string]string{"SPROUDCHAT_SECRET_KEY": sec.SecretKey, "SPROUDCHAT_SETUP_TOKEN": sec.SetupToken}},
-		template.Options{Version: s.opts.Version})
-}
-
-// Payload renders the webhook body of an event: the event and the instance, without
-// the admin's contact or any secret.
-func (s *Service) Payload(ev lifecycle.Event, inst lifecycle.Instance) []byte {
-	b, _ := json.Marshal(client.WebhookPayload{ID: ev.ID, Type: ev.Type, At: ev.At.Format(time.RFC3339Nano), Reason: ev.Reason, Instance: s.Wire(inst)})
-	return b
-}
-
-// PublicPort extracts the port of an address for instance URLs: "" for 80 and 443.
-func PublicPort(addr string) string {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil || port == "80" || port == "443" {
-		return ""
-	}
-	if _, err := strconv.Atoi(port); err != nil {
-		return ""
-	}
-	return port
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/pires/go-proxyproto"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
-	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 )
 
 // instanceIP is how the instance reads the visitor's address (instance/internal/web:
@@ -45,7 +44,7 @@ func edgeListening(t *testing.T, trusted string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := New(&routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: addressEcho(t, "in1")}}},
+	r := New(&routes{rs: []lifecycle.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: addressEcho(t, "in1")}}},
 		Options{BaseDomain: "sproud.test", TrustedProxies: prefixes})
 	if err := r.Refresh(context.Background()); err != nil {
 		t.Fatal(err)

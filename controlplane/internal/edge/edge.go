@@ -38,14 +38,13 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
-	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/provisioning"
 )
 
 // Routes is where the table comes from.
 type Routes interface {
-	Routes(ctx context.Context) ([]store.Route, error)
+	Routes(ctx context.Context) ([]lifecycle.Route, error)
 }
 
 // Locator tells where an instance's app answers now: the runtime.

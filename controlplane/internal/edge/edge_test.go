@@ -13,18 +13,17 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
-	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 )
 
 type routes struct {
 	mu sync.Mutex
-	rs []store.Route
+	rs []lifecycle.Route
 }
 
-func (r *routes) Routes(context.Context) ([]store.Route, error) {
+func (r *routes) Routes(context.Context) ([]lifecycle.Route, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]store.Route(nil), r.rs...), nil
+	return append([]lifecycle.Route(nil), r.rs...), nil
 }
 
 // upstream is instance id: its /healthz answers the id (none for "", as an app started
@@ -72,7 +71,7 @@ func appHandler(t *testing.T, id string) http.Handler {
 
 func TestRoutesByHostAndState(t *testing.T) {
 	addr := func(id string) string { return strings.TrimPrefix(upstream(t, id).URL, "http://") }
-	src := &routes{rs: []store.Route{
+	src := &routes{rs: []lifecycle.Route{
 		{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: addr("in1")},
 		{Slug: "readonly", ID: "in2", State: lifecycle.Suspended, Upstream: addr("in2")},
 		{Slug: "fresh", ID: "in3", State: lifecycle.Provisioning},
@@ -117,7 +116,7 @@ func TestRoutesByHostAndState(t *testing.T) {
 	}
 	// A state change shows after a refresh, not before.
 	src.mu.Lock()
-	src.rs[2] = store.Route{Slug: "fresh", ID: "in3", State: lifecycle.Active, Upstream: addr("in3")}
+	src.rs[2] = lifecycle.Route{Slug: "fresh", ID: "in3", State: lifecycle.Active, Upstream: addr("in3")}
 	src.mu.Unlock()
 	if code, _, _ := get("fresh.sproud.test", "/"); code != 503 {
 		t.Fatalf("before refresh: %d", code)

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
-	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
@@ -53,7 +52,7 @@ func TestLegacyInstanceIsServedWhereTheRuntimeVouches(t *testing.T) {
 		loc := &locator{where: map[string]string{}}
 		loc.runs("in1", addrOf(leg), "sproudchat-in1-app")
 		var log logBuffer
-		r, get := edgeFor(t, &routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: addrOf(leg)}}},
+		r, get := edgeFor(t, &routes{rs: []lifecycle.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: addrOf(leg)}}},
 			Options{Locator: loc, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 		if code, body := get("acme.sproud.test", "/a"); code != 200 || !strings.Contains(body, "path=/a") {
 			t.Fatalf("first request: %d %s", code, body)
@@ -90,7 +89,7 @@ func TestLegacyInstanceIsServedWhereTheRuntimeVouches(t *testing.T) {
 		leg := upstream(t, "")
 		loc := &locator{where: map[string]string{}}
 		loc.runs("in1", addrOf(leg), "sproudchat-in1-app")
-		_, get := edgeFor(t, &routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: old}}}, Options{Locator: loc})
+		_, get := edgeFor(t, &routes{rs: []lifecycle.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: old}}}, Options{Locator: loc})
 		for _, path := range []string{"/a", "/b"} {
 			if code, body := get("acme.sproud.test", path); code != 200 || !strings.Contains(body, "path="+path) {
 				t.Fatalf("%s: %d %s", path, code, body)
@@ -136,7 +135,7 @@ func TestNoIDImpostorNeverGetsTheRequest(t *testing.T) {
 			bad := impostor(t, true, "")
 			loc := &locator{where: map[string]string{}}
 			tc.runtime(t, loc, bad.addr())
-			_, get := edgeFor(t, &routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: bad.addr()}}},
+			_, get := edgeFor(t, &routes{rs: []lifecycle.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: bad.addr()}}},
 				Options{Locator: loc})
 			code, body := get("acme.sproud.test", "/private/inbox")
 			if code != tc.want || (code == 200 && !strings.Contains(body, "path=/private/inbox")) {
@@ -158,7 +157,7 @@ func TestNoIDImpostorNeverGetsTheRequest(t *testing.T) {
 		loc := &locator{where: map[string]string{}}
 		loc.runs("in1", a, "sproudchat-in1-app")
 		clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-		r, get := edgeFor(t, &routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: a}}},
+		r, get := edgeFor(t, &routes{rs: []lifecycle.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: a}}},
 			Options{Locator: loc, Clock: clk})
 		if code, body := get("acme.sproud.test", "/before"); code != 200 || !strings.Contains(body, "path=/before") {
 			t.Fatalf("before: %d %s", code, body)
@@ -188,7 +187,7 @@ func TestNoIDImpostorNeverGetsTheRequest(t *testing.T) {
 		a := addrOf(leg)
 		loc := &locator{where: map[string]string{}}
 		loc.runs("in1", a, "pid 4242")
-		r, get := edgeFor(t, &routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: a}}},
+		r, get := edgeFor(t, &routes{rs: []lifecycle.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: a}}},
 			Options{Locator: loc, CheckTimeout: 5 * time.Second})
 		if code, body := get("acme.sproud.test", "/before"); code != 200 || !strings.Contains(body, "path=/before") {
 			t.Fatalf("before: %d %s", code, body)
@@ -251,7 +250,7 @@ func TestAnotherIDIsRefusedWhereTheRuntimeVouches(t *testing.T) {
 
 			loc := &locator{where: map[string]string{}}
 			loc.runs("in1", bad.addr(), "sproudchat-in1-app")
-			_, get := edgeFor(t, &routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: bad.addr()}}},
+			_, get := edgeFor(t, &routes{rs: []lifecycle.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: bad.addr()}}},
 				Options{Locator: loc})
 			if code, _ := get("acme.sproud.test", "/private/inbox"); code != http.StatusBadGateway {
 				t.Fatalf("%d, want 502", code)

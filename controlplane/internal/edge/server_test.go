@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
-	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 )
 
 // acmeRouter routes acme.sproud.test to an upstream answering as in1 (see upstream).
@@ -26,7 +25,7 @@ func acmeRouter(t *testing.T, o Options) *Router {
 func routerTo(t *testing.T, upstream string, o Options) *Router {
 	t.Helper()
 	o.BaseDomain = "sproud.test"
-	r := New(&routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: upstream}}}, o)
+	r := New(&routes{rs: []lifecycle.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: upstream}}}, o)
 	if err := r.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
-	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/provisioning"
 )
@@ -183,7 +182,7 @@ func TestWrongInstanceOnThePortNeverGetsTheRequest(t *testing.T) {
 			bad := imp(t)
 			real := upstream(t, "in1")
 			loc := &locator{where: map[string]string{"in1": strings.TrimPrefix(real.URL, "http://")}}
-			_, get := edgeFor(t, &routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: bad.addr()}}},
+			_, get := edgeFor(t, &routes{rs: []lifecycle.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: bad.addr()}}},
 				Options{Locator: loc, CheckTimeout: checkTimeoutForTests})
 			code, body := get("acme.sproud.test", "/private/inbox")
 			if code != 200 || !strings.Contains(body, "path=/private/inbox") {
@@ -214,7 +213,7 @@ func TestUnknownIdentityIsA502AndNothingIsForwarded(t *testing.T) {
 			if loc != nil {
 				o.Locator = loc
 			}
-			_, get := edgeFor(t, &routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: bad.addr()}}}, o)
+			_, get := edgeFor(t, &routes{rs: []lifecycle.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: bad.addr()}}}, o)
 			code, body := get("acme.sproud.test", "/private/inbox")
 			if code != http.StatusBadGateway || !strings.Contains(body, "<h1>") {
 				t.Fatalf("%d %s, want the 502 page", code, body)
@@ -227,7 +226,7 @@ func TestUnknownIdentityIsA502AndNothingIsForwarded(t *testing.T) {
 	t.Run("same wrong place", func(t *testing.T) {
 		bad := impostor(t, true, "in-other")
 		loc := &locator{where: map[string]string{"in1": bad.addr()}}
-		_, get := edgeFor(t, &routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: bad.addr()}}}, Options{Locator: loc})
+		_, get := edgeFor(t, &routes{rs: []lifecycle.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: bad.addr()}}}, Options{Locator: loc})
 		if code, _ := get("acme.sproud.test", "/private/inbox"); code != http.StatusBadGateway {
 			t.Fatalf("%d, want 502", code)
 		}
@@ -243,7 +242,7 @@ func TestUnknownIdentityIsA502AndNothingIsForwarded(t *testing.T) {
 // names a new upstream.
 func TestRestartToANewPortIsFollowed(t *testing.T) {
 	first := upstream(t, "in1")
-	src := &routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: strings.TrimPrefix(first.URL, "http://")}}}
+	src := &routes{rs: []lifecycle.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: strings.TrimPrefix(first.URL, "http://")}}}
 	loc := &locator{where: map[string]string{}}
 	r, get := edgeFor(t, src, Options{Locator: loc})
 	if code, body := get("acme.sproud.test", "/a"); code != 200 || !strings.Contains(body, "path=/a") {
@@ -288,7 +287,7 @@ func TestConcurrentRequestsDuringAMove(t *testing.T) {
 	dead.Close()
 	now := upstream(t, "in1")
 	loc := &locator{where: map[string]string{"in1": strings.TrimPrefix(now.URL, "http://")}}
-	_, get := edgeFor(t, &routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: addr}}}, Options{Locator: loc})
+	_, get := edgeFor(t, &routes{rs: []lifecycle.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: addr}}}, Options{Locator: loc})
 	var wg sync.WaitGroup
 	errs := make(chan string, 20)
 	for range 20 {
@@ -313,7 +312,7 @@ func TestRuntimeIsAskedAtMostOncePerInterval(t *testing.T) {
 	dead.Close()
 	loc := &locator{where: map[string]string{}} // restarting: no port yet
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	_, get := edgeFor(t, &routes{rs: []store.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: addr}}}, Options{Locator: loc, Clock: clk})
+	_, get := edgeFor(t, &routes{rs: []lifecycle.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: addr}}}, Options{Locator: loc, Clock: clk})
 	for range 5 {
 		if code, _ := get("acme.sproud.test", "/x"); code != http.StatusBadGateway {
 			t.Fatalf("%d, want 502 while the instance is down", code)

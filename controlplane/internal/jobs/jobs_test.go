@@ -3,7 +3,6 @@ package jobs_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -38,18 +37,21 @@ func TestPurgeAfterThirtyDays(t *testing.T) {
 		plans, _ := template.LoadDir("../../../templates")
 		box, _ := secret.New(bytes.Repeat([]byte{2}, 32))
 		clk := clock.NewFake(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
-		st := store.New(storetest.MustOpen(t, d), store.Options{})
-		svc := control.New(st, control.Options{Clock: clk, Box: box, Plans: plans, Version: "t", BaseDomain: "sproud.test"})
+		st := store.New(storetest.MustOpen(t, d))
+		specs := control.NewSpecs(st, control.SpecOptions{Box: box, Plans: plans, Version: "t", BaseDomain: "sproud.test"})
+		svc := control.New(st, control.Options{Clock: clk, Specs: specs})
 		rt := runtimetest.NewFake()
-		rec := reconcile.New(st, rt, svc, reconcile.Options{Owner: "w", Clock: clk})
+		rec := reconcile.New(st, rt, specs, reconcile.Options{Owner: "w", Clock: clk})
 		j := jobs.New(st, svc, clk, nil)
 
-		_, body, err := svc.Create(ctx, 1, "", lifecycle.CreateRequest{CustomerID: "c", Slug: "late-payer", Plan: "starter", AdminEmail: "a@example.org"}, "t")
+		n, err := svc.NewInstance(lifecycle.CreateRequest{CustomerID: "c", Slug: "late-payer", Plan: "starter", AdminEmail: "a@example.org"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out struct{ ID string }
-		json.Unmarshal(body, &out)
+		if err := svc.Create(ctx, n, "t", nil); err != nil {
+			t.Fatal(err)
+		}
+		out := n.Instance
 		drain(t, rec)
 		if _, err := svc.Suspend(ctx, out.ID, "unpaid", "billing"); err != nil {
 			t.Fatal(err)

@@ -4,10 +4,8 @@
 package lifecycle
 
 import (
-	"errors"
 	"fmt"
 	"net/mail"
-	"sort"
 	"strings"
 	"time"
 
@@ -68,15 +66,6 @@ const (
 // EventTypes lists the types a webhook may subscribe to.
 var EventTypes = []string{EventCreated, EventActivated, EventSuspended, EventResumed, EventDestroyed, EventFailed}
 
-// Sentinel errors of the control plane.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("conflict")
-	ErrInvalid  = errors.New("invalid input")
-	// ErrLeaseLost: another worker holds the instance now; the caller must stop.
-	ErrLeaseLost = errors.New("lease lost")
-)
-
 // Instance is one customer's instance as the control plane records it.
 type Instance struct {
 	ID           string
@@ -124,6 +113,26 @@ type Event struct {
 	Reason     string
 	FromState  State
 	ToState    State
+	// Payload is the webhook body of the event, made before it is written (the event
+	// id, which the database assigns, is added at delivery). The store queues it, in the
+	// event's transaction, for every webhook subscribed to Type; empty: none.
+	Payload []byte
+}
+
+// InstanceFilter narrows a listing of instances.
+type InstanceFilter struct {
+	CustomerID string
+	State      State
+	After      string // cursor: the last id of the previous page
+	Limit      int
+}
+
+// Route is what the edge router needs of an instance.
+type Route struct {
+	Slug     string
+	ID       string
+	State    State
+	Upstream string
 }
 
 // Reserved slugs: they name our own hosts or invite phishing.
@@ -144,26 +153,6 @@ type CreateRequest struct {
 	AdminEmail string
 	AdminName  string
 }
-
-// ValidationError lists what is wrong with each field. It wraps ErrInvalid.
-type ValidationError struct{ Fields map[string]string }
-
-func (e *ValidationError) Error() string {
-	keys := make([]string, 0, len(e.Fields))
-	for k := range e.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString("invalid input:")
-	for _, k := range keys {
-		fmt.Fprintf(&b, " %s: %s;", k, e.Fields[k])
-	}
-	return strings.TrimSuffix(b.String(), ";")
-}
-
-// Unwrap makes errors.Is(err, ErrInvalid) true.
-func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
 // Validate checks a create request; plans is the set of plan names. Returns a
 // *ValidationError naming every bad field.
@@ -200,10 +189,7 @@ func (r *CreateRequest) Validate(plans map[string]bool) error {
 	if len(r.AdminName) > 100 {
 		f["admin_name"] = "is longer than 100 characters"
 	}
-	if len(f) > 0 {
-		return &ValidationError{Fields: f}
-	}
-	return nil
+	return invalid(f)
 }
 
 // Backoff is how long to wait before attempt n+1 after n failures: 1 s doubling to 5 min.

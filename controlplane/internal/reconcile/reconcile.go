@@ -26,10 +26,11 @@ type Store interface {
 	NextDue(ctx context.Context) (time.Time, bool, error)
 }
 
-// Specs renders an instance's spec.
+// Specs renders an instance's spec, and the webhook payloads of its events.
 type Specs interface {
 	Spec(ctx context.Context, inst lifecycle.Instance, mode provisioning.Mode) (provisioning.Spec, error)
 	ReadOnlyDays(plan string) int
+	Payload(ev lifecycle.Event, inst lifecycle.Instance) []byte
 }
 
 // Options configure the reconciler.
@@ -184,6 +185,15 @@ func (r *Reconciler) renew(ctx context.Context, cancel context.CancelFunc, id st
 	}
 }
 
+// record writes inst and ev, fenced by the lease. An event's webhook payload is made
+// here, before the write, so the store queues its deliveries in the same transaction.
+func (r *Reconciler) record(ctx context.Context, inst lifecycle.Instance, ev lifecycle.Event) error {
+	if ev.Type != "" {
+		ev.Payload = r.specs.Payload(ev, inst)
+	}
+	return r.store.Transition(ctx, inst, r.opts.Owner, ev)
+}
+
 // work takes one step toward the desired state.
 func (r *Reconciler) work(ctx context.Context, inst lifecycle.Instance) error {
 	switch inst.Desired {
@@ -203,7 +213,7 @@ func (r *Reconciler) apply(ctx context.Context, inst lifecycle.Instance, mode pr
 	from := inst.State
 	if from == lifecycle.Active || from == lifecycle.Suspended {
 		inst.State, inst.UpdatedAt = via, start
-		if err := r.store.Transition(ctx, inst, r.opts.Owner, lifecycle.Event{}); err != nil {
+		if err := r.record(ctx, inst, lifecycle.Event{}); err != nil {
 			return err
 		}
 	}
@@ -233,7 +243,7 @@ func (r *Reconciler) apply(ctx context.Context, inst lifecycle.Instance, mode pr
 		}
 	}
 	ev.ToState = inst.State
-	if err := r.store.Transition(ctx, inst, r.opts.Owner, ev); err != nil {
+	if err := r.record(ctx, inst, ev); err != nil {
 		return err
 	}
 	r.log.InfoContext(ctx, "instance converged", "instance_id", inst.ID, "state", string(inst.State), "took_ms", now.Sub(start).Milliseconds())
@@ -246,7 +256,7 @@ func (r *Reconciler) destroy(ctx context.Context, inst lifecycle.Instance) error
 	from := inst.State
 	if inst.State != lifecycle.Destroying {
 		inst.State, inst.UpdatedAt = lifecycle.Destroying, start
-		if err := r.store.Transition(ctx, inst, r.opts.Owner, lifecycle.Event{}); err != nil {
+		if err := r.record(ctx, inst, lifecycle.Event{}); err != nil {
 			return err
 		}
 		r.opts.OnChange(inst, from, 0)
@@ -257,7 +267,7 @@ func (r *Reconciler) destroy(ctx context.Context, inst lifecycle.Instance) error
 	now := r.opts.Clock.Now()
 	inst.State, inst.DestroyedAt, inst.UpdatedAt, inst.Upstream, inst.Attempts, inst.LastError = lifecycle.Destroyed, &now, now, "", 0, ""
 	ev := lifecycle.Event{InstanceID: inst.ID, Type: lifecycle.EventDestroyed, At: now, Actor: "reconciler", FromState: lifecycle.Destroying, ToState: lifecycle.Destroyed}
-	if err := r.store.Transition(ctx, inst, r.opts.Owner, ev); err != nil {
+	if err := r.record(ctx, inst, ev); err != nil {
 		return err
 	}
 	if err := r.store.Tombstone(ctx, inst.ID); err != nil {
@@ -292,5 +302,5 @@ func (r *Reconciler) failAttempt(ctx context.Context, inst lifecycle.Instance, c
 		defer r.opts.OnChange(inst, from, 0)
 	}
 	r.log.WarnContext(ctx, "apply failed", "instance_id", inst.ID, "attempt", inst.Attempts, "error", msg)
-	return r.store.Transition(ctx, inst, r.opts.Owner, ev)
+	return r.record(ctx, inst, ev)
 }

@@ -61,6 +61,7 @@ func (r *recorder) Destroy(ctx context.Context, id string) error {
 
 type env struct {
 	svc   *control.Service
+	specs *control.Specs
 	store *store.Store
 	clock *clock.Fake
 	rt    *recorder
@@ -74,26 +75,26 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	}
 	box, _ := secret.New(make([]byte, 32))
 	clk := clock.NewFake(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
-	st := store.New(db, store.Options{})
-	svc := control.New(st, control.Options{Clock: clk, Box: box, Plans: plans, Version: "test", BaseDomain: "sproud.test", Scheme: "https"})
-	return &env{svc: svc, store: st, clock: clk, rt: newRecorder()}
+	st := store.New(db)
+	specs := control.NewSpecs(st, control.SpecOptions{Box: box, Plans: plans, Version: "test", BaseDomain: "sproud.test", Scheme: "https"})
+	svc := control.New(st, control.Options{Clock: clk, Specs: specs})
+	return &env{svc: svc, specs: specs, store: st, clock: clk, rt: newRecorder()}
 }
 
 func (e *env) reconciler(owner string) *reconcile.Reconciler {
-	return reconcile.New(e.store, e.rt, e.svc, reconcile.Options{Owner: owner, Clock: e.clock, MaxAttempts: 3})
+	return reconcile.New(e.store, e.rt, e.specs, reconcile.Options{Owner: owner, Clock: e.clock, MaxAttempts: 3})
 }
 
 func (e *env) create(t *testing.T, slug string) string {
 	t.Helper()
-	_, body, err := e.svc.Create(context.Background(), 1, "", lifecycle.CreateRequest{CustomerID: "cus_1", Slug: slug, Plan: "starter", AdminEmail: "a@example.org"}, "test")
+	n, err := e.svc.NewInstance(lifecycle.CreateRequest{CustomerID: "cus_1", Slug: slug, Plan: "starter", AdminEmail: "a@example.org"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out struct{ ID string }
-	if err := jsonUnmarshal(body, &out); err != nil {
+	if err := e.svc.Create(context.Background(), n, "test", nil); err != nil {
 		t.Fatal(err)
 	}
-	return out.ID
+	return n.Instance.ID
 }
 
 // drain runs steps until nothing is due.
@@ -234,7 +235,7 @@ func TestTwoReconcilersNeverShareAnInstance(t *testing.T) {
 			ids = append(ids, e.create(t, fmt.Sprintf("race-%02d", i)))
 		}
 		var wg sync.WaitGroup
-		second := reconcile.New(store.New(dbs[1], store.Options{}), e.rt, e.svc, reconcile.Options{Owner: "serve-b", Clock: e.clock})
+		second := reconcile.New(store.New(dbs[1]), e.rt, e.specs, reconcile.Options{Owner: "serve-b", Clock: e.clock})
 		for _, r := range []*reconcile.Reconciler{e.reconciler("serve-a"), second} {
 			wg.Add(1)
 			go func(r *reconcile.Reconciler) {

@@ -9,26 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
-	"github.com/sproudstack/sproudchat/controlplane/internal/api"
-	"github.com/sproudstack/sproudchat/controlplane/internal/connlimit"
-	"github.com/sproudstack/sproudchat/controlplane/internal/control"
-	"github.com/sproudstack/sproudchat/controlplane/internal/edge"
-	"github.com/sproudstack/sproudchat/controlplane/internal/jobs"
-	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
-	"github.com/sproudstack/sproudchat/controlplane/internal/metrics"
-	"github.com/sproudstack/sproudchat/controlplane/internal/reconcile"
 	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
-	"github.com/sproudstack/sproudchat/controlplane/internal/webhook"
 	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/docker"
@@ -63,15 +50,30 @@ type Options struct {
 	Ready func(apiAddr, edgeAddr string)
 	Owner string // reconciler lease owner; default host-pid-random
 	Conns Conns  // connection caps and idle timeout; zero fields: the defaults
+	// Runtime replaces the one Config names (tests: runtimetest.Fake).
+	Runtime provisioning.Runtime
+	// ShutdownTimeout bounds the shutdown: draining the servers and stopping the
+	// workers (default DefaultShutdownTimeout).
+	ShutdownTimeout time.Duration
 }
 
-// Run serves until ctx ends.
+// DefaultShutdownTimeout is how long a shutdown may take: in-flight API requests
+// answer within seconds; the workers stop as soon as they are told.
+const DefaultShutdownTimeout = 20 * time.Second
+
+// Run serves until ctx ends, then shuts down in order: the servers stop accepting and
+// drain their requests, the workers stop, the runtime is closed, and the database is
+// closed last, since every part before uses it. Returns nil after a shutdown asked by
+// ctx, the first part's error otherwise.
 func Run(ctx context.Context, cfg Config, o Options) error {
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
 	if o.Log == nil {
 		o.Log = os.Stdout
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	log := slog.New(slog.NewJSONHandler(o.Log, nil))
 	conns, err := o.Conns.withDefaults()
@@ -81,11 +83,19 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	rt, runtimeName, err := pickRuntime(ctx, cfg, log)
+	db, err := store.Open(ctx, cfg.DatabaseURL, filepath.Join(cfg.DataDir, "sproudctl.db"))
 	if err != nil {
 		return err
 	}
+	defer closeDatabase(db, log)
+	rt, runtimeName := o.Runtime, "injected"
+	if rt == nil {
+		if rt, runtimeName, err = pickRuntime(ctx, cfg, log); err != nil {
+			return err
+		}
+	}
 	log.InfoContext(ctx, "runtime selected", "runtime", runtimeName, "version", cfg.Version)
+	defer closeRuntime(rt, log) // deferred after the database: runs before it closes
 	key := cfg.SecretKey
 	if key == nil {
 		if key, err = secret.LoadOrCreateKey(cfg.DataDir); err != nil {
@@ -100,96 +110,20 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, cfg.DatabaseURL, filepath.Join(cfg.DataDir, "sproudctl.db"))
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	if _, err := db.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-
-	var svc *control.Service
-	st := store.New(db, store.Options{Payload: func(e lifecycle.Event, i lifecycle.Instance) []byte { return svc.Payload(e, i) }})
-	router := edge.New(st, edge.Options{BaseDomain: cfg.BaseDomain, Logger: log, Locator: rt, TrustedProxies: cfg.TrustedProxies,
-		Clock: o.Clock, IdleTimeout: conns.IdleTimeout, MaxConnsPerPeer: conns.PerPeer, MaxConns: conns.Edge})
-	m := metrics.New(st)
-	owner := o.Owner
-	if owner == "" {
-		host, _ := os.Hostname()
-		owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), secret.Random(3))
-	}
-	var rec *reconcile.Reconciler
-	svc = control.New(st, control.Options{Clock: o.Clock, Box: box, Plans: plans, Version: cfg.AppVersion, BaseDomain: cfg.BaseDomain,
-		Scheme: cfg.PublicScheme, PublicPort: control.PublicPort(cfg.EdgeAddr), Nudge: func() { rec.Nudge() }})
-	rec = reconcile.New(st, rt, svc, reconcile.Options{Owner: owner, Clock: o.Clock, Logger: log, LeaseTTL: cfg.LeaseTTL,
-		OnChange: func(inst lifecycle.Instance, from lifecycle.State, took time.Duration) {
-			if err := router.Refresh(context.WithoutCancel(ctx)); err != nil {
-				log.Warn("edge refresh", "error", err.Error())
-			}
-			if took > 0 {
-				m.Transition(from, inst.State, took)
-			}
-		},
-		OnError: func(inst lifecycle.Instance, _ error) { m.Error(inst.Desired) },
-	})
-	if err := router.Refresh(ctx); err != nil {
+	p, err := assemble(ctx, cfg, o, parts{log: log, conns: conns, rt: rt, box: box, plans: plans, db: db})
+	if err != nil {
 		return err
 	}
-	apiSrv := api.New(api.Options{Service: svc, Store: st, Runtime: rt, Box: box, Clock: o.Clock, Logger: log, Metrics: m.Handler(), Version: cfg.Version})
-
-	apiLn, err := net.Listen("tcp", cfg.APIAddr)
-	if err != nil {
-		return fmt.Errorf("listen on --api-addr %s: %w", cfg.APIAddr, err)
-	}
-	edgeLn, err := net.Listen("tcp", cfg.EdgeAddr)
-	if err != nil {
-		apiLn.Close()
-		return fmt.Errorf("listen on --edge-addr %s: %w", cfg.EdgeAddr, err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	servers := []*http.Server{apiServer(apiSrv.Handler(), conns), router.Server()}
-	// The API gets no exempt peers: --trusted-proxies are the edge's.
-	apiLimited := connlimit.New(apiLn, connlimit.Options{Name: "api", PerPeer: conns.PerPeer, Total: conns.API, Logger: log, Clock: o.Clock})
-	errc := make(chan error, 2)
-	for i, ln := range []net.Listener{apiLimited, router.Listener(edgeLn)} {
-		go func(s *http.Server, ln net.Listener) {
-			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}(servers[i], ln)
-	}
-	done := make(chan struct{})
-	go func() { rec.Run(ctx); close(done) }()
-	go router.Run(ctx, 5*time.Second)
-	go webhook.New(st, box, o.Clock, log).Run(ctx)
-	c := cron.New()
-	jobs.New(st, svc, o.Clock, log).Schedule(ctx, c)
-	c.Start()
-	log.InfoContext(ctx, "serving", "api_addr", apiLn.Addr().String(), "edge_addr", edgeLn.Addr().String(), "base_domain", cfg.BaseDomain, "owner", owner,
+	defer p.closeListeners()
+	log.InfoContext(ctx, "serving", "api_addr", p.apiAddr, "edge_addr", p.edgeAddr, "base_domain", cfg.BaseDomain, "owner", p.owner,
 		"edge_max_conns", conns.Edge, "api_max_conns", conns.API, "max_conns_per_peer", conns.PerPeer)
 	if o.Ready != nil {
-		o.Ready(apiLn.Addr().String(), edgeLn.Addr().String())
+		o.Ready(p.apiAddr, p.edgeAddr)
 	}
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errc:
-	}
-	cancel()
-	<-c.Stop().Done()
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer scancel()
-	for _, s := range servers {
-		s.Shutdown(sctx)
-	}
-	<-done
-	if pr, ok := rt.(*process.Runtime); ok {
-		pr.Close() // instances keep running; the next serve adopts them
-	}
-	log.Info("stopped")
-	return runErr
+	return supervise(ctx, log, p.servers, p.workers, o.ShutdownTimeout)
 }
 
 // pickRuntime returns the configured runtime; with none configured, Docker when an

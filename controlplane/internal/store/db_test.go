@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 )
 
@@ -38,7 +39,7 @@ func TestSQLiteFilesArePrivate(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A write, so the WAL and its index exist.
-			if err := store.New(db, store.Options{}).CreateToken(context.Background(), &store.Token{Name: "t", Hash: "h", Scopes: []string{"admin"}, CreatedAt: t0}); err != nil {
+			if err := store.New(db).CreateToken(context.Background(), &lifecycle.Token{Name: "t", Hash: "h", Scopes: []string{"admin"}, CreatedAt: t0}); err != nil {
 				t.Fatal(err)
 			}
 			for _, p := range []string{path, path + "-wal", path + "-shm"} {

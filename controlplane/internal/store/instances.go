@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -12,21 +13,15 @@ import (
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 )
 
-// Store is the control plane's persistence over one database.
+// Store is the control plane's persistence over one database. It implements the
+// interfaces its consumers declare (control.Store, reconcile.Store, edge.Routes, …)
+// with the domain types of lifecycle.
 type Store struct {
-	db   *DB
-	opts Options
-}
-
-// Options configure the store.
-type Options struct {
-	// Payload renders the webhook body of an event; deliveries are queued in the same
-	// transaction as the event (an outbox), so none is lost to a crash.
-	Payload func(lifecycle.Event, lifecycle.Instance) []byte
+	db *DB
 }
 
 // New returns the store of db.
-func New(db *DB, o Options) *Store { return &Store{db: db, opts: o} }
+func New(db *DB) *Store { return &Store{db: db} }
 
 // DB returns the underlying database.
 func (s *Store) DB() *DB { return s.db }
@@ -110,29 +105,18 @@ type idemRow struct {
 
 func (idemRow) TableName() string { return "idempotency_keys" }
 
-// Idempotent is a stored response to a request with an Idempotency-Key.
-type Idempotent struct {
-	TokenID     int64
-	Key         string
-	RequestHash string
-	Status      int
-	Body        string // sealed by the caller: it may carry the setup link
-	CreatedAt   time.Time
-}
-
-// ErrIdempotent: a request with this key was seen before; FindIdempotent returns it.
-var ErrIdempotent = errors.New("idempotency key used before")
-
-// CreateInstance stores a new instance, its first event and, when idem has a key, the
-// response under that key, all in one transaction. Returns ErrIdempotent when the key
-// was used before, lifecycle.ErrConflict when the slug is taken.
-func (s *Store) CreateInstance(ctx context.Context, inst lifecycle.Instance, sealedSecrets []byte, ev lifecycle.Event, idem *Idempotent) error {
+// CreateInstance stores a new instance, its first event (with its webhook deliveries)
+// and, when idem is not nil, the response under its key, all in one transaction.
+// idem.Body is stored as given: the caller seals it. Returns lifecycle.ErrKeyUsed when
+// the key was used before, lifecycle.ErrConflict when the slug is taken.
+func (s *Store) CreateInstance(ctx context.Context, inst lifecycle.Instance, sealedSecrets []byte, ev lifecycle.Event, idem *lifecycle.Idempotent) error {
 	return s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if idem != nil {
-			row := idemRow(*idem)
+			row := idemRow{TokenID: idem.TokenID, Key: idem.Key, RequestHash: idem.RequestHash, Status: idem.Status,
+				Body: base64.StdEncoding.EncodeToString(idem.Body), CreatedAt: inst.CreatedAt}
 			if err := tx.Create(&row).Error; err != nil {
 				if errors.Is(translate(err), lifecycle.ErrConflict) {
-					return ErrIdempotent
+					return lifecycle.ErrKeyUsed
 				}
 				return err
 			}
@@ -146,18 +130,22 @@ func (s *Store) CreateInstance(ctx context.Context, inst lifecycle.Instance, sea
 			}
 			return err
 		}
-		return s.addEvent(tx, ev, inst)
+		return addEvent(tx, ev)
 	})
 }
 
-// FindIdempotent returns the stored response for a key. Returns lifecycle.ErrNotFound.
-func (s *Store) FindIdempotent(ctx context.Context, tokenID int64, key string) (Idempotent, error) {
+// FindIdempotent returns the stored response for a key, its body as it was stored
+// (sealed). Returns lifecycle.ErrNotFound.
+func (s *Store) FindIdempotent(ctx context.Context, tokenID int64, key string) (lifecycle.Idempotent, error) {
 	var r idemRow
 	if err := s.db.gorm.WithContext(ctx).Where("token_id = ? AND key = ?", tokenID, key).Take(&r).Error; err != nil {
-		return Idempotent{}, translate(err)
+		return lifecycle.Idempotent{}, translate(err)
 	}
-	r.CreatedAt = r.CreatedAt.UTC()
-	return Idempotent(r), nil
+	body, err := base64.StdEncoding.DecodeString(r.Body)
+	if err != nil {
+		return lifecycle.Idempotent{}, fmt.Errorf("decode stored response: %w", err)
+	}
+	return lifecycle.Idempotent{TokenID: r.TokenID, Key: r.Key, RequestHash: r.RequestHash, Status: r.Status, Body: body}, nil
 }
 
 // DeleteIdempotentBefore forgets stored responses older than t.
@@ -184,17 +172,9 @@ func (s *Store) Secrets(ctx context.Context, id string) ([]byte, error) {
 	return r.Secrets, nil
 }
 
-// InstanceFilter narrows ListInstances.
-type InstanceFilter struct {
-	CustomerID string
-	State      lifecycle.State
-	After      string // cursor: the last id of the previous page
-	Limit      int
-}
-
 // ListInstances returns instances in id (creation) order, and the cursor of the next
 // page, "" on the last.
-func (s *Store) ListInstances(ctx context.Context, f InstanceFilter) ([]lifecycle.Instance, string, error) {
+func (s *Store) ListInstances(ctx context.Context, f lifecycle.InstanceFilter) ([]lifecycle.Instance, string, error) {
 	q := s.db.gorm.WithContext(ctx).Order("id").Limit(f.Limit + 1)
 	if f.CustomerID != "" {
 		q = q.Where("customer_id = ?", f.CustomerID)
@@ -247,7 +227,7 @@ func (s *Store) Change(ctx context.Context, id string, change func(*lifecycle.In
 		if ev.Type == "" {
 			return nil
 		}
-		return s.addEvent(tx, ev, inst)
+		return addEvent(tx, ev)
 	})
 	return out, err
 }
@@ -325,7 +305,7 @@ func (s *Store) Transition(ctx context.Context, inst lifecycle.Instance, owner s
 		if ev.Type == "" {
 			return nil
 		}
-		return s.addEvent(tx, ev, inst)
+		return addEvent(tx, ev)
 	})
 }
 
@@ -336,14 +316,14 @@ func (s *Store) Tombstone(ctx context.Context, id string) error {
 		Updates(map[string]any{"admin_email": "", "admin_name": "", "secrets": nil, "upstream": "", "suspend_reason": ""}).Error
 }
 
-func (s *Store) addEvent(tx *gorm.DB, ev lifecycle.Event, inst lifecycle.Instance) error {
+func addEvent(tx *gorm.DB, ev lifecycle.Event) error {
 	row := eventRow{InstanceID: ev.InstanceID, Type: ev.Type, At: ev.At, Actor: ev.Actor, Reason: ev.Reason,
 		FromState: string(ev.FromState), ToState: string(ev.ToState)}
 	if err := tx.Create(&row).Error; err != nil {
 		return fmt.Errorf("insert event: %w", err)
 	}
 	ev.ID = row.ID
-	return s.queueDeliveries(tx, ev, inst)
+	return queueDeliveries(tx, ev)
 }
 
 // ListEvents returns an instance's events in order.
@@ -381,24 +361,16 @@ func (s *Store) DuePurges(ctx context.Context, now time.Time) ([]lifecycle.Insta
 	return out, nil
 }
 
-// Route is what the edge router needs of an instance.
-type Route struct {
-	Slug     string
-	ID       string
-	State    lifecycle.State
-	Upstream string
-}
-
 // Routes returns the routing entry of every instance, tombstones included (the edge
 // answers 410 for them) unless a live instance holds the slug again.
-func (s *Store) Routes(ctx context.Context) ([]Route, error) {
+func (s *Store) Routes(ctx context.Context) ([]lifecycle.Route, error) {
 	var rows []instanceRow
 	if err := s.db.gorm.WithContext(ctx).Select("id, slug, state, upstream").Order("id").Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	out := make([]Route, len(rows))
+	out := make([]lifecycle.Route, len(rows))
 	for i, r := range rows {
-		out[i] = Route{Slug: r.Slug, ID: r.ID, State: lifecycle.State(r.State), Upstream: r.Upstream}
+		out[i] = lifecycle.Route{Slug: r.Slug, ID: r.ID, State: lifecycle.State(r.State), Upstream: r.Upstream}
 	}
 	return out, nil
 }

@@ -13,7 +13,7 @@ import (
 // counts from the first time gc found it, however often it is found again.
 func TestOrphansKeepTheirFirstSighting(t *testing.T) {
 	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
-		s := store.New(storetest.MustOpen(t, d), store.Options{})
+		s := store.New(storetest.MustOpen(t, d))
 		ctx := context.Background()
 		t1 := t0.Add(time.Hour)
 		if got, err := s.SeeOrphans(ctx, []string{"in-a", "in-b"}, t0); err != nil || !sameTimes(got, map[string]time.Time{"in-a": t0, "in-b": t0}) {

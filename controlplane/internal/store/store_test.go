@@ -41,7 +41,7 @@ func TestMigrateEmptyToLatest(t *testing.T) {
 func TestSlugIsUniqueAmongLiveInstances(t *testing.T) {
 	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		s := store.New(storetest.MustOpen(t, d), store.Options{})
+		s := store.New(storetest.MustOpen(t, d))
 		if err := s.CreateInstance(ctx, newInstance("in1", "acme"), nil, created("in1"), nil); err != nil {
 			t.Fatal(err)
 		}
@@ -67,23 +67,23 @@ func TestSlugIsUniqueAmongLiveInstances(t *testing.T) {
 func TestIdempotencyRecordIsWrittenWithTheInstance(t *testing.T) {
 	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		s := store.New(storetest.MustOpen(t, d), store.Options{})
-		idem := &store.Idempotent{TokenID: 1, Key: "k1", RequestHash: "h", Status: 202, Body: "sealed", CreatedAt: t0}
+		s := store.New(storetest.MustOpen(t, d))
+		idem := &lifecycle.Idempotent{TokenID: 1, Key: "k1", RequestHash: "h", Status: 202, Body: []byte("sealed")}
 		if err := s.CreateInstance(ctx, newInstance("in1", "acme"), nil, created("in1"), idem); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CreateInstance(ctx, newInstance("in2", "other"), nil, created("in2"), idem); !errors.Is(err, store.ErrIdempotent) {
-			t.Fatalf("reused key: %v, want ErrIdempotent", err)
+		if err := s.CreateInstance(ctx, newInstance("in2", "other"), nil, created("in2"), idem); !errors.Is(err, lifecycle.ErrKeyUsed) {
+			t.Fatalf("reused key: %v, want ErrKeyUsed", err)
 		}
 		got, err := s.FindIdempotent(ctx, 1, "k1")
-		if err != nil || got.Body != "sealed" || got.Status != 202 {
+		if err != nil || string(got.Body) != "sealed" || got.Status != 202 {
 			t.Fatalf("stored response %+v, %v", got, err)
 		}
 		if _, err := s.FindInstance(ctx, "in2"); !errors.Is(err, lifecycle.ErrNotFound) {
 			t.Fatal("an instance was created under a used key")
 		}
 		// A failed create (slug taken) stores no response under its key.
-		idem2 := &store.Idempotent{TokenID: 1, Key: "k2", RequestHash: "h2", Status: 202, Body: "x", CreatedAt: t0}
+		idem2 := &lifecycle.Idempotent{TokenID: 1, Key: "k2", RequestHash: "h2", Status: 202, Body: []byte("x")}
 		if err := s.CreateInstance(ctx, newInstance("in3", "acme"), nil, created("in3"), idem2); !errors.Is(err, lifecycle.ErrConflict) {
 			t.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func TestIdempotencyRecordIsWrittenWithTheInstance(t *testing.T) {
 func TestClaimGrantsOneLeaseAtATime(t *testing.T) {
 	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		s := store.New(storetest.MustOpen(t, d), store.Options{})
+		s := store.New(storetest.MustOpen(t, d))
 		for i := 0; i < 5; i++ {
 			id := fmt.Sprintf("in%d", i)
 			if err := s.CreateInstance(ctx, newInstance(id, fmt.Sprintf("slug-%d", i)), nil, created(id), nil); err != nil {
@@ -154,7 +154,7 @@ func TestClaimGrantsOneLeaseAtATime(t *testing.T) {
 func TestRetentionKeepsTombstones(t *testing.T) {
 	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		s := store.New(storetest.MustOpen(t, d), store.Options{})
+		s := store.New(storetest.MustOpen(t, d))
 		s.CreateInstance(ctx, newInstance("in1", "acme"), []byte("sealed"), created("in1"), nil)
 		if err := s.Tombstone(ctx, "in1"); err != nil {
 			t.Fatal(err)

@@ -8,17 +8,6 @@ import (
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 )
 
-// Token is an API token; only the SHA-256 of its secret is stored.
-type Token struct {
-	ID         int64
-	Name       string
-	Hash       string
-	Scopes     []string
-	CreatedAt  time.Time
-	LastUsedAt *time.Time
-	RevokedAt  *time.Time
-}
-
 type tokenRow struct {
 	ID         int64 `gorm:"primaryKey"`
 	Name       string
@@ -31,13 +20,13 @@ type tokenRow struct {
 
 func (tokenRow) TableName() string { return "api_tokens" }
 
-func (r tokenRow) domain() Token {
-	return Token{ID: r.ID, Name: r.Name, Hash: r.Hash, Scopes: strings.Split(r.Scopes, ","), CreatedAt: r.CreatedAt.UTC(),
+func (r tokenRow) domain() lifecycle.Token {
+	return lifecycle.Token{ID: r.ID, Name: r.Name, Hash: r.Hash, Scopes: strings.Split(r.Scopes, ","), CreatedAt: r.CreatedAt.UTC(),
 		LastUsedAt: utc(r.LastUsedAt), RevokedAt: utc(r.RevokedAt)}
 }
 
 // CreateToken stores t and sets its ID.
-func (s *Store) CreateToken(ctx context.Context, t *Token) error {
+func (s *Store) CreateToken(ctx context.Context, t *lifecycle.Token) error {
 	row := tokenRow{Name: t.Name, Hash: t.Hash, Scopes: strings.Join(t.Scopes, ","), CreatedAt: t.CreatedAt}
 	if err := s.db.gorm.WithContext(ctx).Create(&row).Error; err != nil {
 		return translate(err)
@@ -47,10 +36,10 @@ func (s *Store) CreateToken(ctx context.Context, t *Token) error {
 }
 
 // FindTokenByHash returns a live (not revoked) token. Returns lifecycle.ErrNotFound.
-func (s *Store) FindTokenByHash(ctx context.Context, hash string) (Token, error) {
+func (s *Store) FindTokenByHash(ctx context.Context, hash string) (lifecycle.Token, error) {
 	var r tokenRow
 	if err := s.db.gorm.WithContext(ctx).Where("hash = ? AND revoked_at IS NULL", hash).Take(&r).Error; err != nil {
-		return Token{}, translate(err)
+		return lifecycle.Token{}, translate(err)
 	}
 	return r.domain(), nil
 }
@@ -61,12 +50,12 @@ func (s *Store) TouchToken(ctx context.Context, id int64, at time.Time) error {
 }
 
 // ListTokens returns every token, revoked ones too.
-func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
+func (s *Store) ListTokens(ctx context.Context) ([]lifecycle.Token, error) {
 	var rows []tokenRow
 	if err := s.db.gorm.WithContext(ctx).Order("id").Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	out := make([]Token, len(rows))
+	out := make([]lifecycle.Token, len(rows))
 	for i, r := range rows {
 		out[i] = r.domain()
 	}

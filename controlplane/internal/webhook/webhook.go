@@ -17,16 +17,22 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
-	"github.com/sproudstack/sproudchat/controlplane/internal/store"
+	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
+	"github.com/sproudstack/sproudchat/controlplane/internal/wire"
 	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
 // Store is what the deliverer needs of persistence.
 type Store interface {
-	ClaimDeliveries(ctx context.Context, now time.Time, hold time.Duration, limit int) ([]store.Delivery, error)
-	SaveDelivery(ctx context.Context, d store.Delivery) error
-	FindWebhook(ctx context.Context, id int64) (store.Webhook, error)
+	// ClaimDeliveries takes up to limit due pending deliveries and holds them for hold.
+	ClaimDeliveries(ctx context.Context, now time.Time, hold time.Duration, limit int) ([]lifecycle.Delivery, error)
+	SaveDelivery(ctx context.Context, d lifecycle.Delivery) error
+}
+
+// Targets opens a webhook's URL and secret (the control service: it owns every secret).
+type Targets interface {
+	// Target returns lifecycle.ErrNotFound for a webhook deleted meanwhile.
+	Target(ctx context.Context, id int64) (lifecycle.Subscription, error)
 }
 
 // MaxAttempts before a delivery is marked failed.
@@ -47,26 +53,29 @@ func Backoff(n int) time.Duration {
 
 // Deliverer sends due deliveries.
 type Deliverer struct {
-	store Store
-	box   *secret.Box
-	clock clock.Clock
-	http  *http.Client
-	log   *slog.Logger
+	store   Store
+	targets Targets
+	clock   clock.Clock
+	http    *http.Client
+	log     *slog.Logger
 }
 
 // New returns a deliverer.
-func New(s Store, box *secret.Box, c clock.Clock, log *slog.Logger) *Deliverer {
+func New(s Store, targets Targets, c clock.Clock, log *slog.Logger) *Deliverer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Deliverer{store: s, box: box, clock: c, log: log,
-		http: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &Deliverer{store: s, targets: targets, clock: c, log: log,
+		// Its own pool, closed when Run returns: no connection outlives the deliverer.
+		http: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-// Run delivers every second until ctx ends.
+// Run delivers every second until ctx ends. An attempt under way when ctx ends is cut
+// short and not counted: its delivery is due again at once, for the next start.
 func (d *Deliverer) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	defer d.http.CloseIdleConnections()
 	for {
 		if _, err := d.Deliver(ctx); err != nil && ctx.Err() == nil {
 			d.log.ErrorContext(ctx, "deliver webhooks", "error", err.Error())
@@ -91,16 +100,23 @@ func (d *Deliverer) Deliver(ctx context.Context) (int, error) {
 	return len(due), nil
 }
 
-func (d *Deliverer) attempt(ctx context.Context, del store.Delivery) {
+func (d *Deliverer) attempt(ctx context.Context, del lifecycle.Delivery) {
+	prev := del
 	del.Attempts++
 	code, err := d.send(ctx, del)
 	now := d.clock.Now()
 	del.ResponseCode = code
 	switch {
+	case ctx.Err() != nil:
+		// Shutting down: the subscriber is not to blame. The database is still open
+		// (serve closes it after the workers), so the delivery is handed back.
+		del = prev
+		del.NextAttempt = now
+		ctx = context.WithoutCancel(ctx)
 	case err == nil:
-		del.Status, del.DeliveredAt, del.LastError = store.DeliveryDelivered, &now, ""
+		del.Status, del.DeliveredAt, del.LastError = lifecycle.DeliveryDelivered, &now, ""
 	case del.Attempts >= MaxAttempts:
-		del.Status, del.LastError = store.DeliveryFailed, err.Error()
+		del.Status, del.LastError = lifecycle.DeliveryFailed, err.Error()
 	default:
 		del.LastError, del.NextAttempt = err.Error(), now.Add(Backoff(del.Attempts))
 	}
@@ -109,23 +125,18 @@ func (d *Deliverer) attempt(ctx context.Context, del store.Delivery) {
 	}
 }
 
-func (d *Deliverer) send(ctx context.Context, del store.Delivery) (int, error) {
-	hook, err := d.store.FindWebhook(ctx, del.WebhookID)
+func (d *Deliverer) send(ctx context.Context, del lifecycle.Delivery) (int, error) {
+	hook, err := d.targets.Target(ctx, del.WebhookID)
 	if err != nil {
 		return 0, fmt.Errorf("webhook %d: %w", del.WebhookID, err)
 	}
-	url, err := d.box.Open(hook.URL)
+	body, err := wire.WithEventID(del.Payload, del.EventID)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("payload of delivery %d: %w", del.ID, err)
 	}
-	sec, err := d.box.Open(hook.Secret)
-	if err != nil {
-		return 0, err
-	}
-	body := []byte(del.Payload)
 	var head struct{ Type string }
 	json.Unmarshal(body, &head)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, string(url), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -133,7 +144,7 @@ func (d *Deliverer) send(ctx context.Context, del store.Delivery) (int, error) {
 	req.Header.Set("User-Agent", "sproudctl-webhooks/1")
 	req.Header.Set("Sproud-Delivery", strconv.FormatInt(del.ID, 10))
 	req.Header.Set("Sproud-Event", head.Type)
-	req.Header.Set("Sproud-Signature", Sign(string(sec), d.clock.Now().Unix(), body))
+	req.Header.Set("Sproud-Signature", Sign(hook.Secret, d.clock.Now().Unix(), body))
 	res, err := d.http.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("post: %w", err) // the URL is secret: not in the message

@@ -58,18 +58,22 @@ func TestDeliveriesAreSignedAndRetried(t *testing.T) {
 	plans, _ := template.LoadDir("../../../templates")
 	box, _ := secret.New(bytes.Repeat([]byte{3}, 32))
 	clk := clock.NewFake(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
-	var svc *control.Service
-	st := store.New(storetest.MustOpen(t, store.SQLite), store.Options{Payload: func(e lifecycle.Event, i lifecycle.Instance) []byte { return svc.Payload(e, i) }})
-	svc = control.New(st, control.Options{Clock: clk, Box: box, Plans: plans, Version: "t", BaseDomain: "sproud.test"})
-	const sec = "whsec_test"
-	hook := store.Webhook{URL: box.Seal([]byte(rcv.URL + "/billing/hooks")), Secret: box.Seal([]byte(sec)), Events: []string{lifecycle.EventCreated}, CreatedAt: clk.Now()}
-	if err := st.AddWebhook(ctx, &hook); err != nil {
+	st := store.New(storetest.MustOpen(t, store.SQLite))
+	svc := control.New(st, control.Options{Clock: clk, Specs: control.NewSpecs(st, control.SpecOptions{Box: box, Plans: plans, Version: "t", BaseDomain: "sproud.test"})})
+	hooks := control.NewWebhooks(st, box, clk)
+	sub, err := hooks.Create(ctx, lifecycle.WebhookRequest{URL: rcv.URL + "/billing/hooks", Events: []string{lifecycle.EventCreated}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := svc.Create(ctx, 1, "", lifecycle.CreateRequest{CustomerID: "cus_9", Slug: "hooked", Plan: "starter", AdminEmail: "a@example.org"}, "t"); err != nil {
+	sec := sub.Secret
+	n, err := svc.NewInstance(lifecycle.CreateRequest{CustomerID: "cus_9", Slug: "hooked", Plan: "starter", AdminEmail: "a@example.org"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	d := webhook.New(st, box, clk, nil)
+	if err := svc.Create(ctx, n, "t", nil); err != nil {
+		t.Fatal(err)
+	}
+	d := webhook.New(st, hooks, clk, nil)
 	if n, err := d.Deliver(ctx); err != nil || n != 1 {
 		t.Fatalf("first attempt: %d, %v", n, err)
 	}
@@ -81,7 +85,7 @@ func TestDeliveriesAreSignedAndRetried(t *testing.T) {
 		t.Fatalf("second attempt: %d, %v", n, err)
 	}
 	ds, _ := st.ListDeliveries(ctx, 0, 10)
-	if len(ds) != 1 || ds[0].Status != store.DeliveryDelivered || ds[0].Attempts != 2 || ds[0].ResponseCode != 204 {
+	if len(ds) != 1 || ds[0].Status != lifecycle.DeliveryDelivered || ds[0].Attempts != 2 || ds[0].ResponseCode != 204 {
 		t.Fatalf("delivery %+v", ds)
 	}
 	mu.Lock()
@@ -101,6 +105,9 @@ func TestDeliveriesAreSignedAndRetried(t *testing.T) {
 	}
 	if err := json.Unmarshal(last.body, &p); err != nil || p.Type != lifecycle.EventCreated || p.Instance.Slug != "hooked" || p.Instance.CustomerID != "cus_9" {
 		t.Fatalf("payload %s", last.body)
+	}
+	if p.ID == 0 || p.ID != ds[0].EventID {
+		t.Fatalf("payload id %d, want the event's id %d", p.ID, ds[0].EventID)
 	}
 	if strings.Contains(string(last.body), "a@example.org") || strings.Contains(string(last.body), "setup") {
 		t.Fatal("the payload carries the admin's e-mail or the setup link")
@@ -123,19 +130,21 @@ func TestDeliveryGivesUpAfterTheLimit(t *testing.T) {
 	ctx := context.Background()
 	box, _ := secret.New(bytes.Repeat([]byte{3}, 32))
 	clk := clock.NewFake(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
-	st := store.New(storetest.MustOpen(t, store.SQLite), store.Options{Payload: func(lifecycle.Event, lifecycle.Instance) []byte { return []byte(`{"type":"instance.created"}`) }})
-	hook := store.Webhook{URL: box.Seal([]byte(rcv.URL)), Secret: box.Seal([]byte("s")), Events: lifecycle.EventTypes, CreatedAt: clk.Now()}
-	st.AddWebhook(ctx, &hook)
+	st := store.New(storetest.MustOpen(t, store.SQLite))
+	hooks := control.NewWebhooks(st, box, clk)
+	if _, err := hooks.Create(ctx, lifecycle.WebhookRequest{URL: rcv.URL}); err != nil {
+		t.Fatal(err)
+	}
 	st.CreateInstance(ctx, lifecycle.Instance{ID: "in1", CustomerID: "c", Slug: "x-y-z", Plan: "starter", State: lifecycle.Provisioning,
 		Desired: lifecycle.WantActive, NextAttempt: clk.Now(), CreatedAt: clk.Now(), UpdatedAt: clk.Now()}, nil,
-		lifecycle.Event{InstanceID: "in1", Type: lifecycle.EventCreated, At: clk.Now()}, nil)
-	d := webhook.New(st, box, clk, nil)
+		lifecycle.Event{InstanceID: "in1", Type: lifecycle.EventCreated, At: clk.Now(), Payload: []byte(`{"type":"instance.created"}`)}, nil)
+	d := webhook.New(st, hooks, clk, nil)
 	for i := 0; i < webhook.MaxAttempts; i++ {
 		d.Deliver(ctx)
 		clk.Advance(time.Hour)
 	}
 	ds, _ := st.ListDeliveries(ctx, 0, 10)
-	if len(ds) != 1 || ds[0].Status != store.DeliveryFailed || ds[0].Attempts != webhook.MaxAttempts || ds[0].ResponseCode != 500 {
+	if len(ds) != 1 || ds[0].Status != lifecycle.DeliveryFailed || ds[0].Attempts != webhook.MaxAttempts || ds[0].ResponseCode != 500 {
 		t.Fatalf("delivery %+v", ds)
 	}
 	if strings.Contains(ds[0].LastError, rcv.URL) {
