@@ -11,35 +11,16 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance"
-	"github.com/sproudstack/sproudchat/platform/httpbody"
+	"github.com/sproudstack/sproudchat/instance/internal/web/guard"
 	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
-// Errors the web layer raises itself, with the status they mean.
-var (
-	errReadOnly  = problem.New(http.StatusLocked, "read-only", "this instance is read-only: changes are not possible")
-	errNoCSRF    = problem.New(http.StatusBadRequest, "csrf", "the CSRF token is missing: send it as X-CSRF-Token or the csrf_token form field")
-	errBadCSRF   = problem.New(http.StatusForbidden, "csrf", "the CSRF token does not match this session")
-	errForbidden = problem.New(http.StatusForbidden, "forbidden", "you do not have permission to do this")
-	errCrossSite = problem.New(http.StatusForbidden, "cross-site", "cross-site requests are refused")
-	errLoginNeed = problem.New(http.StatusUnauthorized, "unauthenticated", "log in or send an API token")
-	// errBodiesBusy: as many public request bodies as the instance receives at once are
-	// arriving.
-	errBodiesBusy = problem.New(http.StatusServiceUnavailable, "busy", "too many requests are arriving at once; try again in a moment")
-)
+// errForbidden refuses what a handler finds the caller may not do.
+var errForbidden = guard.ErrForbidden
 
-// tooLarge returns the 413 error for err if it comes from reading past a body limit.
-func tooLarge(err error) (error, bool) {
-	limit, ok := httpbody.IsTooLarge(err)
-	if !ok {
-		return nil, false
-	}
-	return httpbody.TooLarge(limit), true
-}
-
-// busyRetryAfter is the Retry-After of an answer refused because the
-// instance is at its limit of password hashes: one is over in well under a second.
-const busyRetryAfter = time.Second
+// busyRetryAfter is the Retry-After of an answer refused because the instance is at
+// its limit of password hashes: one is over in well under a second.
+const busyRetryAfter = guard.BusyRetryAfter
 
 // statusOf is the HTTP status of each code of the domain's errors.
 var statusOf = map[instance.Code]int{

@@ -1,51 +1,14 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
-	"strings"
-
-	"github.com/labstack/echo/v4"
 
 	a "github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/web/guard"
 )
 
-// Route is one entry of the route table. Every route names the permission it needs;
-// guard enforces it, the CSRF check and read-only mode, and the tests walk the table
-// for every role and in read-only mode.
-type Route struct {
-	Method string
-	Path   string
-	Perm   a.Permission
-	// ReadOnlyOK marks a mutating route that stays allowed in read-only mode (logging
-	// in and out, and later exports): it changes no customer content.
-	ReadOnlyOK bool
-	// MaxBody overrides the default request body limit (uploads): Options.MaxBodyBytes,
-	// or Options.PublicMaxBodyBytes for a public route.
-	MaxBody int64
-	// CrossOrigin routes serve the chat widget on the customer's own website: requests
-	// from the origins an admin allowed pass, with CORS headers.
-	CrossOrigin bool
-	// WebSocket routes answer 426 to a plain request.
-	WebSocket bool
-	Handler   echo.HandlerFunc
-}
-
-// API tells whether the route is part of the JSON API (problem+json, Bearer tokens).
-func (r Route) API() bool { return strings.HasPrefix(r.Path, "/api/") }
-
-// Mutating tells whether the route changes state.
-func (r Route) Mutating() bool { return mutating(r.Method) }
-
-func (r Route) check() error {
-	if r.Perm == "" {
-		return fmt.Errorf("route %s %s declares no permission", r.Method, r.Path)
-	}
-	if r.Handler == nil {
-		return fmt.Errorf("route %s %s has no handler", r.Method, r.Path)
-	}
-	return nil
-}
+// Route is one entry of the route table (see guard.Route).
+type Route = guard.Route
 
 const (
 	get   = http.MethodGet

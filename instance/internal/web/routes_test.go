@@ -69,7 +69,7 @@ func TestEveryRouteDeclaresAPermission(t *testing.T) {
 	h := newHarness(t, harnessOptions{}, false)
 	inTable := map[string]bool{}
 	for _, rt := range h.server.Routes() {
-		if err := rt.check(); err != nil {
+		if err := rt.Check(); err != nil {
 			t.Error(err)
 		}
 		if rt.Perm != accounts.Public && rt.Perm != accounts.Authenticated && !accounts.RoleAdmin.Can(rt.Perm) {
@@ -85,7 +85,7 @@ func TestEveryRouteDeclaresAPermission(t *testing.T) {
 			t.Errorf("%s %s is served but not in the route table", r.Method, r.Path)
 		}
 	}
-	if err := (Route{Method: "GET", Path: "/x", Handler: h.server.health.healthz}).check(); err == nil {
+	if err := (Route{Method: "GET", Path: "/x", Handler: h.server.health.healthz}).Check(); err == nil {
 		t.Error("a route without a permission passed the check")
 	}
 }
@@ -227,7 +227,7 @@ func TestRouteTableGolden(t *testing.T) {
 		if rt.Mutating() && rt.ReadOnlyOK {
 			ro = " read-only-ok"
 		}
-		if limit := h.server.bodyLimit(rt); rt.Mutating() && limit != h.server.opts.MaxBodyBytes {
+		if limit := h.server.guard.BodyLimit(rt); rt.Mutating() && limit != h.server.opts.MaxBodyBytes {
 			ro += fmt.Sprintf(" body<=%dKiB", limit>>10)
 		}
 		fmt.Fprintf(&b, "%-6s %-32s %s%s\n", rt.Method, rt.Path, rt.Perm, ro)

@@ -24,6 +24,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+	"github.com/sproudstack/sproudchat/instance/internal/web/guard"
 	"github.com/sproudstack/sproudchat/instance/internal/web/livechat"
 	"github.com/sproudstack/sproudchat/platform/clock"
 )
@@ -97,12 +98,8 @@ type Server struct {
 	booking  *bookingArea
 	notify   *notifyArea
 
-	// guard's own: who is calling (accounts), the session cookie, which routes other
-	// websites may call, and a token per body of a public route being received.
-	auth         authenticator
-	cookies      cookies
-	crossOrigin  map[string]bool
-	publicBodies chan struct{}
+	guard   *guard.Guard
+	cookies cookies
 }
 
 // New builds the server and its route table.
@@ -129,9 +126,8 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg, auth: o.Accounts,
-		cookies:      cookies{secure: o.BaseURL != nil && o.BaseURL.Scheme == "https", clock: o.Clock},
-		publicBodies: make(chan struct{}, o.PublicBodiesAtOnce)}
+	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg,
+		cookies: cookies{secure: o.BaseURL != nil && o.BaseURL.Scheme == "https", clock: o.Clock}}
 	// The contact form and the chat's offline form and transcripts share one limit: each
 	// address may send 5 an hour.
 	contactLimit := ratelimit.New(o.Clock, time.Hour, 5)
@@ -162,25 +158,24 @@ func New(o Options) (*Server, error) {
 	}
 	s.booking = &bookingArea{booking: o.Booking, users: o.Accounts, pages: pg, clock: o.Clock, bookLimit: ratelimit.New(o.Clock, time.Hour, 10)}
 	s.notify = &notifyArea{hooks: o.Hooks, settings: o.Settings, users: o.Accounts, pages: pg, clock: o.Clock}
+	s.routes = s.routeTable()
+	gopts := guard.Options{Auth: o.Accounts, SessionCookie: s.cookies.name(), ClearSession: s.cookies.clear, BaseURL: o.BaseURL,
+		ReadOnly: o.ReadOnly, MaxBodyBytes: o.MaxBodyBytes, PublicMaxBodyBytes: o.PublicMaxBodyBytes, PublicBodiesAtOnce: o.PublicBodiesAtOnce}
+	if s.chat != nil {
+		gopts.Origins = s.chat.chatOrigins
+	}
+	if s.guard, err = guard.New(gopts, s.routes); err != nil {
+		return nil, err
+	}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	// The edge router in front sets X-Forwarded-For; trust it only from loopback and
 	// private networks, where the router lives.
 	e.IPExtractor = echo.ExtractIPFromXFFHeader(echo.TrustLoopback(true), echo.TrustPrivateNet(true), echo.TrustLinkLocal(false))
-	e.Use(withRequestID, s.accessLog, securityHeaders, s.sameOrigin)
-	s.routes = s.routeTable()
-	s.crossOrigin = map[string]bool{}
+	e.Use(withRequestID, s.accessLog, securityHeaders, s.guard.SameOrigin)
 	for _, rt := range s.routes {
-		if rt.CrossOrigin {
-			s.crossOrigin[rt.Method+" "+rt.Path] = true
-		}
-	}
-	for _, rt := range s.routes {
-		if err := rt.check(); err != nil {
-			return nil, err
-		}
-		e.Add(rt.Method, rt.Path, s.guard(rt))
+		e.Add(rt.Method, rt.Path, s.guard.Handler(rt))
 	}
 	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })
 	return s, nil
