@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/sproudstack/sproudchat/controlplane/internal/control"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
@@ -149,5 +150,50 @@ func TestDeliveryGivesUpAfterTheLimit(t *testing.T) {
 	}
 	if strings.Contains(ds[0].LastError, rcv.URL) {
 		t.Fatal("the secret URL is in the error")
+	}
+}
+
+// TestShutdownHandsTheDeliveryBack: a delivery cut short by the end of the deliverer's
+// context is not the subscriber's failure: it stays pending, its attempt uncounted, due
+// at once for the next start.
+func TestShutdownHandsTheDeliveryBack(t *testing.T) {
+	arrived := make(chan struct{})
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		close(arrived)
+		<-r.Context().Done()
+	}))
+	defer rcv.Close()
+	box, _ := secret.New(bytes.Repeat([]byte{3}, 32))
+	clk := clock.NewFake(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	st := store.New(storetest.MustOpen(t, store.SQLite))
+	hooks := control.NewWebhooks(st, box, clk)
+	if _, err := hooks.Create(context.Background(), lifecycle.WebhookRequest{URL: rcv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateInstance(context.Background(), lifecycle.Instance{ID: "in1", CustomerID: "c", Slug: "x-y-z", Plan: "starter",
+		State: lifecycle.Provisioning, Desired: lifecycle.WantActive, NextAttempt: clk.Now(), CreatedAt: clk.Now(), UpdatedAt: clk.Now()}, nil,
+		lifecycle.Event{InstanceID: "in1", Type: lifecycle.EventCreated, At: clk.Now(), Payload: []byte(`{"type":"instance.created"}`)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	d := webhook.New(st, hooks, clk, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	<-arrived
+	clk.Advance(5 * time.Second) // within the claim's hold of a minute
+	cancel()
+	<-done
+	ds, err := st.ListDeliveries(context.Background(), 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []lifecycle.Delivery{{Status: lifecycle.DeliveryPending, Attempts: 0, NextAttempt: clk.Now()}}
+	got := []lifecycle.Delivery{}
+	for _, x := range ds {
+		got = append(got, lifecycle.Delivery{Status: x.Status, Attempts: x.Attempts, NextAttempt: x.NextAttempt, LastError: x.LastError})
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("delivery after shutdown (-want +got):\n%s", diff)
 	}
 }

@@ -152,6 +152,7 @@ func (a *App) build(ctx context.Context) error {
 	a.booking = booking.NewService(store.NewBooking(a.db), store.NewSettings(a.db), booking.Options{Clock: a.opts.Clock, Logger: a.log,
 		SecretKey: a.cfg.SecretKey, BaseURL: a.cfg.BaseURL.String(), Events: bookMail})
 	bookMail.Location = a.booking.Location
+	a.ticketMail.Location = a.booking.Location
 	a.chat = chat.NewService(store.NewChat(a.db), chat.NewHub(), chat.Options{Clock: a.opts.Clock, Logger: a.log, Files: atts, Events: a.hooks})
 	a.web, err = web.New(web.Options{
 		Hooks: a.hooks, Booking: a.booking, Accounts: svc, Tickets: ts, Attachments: atts, Blobs: blobs, Confirm: a.ticketMail, Transcripts: a.ticketMail, KB: kb.NewService(store.NewKB(a.db), a.opts.Clock), Outbox: a.mailer, Health: a,

@@ -2,9 +2,10 @@ package notify
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
 	"time"
+
+	"github.com/sproudstack/sproudchat/instance/internal/i18n"
 )
 
 // CoalesceWindow is how often at most a target hears of each coalesced event type.
@@ -17,7 +18,7 @@ var coalesced = []string{EventChatNew, EventChatUnanswered}
 
 // event is what a delivery tells: its stored event, and for a coalesced type the
 // count in data.count, and in the title when it stands for more than one.
-func (d Delivery) event() Event {
+func (d Delivery) event(tr i18n.Translator) Event {
 	var ev Event
 	json.Unmarshal([]byte(d.Payload), &ev)
 	if !slices.Contains(coalesced, d.EventType) {
@@ -29,7 +30,7 @@ func (d Delivery) event() Event {
 	}
 	ev.Data["count"] = n
 	if n > 1 {
-		ev.Title = fmt.Sprintf("%s, and %d more", ev.Title, n-1)
+		ev.Title = tr.N("event.more", n-1, "Title", ev.Title)
 	}
 	return ev
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
+	"github.com/sproudstack/sproudchat/instance/internal/i18n"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 )
 
@@ -16,38 +17,38 @@ var _ tickets.Notifier = TicketEvents{}
 
 // TicketCreated publishes ticket.new.
 func (e TicketEvents) TicketCreated(ctx context.Context, t tickets.Ticket, first tickets.Message) error {
-	return e.Hooks.Publish(ctx, Event{Type: EventTicketNew, Title: fmt.Sprintf("New ticket #%d: %s", t.ID, t.Subject),
-		Text: truncate(fmt.Sprintf("From %s <%s>:\n%s", t.RequesterName, t.RequesterEmail, first.Body), 1000),
+	return e.Hooks.Publish(ctx, Event{Type: EventTicketNew, Title: e.Hooks.translator(ctx, nil).T("event.ticket_new", "ID", t.ID, "Subject", t.Subject),
+		Text: truncate(e.Hooks.translator(ctx, nil).T("event.ticket_new_text", "Name", t.RequesterName, "Email", t.RequesterEmail, "Body", first.Body), 1000),
 		URL:  fmt.Sprintf("%s/tickets/%d", e.Hooks.BaseURL(), t.ID), Data: map[string]any{"ticket_id": t.ID}})
 }
 
 // ReplySent publishes ticket.reply.
 func (e TicketEvents) ReplySent(ctx context.Context, t tickets.Ticket, m tickets.Message) error {
-	return e.Hooks.Publish(ctx, Event{Type: EventTicketReply, Title: fmt.Sprintf("Reply on ticket #%d: %s", t.ID, t.Subject),
+	return e.Hooks.Publish(ctx, Event{Type: EventTicketReply, Title: e.Hooks.translator(ctx, nil).T("event.ticket_reply", "ID", t.ID, "Subject", t.Subject),
 		Text: truncate(m.AuthorName+":\n"+m.Body, 1000), URL: fmt.Sprintf("%s/tickets/%d", e.Hooks.BaseURL(), t.ID),
 		Data: map[string]any{"ticket_id": t.ID, "message_id": m.ID}})
 }
 
 // ChatStarted publishes chat.new.
 func (h *Hooks) ChatStarted(ctx context.Context, c chat.Conversation) error {
-	return h.Publish(ctx, Event{Type: EventChatNew, Title: "New chat from " + visitorName(c), Text: chatText(c),
+	return h.Publish(ctx, Event{Type: EventChatNew, Title: h.translator(ctx, nil).T("event.chat_new", "Name", visitorName(h.translator(ctx, nil), c)), Text: chatText(h.translator(ctx, nil), c),
 		URL: fmt.Sprintf("%s/inbox?c=%d", h.o.BaseURL, c.ID), Data: map[string]any{"conversation_id": c.ID}})
 }
 
-func visitorName(c chat.Conversation) string {
+func visitorName(tr i18n.Translator, c chat.Conversation) string {
 	switch {
 	case c.VisitorName != "":
 		return c.VisitorName
 	case c.VisitorEmail != "":
 		return c.VisitorEmail
 	}
-	return fmt.Sprintf("a visitor (#%d)", c.ID)
+	return tr.T("event.visitor", "ID", c.ID)
 }
 
-func chatText(c chat.Conversation) string {
-	s := "On " + c.Origin
+func chatText(tr i18n.Translator, c chat.Conversation) string {
+	s := tr.T("event.on_origin", "Origin", c.Origin)
 	if c.Origin == "" {
-		s = "On your website"
+		s = tr.T("event.on_website")
 	}
 	if c.VisitorEmail != "" {
 		s += " · " + c.VisitorEmail
@@ -85,9 +86,10 @@ func (h *Hooks) NotifyUnanswered(ctx context.Context, chats UnansweredChats, wai
 	if err != nil {
 		return err
 	}
+	tr := h.translator(ctx, nil)
 	for _, c := range list {
-		err := h.Publish(ctx, Event{Type: EventChatUnanswered, Title: fmt.Sprintf("Chat from %s unanswered for %d minutes", visitorName(c), int(wait.Minutes())),
-			Text: chatText(c), URL: fmt.Sprintf("%s/inbox?c=%d", h.o.BaseURL, c.ID), Data: map[string]any{"conversation_id": c.ID}})
+		err := h.Publish(ctx, Event{Type: EventChatUnanswered, Title: tr.N("event.chat_unanswered", int(wait.Minutes()), "Name", visitorName(tr, c)),
+			Text: chatText(tr, c), URL: fmt.Sprintf("%s/inbox?c=%d", h.o.BaseURL, c.ID), Data: map[string]any{"conversation_id": c.ID}})
 		if err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sproudstack/sproudchat/instance"
+	"github.com/sproudstack/sproudchat/instance/internal/i18n"
 	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
@@ -155,6 +156,8 @@ type HookOptions struct {
 	// AllowLoopback lets targets be plain http on this machine: for tests only. It
 	// never opens private or link-local addresses.
 	AllowLoopback bool
+	// Lang is the language of the notifications' text ("" is English).
+	Lang string
 }
 
 // Hooks sends notifications to the admins' targets.
@@ -409,7 +412,7 @@ func (h *Hooks) Test(ctx context.Context, id int64) (Attempt, error) {
 	if err != nil {
 		return Attempt{}, err
 	}
-	d := h.delivery(id, Event{Type: EventTest, Title: "Test notification from sproudchat", Text: "If you can read this, notifications to " + t.Name + " work.",
+	d := h.delivery(id, Event{Type: EventTest, Title: h.translator(ctx, nil).T("event.test_title"), Text: h.translator(ctx, nil).T("event.test_text", "Name", t.Name),
 		URL: h.o.BaseURL + "/settings/notifications"})
 	d.NextAttempt = d.NextAttempt.Add(time.Hour) // sent right here, never by the worker
 	ds := []Delivery{d}
@@ -442,7 +445,7 @@ func (h *Hooks) Deliver(ctx context.Context) (int, error) {
 
 // attempt sends one delivery and records the outcome. once: no retry (a test).
 func (h *Hooks) attempt(ctx context.Context, t Target, d Delivery, once bool) Attempt {
-	res := h.send(ctx, t, d, d.event())
+	res := h.send(ctx, t, d, d.event(h.translator(ctx, nil)))
 	now := h.o.Clock.Now()
 	d.Attempts++
 	a := Attempt{DeliveryID: d.ID, TargetID: t.ID, At: now, StatusCode: res.status}
@@ -503,3 +506,8 @@ func randomHex(n int) string {
 
 // errBlocked: the target's address is not one notifications may go to.
 var errBlocked = errors.New("address not allowed: private, loopback and link-local networks are refused")
+
+// translator returns the notifications' texts, with times in the zone loc reports.
+func (h *Hooks) translator(ctx context.Context, loc func(context.Context) (*time.Location, error)) i18n.Translator {
+	return translator(ctx, loc, h.o.Lang)
+}

@@ -105,7 +105,7 @@ type sendResult struct {
 func (h *Hooks) send(ctx context.Context, t Target, d Delivery, ev Event) sendResult {
 	switch t.Kind {
 	case KindSlack:
-		return h.post(ctx, t.Config.URL, slackPayload(ev), nil, func(status int, body []byte) bool {
+		return h.post(ctx, t.Config.URL, slackPayload(ev, h.translator(ctx, nil).T("event.open")), nil, func(status int, body []byte) bool {
 			return status == 200 && strings.TrimSpace(string(body)) == "ok"
 		})
 	case KindDiscord:
@@ -232,14 +232,14 @@ func slackEscape(s string) string {
 
 // slackPayload follows Slack's incoming webhooks: text is the fallback for
 // notifications, blocks what the channel shows.
-func slackPayload(ev Event) map[string]any {
+func slackPayload(ev Event, open string) map[string]any {
 	title, text := slackEscape(ev.Title), slackEscape(truncate(ev.Text, 2900))
 	blocks := []any{
 		map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": "*" + title + "*\n" + text}},
 	}
 	if ev.URL != "" {
 		blocks = append(blocks, map[string]any{"type": "context", "elements": []any{
-			map[string]any{"type": "mrkdwn", "text": "<" + ev.URL + "|Open in sproudchat>"}}})
+			map[string]any{"type": "mrkdwn", "text": "<" + ev.URL + "|" + open + ">"}}})
 	}
 	return map[string]any{"text": truncate(title+": "+text, 3000), "blocks": blocks}
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/i18n"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 )
 
@@ -22,6 +24,11 @@ type TicketMail struct {
 	users   Users
 	baseURL string
 	log     *slog.Logger
+	// Lang is the language of the requesters' e-mails and, for users who chose none,
+	// of the team's ("" is English).
+	Lang string
+	// Location is the instance's time zone, for the times in the e-mails (UTC if nil).
+	Location func(ctx context.Context) (*time.Location, error)
 }
 
 // NewTicketMail returns the ticket notifier.
@@ -47,9 +54,10 @@ func (n *TicketMail) TicketCreated(ctx context.Context, t tickets.Ticket, first 
 		if !u.Active || !u.Role.Can(accounts.TicketsWrite) {
 			continue
 		}
-		body := fmt.Sprintf("New ticket %s from %s <%s>:\n\n%s\n\n%s\n\nOpen it: %s/tickets/%d\n",
-			ticketRef(t), t.RequesterName, t.RequesterEmail, t.Subject, first.Body, n.baseURL, t.ID)
-		if _, err := n.mailer.Enqueue(ctx, Mail{To: u.Email, Subject: subjectLine("New ticket " + ticketRef(t) + " " + t.Subject), Body: body, Kind: "new_ticket"}); err != nil {
+		tr := translator(ctx, n.Location, u.Locale, n.Lang)
+		body := tr.T("mail.ticket.new_body", "Ref", ticketRef(t), "Name", t.RequesterName, "Email", t.RequesterEmail, "Subject", t.Subject,
+			"Body", first.Body, "URL", fmt.Sprintf("%s/tickets/%d", n.baseURL, t.ID))
+		if _, err := n.mailer.Enqueue(ctx, Mail{To: u.Email, Subject: subjectLine(tr.T("mail.ticket.new_subject", "Ref", ticketRef(t), "Subject", t.Subject)), Body: body, Kind: "new_ticket"}); err != nil {
 			return err
 		}
 	}
@@ -62,15 +70,16 @@ func (n *TicketMail) ReplySent(ctx context.Context, t tickets.Ticket, m tickets.
 	if !strings.HasPrefix(strings.ToLower(subject), "re:") {
 		subject = "Re: " + subject
 	}
-	body := fmt.Sprintf("%s\n\n-- \n%s\nTicket %s\n", m.Body, m.AuthorName, ticketRef(t))
+	tr := translator(ctx, n.Location, i18n.LangFrom(ctx), n.Lang)
+	body := fmt.Sprintf("%s\n\n-- \n%s\n%s\n", m.Body, m.AuthorName, tr.T("mail.ticket.reply_signature", "Ref", ticketRef(t)))
 	_, err := n.mailer.Enqueue(ctx, Mail{To: t.RequesterEmail, Subject: subjectLine(subject + " " + ticketRef(t)), Body: body, Kind: "reply"})
 	return err
 }
 
 // Confirm tells a requester that their request arrived, with its reference.
 func (n *TicketMail) Confirm(ctx context.Context, t tickets.Ticket) error {
-	body := fmt.Sprintf("Hello %s,\n\nwe received your request %q. Its reference is %s; please keep it in the subject when you write about it.\n\nWe will answer as soon as we can.\n",
-		t.RequesterName, t.Subject, ticketRef(t))
-	_, err := n.mailer.Enqueue(ctx, Mail{To: t.RequesterEmail, Subject: "We received your request " + ticketRef(t), Body: body, Kind: "confirmation"})
+	tr := translator(ctx, n.Location, i18n.LangFrom(ctx), n.Lang)
+	body := tr.T("mail.hello", "Name", t.RequesterName) + "\n\n" + tr.T("mail.ticket.confirm_body", "Subject", t.Subject, "Ref", ticketRef(t))
+	_, err := n.mailer.Enqueue(ctx, Mail{To: t.RequesterEmail, Subject: tr.T("mail.ticket.confirm_subject", "Ref", ticketRef(t)), Body: body, Kind: "confirmation"})
 	return err
 }

@@ -229,7 +229,7 @@ func (s *chatArea) apiStartChat(c echo.Context) error {
 	if wait > 0 {
 		c.Response().Header().Set("Retry-After", itoa(int((wait+time.Second-1)/time.Second)))
 		minutes := int((wait + time.Minute - 1) / time.Minute)
-		return problem.New(http.StatusTooManyRequests, "throttled", translate(lang(c.Request(), nil), "chat.slow_down", minutes))
+		return problem.New(http.StatusTooManyRequests, "throttled", plural(lang(c.Request(), nil), "chat.slow_down", minutes))
 	}
 	conv, token, err := s.chat.Start(c.Request().Context(), in.Name, in.Email, c.Request().Header.Get("Origin"))
 	if _, invalid := fieldErrors(err); invalid {

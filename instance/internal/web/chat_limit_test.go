@@ -50,7 +50,7 @@ func TestChatStartsAreLimitedPerAddress(t *testing.T) {
 		if r.status == http.StatusTooManyRequests {
 			p := r.problem(t)
 			secs, err := strconv.Atoi(r.header.Get("Retry-After"))
-			if err != nil || secs < 1 || secs > int(chatStartWindow/time.Second) || p.Detail != translate("en", "chat.slow_down", 10) {
+			if err != nil || secs < 1 || secs > int(chatStartWindow/time.Second) || p.Detail != plural("en", "chat.slow_down", 10) {
 				t.Fatalf("refusal %d: Retry-After %q, %+v", i, r.header.Get("Retry-After"), p)
 			}
 		}
@@ -61,7 +61,7 @@ func TestChatStartsAreLimitedPerAddress(t *testing.T) {
 	if n := h.conversations() - before; n != chatStartsPerWindow {
 		t.Fatalf("%d conversations stored, want %d", n, chatStartsPerWindow)
 	}
-	if r := h.startChatFrom("198.51.100.7", "de-DE,de;q=0.9", nil); r.status != 429 || r.problem(t).Detail != translate("de", "chat.slow_down", 10) {
+	if r := h.startChatFrom("198.51.100.7", "de-DE,de;q=0.9", nil); r.status != 429 || r.problem(t).Detail != plural("de", "chat.slow_down", 10) {
 		t.Fatalf("refusal in German: %d %s", r.status, r.body)
 	}
 	if r := h.startChatFrom("198.51.100.8", "en", nil); r.status != 201 {

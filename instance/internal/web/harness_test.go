@@ -128,6 +128,7 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 	bk := booking.NewService(store.NewBooking(db), store.NewSettings(db), booking.Options{Clock: clk, SecretKey: []byte(strings.Repeat("b", 32)),
 		BaseURL: base.String(), Events: bookMail})
 	bookMail.Location = bk.Location
+	confirm.Location = bk.Location
 	srv, err := New(Options{Hooks: hooks, Booking: bk, Accounts: svc, Tickets: tsvc, Attachments: atts, Blobs: blobs, Confirm: confirm, Transcripts: confirm, KB: kb.NewService(store.NewKB(db), clk), Outbox: mailer,
 		Chat: chat.NewService(store.NewChat(db), chat.NewHub(), chat.Options{Clock: clk, Files: atts, Events: hooks}), Settings: store.NewSettings(db), Health: readyFunc(func(context.Context) error { return nil }), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Clock: clk, BaseURL: base, ReadOnly: o.readOnly, ReadOnlyUntil: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Version: "test",

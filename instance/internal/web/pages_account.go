@@ -66,7 +66,7 @@ func (s *accountsArea) pageChangePassword(c echo.Context) error {
 	if te, ok := instance.AsError(err); ok && te.Code == instance.Throttled {
 		d := s.pages.page(c, "account.title")
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds()+0.999)))
-		d.Error = translate(d.Lang, "account.password_throttled", int((te.RetryAfter+time.Minute-1)/time.Minute))
+		d.Error = plural(d.Lang, "account.password_throttled", int((te.RetryAfter+time.Minute-1)/time.Minute))
 		return s.renderAccount(c, http.StatusTooManyRequests, d)
 	}
 	if err != nil {

@@ -162,7 +162,7 @@ func (s *bookingArea) pageBookSubmit(c echo.Context) error {
 	d := s.pages.page(c, "book.title")
 	if wait := s.bookLimit.Take(addressKey(c)); wait > 0 {
 		c.Response().Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
-		d.Error = translate(d.Lang, "contact.slow_down", int(wait.Minutes())+1)
+		d.Error = plural(d.Lang, "contact.slow_down", int(wait.Minutes())+1)
 		return s.renderBookType(c, http.StatusTooManyRequests, d, "")
 	}
 	t, err := s.booking.TypeBySlug(ctx, c.Param("slug"))

@@ -32,7 +32,7 @@ type weekdayHours struct {
 func (s *bookingArea) pageBookingSettings(c echo.Context) error {
 	d := s.pages.page(c, "settings.booking")
 	if c.QueryParam("ok") != "" {
-		d.Flash = translate(d.Lang, "chat_settings.saved")
+		d.Flash = translate(d.Lang, "common.saved")
 	}
 	return s.renderBookingSettings(c, http.StatusOK, d)
 }

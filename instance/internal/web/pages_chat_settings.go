@@ -23,7 +23,7 @@ type chatSettingsPage struct {
 func (s *chatArea) pageChatSettings(c echo.Context) error {
 	d := s.pages.page(c, "settings.chat")
 	if ok := c.QueryParam("ok"); ok != "" {
-		d.Flash = translate(d.Lang, "chat_settings.saved")
+		d.Flash = translate(d.Lang, "common.saved")
 	}
 	return s.renderChatSettings(c, http.StatusOK, d, nil)
 }

@@ -38,7 +38,7 @@ func (s *ticketsArea) pageContactSubmit(c echo.Context) error {
 	if wait := s.contactLimit.Take(addressKey(c)); wait > 0 {
 		minutes := int(wait.Minutes()) + 1
 		c.Response().Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
-		d.Error = translate(d.Lang, "contact.slow_down", minutes)
+		d.Error = plural(d.Lang, "contact.slow_down", minutes)
 		return s.pages.render(c, http.StatusTooManyRequests, "contact", d)
 	}
 	if strings.TrimSpace(f.Get("website")) != "" {

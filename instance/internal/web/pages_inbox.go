@@ -20,7 +20,7 @@ func (s *chatArea) pageInbox(c echo.Context) error {
 	d := s.pages.page(c, "nav.inbox")
 	words := map[string]string{}
 	for _, k := range inboxText {
-		words[k] = translate(d.Lang, "inbox."+k)
+		words[k] = translate(d.Lang, "inbox."+k, "ID", "%s") // inbox.js puts the ticket number in place of %s
 	}
 	b, err := json.Marshal(words)
 	if err != nil {

@@ -35,7 +35,7 @@ func (s *notifyArea) pageNotifications(c echo.Context) error {
 	case "test-failed":
 		d.Error = translate(d.Lang, "notifications.test_failed")
 	default:
-		d.Flash = translate(d.Lang, "chat_settings.saved")
+		d.Flash = translate(d.Lang, "common.saved")
 	}
 	return s.renderNotifications(c, http.StatusOK, d, "")
 }
@@ -97,7 +97,7 @@ func (s *notifyArea) pageCreateTarget(c echo.Context) error {
 	if in.Kind == notify.KindWebhook && f.Get("secret") == "" {
 		// The generated secret is shown on this answer, never in an address or again.
 		d := s.pages.page(c, "settings.notifications")
-		d.Flash = translate(d.Lang, "chat_settings.saved")
+		d.Flash = translate(d.Lang, "common.saved")
 		return s.renderNotifications(c, http.StatusCreated, d, secret)
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/notifications?ok=created")

@@ -73,7 +73,7 @@ func (s *accountsArea) pageLoginSubmit(c echo.Context) error {
 	case te != nil && te.Code == instance.Throttled:
 		secs := int(te.RetryAfter.Seconds() + 0.999)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-		return s.renderLogin(c, http.StatusTooManyRequests, f.Get("email"), f.Get("next"), translate(lang(c.Request(), nil), "login.throttled", (secs+59)/60))
+		return s.renderLogin(c, http.StatusTooManyRequests, f.Get("email"), f.Get("next"), plural(lang(c.Request(), nil), "login.throttled", (secs+59)/60))
 	case errors.Is(err, instance.ErrUnauthorized):
 		return s.renderLogin(c, http.StatusUnauthorized, f.Get("email"), f.Get("next"), translate(lang(c.Request(), nil), "login.failed"))
 	case errors.Is(err, instance.ErrBusy):

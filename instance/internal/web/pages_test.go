@@ -4,43 +4,12 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 )
-
-func TestMessagesHaveTheSameKeysInEveryLanguage(t *testing.T) {
-	keys := func(m map[string]string) []string {
-		var out []string
-		for k := range m {
-			out = append(out, k)
-		}
-		sort.Strings(out)
-		return out
-	}
-	en, de := keys(messages["en"]), keys(messages["de"])
-	if strings.Join(en, ",") != strings.Join(de, ",") {
-		t.Fatalf("en and de differ:\nen: %v\nde: %v", en, de)
-	}
-	// Every key a template uses exists.
-	used := regexp.MustCompile(`t \$?\.Lang "([a-z_.0-9]+)"`)
-	for name := range mustPages(t).sets {
-		b, _ := templateFiles.ReadFile("templates/" + name + ".html")
-		for _, m := range used.FindAllStringSubmatch(string(b), -1) {
-			if _, ok := messages["en"][m[1]]; !ok {
-				t.Errorf("template %s uses unknown message %q", name, m[1])
-			}
-		}
-	}
-	for _, n := range navigation {
-		if _, ok := messages["en"][n.Key]; !ok {
-			t.Errorf("navigation uses unknown message %q", n.Key)
-		}
-	}
-}
 
 func mustPages(t *testing.T) *pages {
 	p, err := loadPages(false, time.Time{}, nil)

@@ -34,7 +34,7 @@ func (s *accountsArea) pageUsers(c echo.Context) error {
 				if c.QueryParam("ok") == "created" {
 					key = "users.created"
 				}
-				d.Flash = translate(d.Lang, key, u.Email)
+				d.Flash = translate(d.Lang, key, "Email", u.Email)
 			}
 		}
 	}

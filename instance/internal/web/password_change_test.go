@@ -99,8 +99,8 @@ func TestChangePasswordPageWhenThrottled(t *testing.T) {
 		role       accounts.Role
 		lang, text string
 	}{
-		{accounts.RoleSupervisor, "en", "Too many wrong passwords. Your password was not changed; please try again in 15 min."},
-		{accounts.RoleViewer, "de", "Zu viele falsche Passwörter. Ihr Passwort wurde nicht geändert; bitte versuchen Sie es in 15 Min. erneut."},
+		{accounts.RoleSupervisor, "en", "Too many wrong passwords. Your password was not changed; please try again in 15 minutes."},
+		{accounts.RoleViewer, "de", "Zu viele falsche Passwörter. Ihr Passwort wurde nicht geändert; bitte versuchen Sie es in 15 Minuten erneut."},
 	} {
 		t.Run(tc.lang, func(t *testing.T) {
 			c := h.loggedIn(tc.role)

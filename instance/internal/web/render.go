@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/i18n"
 	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
@@ -34,21 +36,13 @@ type pages struct {
 	readOnly      bool
 	readOnlyUntil time.Time
 	log           *slog.Logger
+	// translator is the request's translator (Server.translator).
+	translator func(ctx context.Context, lang string) i18n.Translator
 }
 
 var funcs = template.FuncMap{
-	"t": translate,
-	"date": func(t any) string {
-		switch v := t.(type) {
-		case time.Time:
-			return v.UTC().Format("2006-01-02 15:04 UTC")
-		case *time.Time:
-			if v != nil {
-				return v.UTC().Format("2006-01-02 15:04 UTC")
-			}
-		}
-		return ""
-	},
+	"t":     translate,
+	"n":     plural,
 	"roles": func() []accounts.Role { return accounts.Roles },
 	"deref": func(p *int64) int64 {
 		if p == nil {
@@ -85,6 +79,7 @@ func loadPages(readOnly bool, readOnlyUntil time.Time, log *slog.Logger) (*pages
 // pageData is what every page template gets.
 type pageData struct {
 	Lang          string
+	Tr            i18n.Translator // the page's language, and times in the instance's zone
 	Title         string
 	Path          string
 	User          *accounts.User
@@ -117,6 +112,7 @@ func (s *pages) page(c echo.Context, titleKey string) pageData {
 		d.principal, d.User, d.CSRF = p, &p.User, p.CSRFToken
 	}
 	d.Lang = lang(c.Request(), d.User)
+	d.Tr = s.translator(c.Request().Context(), d.Lang)
 	d.Title = translate(d.Lang, titleKey)
 	if !s.readOnlyUntil.IsZero() {
 		d.ReadOnlyUntil = s.readOnlyUntil.Format("2006-01-02")
@@ -138,6 +134,7 @@ func (s *pages) render(c echo.Context, status int, name string, d pageData) erro
 	if !ok {
 		return fmt.Errorf("render: no page %q", name)
 	}
+	d.Errors = d.Tr.Fields(d.Errors)
 	var buf bytes.Buffer
 	if err := set.ExecuteTemplate(&buf, "layout.html", d); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
@@ -149,14 +146,7 @@ func (s *pages) render(c echo.Context, status int, name string, d pageData) erro
 // renderError shows an error as a page, in the user's language.
 func (s *pages) renderError(c echo.Context, p problem.Problem) {
 	d := s.page(c, "error.title")
-	key := fmt.Sprintf("error.%d", p.Status)
-	if _, ok := messages["en"][key]; ok {
-		d.Error = translate(d.Lang, key)
-	} else if p.Detail != "" && p.Status < 500 {
-		d.Error = p.Detail
-	} else {
-		d.Error = http.StatusText(p.Status)
-	}
+	d.Error = errorText(d.Lang, p.Status, p.Detail)
 	d.Data = p
 	if err := s.render(c, p.Status, "error", d); err != nil {
 		s.log.ErrorContext(c.Request().Context(), "render error page", "error", err.Error(), "request_id", requestID(c))

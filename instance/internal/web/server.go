@@ -128,6 +128,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg,
 		cookies: cookies{secure: o.BaseURL != nil && o.BaseURL.Scheme == "https", clock: o.Clock}}
+	pg.translator = s.translator
 	// The contact form and the chat's offline form and transcripts share one limit: each
 	// address may send 5 an hour.
 	contactLimit := ratelimit.New(o.Clock, time.Hour, 5)
@@ -173,7 +174,7 @@ func New(o Options) (*Server, error) {
 	// The edge router in front sets X-Forwarded-For; trust it only from loopback and
 	// private networks, where the router lives.
 	e.IPExtractor = echo.ExtractIPFromXFFHeader(echo.TrustLoopback(true), echo.TrustPrivateNet(true), echo.TrustLinkLocal(false))
-	e.Use(withRequestID, s.accessLog, securityHeaders, s.guard.SameOrigin)
+	e.Use(withRequestID, s.accessLog, securityHeaders, s.guard.SameOrigin, withLanguage)
 	for _, rt := range s.routes {
 		e.Add(rt.Method, rt.Path, s.guard.Handler(rt))
 	}

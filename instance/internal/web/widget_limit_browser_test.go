@@ -36,7 +36,7 @@ func TestWidgetSaysWhenTooManyChatsWereStarted(t *testing.T) {
 			poll := openWidget(t, ctx, site)
 			poll("the pre-chat form in "+tc.lang, fmt.Sprintf(`const f = r.querySelector("form.pre"); return !f.hidden && f.querySelector("button[type=submit]").textContent === %q`, tc.start))
 			poll("the form sent", `const f = r.querySelector("form.pre"); f.name.value = "Lena"; f.email.value = "lena@example.org"; f.consent.checked = true; f.requestSubmit(); return true`)
-			want := translate(tc.lang, "chat.slow_down", 10)
+			want := plural(tc.lang, "chat.slow_down", 10)
 			poll(fmt.Sprintf("the status %q", want), fmt.Sprintf(`return r.querySelector(".status").textContent === %q`, want))
 			poll("the form as typed, still offered", `const f = r.querySelector("form.pre"); return !f.hidden && f.name.value === "Lena" && f.email.value === "lena@example.org" && r.querySelector("form.compose").hidden`)
 			if n := h.conversations(); n != 2+int64(chatStartsPerWindow) { // the harness's two, and the address's
