@@ -98,10 +98,10 @@ func (s *Service) Create(ctx context.Context, n lifecycle.NewInstance, actor str
 	ev.Payload = s.specs.Payload(ev, inst)
 	if idem != nil {
 		sealed := *idem
-		sealed.Body = s.specs.opts.Box.Seal(idem.Body)
+		sealed.Body = s.specs.opts.Box.Seal(idem.Body, secret.IdempotentBody(idem.TokenID, idem.Key))
 		idem = &sealed
 	}
-	if err := s.store.CreateInstance(ctx, inst, s.specs.sealSecrets(n.Secrets), ev, idem); err != nil {
+	if err := s.store.CreateInstance(ctx, inst, s.specs.sealSecrets(inst.ID, n.Secrets), ev, idem); err != nil {
 		return err
 	}
 	s.opts.Nudge.Nudge()
@@ -115,7 +115,7 @@ func (s *Service) Replay(ctx context.Context, tokenID int64, key string) (lifecy
 	if err != nil {
 		return lifecycle.Idempotent{}, err
 	}
-	if prev.Body, err = s.specs.opts.Box.Open(prev.Body); err != nil {
+	if prev.Body, err = s.specs.opts.Box.Open(prev.Body, secret.IdempotentBody(tokenID, key)); err != nil {
 		return lifecycle.Idempotent{}, fmt.Errorf("open stored response: %w", err)
 	}
 	return prev, nil

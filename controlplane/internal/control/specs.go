@@ -9,15 +9,18 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
+	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
 	"github.com/sproudstack/sproudchat/controlplane/internal/wire"
+	"github.com/sproudstack/sproudchat/platform/sealbox"
 	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/template"
 )
 
-// Sealer seals what is kept secret at rest and opens it again (secret.Box).
+// Sealer seals what is kept secret at rest, bound to where it is kept (the places in
+// package secret), and opens it again (secret.Box).
 type Sealer interface {
-	Seal(plaintext []byte) []byte
-	Open(sealed []byte) ([]byte, error)
+	Seal(plaintext []byte, p sealbox.Place) []byte
+	Open(sealed []byte, p sealbox.Place) ([]byte, error)
 }
 
 // SecretStore reads an instance's sealed secrets.
@@ -86,7 +89,7 @@ func (s *Specs) Spec(ctx context.Context, inst lifecycle.Instance, mode provisio
 	if err != nil {
 		return provisioning.Spec{}, err
 	}
-	raw, err := s.opts.Box.Open(sealed)
+	raw, err := s.opts.Box.Open(sealed, secret.InstanceSecrets(inst.ID))
 	if err != nil {
 		return provisioning.Spec{}, fmt.Errorf("secrets of %s: %w", inst.ID, err)
 	}
@@ -103,10 +106,10 @@ func (s *Specs) Spec(ctx context.Context, inst lifecycle.Instance, mode provisio
 		template.Options{Version: s.opts.Version})
 }
 
-// sealSecrets is how an instance's secrets are kept.
-func (s *Specs) sealSecrets(sec lifecycle.Secrets) []byte {
+// sealSecrets is how instance id's secrets are kept.
+func (s *Specs) sealSecrets(id string, sec lifecycle.Secrets) []byte {
 	raw, _ := json.Marshal(sec)
-	return s.opts.Box.Seal(raw)
+	return s.opts.Box.Seal(raw, secret.InstanceSecrets(id))
 }
 
 // PublicPort extracts the port of an address for instance URLs: "" for 80 and 443.

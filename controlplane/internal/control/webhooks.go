@@ -43,7 +43,7 @@ func (w *Webhooks) Create(ctx context.Context, req lifecycle.WebhookRequest) (li
 		return lifecycle.Subscription{}, err
 	}
 	sec := "whsec_" + secret.Random(24)
-	hook := lifecycle.Webhook{SealedURL: w.box.Seal([]byte(req.URL)), SealedSecret: w.box.Seal([]byte(sec)), Events: req.Events, CreatedAt: w.clock.Now()}
+	hook := lifecycle.Webhook{SealedURL: w.box.Seal([]byte(req.URL), secret.WebhookURL), SealedSecret: w.box.Seal([]byte(sec), secret.WebhookSecret), Events: req.Events, CreatedAt: w.clock.Now()}
 	if err := w.store.AddWebhook(ctx, &hook); err != nil {
 		return lifecycle.Subscription{}, err
 	}
@@ -78,13 +78,13 @@ func (w *Webhooks) Target(ctx context.Context, id int64) (lifecycle.Subscription
 // open opens h's URL and, with withSecret, its secret.
 func (w *Webhooks) open(h lifecycle.Webhook, withSecret bool) (lifecycle.Subscription, error) {
 	out := lifecycle.Subscription{ID: h.ID, Events: h.Events, CreatedAt: h.CreatedAt}
-	u, err := w.box.Open(h.SealedURL)
+	u, err := w.box.Open(h.SealedURL, secret.WebhookURL)
 	if err != nil {
 		return out, fmt.Errorf("webhook %d: %w", h.ID, err)
 	}
 	out.URL = string(u)
 	if withSecret {
-		sec, err := w.box.Open(h.SealedSecret)
+		sec, err := w.box.Open(h.SealedSecret, secret.WebhookSecret)
 		if err != nil {
 			return out, fmt.Errorf("webhook %d: %w", h.ID, err)
 		}

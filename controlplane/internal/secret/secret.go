@@ -1,11 +1,10 @@
-// Package secret seals what the control plane must keep but never show: each instance's
-// secret key and setup token, webhook URLs and signing secrets. AES-256-GCM with a
-// random nonce per value; the key comes from --secret-key or a 0600 file in the data dir.
+// Package secret holds the control plane's secret key (from --secret-key or a 0600 file
+// in the data dir) and names where it seals what it must keep but never show: each
+// instance's secret key and setup token, stored API responses, webhook URLs and signing
+// secrets (with platform's sealbox).
 package secret
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -15,49 +14,34 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+
+	"github.com/sproudstack/sproudchat/platform/sealbox"
 )
 
-// Box seals and opens values with one key.
-type Box struct{ aead cipher.AEAD }
+// Box seals and opens values: platform's sealbox (AES-256-GCM, a key derived per
+// place, the value bound to its place). The places the control plane seals to are below.
+type Box = sealbox.Box
 
-// New returns a Box for a 32-byte key.
-func New(key []byte) (*Box, error) {
-	if len(key) != 32 {
-		return nil, fmt.Errorf("secret key: %d bytes, want 32", len(key))
-	}
-	b, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(b)
-	if err != nil {
-		return nil, err
-	}
-	return &Box{aead: aead}, nil
+// New returns a Box for a key of at least 32 bytes.
+func New(key []byte) (*Box, error) { return sealbox.New(key) }
+
+// The places where the control plane keeps sealed values. Webhook rows get their id
+// from the database on insert, so their values are bound to table and field only.
+var (
+	WebhookURL    = sealbox.Place{Table: "webhooks", Field: "url"}
+	WebhookSecret = sealbox.Place{Table: "webhooks", Field: "secret"}
+)
+
+// InstanceSecrets is the place of instance id's secret key and setup token.
+func InstanceSecrets(id string) sealbox.Place {
+	return sealbox.Place{Table: "instances", Field: "secrets", Row: id}
 }
 
-// Seal encrypts plaintext; the nonce travels in front of the ciphertext.
-func (b *Box) Seal(plaintext []byte) []byte {
-	nonce := make([]byte, b.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		panic("crypto/rand: " + err.Error())
-	}
-	return b.aead.Seal(nonce, nonce, plaintext, nil)
-}
-
-// Open decrypts what Seal made. Returns an error if it was altered or sealed with
-// another key.
-func (b *Box) Open(sealed []byte) ([]byte, error) {
-	n := b.aead.NonceSize()
-	if len(sealed) < n {
-		return nil, errors.New("open secret: too short")
-	}
-	out, err := b.aead.Open(nil, sealed[:n], sealed[n:], nil)
-	if err != nil {
-		return nil, errors.New("open secret: wrong key or altered data")
-	}
-	return out, nil
+// IdempotentBody is the place of the response stored for an idempotency key of a token.
+func IdempotentBody(tokenID int64, key string) sealbox.Place {
+	return sealbox.Place{Table: "idempotency_keys", Field: "body", Row: strconv.FormatInt(tokenID, 10) + "/" + key}
 }
 
 // ParseKey decodes 32 bytes given as hex or base64.

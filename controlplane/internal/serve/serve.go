@@ -110,7 +110,7 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.Migrate(ctx); err != nil {
+	if _, err := db.MigrateWith(ctx, key); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	p, err := assemble(ctx, cfg, o, parts{log: log, conns: conns, rt: rt, box: box, plans: plans, db: db})

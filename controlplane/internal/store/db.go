@@ -18,7 +18,8 @@ var migrationFiles embed.FS
 
 // migrator migrates the control plane's database (DB.Migrate, CurrentVersion,
 // LatestVersion); its advisory lock key is not an instance's.
-var migrator = database.Migrator{FS: migrationFiles, Dir: "migrations", LockKey: 727002}
+var migrator = database.Migrator{FS: migrationFiles, Dir: "migrations", LockKey: 727002,
+	Steps: []database.Migration{resealSecrets(nil)}}
 
 // Dialect names the database kind, SQLite or Postgres.
 type Dialect = database.Dialect

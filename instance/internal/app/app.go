@@ -78,7 +78,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		return nil, err
 	}
 	a.db = db
-	if applied, err := db.Migrate(ctx); err != nil {
+	if applied, err := db.MigrateWith(ctx, cfg.SecretKey); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	} else if len(applied) > 0 {

@@ -75,7 +75,7 @@ func migrate(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) i
 		return 1
 	}
 	defer db.Close()
-	applied, err := db.Migrate(ctx)
+	applied, err := db.MigrateWith(ctx, cfg.SecretKey)
 	if err != nil {
 		fmt.Fprintf(stderr, "sproudchat: migrate: %v\n", err)
 		return 1

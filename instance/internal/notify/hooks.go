@@ -310,7 +310,7 @@ func (h *Hooks) apply(t *Target, in TargetInput) error {
 	if err != nil {
 		return err
 	}
-	t.Sealed = h.seal.Seal(plain, []byte("notify_target"))
+	t.Sealed = h.seal.Seal(plain, TargetPlace)
 	t.Hint = hint(t.Kind, *c)
 	return nil
 }
@@ -348,7 +348,7 @@ func (h *Hooks) Target(ctx context.Context, id int64) (Target, error) {
 }
 
 func (h *Hooks) open(t *Target) error {
-	plain, err := h.seal.Open(t.Sealed, []byte("notify_target"))
+	plain, err := h.seal.Open(t.Sealed, TargetPlace)
 	if err != nil {
 		return fmt.Errorf("open notification target %d: %w", t.ID, err)
 	}

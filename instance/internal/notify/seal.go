@@ -1,53 +1,15 @@
 package notify
 
-import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"errors"
-	"fmt"
-)
+import "github.com/sproudstack/sproudchat/platform/sealbox"
 
-// Sealer encrypts what must not be stored in clear (target URLs, keys, secrets) with
-// AES-256-GCM, under a key derived from the instance's secret key for this one use.
-type Sealer struct{ aead cipher.AEAD }
+// Sealer encrypts what must not be stored in clear (target URLs, keys, secrets): it is
+// platform's sealbox, under a key derived from the instance's secret key for this one
+// use, each value bound to TargetPlace.
+type Sealer = sealbox.Box
 
-// NewSealer derives the sealing key from the instance's secret key (at least 32 bytes).
-func NewSealer(secretKey []byte) (*Sealer, error) {
-	if len(secretKey) < 32 {
-		return nil, errors.New("new sealer: the secret key is shorter than 32 bytes")
-	}
-	m := hmac.New(sha256.New, secretKey)
-	m.Write([]byte("sproudchat notification targets v1"))
-	block, err := aes.NewCipher(m.Sum(nil))
-	if err != nil {
-		return nil, fmt.Errorf("new sealer: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("new sealer: %w", err)
-	}
-	return &Sealer{aead: aead}, nil
-}
+// NewSealer returns the Sealer of the instance's secret key (at least 32 bytes).
+func NewSealer(secretKey []byte) (*Sealer, error) { return sealbox.New(secretKey) }
 
-// Seal encrypts plain, bound to ad: a random nonce, then the ciphertext.
-func (s *Sealer) Seal(plain, ad []byte) []byte {
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
-	rand.Read(nonce)
-	return s.aead.Seal(nonce, nonce, plain, ad)
-}
-
-// Open decrypts what Seal made with the same ad; anything altered fails.
-func (s *Sealer) Open(sealed, ad []byte) ([]byte, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < n+s.aead.Overhead() {
-		return nil, errors.New("open sealed value: too short")
-	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], ad)
-	if err != nil {
-		return nil, errors.New("open sealed value: wrong key or altered")
-	}
-	return plain, nil
-}
+// TargetPlace is where a target's sealed config is stored. A target's id is assigned on
+// insert, after sealing, so the value is bound to its table and field only.
+var TargetPlace = sealbox.Place{Table: "notify_targets", Field: "config_sealed"}

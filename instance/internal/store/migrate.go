@@ -11,7 +11,8 @@ var migrationFiles embed.FS
 
 // migrator migrates the instance's database (DB.Migrate, CurrentVersion,
 // LatestVersion); its advisory lock key is not the control plane's.
-var migrator = database.Migrator{FS: migrationFiles, Dir: "migrations", LockKey: 727001}
+var migrator = database.Migrator{FS: migrationFiles, Dir: "migrations", LockKey: 727001,
+	Steps: []database.Migration{resealTargets(nil)}}
 
 // Dialect names the database kind, SQLite or Postgres.
 type Dialect = database.Dialect
