@@ -11,6 +11,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
 	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
@@ -39,7 +40,7 @@ type accountsService interface {
 // the administration of users.
 type accountsArea struct {
 	accounts accountsService
-	pages    *pages
+	pages    *page.Renderer
 	cookies  cookies
 	clock    clock.Clock
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
 	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
@@ -19,7 +20,7 @@ import (
 type auditArea struct {
 	log    auditLog
 	outbox OutboxReader
-	pages  *pages
+	pages  *page.Renderer
 	clock  clock.Clock
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/booking"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
 	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
@@ -45,7 +46,7 @@ type bookingService interface {
 type bookingArea struct {
 	booking bookingService
 	users   userDirectory
-	pages   *pages
+	pages   *page.Renderer
 	clock   clock.Clock
 	// bookLimit allows each address 10 booking attempts an hour.
 	bookLimit *ratelimit.Limiter

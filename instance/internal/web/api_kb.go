@@ -13,6 +13,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/kb"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
 	"github.com/sproudstack/sproudchat/platform/httpbody"
 	"github.com/sproudstack/sproudchat/platform/problem"
 )
@@ -33,7 +34,7 @@ type kbService interface {
 // kbArea serves the knowledge base: its public pages, the editors' pages and the API.
 type kbArea struct {
 	kb      kbService
-	pages   *pages
+	pages   *page.Renderer
 	baseURL *url.URL
 	// voteLimit allows each address 30 "was this helpful" votes an hour.
 	voteLimit *ratelimit.Limiter

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
 	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
@@ -32,7 +33,7 @@ type notifyArea struct {
 	users    interface {
 		ListUsers(ctx context.Context) ([]accounts.User, error)
 	}
-	pages *pages
+	pages *page.Renderer
 	clock clock.Clock
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/kb"
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
 	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
 
@@ -62,7 +63,7 @@ type ticketsArea struct {
 	users       userDirectory
 	kb          articleSearch
 	confirm     Confirmer // nil sends no confirmation
-	pages       *pages
+	pages       *page.Renderer
 	baseURL     *url.URL
 	log         *slog.Logger
 	// contactLimit allows each address 5 contact-form posts an hour.

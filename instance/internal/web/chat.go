@@ -18,6 +18,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 	"github.com/sproudstack/sproudchat/instance/internal/web/livechat"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
 	"github.com/sproudstack/sproudchat/platform/httpbody"
 	"github.com/sproudstack/sproudchat/platform/problem"
 )
@@ -63,7 +64,7 @@ type chatArea struct {
 	}
 	confirm     Confirmer    // nil sends no confirmation
 	transcripts Transcripter // nil offers none
-	pages       *pages
+	pages       *page.Renderer
 	baseURL     *url.URL
 	readOnly    bool
 	log         *slog.Logger

@@ -52,7 +52,7 @@ var pairName = regexp.MustCompile(`"([A-Z][A-Za-z]*)"`)
 // template uses its own or shared groups only.
 func TestTemplatesAndHandlersUseKnownMessages(t *testing.T) {
 	var uses []messageUse
-	for name := range mustPages(t).sets {
+	for _, name := range mustPages(t).Names() {
 		b, err := templateFiles.ReadFile("templates/" + name + ".html")
 		if err != nil {
 			t.Fatal(err)

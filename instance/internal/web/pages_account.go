@@ -12,7 +12,7 @@ import (
 var accountFlashes = map[string]string{"saved": "account.saved", "password": "account.changed", "revoked": "account.token_revoked"}
 
 func (s *accountsArea) pageAccount(c echo.Context) error {
-	d := s.pages.page(c, "account.title")
+	d := s.pages.Page(c, "account.title")
 	if key, ok := accountFlashes[c.QueryParam("ok")]; ok {
 		d.Flash = translate(d.Lang, key)
 	}
@@ -25,7 +25,7 @@ func (s *accountsArea) renderAccount(c echo.Context, status int, d pageData) err
 		return err
 	}
 	d.Data = tokens
-	return s.pages.render(c, status, "account", d)
+	return s.pages.Render(c, status, "account", d)
 }
 
 // accountFormError re-renders the account page with field errors, or passes err on.
@@ -34,7 +34,7 @@ func (s *accountsArea) accountFormError(c echo.Context, err error, rename map[st
 	if !ok {
 		return err
 	}
-	d := s.pages.page(c, "account.title")
+	d := s.pages.Page(c, "account.title")
 	d.Errors, d.Error = map[string]string{}, translate(d.Lang, "form.fix")
 	for k, v := range fields {
 		if r, ok := rename[k]; ok {
@@ -64,7 +64,7 @@ func (s *accountsArea) pageChangePassword(c echo.Context) error {
 	}
 	err = s.accounts.ChangePassword(c.Request().Context(), mustPrincipal(c), f.Get("current_password"), f.Get("new_password"), meta(c))
 	if te, ok := instance.AsError(err); ok && te.Code == instance.Throttled {
-		d := s.pages.page(c, "account.title")
+		d := s.pages.Page(c, "account.title")
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds()+0.999)))
 		d.Error = plural(d.Lang, "account.password_throttled", int((te.RetryAfter+time.Minute-1)/time.Minute))
 		return s.renderAccount(c, http.StatusTooManyRequests, d)
@@ -86,7 +86,7 @@ func (s *accountsArea) pageCreateToken(c echo.Context) error {
 	if err != nil {
 		return s.accountFormError(c, err, map[string]string{"name": "token_name"})
 	}
-	d := s.pages.page(c, "account.title")
+	d := s.pages.Page(c, "account.title")
 	d.Form["new_token"] = t.Secret
 	return s.renderAccount(c, http.StatusCreated, d)
 }

@@ -13,10 +13,10 @@ func (s *auditArea) pageAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := s.pages.page(c, "audit.title")
+	d := s.pages.Page(c, "audit.title")
 	d.Data = struct {
 		Entries []accounts.AuditEntry
 		Next    string
 	}{entries, next}
-	return s.pages.render(c, http.StatusOK, "audit", d)
+	return s.pages.Render(c, http.StatusOK, "audit", d)
 }

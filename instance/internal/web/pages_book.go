@@ -105,14 +105,14 @@ func (s *bookingArea) pageBookTypes(c echo.Context) error {
 	if len(types) == 1 {
 		return c.Redirect(http.StatusSeeOther, "/book/"+types[0].Slug)
 	}
-	d := s.pages.page(c, "book.title")
+	d := s.pages.Page(c, "book.title")
 	d.Data = bookPage{Types: types}
-	return s.pages.render(c, http.StatusOK, "book", d)
+	return s.pages.Render(c, http.StatusOK, "book", d)
 }
 
 // pageBookType shows a week of free times of one type and the form to book one.
 func (s *bookingArea) pageBookType(c echo.Context) error {
-	return s.renderBookType(c, http.StatusOK, s.pages.page(c, "book.title"), "")
+	return s.renderBookType(c, http.StatusOK, s.pages.Page(c, "book.title"), "")
 }
 
 func (s *bookingArea) renderBookType(c echo.Context, status int, d pageData, chosen string) error {
@@ -128,7 +128,7 @@ func (s *bookingArea) renderBookType(c echo.Context, status int, d pageData, cho
 	p.Chosen = chosen
 	d.Title = t.Name
 	d.Data = p
-	return s.pages.render(c, status, "book", d)
+	return s.pages.Render(c, status, "book", d)
 }
 
 // week is one week of t's free times from from=.
@@ -159,7 +159,7 @@ func (s *bookingArea) pageBookSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := s.pages.page(c, "book.title")
+	d := s.pages.Page(c, "book.title")
 	if wait := s.bookLimit.Take(addressKey(c)); wait > 0 {
 		c.Response().Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
 		d.Error = plural(d.Lang, "contact.slow_down", int(wait.Minutes())+1)
@@ -201,7 +201,7 @@ type manageNotice struct {
 // renderManage shows a booking to its visitor, with cancel and reschedule.
 func (s *bookingArea) renderManage(c echo.Context, status int, b booking.Booking, n manageNotice) error {
 	ctx := c.Request().Context()
-	d := s.pages.page(c, "book.manage")
+	d := s.pages.Page(c, "book.manage")
 	loc, err := s.booking.Location(ctx)
 	if err != nil {
 		return err
@@ -224,7 +224,7 @@ func (s *bookingArea) renderManage(c echo.Context, status int, b booking.Booking
 		d.Error = translate(d.Lang, n.err)
 	}
 	d.Data = p
-	return s.pages.render(c, status, "book_manage", d)
+	return s.pages.Render(c, status, "book_manage", d)
 }
 
 // pageBookManage is the visitor's page behind the link in their e-mail.

@@ -30,7 +30,7 @@ type weekdayHours struct {
 }
 
 func (s *bookingArea) pageBookingSettings(c echo.Context) error {
-	d := s.pages.page(c, "settings.booking")
+	d := s.pages.Page(c, "settings.booking")
 	if c.QueryParam("ok") != "" {
 		d.Flash = translate(d.Lang, "common.saved")
 	}
@@ -79,7 +79,7 @@ func (s *bookingArea) renderBookingSettings(c echo.Context, status int, d pageDa
 		return err
 	}
 	d.Data = p
-	return s.pages.render(c, status, "booking_settings", d)
+	return s.pages.Render(c, status, "booking_settings", d)
 }
 
 func dayName(wd time.Weekday, lang string) string {
@@ -91,7 +91,7 @@ func dayName(wd time.Weekday, lang string) string {
 
 // bookingSettingsError shows the page again with the reasons, or passes other errors on.
 func (s *bookingArea) bookingSettingsError(c echo.Context, err error) error {
-	return s.pages.formProblem(c, err, "settings.booking", "slug", func(d pageData, status int) error {
+	return s.pages.FormProblem(c, err, "settings.booking", "slug", func(d pageData, status int) error {
 		return s.renderBookingSettings(c, status, d)
 	})
 }

@@ -40,7 +40,7 @@ type calendarItem struct {
 // pageBookings shows the calendar: ?view=week|day&date=2006-01-02&mine=1.
 func (s *bookingArea) pageBookings(c echo.Context) error {
 	ctx := c.Request().Context()
-	d := s.pages.page(c, "nav.bookings")
+	d := s.pages.Page(c, "nav.bookings")
 	loc, err := s.booking.Location(ctx)
 	if err != nil {
 		return err
@@ -101,7 +101,7 @@ func (s *bookingArea) pageBookings(c echo.Context) error {
 			TypeName: typeNames[b.TypeID], Name: b.Name, Email: b.Email, Agent: names[b.AgentID], Status: b.Status, Message: b.Message})
 	}
 	d.Data = p
-	return s.pages.render(c, http.StatusOK, "bookings", d)
+	return s.pages.Render(c, http.StatusOK, "bookings", d)
 }
 
 // pageCancelBooking lets an agent cancel a booking; the visitor is told by e-mail.

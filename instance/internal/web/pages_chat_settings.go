@@ -21,7 +21,7 @@ type chatSettingsPage struct {
 }
 
 func (s *chatArea) pageChatSettings(c echo.Context) error {
-	d := s.pages.page(c, "settings.chat")
+	d := s.pages.Page(c, "settings.chat")
 	if ok := c.QueryParam("ok"); ok != "" {
 		d.Flash = translate(d.Lang, "common.saved")
 	}
@@ -49,13 +49,13 @@ func (s *chatArea) renderChatSettings(c echo.Context, status int, d pageData, fo
 	}
 	d.Data = chatSettingsPage{chatSettings: cs, Canned: canned, Agents: agents,
 		Snippet: `<script src="` + strings.TrimSuffix(s.baseURL.String(), "/") + `/widget.js" async></script>`}
-	return s.pages.render(c, status, "chat_settings", d)
+	return s.pages.Render(c, status, "chat_settings", d)
 }
 
 // chatSettingsError shows the chat settings again with the reasons a change was
 // refused, the admin's input kept; other errors pass on.
 func (s *chatArea) chatSettingsError(c echo.Context, err error, form *chatSettings) error {
-	return s.pages.formProblem(c, err, "settings.chat", "shortcut", func(d pageData, status int) error {
+	return s.pages.FormProblem(c, err, "settings.chat", "shortcut", func(d pageData, status int) error {
 		return s.renderChatSettings(c, status, d, form)
 	})
 }

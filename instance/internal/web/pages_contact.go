@@ -19,11 +19,11 @@ type Confirmer interface {
 type contactDone struct{ Ref int64 }
 
 func (s *ticketsArea) pageContact(c echo.Context) error {
-	return s.pages.render(c, http.StatusOK, "contact", s.pages.page(c, "contact.title"))
+	return s.pages.Render(c, http.StatusOK, "contact", s.pages.Page(c, "contact.title"))
 }
 
 func (s *ticketsArea) pagePrivacy(c echo.Context) error {
-	return s.pages.render(c, http.StatusOK, "privacy", s.pages.page(c, "privacy.title"))
+	return s.pages.Render(c, http.StatusOK, "privacy", s.pages.Page(c, "privacy.title"))
 }
 
 // pageContactSubmit turns the public form into a ticket. A filled honeypot field is a
@@ -34,17 +34,17 @@ func (s *ticketsArea) pageContactSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := s.pages.page(c, "contact.title")
+	d := s.pages.Page(c, "contact.title")
 	if wait := s.contactLimit.Take(addressKey(c)); wait > 0 {
 		minutes := int(wait.Minutes()) + 1
 		c.Response().Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
 		d.Error = plural(d.Lang, "contact.slow_down", minutes)
-		return s.pages.render(c, http.StatusTooManyRequests, "contact", d)
+		return s.pages.Render(c, http.StatusTooManyRequests, "contact", d)
 	}
 	if strings.TrimSpace(f.Get("website")) != "" {
 		s.log.InfoContext(c.Request().Context(), "contact form: honeypot filled; dropped", "ip", c.RealIP())
 		d.Data = contactDone{}
-		return s.pages.render(c, http.StatusOK, "contact", d)
+		return s.pages.Render(c, http.StatusOK, "contact", d)
 	}
 	for _, k := range []string{"name", "email", "subject", "message", "consent"} {
 		d.Form[k] = f.Get(k)
@@ -60,12 +60,12 @@ func (s *ticketsArea) pageContactSubmit(c echo.Context) error {
 		}
 		fields["consent"] = translate(d.Lang, "contact.consent_needed")
 		d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
-		return s.pages.render(c, http.StatusUnprocessableEntity, "contact", d)
+		return s.pages.Render(c, http.StatusUnprocessableEntity, "contact", d)
 	}
 	if t, err = s.tickets.Create(c.Request().Context(), nil, in); err != nil {
 		if fields, ok := fieldErrors(err); ok {
 			d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
-			return s.pages.render(c, http.StatusUnprocessableEntity, "contact", d)
+			return s.pages.Render(c, http.StatusUnprocessableEntity, "contact", d)
 		}
 		return err
 	}
@@ -75,5 +75,5 @@ func (s *ticketsArea) pageContactSubmit(c echo.Context) error {
 		}
 	}
 	d.Data, d.Form = contactDone{Ref: t.ID}, map[string]string{}
-	return s.pages.render(c, http.StatusCreated, "contact", d)
+	return s.pages.Render(c, http.StatusCreated, "contact", d)
 }

@@ -14,7 +14,7 @@ import (
 // pageKB is the public portal: categories, or search results with the matches marked.
 func (s *kbArea) pageKB(c echo.Context) error {
 	ctx := c.Request().Context()
-	d := s.pages.page(c, "kb.title")
+	d := s.pages.Page(c, "kb.title")
 	q := c.QueryParam("q")
 	d.Form["q"] = q
 	var data struct {
@@ -36,7 +36,7 @@ func (s *kbArea) pageKB(c echo.Context) error {
 		}
 	}
 	d.Data = data
-	return s.pages.render(c, http.StatusOK, "kb_home", d)
+	return s.pages.Render(c, http.StatusOK, "kb_home", d)
 }
 
 func (s *kbArea) pageKBCategory(c echo.Context) error {
@@ -49,13 +49,13 @@ func (s *kbArea) pageKBCategory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := s.pages.page(c, "kb.title")
+	d := s.pages.Page(c, "kb.title")
 	d.Title = cat.Name
 	d.Data = struct {
 		Category kb.Category
 		Articles []kb.Article
 	}{cat, as}
-	return s.pages.render(c, http.StatusOK, "kb_category", d)
+	return s.pages.Render(c, http.StatusOK, "kb_category", d)
 }
 
 func (s *kbArea) pageKBArticle(c echo.Context) error {
@@ -67,14 +67,14 @@ func (s *kbArea) renderKBArticle(c echo.Context, voted bool) error {
 	if err != nil {
 		return err
 	}
-	d := s.pages.page(c, "kb.title")
+	d := s.pages.Page(c, "kb.title")
 	d.Title = a.Title
 	d.Data = struct {
 		Article kb.Article
 		Body    template.HTML // rendered and sanitized when it was saved
 		Voted   bool
 	}{a, template.HTML(a.BodyHTML), voted}
-	return s.pages.render(c, http.StatusOK, "kb_article", d)
+	return s.pages.Render(c, http.StatusOK, "kb_article", d)
 }
 
 // pageKBHelpful counts a vote; each address may vote a few times an hour.
@@ -96,9 +96,9 @@ func (s *kbArea) pageKnowledge(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := s.pages.page(c, "nav.knowledge")
+	d := s.pages.Page(c, "nav.knowledge")
 	d.Data = as
-	return s.pages.render(c, http.StatusOK, "knowledge", d)
+	return s.pages.Render(c, http.StatusOK, "knowledge", d)
 }
 
 type editorData struct {
@@ -112,11 +112,11 @@ func (s *kbArea) renderEditor(c echo.Context, status int, d pageData, action str
 		return err
 	}
 	d.Data = editorData{Action: action, Categories: cats}
-	return s.pages.render(c, status, "knowledge_edit", d)
+	return s.pages.Render(c, status, "knowledge_edit", d)
 }
 
 func (s *kbArea) pageNewArticle(c echo.Context) error {
-	d := s.pages.page(c, "kb.new")
+	d := s.pages.Page(c, "kb.new")
 	d.Form["language"] = d.Lang
 	return s.renderEditor(c, http.StatusOK, d, "/knowledge")
 }
@@ -130,7 +130,7 @@ func (s *kbArea) pageEditArticle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := s.pages.page(c, "kb.edit")
+	d := s.pages.Page(c, "kb.edit")
 	d.Form["title"], d.Form["slug"], d.Form["body"], d.Form["language"] = a.Title, a.Slug, a.BodyMD, a.Language
 	if a.CategoryID != nil {
 		d.Form["category_id"] = strconv.FormatInt(*a.CategoryID, 10)
@@ -166,7 +166,7 @@ func (s *kbArea) pageSaveArticle(c echo.Context) error {
 		fields, invalid = map[string]string{"slug": "is taken by another article"}, true
 	}
 	if invalid {
-		d := s.pages.page(c, "kb.edit")
+		d := s.pages.Page(c, "kb.edit")
 		d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
 		for _, k := range []string{"title", "slug", "body", "language", "category_id", "publish"} {
 			d.Form[k] = f.Get(k)

@@ -27,7 +27,7 @@ type targetView struct {
 }
 
 func (s *notifyArea) pageNotifications(c echo.Context) error {
-	d := s.pages.page(c, "settings.notifications")
+	d := s.pages.Page(c, "settings.notifications")
 	switch c.QueryParam("ok") {
 	case "":
 	case "test-ok":
@@ -66,7 +66,7 @@ func (s *notifyArea) renderNotifications(c echo.Context, status int, d pageData,
 	}
 	d.Data = notificationsPage{Targets: views, Events: notify.Events, Kinds: notify.Kinds, Users: active,
 		UnansweredMinutes: int(notify.UnansweredWait(ctx, s.settings).Minutes()), NewSecret: secret}
-	return s.pages.render(c, status, "notifications", d)
+	return s.pages.Render(c, status, "notifications", d)
 }
 
 func (s *notifyArea) pageCreateTarget(c echo.Context) error {
@@ -87,7 +87,7 @@ func (s *notifyArea) pageCreateTarget(c echo.Context) error {
 	}
 	_, secret, err := s.hooks.CreateTarget(c.Request().Context(), in)
 	if err != nil {
-		return s.pages.formProblem(c, err, "settings.notifications", "", func(d pageData, status int) error {
+		return s.pages.FormProblem(c, err, "settings.notifications", "", func(d pageData, status int) error {
 			for _, k := range []string{"kind", "name", "url", "server"} {
 				d.Form[k] = f.Get(k)
 			}
@@ -96,7 +96,7 @@ func (s *notifyArea) pageCreateTarget(c echo.Context) error {
 	}
 	if in.Kind == notify.KindWebhook && f.Get("secret") == "" {
 		// The generated secret is shown on this answer, never in an address or again.
-		d := s.pages.page(c, "settings.notifications")
+		d := s.pages.Page(c, "settings.notifications")
 		d.Flash = translate(d.Lang, "common.saved")
 		return s.renderNotifications(c, http.StatusCreated, d, secret)
 	}
@@ -152,7 +152,7 @@ func (s *notifyArea) pageSaveNotifySettings(c echo.Context) error {
 		return err
 	}
 	if err := s.setUnansweredMinutes(c.Request().Context(), f.Get("unanswered_minutes")); err != nil {
-		return s.pages.formProblem(c, err, "settings.notifications", "", func(d pageData, status int) error {
+		return s.pages.FormProblem(c, err, "settings.notifications", "", func(d pageData, status int) error {
 			return s.renderNotifications(c, status, d, "")
 		})
 	}

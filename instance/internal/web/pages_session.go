@@ -14,6 +14,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
 )
 
 // safeNext keeps post-login redirects on this site: a path starting with exactly one
@@ -53,13 +54,13 @@ func (s *accountsArea) renderLogin(c echo.Context, status int, email, next, errM
 	if err != nil {
 		return err
 	}
-	d := s.pages.page(c, "login.title")
+	d := s.pages.Page(c, "login.title")
 	d.Form["email"], d.Form["next"], d.Error = email, next, errMsg
 	if c.QueryParam("out") == "1" {
 		d.Flash = translate(d.Lang, "login.logged_out")
 	}
 	d.Data = struct{ SetupPending bool }{pending}
-	return s.pages.render(c, status, "login", d)
+	return s.pages.Render(c, status, "login", d)
 }
 
 func (s *accountsArea) pageLoginSubmit(c echo.Context) error {
@@ -96,7 +97,7 @@ func (s *accountsArea) pageLogout(c echo.Context) error {
 
 func (s *accountsArea) pageSetup(c echo.Context) error {
 	token := c.QueryParam("token")
-	d := s.pages.page(c, "setup.title")
+	d := s.pages.Page(c, "setup.title")
 	status := http.StatusOK
 	switch err := s.accounts.CheckSetupToken(c.Request().Context(), token); {
 	case err == nil:
@@ -108,7 +109,7 @@ func (s *accountsArea) pageSetup(c echo.Context) error {
 	default:
 		return err
 	}
-	return s.pages.render(c, status, "setup", d)
+	return s.pages.Render(c, status, "setup", d)
 }
 
 // pageSetupSubmit creates the first admin and logs them straight in.
@@ -120,10 +121,10 @@ func (s *accountsArea) pageSetupSubmit(c echo.Context) error {
 	in := accounts.SetupInput{Token: f.Get("token"), Name: f.Get("name"), Email: f.Get("email"), Password: f.Get("password")}
 	_, err = s.accounts.Setup(c.Request().Context(), in, meta(c))
 	if fields, ok := fieldErrors(err); ok {
-		d := s.pages.page(c, "setup.title")
+		d := s.pages.Page(c, "setup.title")
 		d.Data, d.Errors, d.Error = true, fields, translate(d.Lang, "form.fix")
 		d.Form["token"], d.Form["name"], d.Form["email"] = in.Token, in.Name, in.Email
-		return s.pages.render(c, http.StatusUnprocessableEntity, "setup", d)
+		return s.pages.Render(c, http.StatusUnprocessableEntity, "setup", d)
 	}
 	if errors.Is(err, instance.ErrForbidden) || errors.Is(err, instance.ErrGone) {
 		return s.pageSetupRefused(c, err)
@@ -140,20 +141,14 @@ func (s *accountsArea) pageSetupSubmit(c echo.Context) error {
 }
 
 func (s *accountsArea) pageSetupRefused(c echo.Context, err error) error {
-	d := s.pages.page(c, "setup.title")
+	d := s.pages.Page(c, "setup.title")
 	status := http.StatusGone
 	d.Flash = translate(d.Lang, "setup.done")
 	if errors.Is(err, instance.ErrForbidden) {
 		status, d.Flash, d.Error = http.StatusForbidden, "", translate(d.Lang, "setup.invalid")
 	}
-	return s.pages.render(c, status, "setup", d)
+	return s.pages.Render(c, status, "setup", d)
 }
 
 // fieldErrors tells whether err is a validation error, and its fields.
-func fieldErrors(err error) (map[string]string, bool) {
-	fields, ok := instance.FieldErrors(err)
-	if !ok {
-		return nil, false
-	}
-	return fields.Messages(nil), true
-}
+func fieldErrors(err error) (map[string]string, bool) { return page.FieldErrors(err) }

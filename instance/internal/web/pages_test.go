@@ -6,13 +6,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
 )
 
-func mustPages(t *testing.T) *pages {
-	p, err := loadPages(false, time.Time{}, nil)
+func mustPages(t *testing.T) *page.Renderer {
+	p, err := loadPages(page.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 func (s *ticketsArea) pageTickets(c echo.Context) error {
-	d := s.pages.page(c, "nav.tickets")
+	d := s.pages.Page(c, "nav.tickets")
 	f, err := ticketFilter(c)
 	if err != nil {
 		return err
@@ -38,11 +38,11 @@ func (s *ticketsArea) pageTickets(c echo.Context) error {
 		Q, Status string
 		Assignee  string
 	}{items, nextURL, tickets.Statuses, c.QueryParam("q"), c.QueryParam("status"), c.QueryParam("assignee")}
-	return s.pages.render(c, http.StatusOK, "tickets", d)
+	return s.pages.Render(c, http.StatusOK, "tickets", d)
 }
 
 func (s *ticketsArea) pageNewTicket(c echo.Context) error {
-	return s.pages.render(c, http.StatusOK, "ticket_new", s.pages.page(c, "tickets.new"))
+	return s.pages.Render(c, http.StatusOK, "ticket_new", s.pages.Page(c, "tickets.new"))
 }
 
 func splitTags(s string) []string {
@@ -64,12 +64,12 @@ func (s *ticketsArea) pageCreateTicket(c echo.Context) error {
 	t, err := s.tickets.Create(c.Request().Context(), &p, tickets.NewTicket{Subject: f.Get("subject"), RequesterName: f.Get("requester_name"),
 		RequesterEmail: f.Get("requester_email"), Body: f.Get("body"), Tags: splitTags(f.Get("tags")), Source: "agent"})
 	if fields, ok := fieldErrors(err); ok {
-		d := s.pages.page(c, "tickets.new")
+		d := s.pages.Page(c, "tickets.new")
 		d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
 		for _, k := range []string{"subject", "requester_name", "requester_email", "body", "tags"} {
 			d.Form[k] = f.Get(k)
 		}
-		return s.pages.render(c, http.StatusUnprocessableEntity, "ticket_new", d)
+		return s.pages.Render(c, http.StatusUnprocessableEntity, "ticket_new", d)
 	}
 	if err != nil {
 		return err
@@ -99,7 +99,7 @@ type kbLink struct {
 }
 
 func (s *ticketsArea) pageTicket(c echo.Context) error {
-	return s.renderTicket(c, http.StatusOK, s.pages.page(c, "nav.tickets"))
+	return s.renderTicket(c, http.StatusOK, s.pages.Page(c, "nav.tickets"))
 }
 
 func (s *ticketsArea) renderTicket(c echo.Context, status int, d pageData) error {
@@ -146,7 +146,7 @@ func (s *ticketsArea) renderTicket(c echo.Context, status int, d pageData) error
 	}
 	d.Title = fmt.Sprintf("#%d %s", t.ID, t.Subject)
 	d.Data = tp
-	return s.pages.render(c, status, "ticket", d)
+	return s.pages.Render(c, status, "ticket", d)
 }
 
 // ticketFormError re-renders the ticket page with field errors, or passes err on.
@@ -155,7 +155,7 @@ func (s *ticketsArea) ticketFormError(c echo.Context, err error, keep url.Values
 	if !ok {
 		return err
 	}
-	d := s.pages.page(c, "nav.tickets")
+	d := s.pages.Page(c, "nav.tickets")
 	d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
 	for k := range keep {
 		d.Form[k] = keep.Get(k)

@@ -9,24 +9,25 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
 )
 
-func (s *pages) pageHome(c echo.Context) error {
-	return s.render(c, http.StatusOK, "home", s.page(c, "app.name"))
+func pageHome(pages *page.Renderer) echo.HandlerFunc {
+	return func(c echo.Context) error { return pages.Render(c, http.StatusOK, "home", pages.Page(c, "app.name")) }
 }
 
 // pageArea is the page of an area whose content arrives with a later part of the
 // product: the navigation, permission and layout are real, the list is empty.
-func (s *pages) pageArea(key string) echo.HandlerFunc {
+func pageArea(pages *page.Renderer, key string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		d := s.page(c, "nav."+key)
+		d := pages.Page(c, "nav."+key)
 		d.Data = "area." + key
-		return s.render(c, http.StatusOK, "area", d)
+		return pages.Render(c, http.StatusOK, "area", d)
 	}
 }
 
 func (s *accountsArea) pageUsers(c echo.Context) error {
-	d := s.pages.page(c, "users.title")
+	d := s.pages.Page(c, "users.title")
 	if c.QueryParam("ok") != "" {
 		if id, err := strconv.ParseInt(c.QueryParam("id"), 10, 64); err == nil {
 			if u, err := s.accounts.FindUser(c.Request().Context(), id); err == nil {
@@ -47,7 +48,7 @@ func (s *accountsArea) renderUsers(c echo.Context, status int, d pageData) error
 		return err
 	}
 	d.Data = users
-	return s.pages.render(c, status, "users", d)
+	return s.pages.Render(c, status, "users", d)
 }
 
 func (s *accountsArea) pageCreateUser(c echo.Context) error {
@@ -62,7 +63,7 @@ func (s *accountsArea) pageCreateUser(c echo.Context) error {
 		fields, invalid = map[string]string{"email": "is already taken"}, true
 	}
 	if invalid {
-		d := s.pages.page(c, "users.title")
+		d := s.pages.Page(c, "users.title")
 		d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
 		d.Form["name"], d.Form["email"], d.Form["role"] = in.Name, in.Email, string(in.Role)
 		status := http.StatusUnprocessableEntity
@@ -100,7 +101,7 @@ func (s *accountsArea) pageUpdateUser(c echo.Context) error {
 	}
 	_, err = s.accounts.UpdateUser(c.Request().Context(), mustPrincipal(c), id, ch, meta(c))
 	if err != nil && (errors.Is(err, instance.ErrConflict) || errors.Is(err, instance.ErrInvalid)) {
-		d := s.pages.page(c, "users.title")
+		d := s.pages.Page(c, "users.title")
 		d.Error = err.Error()
 		return s.renderUsers(c, toProblem(err).Status, d)
 	}

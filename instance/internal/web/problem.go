@@ -105,7 +105,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		redirectToLogin(c)
 		return
 	}
-	s.pages.renderError(c, p)
+	s.pages.RenderError(c, p)
 }
 
 func writeProblem(c echo.Context, p problem.Problem) {

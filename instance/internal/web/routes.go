@@ -5,6 +5,7 @@ import (
 
 	a "github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/web/guard"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
 )
 
 // Route is one entry of the route table (see guard.Route).
@@ -150,7 +151,7 @@ func (s *Server) routeTable() []Route {
 		{Method: post, Path: "/logout", Perm: a.Authenticated, ReadOnlyOK: true, Handler: s.accounts.pageLogout},
 
 		// Pages: the agent workspace. The areas fill in as they are built.
-		{Method: get, Path: "/", Perm: a.Authenticated, Handler: s.pages.pageHome},
+		{Method: get, Path: "/", Perm: a.Authenticated, Handler: pageHome(s.pages)},
 		{Method: get, Path: "/inbox", Perm: a.ChatRead, Handler: s.chat.pageInbox},
 		{Method: get, Path: "/tickets", Perm: a.TicketsRead, Handler: s.tickets.pageTickets},
 		{Method: get, Path: "/tickets/new", Perm: a.TicketsWrite, Handler: s.tickets.pageNewTicket},
@@ -174,7 +175,7 @@ func (s *Server) routeTable() []Route {
 		{Method: post, Path: "/settings/booking/types/:id/active", Perm: a.SettingsManage, Handler: s.booking.pageToggleBookingType},
 		{Method: post, Path: "/settings/booking/days-off", Perm: a.SettingsManage, Handler: s.booking.pageAddDayOff},
 		{Method: post, Path: "/settings/booking/days-off/:id/delete", Perm: a.SettingsManage, Handler: s.booking.pageDeleteDayOff},
-		{Method: get, Path: "/reports", Perm: a.StatsRead, Handler: s.pages.pageArea("reports")},
+		{Method: get, Path: "/reports", Perm: a.StatsRead, Handler: pageArea(s.pages, "reports")},
 
 		// Pages: settings and own account.
 		{Method: get, Path: "/settings/users", Perm: a.UsersRead, Handler: s.accounts.pageUsers},
@@ -200,18 +201,12 @@ func (s *Server) routeTable() []Route {
 	}
 }
 
-// navItem is an entry of the agent navigation, shown to those who hold its permission.
-type navItem struct {
-	Key  string // i18n key
-	Path string
-	Perm a.Permission
-}
-
-var navigation = []navItem{
-	{"nav.inbox", "/inbox", a.ChatRead},
-	{"nav.tickets", "/tickets", a.TicketsRead},
-	{"nav.knowledge", "/knowledge", a.KBRead},
-	{"nav.bookings", "/bookings", a.BookingRead},
-	{"nav.reports", "/reports", a.StatsRead},
-	{"nav.settings", "/settings/users", a.UsersRead},
+// navigation is the agent navigation: an entry is shown to those who hold its permission.
+var navigation = []page.NavItem{
+	{Key: "nav.inbox", Path: "/inbox", Perm: a.ChatRead},
+	{Key: "nav.tickets", Path: "/tickets", Perm: a.TicketsRead},
+	{Key: "nav.knowledge", Path: "/knowledge", Perm: a.KBRead},
+	{Key: "nav.bookings", Path: "/bookings", Perm: a.BookingRead},
+	{Key: "nav.reports", Path: "/reports", Perm: a.StatsRead},
+	{Key: "nav.settings", Path: "/settings/users", Perm: a.UsersRead},
 }

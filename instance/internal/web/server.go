@@ -26,6 +26,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 	"github.com/sproudstack/sproudchat/instance/internal/web/guard"
 	"github.com/sproudstack/sproudchat/instance/internal/web/livechat"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
 	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
@@ -87,7 +88,7 @@ type Server struct {
 	log    *slog.Logger
 	echo   *echo.Echo
 	routes []Route
-	pages  *pages
+	pages  *page.Renderer
 
 	health   *healthArea
 	audit    *auditArea
@@ -122,13 +123,14 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	pg, err := loadPages(o.ReadOnly, o.ReadOnlyUntil, o.Logger)
+	s := &Server{opts: o, log: o.Logger, echo: echo.New(),
+		cookies: cookies{secure: o.BaseURL != nil && o.BaseURL.Scheme == "https", clock: o.Clock}}
+	pg, err := loadPages(page.Options{ReadOnly: o.ReadOnly, ReadOnlyUntil: o.ReadOnlyUntil, Log: o.Logger,
+		Lang: lang, Translator: s.translator, ErrorText: errorText})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger, echo: echo.New(), pages: pg,
-		cookies: cookies{secure: o.BaseURL != nil && o.BaseURL.Scheme == "https", clock: o.Clock}}
-	pg.translator = s.translator
+	s.pages = pg
 	// The contact form and the chat's offline form and transcripts share one limit: each
 	// address may send 5 an hour.
 	contactLimit := ratelimit.New(o.Clock, time.Hour, 5)
