@@ -4,7 +4,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
@@ -43,7 +43,20 @@ type Options struct {
 	Listener net.Listener
 	// Hash overrides the password hashing cost (tests only).
 	Hash accounts.HashParams
+	// DrainTimeout bounds how long Run waits, once stopped, for the requests and chat
+	// connections in progress (default DefaultDrainTimeout).
+	DrainTimeout time.Duration
+	// WorkerGrace bounds how long a background worker may still take, once stopped, to
+	// finish the item it is on (default DefaultWorkerGrace).
+	WorkerGrace time.Duration
 }
+
+// The defaults of Options: together well inside the 10 s a runtime waits after SIGTERM
+// before it kills the process.
+const (
+	DefaultDrainTimeout = 5 * time.Second
+	DefaultWorkerGrace  = 3 * time.Second
+)
 
 // App is one running instance.
 type App struct {
@@ -59,6 +72,7 @@ type App struct {
 	booking    *booking.Service
 	chat       *chat.Service
 	setupURL   string
+	closeDB    sync.Once
 }
 
 // New opens (creating) the data dir and database, migrates it and builds the services.
@@ -71,6 +85,12 @@ func New(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	}
 	if o.LogOut == nil {
 		o.LogOut = io.Discard
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = DefaultDrainTimeout
+	}
+	if o.WorkerGrace <= 0 {
+		o.WorkerGrace = DefaultWorkerGrace
 	}
 	a := &App{cfg: cfg, opts: o, log: slog.New(slog.NewJSONHandler(o.LogOut, nil))}
 	db, err := openDB(ctx, cfg)
@@ -180,60 +200,6 @@ func (a *App) Ready(ctx context.Context) error {
 
 // Handler is the app's HTTP handler.
 func (a *App) Handler() http.Handler { return a.web.Handler() }
-
-// Close releases the database.
-func (a *App) Close() error { return a.db.Close() }
-
-// Run serves until ctx is cancelled, then shuts down gracefully.
-func (a *App) Run(ctx context.Context) error {
-	ln := a.opts.Listener
-	if ln == nil {
-		var err error
-		if ln, err = net.Listen("tcp", a.cfg.ListenAddr); err != nil {
-			return fmt.Errorf("listen on %s: %w", a.cfg.ListenAddr, err)
-		}
-	}
-	srv := &http.Server{
-		Handler:           a.web.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}
-	mode := string(a.cfg.Mode)
-	a.log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "version", Version, "mode", mode,
-		"database", string(a.db.Dialect()), "base_url", a.cfg.BaseURL.String(),
-		"memory_limit_bytes", debug.SetMemoryLimit(-1), "password_hashes_at_once", a.accounts.HashesAtOnce(),
-		"visitor_chat_connections_at_once", a.web.MaxVisitorSockets())
-	fmt.Fprintf(a.opts.Out, "sproudchat %s is running at %s (listening on %s, %s mode)\n", Version, a.cfg.BaseURL, ln.Addr(), mode)
-	if a.setupURL != "" {
-		fmt.Fprintf(a.opts.Out, "No admin yet. Create the first one at:\n  %s\n", a.setupURL)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	mctx, stopMail := context.WithCancel(ctx)
-	defer stopMail()
-	go a.mailer.Run(mctx, 2*time.Second)
-	go a.db.RunCheckpoints(mctx, time.Second)
-	go a.hooks.Run(mctx, 2*time.Second)
-	go a.booking.Run(mctx, time.Minute)
-	settings := store.NewSettings(a.db)
-	go a.hooks.WatchUnanswered(mctx, a.chat, func(ctx context.Context) time.Duration { return notify.UnansweredWait(ctx, settings) }, 30*time.Second)
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
-	}
-	a.log.Info("stopped")
-	return err
-}
 
 // DataPath is a file path inside the data dir.
 func (a *App) DataPath(name string) string { return filepath.Join(a.cfg.DataDir, name) }

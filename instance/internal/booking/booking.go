@@ -22,6 +22,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/worker"
 	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
@@ -619,7 +620,11 @@ func (s *Service) Booking(ctx context.Context, id int64) (Booking, error) {
 
 // SendReminders reminds the visitors of appointments starting within the configured
 // time, once each.
-func (s *Service) SendReminders(ctx context.Context) (int, error) {
+func (s *Service) SendReminders(ctx context.Context) (int, error) { return s.sendReminders(ctx, nil) }
+
+// sendReminders reminds under ctx, taking no new booking once stop is closed: the one
+// being reminded of is marked reminded.
+func (s *Service) sendReminders(ctx context.Context, stop <-chan struct{}) (int, error) {
 	c, err := s.Config(ctx)
 	if err != nil || c.ReminderHours == 0 || s.o.Events == nil {
 		return 0, err
@@ -629,7 +634,10 @@ func (s *Service) SendReminders(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, b := range due {
+	for i, b := range due {
+		if worker.Stopped(stop) {
+			return i, nil
+		}
 		t, err := s.store.FindType(ctx, b.TypeID)
 		if err != nil {
 			return 0, err
@@ -661,23 +669,20 @@ func (s *Service) Counts(ctx context.Context, from, to time.Time) (map[string]in
 	return s.store.Counts(ctx, from, to)
 }
 
-// Run sends reminders and erases old personal data every period until ctx ends.
-func (s *Service) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if _, err := s.SendReminders(ctx); err != nil && ctx.Err() == nil {
-			s.o.Logger.ErrorContext(ctx, "booking reminders", "error", err.Error())
+// Run sends reminders and erases old personal data every o.Every until ctx ends; then
+// it returns once the reminder being sent is recorded (see worker.Loop).
+func (s *Service) Run(ctx context.Context, o worker.Options) {
+	worker.Loop(ctx, o, func(work context.Context) {
+		if _, err := s.sendReminders(work, ctx.Done()); err != nil && work.Err() == nil {
+			s.o.Logger.ErrorContext(work, "booking reminders", "error", err.Error())
 		}
-		if _, err := s.Retain(ctx); err != nil && ctx.Err() == nil {
-			s.o.Logger.ErrorContext(ctx, "booking retention", "error", err.Error())
-		}
-		select {
-		case <-ctx.Done():
+		if ctx.Err() != nil {
 			return
-		case <-t.C:
 		}
-	}
+		if _, err := s.Retain(work); err != nil && work.Err() == nil {
+			s.o.Logger.ErrorContext(work, "booking retention", "error", err.Error())
+		}
+	})
 }
 
 func randomHex(n int) string {

@@ -7,9 +7,11 @@ import "sync"
 // dropped (its connection closes, and the client resumes from its last sequence), so
 // one slow client cannot hold up the rest.
 type Hub struct {
-	mu     sync.Mutex
-	byConv map[int64]map[*Subscriber]struct{}
-	agents map[*Subscriber]struct{}
+	mu      sync.Mutex
+	byConv  map[int64]map[*Subscriber]struct{}
+	agents  map[*Subscriber]struct{}
+	closing chan struct{} // closed by Close
+	once    sync.Once
 }
 
 // Update says that a conversation changed (started, assigned, read, closed): inboxes
@@ -25,22 +27,30 @@ type Subscriber struct {
 	Typing  chan Typing   // who is typing; a full buffer loses these, never the subscriber
 	Updates chan Update   // agents only; a full buffer drops the subscriber, as for C
 	Dropped chan struct{} // closed when the hub gave up on this subscriber
-	UserID  int64         // the agent's user; 0 for a visitor
+	// Closing is closed when the instance is shutting down (see Hub.Close): the
+	// connection ends, asking its client to come back.
+	Closing <-chan struct{}
+	UserID  int64 // the agent's user; 0 for a visitor
 	once    sync.Once
 }
 
 // NewHub returns an empty hub.
 func NewHub() *Hub {
-	return &Hub{byConv: map[int64]map[*Subscriber]struct{}{}, agents: map[*Subscriber]struct{}{}}
+	return &Hub{byConv: map[int64]map[*Subscriber]struct{}{}, agents: map[*Subscriber]struct{}{}, closing: make(chan struct{})}
 }
 
-func newSubscriber(buffer int) *Subscriber {
-	return &Subscriber{C: make(chan Message, buffer), Typing: make(chan Typing, 4), Updates: make(chan Update, 64), Dropped: make(chan struct{})}
+// Close tells every subscriber, and any that subscribes later, that the instance is
+// shutting down: their Closing channel is closed. Calling it again does nothing.
+func (h *Hub) Close() { h.once.Do(func() { close(h.closing) }) }
+
+func (h *Hub) newSubscriber(buffer int) *Subscriber {
+	return &Subscriber{C: make(chan Message, buffer), Typing: make(chan Typing, 4), Updates: make(chan Update, 64), Dropped: make(chan struct{}),
+		Closing: h.closing}
 }
 
 // SubscribeConversation returns a subscriber for one conversation's messages.
 func (h *Hub) SubscribeConversation(conv int64, buffer int) *Subscriber {
-	s := newSubscriber(buffer)
+	s := h.newSubscriber(buffer)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.byConv[conv] == nil {
@@ -53,7 +63,7 @@ func (h *Hub) SubscribeConversation(conv int64, buffer int) *Subscriber {
 // SubscribeAgent returns a subscriber for every conversation's messages and updates,
 // for an agent: while it is subscribed the agent counts as connected.
 func (h *Hub) SubscribeAgent(userID int64, buffer int) *Subscriber {
-	s := newSubscriber(buffer)
+	s := h.newSubscriber(buffer)
 	s.UserID = userID
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 	"github.com/sproudstack/sproudchat/instance/internal/i18n"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+	"github.com/sproudstack/sproudchat/instance/internal/worker"
 )
 
 // TicketEvents tells the targets of new tickets and replies.
@@ -64,20 +65,15 @@ type UnansweredChats interface {
 }
 
 // WatchUnanswered publishes chat.unanswered, once per conversation, for chats waiting
-// longer than wait() for a first answer; it looks every period until ctx ends.
-func (h *Hooks) WatchUnanswered(ctx context.Context, chats UnansweredChats, wait func(context.Context) time.Duration, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+// longer than wait() for a first answer; it looks every o.Every until ctx ends, and
+// returns once what it took is published (see worker.Loop).
+func (h *Hooks) WatchUnanswered(ctx context.Context, chats UnansweredChats, wait func(context.Context) time.Duration, o worker.Options) {
+	worker.Loop(ctx, o, func(work context.Context) {
+		// What TakeUnanswered returns is marked told: all of it is published, stopping or not.
+		if err := h.NotifyUnanswered(work, chats, wait(work)); err != nil && work.Err() == nil {
+			h.o.Logger.ErrorContext(work, "notify unanswered chats", "error", err.Error())
 		}
-		if err := h.NotifyUnanswered(ctx, chats, wait(ctx)); err != nil && ctx.Err() == nil {
-			h.o.Logger.ErrorContext(ctx, "notify unanswered chats", "error", err.Error())
-		}
-	}
+	})
 }
 
 // NotifyUnanswered publishes chat.unanswered for each chat waiting longer than wait.

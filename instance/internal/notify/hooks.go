@@ -17,6 +17,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/i18n"
+	"github.com/sproudstack/sproudchat/instance/internal/worker"
 	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
@@ -130,6 +131,9 @@ type HookStore interface {
 	CoalesceDelivery(ctx context.Context, d *Delivery, window time.Duration) error
 	// ClaimDeliveries takes up to limit due deliveries, holding each for hold.
 	ClaimDeliveries(ctx context.Context, now time.Time, hold time.Duration, limit int) ([]Delivery, error)
+	// ReleaseDeliveries gives back claimed deliveries that were not attempted: each is
+	// due again at its NextAttempt, as before the claim.
+	ReleaseDeliveries(ctx context.Context, ds []Delivery) error
 	// SaveAttempt records an attempt and the delivery's new state together.
 	SaveAttempt(ctx context.Context, d Delivery, a Attempt) error
 	Attempts(ctx context.Context, targetID int64, limit int) ([]Attempt, error)
@@ -423,13 +427,23 @@ func (h *Hooks) Test(ctx context.Context, id int64) (Attempt, error) {
 }
 
 // Deliver sends what is due now. Returns how many deliveries it tried.
-func (h *Hooks) Deliver(ctx context.Context) (int, error) {
+func (h *Hooks) Deliver(ctx context.Context) (int, error) { return h.deliver(ctx, nil) }
+
+// deliver sends what is due now under ctx, taking no new delivery once stop is closed:
+// the one being made is finished and recorded, the others claimed are given back.
+func (h *Hooks) deliver(ctx context.Context, stop <-chan struct{}) (int, error) {
 	due, err := h.store.ClaimDeliveries(ctx, h.o.Clock.Now(), 5*time.Minute, 50)
 	if err != nil {
 		return 0, err
 	}
 	targets := map[int64]Target{}
-	for _, d := range due {
+	for i, d := range due {
+		if worker.Stopped(stop) {
+			if err := h.store.ReleaseDeliveries(ctx, due[i:]); err != nil {
+				return i, fmt.Errorf("release notifications: %w", err)
+			}
+			return i, nil
+		}
 		t, ok := targets[d.TargetID]
 		if !ok {
 			if t, err = h.Target(ctx, d.TargetID); err != nil {
@@ -470,27 +484,23 @@ func (h *Hooks) attempt(ctx context.Context, t Target, d Delivery, once bool) At
 	return a
 }
 
-// Run delivers every few seconds, and prunes the log daily, until ctx ends.
-func (h *Hooks) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
+// Run delivers every o.Every, and prunes the log daily, until ctx ends; then it returns
+// once the delivery being made is made and recorded (see worker.Loop), its idle
+// connections closed.
+func (h *Hooks) Run(ctx context.Context, o worker.Options) {
+	defer h.client.CloseIdleConnections()
 	var pruned time.Time
-	for {
-		if _, err := h.Deliver(ctx); err != nil && ctx.Err() == nil {
-			h.o.Logger.ErrorContext(ctx, "deliver notifications", "error", err.Error())
+	worker.Loop(ctx, o, func(work context.Context) {
+		if _, err := h.deliver(work, ctx.Done()); err != nil && work.Err() == nil {
+			h.o.Logger.ErrorContext(work, "deliver notifications", "error", err.Error())
 		}
-		if now := h.o.Clock.Now(); now.Sub(pruned) > 24*time.Hour {
-			if _, err := h.Prune(ctx); err != nil && ctx.Err() == nil {
-				h.o.Logger.ErrorContext(ctx, "prune notification log", "error", err.Error())
+		if now := h.o.Clock.Now(); now.Sub(pruned) > 24*time.Hour && ctx.Err() == nil {
+			if _, err := h.Prune(work); err != nil && work.Err() == nil {
+				h.o.Logger.ErrorContext(work, "prune notification log", "error", err.Error())
 			}
 			pruned = now
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // Prune deletes the delivery log older than LogRetention.

@@ -283,6 +283,7 @@ func TestWebhookIsSignedAndSurvivesAnOutage(t *testing.T) {
 	rx.srv = httptest.NewUnstartedServer(rx.srv.Config.Handler)
 	rx.srv.Listener = ln
 	rx.srv.Start()
+	t.Cleanup(rx.srv.Close)
 	e.clock.Advance(time.Hour)
 	e.hooks.Deliver(context.Background())
 	e.clock.Advance(time.Hour)

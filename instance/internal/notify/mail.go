@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sproudstack/sproudchat/instance/internal/worker"
 	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
@@ -52,6 +53,9 @@ const (
 type OutboxStore interface {
 	EnqueueMail(ctx context.Context, m *Mail) error
 	ClaimMail(ctx context.Context, now time.Time, hold time.Duration, limit int) ([]Mail, error)
+	// ReleaseMail gives back claimed messages that were not attempted: each is due
+	// again at its NextAttempt, as before the claim.
+	ReleaseMail(ctx context.Context, ms []Mail) error
 	SaveMail(ctx context.Context, m Mail) error
 	ListMail(ctx context.Context, limit int) ([]Mail, error)
 }
@@ -148,7 +152,11 @@ func (m *Mailer) Enqueue(ctx context.Context, msg Mail) (Mail, error) {
 }
 
 // Deliver sends what is due now. Returns how many messages it tried.
-func (m *Mailer) Deliver(ctx context.Context) (int, error) {
+func (m *Mailer) Deliver(ctx context.Context) (int, error) { return m.deliver(ctx, nil) }
+
+// deliver sends what is due now under ctx, taking no new message once stop is closed:
+// the one being sent is finished and recorded, the others claimed are given back.
+func (m *Mailer) deliver(ctx context.Context, stop <-chan struct{}) (int, error) {
 	if m.transport == nil {
 		return 0, nil
 	}
@@ -156,7 +164,13 @@ func (m *Mailer) Deliver(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, msg := range due {
+	for i, msg := range due {
+		if worker.Stopped(stop) {
+			if err := m.store.ReleaseMail(ctx, due[i:]); err != nil {
+				return i, fmt.Errorf("release mail: %w", err)
+			}
+			return i, nil
+		}
 		msg.Attempts++
 		raw, err := m.Render(msg)
 		if err == nil {
@@ -181,23 +195,17 @@ func (m *Mailer) Deliver(ctx context.Context) (int, error) {
 	return len(due), nil
 }
 
-// Run delivers every few seconds until ctx ends.
-func (m *Mailer) Run(ctx context.Context, every time.Duration) {
+// Run delivers every o.Every until ctx ends, then returns once the message being sent
+// is sent and recorded (see worker.Loop).
+func (m *Mailer) Run(ctx context.Context, o worker.Options) {
 	if m.transport == nil {
 		m.log.InfoContext(ctx, "no SMTP server configured (SPROUDCHAT_SMTP_URL): e-mail waits in the outbox")
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if _, err := m.Deliver(ctx); err != nil && ctx.Err() == nil {
-			m.log.ErrorContext(ctx, "deliver mail", "error", err.Error())
+	worker.Loop(ctx, o, func(work context.Context) {
+		if _, err := m.deliver(work, ctx.Done()); err != nil && work.Err() == nil {
+			m.log.ErrorContext(work, "deliver mail", "error", err.Error())
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // Render makes the RFC 5322 message: UTF-8 plain text, quoted-printable. Returns an

@@ -68,8 +68,10 @@ func startSMTP(t *testing.T, addr string) *inbox {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	served := make(chan struct{})
+	go func() { defer close(served); srv.Serve(ln) }()
+	// Closing the listener too ends Serve even if Close came before Serve took it.
+	t.Cleanup(func() { srv.Close(); ln.Close(); <-served })
 	return box
 }
 

@@ -80,7 +80,19 @@ func (s *SMTP) dial(ctx context.Context) (net.Conn, error) {
 		deadline = time.Now().Add(time.Minute)
 	}
 	conn.SetDeadline(deadline)
-	return conn, nil
+	// A send in progress when ctx ends stops there (the worker's grace is over).
+	return &ctxConn{Conn: conn, stop: context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })}, nil
+}
+
+// ctxConn is a connection that times out when its context ends.
+type ctxConn struct {
+	net.Conn
+	stop func() bool
+}
+
+func (c *ctxConn) Close() error {
+	c.stop()
+	return c.Conn.Close()
 }
 
 // connect opens a session: TLS from the start for smtps, else STARTTLS when the server

@@ -63,7 +63,8 @@ func (q *appendQueue) append(ctx context.Context, m *chat.Message) (bool, error)
 }
 
 // lead commits the waiting messages, then passes the lead to a new goroutine if more
-// arrived meanwhile, so the leader's own sender is answered at once.
+// arrived meanwhile, so the leader's own sender is answered at once. The database owns
+// that goroutine: closing it waits for the commit.
 func (q *appendQueue) lead() {
 	q.mu.Lock()
 	n := min(len(q.waiting), maxBatch)
@@ -75,7 +76,7 @@ func (q *appendQueue) lead() {
 	if len(q.waiting) == 0 {
 		q.busy = false
 	} else {
-		go q.lead()
+		q.db.writes.Go(q.lead)
 	}
 	q.mu.Unlock()
 }

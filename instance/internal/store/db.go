@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"gorm.io/gorm"
 
@@ -18,6 +19,9 @@ type DB struct {
 	// gorm and dialect are the embedded DB's, at hand for the store's queries.
 	gorm    *gorm.DB
 	dialect Dialect
+	// writes counts the commits running in goroutines of their own (a chat batch
+	// handed on by its leader): Close waits for them.
+	writes sync.WaitGroup
 }
 
 // Open connects to PostgreSQL when url is given, else opens (creating) the SQLite file
@@ -31,6 +35,12 @@ func Open(ctx context.Context, url, sqlitePath string) (*DB, error) {
 		return nil, err
 	}
 	return &DB{DB: db, gorm: db.Gorm(), dialect: db.Dialect()}, nil
+}
+
+// Close waits for the commits in progress, then closes the database.
+func (db *DB) Close() error {
+	db.writes.Wait()
+	return db.DB.Close()
 }
 
 // errBadCursor: a pagination cursor this store did not make. It wraps ErrInvalid.

@@ -223,6 +223,15 @@ func (s *Hooks) ClaimDeliveries(ctx context.Context, now time.Time, hold time.Du
 	return out, nil
 }
 
+// ReleaseDeliveries gives back claimed deliveries that were not attempted.
+func (s *Hooks) ReleaseDeliveries(ctx context.Context, ds []notify.Delivery) error {
+	next := make(map[int64]time.Time, len(ds))
+	for _, d := range ds {
+		next[d.ID] = d.NextAttempt
+	}
+	return releaseClaimed[deliveryRow](ctx, s.db, next)
+}
+
 type attemptRow struct {
 	ID         int64 `gorm:"primaryKey"`
 	DeliveryID int64

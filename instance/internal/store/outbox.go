@@ -93,6 +93,27 @@ func claimDue[R queueRow](ctx context.Context, db *DB, now time.Time, hold time.
 	return out, nil
 }
 
+// releaseClaimed gives back claimed rows no worker attempted: each is due again at
+// next, the time it was due before the claim.
+func releaseClaimed[R queueRow](ctx context.Context, db *DB, next map[int64]time.Time) error {
+	for id, at := range next {
+		if err := db.gorm.WithContext(ctx).Model(new(R)).Where("id = ? AND status = ?", id, notify.MailPending).
+			Update("next_attempt_at", at).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReleaseMail gives back claimed messages that were not attempted.
+func (s *Outbox) ReleaseMail(ctx context.Context, ms []notify.Mail) error {
+	next := make(map[int64]time.Time, len(ms))
+	for _, m := range ms {
+		next[m.ID] = m.NextAttempt
+	}
+	return releaseClaimed[outboxRow](ctx, s.db, next)
+}
+
 // SaveMail records an attempt's outcome.
 func (s *Outbox) SaveMail(ctx context.Context, m notify.Mail) error {
 	return s.db.gorm.WithContext(ctx).Model(&outboxRow{}).Where("id = ?", m.ID).Updates(map[string]any{

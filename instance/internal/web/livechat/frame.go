@@ -19,7 +19,8 @@
 // The server pings every PingEvery and closes a connection that does not answer within
 // WriteTimeout; a connection whose subscriber falls behind is closed with 1013 (try
 // again later: reconnect and resume), one replaced by a newer tab of the same chat or
-// agent with CloseReplaced.
+// agent with CloseReplaced, and every connection with 1012 (service restart: reconnect
+// and resume) when the hub closes for shutdown.
 package livechat
 
 import (

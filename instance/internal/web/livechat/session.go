@@ -215,6 +215,9 @@ func (s *Sessions) write(ctx context.Context, cancel context.CancelFunc, conn *w
 		case <-peer.Replaced:
 			conn.Close(CloseReplaced, "replaced by a newer connection to this chat")
 			return
+		case <-sub.Closing:
+			conn.Close(websocket.StatusServiceRestart, "the server is restarting: reconnect and resume")
+			return
 		case m := <-sub.C:
 			if !deliver(m) {
 				return

@@ -366,3 +366,22 @@ func TestCounterBoundsOwnersAddressesAndTheTotal(t *testing.T) {
 	}
 	c.Release(a3)
 }
+
+func TestShutdownAsksEveryClientToComeBack(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	conn := r.dial("")
+	send(t, conn, livechat.Frame{Type: "send", ClientID: "x", Body: "hi"})
+	readSplit(t, conn, 2) // connected and served
+	r.chat.Hub().Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _, err := conn.Read(ctx)
+	if got := websocket.CloseStatus(err); got != websocket.StatusServiceRestart {
+		t.Errorf("closed with %v (%v), want %d", got, err, websocket.StatusServiceRestart)
+	}
+	select {
+	case <-r.served:
+	case <-ctx.Done():
+		t.Fatal("the session did not end")
+	}
+}
