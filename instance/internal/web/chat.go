@@ -288,14 +288,16 @@ func (s *chatArea) chatVisitorWS(c echo.Context) error {
 			hosts = append(hosts, u.Host)
 		}
 	}
+	// A visitor rarely has more than a few messages in flight, and a full buffer only
+	// means reconnect-and-resume: a small buffer keeps idle connections cheap. Subscribed
+	// before the upgrade completes, as agents are: a message stored the moment the
+	// client is connected reaches it without a resume.
+	sub := s.chat.Hub().SubscribeConversation(conv.ID, 32)
+	defer s.chat.Hub().Unsubscribe(sub)
 	conn, err := websocket.Accept(c.Response(), c.Request(), &websocket.AcceptOptions{OriginPatterns: hosts})
 	if err != nil {
 		return nil // Accept has answered (403 for a foreign origin, 426 without an upgrade)
 	}
-	// A visitor rarely has more than a few messages in flight, and a full buffer only
-	// means reconnect-and-resume: a small buffer keeps idle connections cheap.
-	sub := s.chat.Hub().SubscribeConversation(conv.ID, 32)
-	defer s.chat.Hub().Unsubscribe(sub)
 	s.sessions.Serve(ctx, conn, sub, livechat.Peer{Author: chat.Visitor, Conversation: conv.ID, Replaced: replaced})
 	return nil
 }
