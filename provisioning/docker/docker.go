@@ -142,6 +142,14 @@ func newRuntime(e engine, o Options) (*Runtime, error) {
 	return &Runtime{engine: e, opts: o, log: o.Logger, subnets: sn}, nil
 }
 
+// Close lets go of the engine's client and its connections; the instances keep running.
+func (r *Runtime) Close() error {
+	if c, ok := r.engine.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
 // Ping tells whether an engine answers.
 func Ping(ctx context.Context) error {
 	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
+	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
 )
@@ -93,18 +93,6 @@ func mustApply(t *testing.T, r *Runtime, prefix string) (provisioning.Spec, prov
 	return spec, st
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func TestDeadProcessIsRestarted(t *testing.T) {
 	r := newRuntime(t, t.TempDir(), nil)
 	spec, st := mustApply(t, r, "restart")
@@ -113,7 +101,7 @@ func TestDeadProcessIsRestarted(t *testing.T) {
 		t.Fatalf("processes %v, want one", pids)
 	}
 	syscall.Kill(pids[0], syscall.SIGKILL)
-	waitFor(t, "a new ready process", func() bool {
+	poll.Eventually(t, "a new ready process", func() bool {
 		s, err := r.Status(context.Background(), spec.ID)
 		return err == nil && s.Ready && len(processesOf(r.dataDir(spec.ID))) == 1 && processesOf(r.dataDir(spec.ID))[0] != pids[0]
 	})
@@ -145,7 +133,7 @@ func TestSurvivesControlPlaneRestart(t *testing.T) {
 	}
 	// Its supervision carries over: killed, it comes back.
 	syscall.Kill(after[0], syscall.SIGKILL)
-	waitFor(t, "the adopted instance to be restarted", func() bool {
+	poll.Eventually(t, "the adopted instance to be restarted", func() bool {
 		p := processesOf(r2.dataDir(spec.ID))
 		return len(p) == 1 && p[0] != after[0]
 	})
@@ -163,7 +151,7 @@ func TestLogRotation(t *testing.T) {
 			t.Fatal("not ready")
 		}
 	}
-	waitFor(t, "the log to rotate", func() bool {
+	poll.Eventually(t, "the log to rotate", func() bool {
 		_, err := os.Stat(filepath.Join(r.dir(spec.ID), "app.log.1"))
 		return err == nil
 	})
@@ -245,11 +233,11 @@ func TestUnrecordedProcessIsAdoptedNotDuplicated(t *testing.T) {
 		t.Fatal(err)
 	}
 	go dup.Wait()
-	waitFor(t, "the duplicate to run", func() bool { return len(processesOf(r2.dataDir(spec.ID))) == 2 })
+	poll.Eventually(t, "the duplicate to run", func() bool { return len(processesOf(r2.dataDir(spec.ID))) == 2 })
 	if _, err := r2.Apply(context.Background(), spec); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the duplicate to be stopped", func() bool { return len(processesOf(r2.dataDir(spec.ID))) == 1 })
+	poll.Eventually(t, "the duplicate to be stopped", func() bool { return len(processesOf(r2.dataDir(spec.ID))) == 1 })
 	if err := r2.Destroy(context.Background(), spec.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -3,17 +3,17 @@ package template
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sproudstack/sproudchat/platform/testkit/golden"
 	"github.com/sproudstack/sproudchat/provisioning"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
+func TestMain(m *testing.M) { os.Exit(golden.M(m).Run()) }
 
 func TestShippedPlansLoadAndRender(t *testing.T) {
 	plans, err := LoadDir("../../templates")
@@ -31,17 +31,7 @@ func TestShippedPlansLoadAndRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := json.MarshalIndent(spec, "", "  ")
-	golden := filepath.Join("testdata", "starter.spec.golden.json")
-	if *update {
-		os.WriteFile(golden, append(got, '\n'), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if string(want) != string(got)+"\n" {
-		t.Errorf("rendered starter spec differs from %s:\n%s", golden, got)
-	}
+	golden.Assert(t, filepath.Join("testdata", "starter.spec.golden.json"), append(got, '\n'))
 }
 
 func TestBadPlansNameFileAndField(t *testing.T) {

@@ -116,7 +116,7 @@ func (rep *Report) Summary(w io.Writer, failOnSkip bool) {
 		if failOnSkip {
 			what = "skipped (a failure under CI: every test must run)"
 		}
-		fmt.Fprintf(w, "\n%d tests %s:\n", len(rep.Skips), what)
+		fmt.Fprintf(w, "\n%s %s:\n", plural(len(rep.Skips), "test"), what)
 		for _, s := range rep.Skips {
 			fmt.Fprintf(w, "SKIP\t%s\t%s\n", s.Package, s.Test)
 			for _, l := range s.Output {
@@ -157,6 +157,13 @@ func reason(lines []string) []string {
 		}
 	}
 	return out
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func printLines(w io.Writer, lines []string) {

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -140,108 +139,30 @@ func (s *Server) listDeliveries(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// orphans are runtime objects whose instance the store does not know or knows as
-// destroyed. The runtime lists only this control plane's objects, and those made before
-// objects named their owner (Unowned): those may be another control plane's.
-func (s *Server) orphans(ctx context.Context) ([]client.Orphan, error) {
-	all, err := s.opts.Runtime.List(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list runtime: %w", err)
-	}
-	out := []client.Orphan{}
-	for _, st := range all {
-		o := client.Orphan{InstanceID: st.ID, Slug: st.Slug, Phase: string(st.Phase), Unowned: st.Unowned}
-		inst, err := s.opts.Instances.Get(ctx, st.ID)
-		switch {
-		case errors.Is(err, lifecycle.ErrNotFound):
-			o.Reason = "unknown to the control plane"
-		case err != nil:
-			return nil, err
-		case inst.State == lifecycle.Destroyed:
-			o.Reason = "destroyed"
-		default:
-			continue
-		}
-		out = append(out, o)
-	}
-	return out, nil
-}
-
-// owned returns the ids of the orphans gc may remove.
-func owned(list []client.Orphan) []string {
-	var ids []string
-	for _, o := range list {
-		if !o.Unowned {
-			ids = append(ids, o.InstanceID)
-		}
-	}
-	return ids
-}
-
 func (s *Server) listOrphans(c echo.Context) error {
-	ctx := c.Request().Context()
-	out, err := s.orphans(ctx)
+	out, err := s.opts.GC.Orphans(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	seen, err := s.opts.Orphans.OrphansSeen(ctx, owned(out))
-	if err != nil {
-		return err
-	}
-	for i, o := range out {
-		if t, ok := seen[o.InstanceID]; ok {
-			at := t.Add(s.opts.OrphanDataGrace)
-			out[i].DataRemovableAt = &at
-		}
-	}
-	return c.JSON(http.StatusOK, client.OrphanList{Items: out})
+	return c.JSON(http.StatusOK, wireOrphans(out))
 }
 
-// collectOrphans removes what gc may of each orphan: its app (containers, network,
-// secrets) at once; its data (volumes) only when the request asks for it and the grace
-// period since the first gc that found the orphan has passed, so that an instance
-// orphaned by mistake (a store restored from an old backup, say) is missed by its
-// customers before its data is gone. Unowned orphans are reported, never removed: they
-// may belong to another control plane on the same engine.
 func (s *Server) collectOrphans(c echo.Context) error {
-	ctx := c.Request().Context()
 	var in client.CollectOrphans
 	if err := httpbody.DecodeOptionalJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	out, err := s.orphans(ctx)
+	out, err := s.opts.GC.Collect(c.Request().Context(), in.Volumes)
 	if err != nil {
 		return err
 	}
-	now := s.opts.Clock.Now()
-	ids := owned(out)
-	seen, err := s.opts.Orphans.SeeOrphans(ctx, ids, now)
-	if err != nil {
-		return err
+	return c.JSON(http.StatusOK, wireOrphans(out))
+}
+
+func wireOrphans(os []lifecycle.Orphan) client.OrphanList {
+	out := client.OrphanList{Items: make([]client.Orphan, len(os))}
+	for i, o := range os {
+		out.Items[i] = wire.Orphan(o)
 	}
-	var kept []string
-	for i, o := range out {
-		if o.Unowned {
-			continue
-		}
-		removable := seen[o.InstanceID].Add(s.opts.OrphanDataGrace)
-		if in.Volumes && !now.Before(removable) {
-			if err := s.opts.Runtime.Destroy(ctx, o.InstanceID); err != nil {
-				return fmt.Errorf("remove orphan %s: %w", o.InstanceID, err)
-			}
-			out[i].Removed = client.RemovedAll
-			s.log.InfoContext(ctx, "orphan removed with its data", "instance_id", o.InstanceID, "reason", o.Reason)
-			continue
-		}
-		if err := s.opts.Runtime.DestroyApp(ctx, o.InstanceID); err != nil {
-			return fmt.Errorf("remove the app of orphan %s: %w", o.InstanceID, err)
-		}
-		out[i].Removed, out[i].DataRemovableAt = client.RemovedApp, &removable
-		kept = append(kept, o.InstanceID)
-		s.log.InfoContext(ctx, "orphan's app removed; data kept", "instance_id", o.InstanceID, "reason", o.Reason, "data_removable_at", removable)
-	}
-	if err := s.opts.Orphans.ForgetOrphans(ctx, kept); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, client.OrphanList{Items: out})
+	return out
 }

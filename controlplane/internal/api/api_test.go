@@ -62,7 +62,7 @@ func serveAPI(t *testing.T, db *store.DB, rt provisioning.Runtime, clk *clock.Fa
 	specs := control.NewSpecs(st, control.SpecOptions{Box: box, Plans: plans, Version: "test", BaseDomain: "sproud.test"})
 	tokens := control.NewTokens(st, clk)
 	srv := api.New(api.Options{Instances: control.New(st, control.Options{Clock: clk, Specs: specs}), Tokens: tokens,
-		Webhooks: control.NewWebhooks(st, box, clk), Orphans: st, Database: db, Runtime: rt, Clock: clk,
+		Webhooks: control.NewWebhooks(st, box, clk), GC: control.NewGC(st, rt, control.GCOptions{Clock: clk}), Database: db, Runtime: rt,
 		Metrics: metrics.New(st).Handler(), Version: "test"})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

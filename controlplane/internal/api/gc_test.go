@@ -14,7 +14,7 @@ import (
 	dockerclient "github.com/docker/docker/client"
 
 	"github.com/sproudstack/sproudchat/controlplane/client"
-	"github.com/sproudstack/sproudchat/controlplane/internal/api"
+	"github.com/sproudstack/sproudchat/controlplane/internal/control"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store/storetest"
 	"github.com/sproudstack/sproudchat/platform/clock"
@@ -38,6 +38,7 @@ func newDockerPlane(t *testing.T, owner string) *dockerPlane {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { rt.Close() })
 	h := serveAPI(t, storetest.MustOpen(t, store.SQLite), rt, clk)
 	h.addToken("admin", "admin")
 	return &dockerPlane{harness: h, rt: rt, clock: clk}
@@ -148,7 +149,7 @@ func TestGCKeepsToItsOwnObjects(t *testing.T) {
 		t.Fatalf("A's gc lists the unowned volume as %+v, want unowned", o)
 	}
 
-	grace := a.clock.Now().Add(api.DefaultOrphanDataGrace)
+	grace := a.clock.Now().Add(control.DefaultOrphanDataGrace)
 	got := a.gc("POST", "")
 	if o := got[idA]; o.Removed != client.RemovedApp || o.DataRemovableAt == nil || !o.DataRemovableAt.Equal(grace) {
 		t.Fatalf("first gc: %+v; want its app removed, its data removable from %s", o, grace)
@@ -165,7 +166,7 @@ func TestGCKeepsToItsOwnObjects(t *testing.T) {
 	if left := objects(t, c, idA); !slices.Equal(left, volumeA) {
 		t.Fatalf("gc with volumes inside the grace period: %v, want the volume kept", left)
 	}
-	a.clock.Advance(api.DefaultOrphanDataGrace)
+	a.clock.Advance(control.DefaultOrphanDataGrace)
 	a.gc("POST", "")
 	if left := objects(t, c, idA); !slices.Equal(left, volumeA) {
 		t.Fatalf("gc without volumes after the grace period: %v, want the volume kept", left)

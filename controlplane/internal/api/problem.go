@@ -21,8 +21,20 @@ var (
 	errScope   = problem.New(http.StatusForbidden, "forbidden", "this token lacks the scope this request needs")
 )
 
-// toProblem maps an error to its RFC 9457 document: the one place where errors become
-// HTTP. The domain's sentinels (lifecycle) each have one status; anything else is an
+// statuses maps each domain error code to its HTTP status and problem type: the one
+// place where the domain's errors become HTTP.
+var statuses = map[lifecycle.Code]struct {
+	status int
+	kind   string // "" for about:blank
+}{
+	lifecycle.CodeValidation: {http.StatusUnprocessableEntity, "validation"},
+	lifecycle.CodeInvalid:    {http.StatusUnprocessableEntity, "invalid"},
+	lifecycle.CodeNotFound:   {http.StatusNotFound, ""},
+	lifecycle.CodeConflict:   {http.StatusConflict, "conflict"},
+}
+
+// toProblem maps an error to its RFC 9457 document: the API's own errors carry their
+// status, the domain's have a code (statuses), echo's its code; anything else is an
 // internal error, whose detail only the log gets.
 func toProblem(err error) problem.Problem {
 	var (
@@ -31,17 +43,17 @@ func toProblem(err error) problem.Problem {
 		he *echo.HTTPError
 	)
 	p := problem.Problem{Type: "about:blank"}
+	if st, ok := statuses[lifecycle.ErrorCode(err)]; ok {
+		p.Status, p.Type, p.Detail = st.status, problem.Type(st.kind), err.Error()
+	}
 	switch {
 	case errors.As(err, &pe):
 		p = pe.Problem()
 	case errors.As(err, &ve):
-		p.Status, p.Type, p.Detail, p.Errors = http.StatusUnprocessableEntity, problem.Type("validation"), "some fields are invalid", ve.Fields
-	case errors.Is(err, lifecycle.ErrInvalid):
-		p.Status, p.Type, p.Detail = http.StatusUnprocessableEntity, problem.Type("invalid"), err.Error()
+		p.Detail, p.Errors = "some fields are invalid", ve.Fields
 	case errors.Is(err, lifecycle.ErrNotFound):
-		p.Status, p.Detail = http.StatusNotFound, "no such resource"
-	case errors.Is(err, lifecycle.ErrConflict):
-		p.Status, p.Type, p.Detail = http.StatusConflict, problem.Type("conflict"), err.Error()
+		p.Detail = "no such resource" // the same for missing and not yours
+	case p.Status != 0:
 	case errors.As(err, &he):
 		p.Status = he.Code
 		if he.Code < 500 {

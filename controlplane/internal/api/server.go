@@ -16,8 +16,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
-	"github.com/sproudstack/sproudchat/platform/clock"
-	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/template"
 )
 
@@ -69,11 +67,17 @@ type Webhooks interface {
 	Deliveries(ctx context.Context, webhookID int64, limit int) ([]lifecycle.Delivery, error)
 }
 
-// Orphans records when garbage collection first found each orphan (the store).
-type Orphans interface {
-	SeeOrphans(ctx context.Context, ids []string, now time.Time) (map[string]time.Time, error)
-	OrphansSeen(ctx context.Context, ids []string) (map[string]time.Time, error)
-	ForgetOrphans(ctx context.Context, keep []string) error
+// GC is garbage collection of runtime objects without a live instance (control.GC).
+type GC interface {
+	Orphans(ctx context.Context) ([]lifecycle.Orphan, error)
+	Collect(ctx context.Context, volumes bool) ([]lifecycle.Orphan, error)
+}
+
+// Logs reads the tail of an instance's app log (the runtime).
+type Logs interface {
+	// Logs returns an error wrapping provisioning.ErrNotFound when the runtime has
+	// nothing of the instance.
+	Logs(ctx context.Context, id string, lines int) (string, error)
 }
 
 // Pinger tells whether the database answers.
@@ -86,20 +90,13 @@ type Options struct {
 	Instances Instances
 	Tokens    Tokens
 	Webhooks  Webhooks
-	Orphans   Orphans
+	GC        GC
 	Database  Pinger
-	Runtime   provisioning.Runtime
-	Clock     clock.Clock
+	Runtime   Logs
 	Logger    *slog.Logger
 	Metrics   http.Handler
 	Version   string
-	// OrphanDataGrace is how long after the first gc that found an orphan its data (its
-	// volumes) may be removed, and then only when asked (default DefaultOrphanDataGrace).
-	OrphanDataGrace time.Duration
 }
-
-// DefaultOrphanDataGrace: a week for someone to miss an instance orphaned by mistake.
-const DefaultOrphanDataGrace = 7 * 24 * time.Hour
 
 // Server is the API.
 type Server struct {
@@ -123,14 +120,8 @@ type Route struct {
 
 // New builds the API.
 func New(o Options) *Server {
-	if o.Clock == nil {
-		o.Clock = clock.Real{}
-	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.OrphanDataGrace == 0 {
-		o.OrphanDataGrace = DefaultOrphanDataGrace
 	}
 	s := &Server{opts: o, log: o.Logger, echo: echo.New()}
 	s.echo.HideBanner, s.echo.HidePort = true, true

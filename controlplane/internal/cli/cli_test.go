@@ -3,16 +3,17 @@ package cli
 import (
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sproudstack/sproudchat/platform/testkit/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
+func TestMain(m *testing.M) { os.Exit(golden.M(m).Run()) }
 
 func run(env map[string]string, args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
@@ -39,23 +40,13 @@ func TestHelpGolden(t *testing.T) {
 	}
 	for _, args := range cmds {
 		name := strings.Join(append([]string{"sproudctl"}, args...), "_")
-		code, out, _ := run(nil, append(args, "--help")...)
-		if code != 0 {
-			t.Errorf("%s --help: exit %d", name, code)
-		}
-		path := filepath.Join("testdata", "help", name+".golden")
-		if *update {
-			os.MkdirAll(filepath.Dir(path), 0o755)
-			os.WriteFile(path, []byte(out), 0o644)
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Errorf("%v (go test -update writes it)", err)
-			continue
-		}
-		if string(want) != out {
-			t.Errorf("%s --help differs from %s:\n%s", name, path, out)
-		}
+		t.Run(name, func(t *testing.T) {
+			code, out, _ := run(nil, append(args, "--help")...)
+			if code != 0 {
+				t.Errorf("%s --help: exit %d", name, code)
+			}
+			golden.AssertString(t, filepath.Join("testdata", "help", name+".golden"), out)
+		})
 	}
 }
 

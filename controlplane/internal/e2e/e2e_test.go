@@ -23,6 +23,7 @@ import (
 	"github.com/docker/docker/client"
 
 	cpclient "github.com/sproudstack/sproudchat/controlplane/client"
+	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 	"github.com/sproudstack/sproudchat/provisioning/docker"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
 )
@@ -226,7 +227,7 @@ func TestCrashRecovery(t *testing.T) {
 		ctx := context.Background()
 		inst := p.create(uniqueSlug("crash"))
 		// Kill as soon as the runtime has started on it, before it is ready.
-		waitUntil(t, "the runtime to start on the instance", func() bool { return len(p.leftovers(inst.ID)) > 0 })
+		poll.Eventually(t, "the runtime to start on the instance", func() bool { return len(p.leftovers(inst.ID)) > 0 })
 		p.kill(syscall.SIGKILL)
 		if got, _ := p.api.Instance(ctx, inst.ID); got.State == "active" {
 			t.Log("the create finished before the kill; the restart still has to adopt it")
@@ -241,7 +242,7 @@ func TestCrashRecovery(t *testing.T) {
 		if _, err := p.api.Destroy(ctx, inst.ID); err != nil {
 			t.Fatal(err)
 		}
-		waitUntil(t, "the destroy to begin", func() bool {
+		poll.Eventually(t, "the destroy to begin", func() bool {
 			got, _ := p.api.Instance(ctx, inst.ID)
 			return got.State == "destroying" || got.State == "destroyed"
 		})
@@ -276,18 +277,6 @@ func onEachRuntime(t *testing.T, fn func(t *testing.T, p *plane)) {
 	}
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 // TestRunScript runs the README's `make run` script (process runtime, fresh data dir):
 // it prints a token and a create command, and that command works as printed.
 func TestRunScript(t *testing.T) {
@@ -303,14 +292,14 @@ func TestRunScript(t *testing.T) {
 	}
 	go func() { p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() { p.kill(syscall.SIGTERM) })
-	waitUntil(t, "the printed create command", func() bool { return strings.Contains(p.output(), "instance create") })
+	poll.Eventually(t, "the printed create command", func() bool { return strings.Contains(p.output(), "instance create") })
 	out := p.output()
 	exp := regexp.MustCompile(`export (SPROUDCTL_SERVER=\S+) (SPROUDCTL_TOKEN=spt_[0-9a-f]+)`).FindStringSubmatch(out)
 	create := regexp.MustCompile(`\S+ (instance create .*--wait)`).FindStringSubmatch(out)
 	if exp == nil || create == nil {
 		t.Fatalf("the script did not print the token and the command:\n%s", out)
 	}
-	waitUntil(t, "the API", func() bool {
+	poll.Eventually(t, "the API", func() bool {
 		res, err := http.Get("http://" + api + "/healthz")
 		if err == nil {
 			res.Body.Close()

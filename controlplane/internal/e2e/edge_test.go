@@ -24,6 +24,7 @@ import (
 	"github.com/pires/go-proxyproto"
 
 	cpclient "github.com/sproudstack/sproudchat/controlplane/client"
+	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/docker"
 )
@@ -74,7 +75,7 @@ func TestEdgeFollowsARestartedContainer(t *testing.T) {
 			go func() { errc <- how.do() }()
 			// Take the old port as soon as Docker lets go of it.
 			var imp *impostorServer
-			waitUntil(t, "the old port "+old+" to be free", func() bool {
+			poll.Eventually(t, "the old port "+old+" to be free", func() bool {
 				if imp = listenImpostor(old); imp == nil && startedAt(t, eng, app) != started && hostPort(t, eng, app) == old {
 					t.Fatalf("the container came back on its old port %s", old)
 				}
@@ -82,7 +83,7 @@ func TestEdgeFollowsARestartedContainer(t *testing.T) {
 			})
 			defer imp.close()
 			var now string
-			waitUntil(t, "the container to answer /readyz on a new port", func() bool {
+			poll.Eventually(t, "the container to answer /readyz on a new port", func() bool {
 				now = hostPort(t, eng, app)
 				return now != "" && now != old && provisioning.Probe(ctx, "127.0.0.1:"+now)
 			})

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/controlplane/client"
+	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 	"github.com/sproudstack/sproudchat/provisioning/docker"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
 )
@@ -121,21 +122,19 @@ func (p *plane) start() {
 	}
 	go func() { p.cmd.Wait(); close(p.exited) }()
 	p.t.Cleanup(func() { p.kill(syscall.SIGTERM) })
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get("http://" + p.apiAddr + "/healthz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return
-			}
-		}
+	poll.Eventually(p.t, "sproudctl serve to be up", func() bool {
 		select {
 		case <-p.exited:
 			p.t.Fatalf("serve exited:\n%s", p.output())
-		case <-time.After(20 * time.Millisecond):
+		default:
 		}
-	}
-	p.t.Fatalf("serve not up:\n%s", p.output())
+		res, err := http.Get("http://" + p.apiAddr + "/healthz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
 }
 
 func (p *plane) output() string { p.mu.Lock(); defer p.mu.Unlock(); return p.out.String() }

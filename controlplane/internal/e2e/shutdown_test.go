@@ -16,6 +16,7 @@ import (
 	"time"
 
 	cpclient "github.com/sproudstack/sproudchat/controlplane/client"
+	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 )
 
 // shutdownTimeout is serve's DefaultShutdownTimeout: the binary must be gone within it
@@ -74,7 +75,7 @@ func TestSIGTERMStopsEveryPartInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the runtime to start the instance", func() bool { _, err := os.Stat(pidFile); return err == nil })
+	poll.Eventually(t, "the runtime to start the instance", func() bool { _, err := os.Stat(pidFile); return err == nil })
 	select {
 	case <-arrived:
 	case <-time.After(30 * time.Second):

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
+	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 )
 
 type routes struct {
@@ -155,7 +156,7 @@ func TestWebSocketUpgradePassesThrough(t *testing.T) {
 		t.Fatalf("a second connection while the WebSocket holds 127.0.0.1's one: %s, want closed", got)
 	}
 	conn.Close()
-	waitUntil(t, "the WebSocket's connection place to be given back", func() bool {
+	poll.Eventually(t, "the WebSocket's connection place to be given back", func() bool {
 		return ask(t, dialFrom(t, "127.0.0.1", edge), nil, "acme.sproud.test") == served
 	})
 }

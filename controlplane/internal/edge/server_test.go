@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
+	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 )
 
 // acmeRouter routes acme.sproud.test to an upstream answering as in1 (see upstream).
@@ -114,16 +115,6 @@ func timeoutsPassed(t *testing.T, addr string) {
 	}
 }
 
-func waitUntil(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if ok() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 // TestIdleConnectionIsClosed: a keep-alive connection that carries no more requests is
 // closed once the idle timeout has passed (it used to stay open for good).
 func TestIdleConnectionIsClosed(t *testing.T) {
@@ -159,7 +150,7 @@ func TestConnectionsPerPeerAreCapped(t *testing.T) {
 		t.Fatalf("another address: %s", got)
 	}
 	held[0].Close()
-	waitUntil(t, "the closed connection's place to be given back", func() bool {
+	poll.Eventually(t, "the closed connection's place to be given back", func() bool {
 		return ask(t, dialFrom(t, "127.0.0.1", addr), nil, "acme.sproud.test") == served
 	})
 }
@@ -215,7 +206,7 @@ func TestConnectionsInAllAreCapped(t *testing.T) {
 		}
 	}
 	held[1].Close()
-	waitUntil(t, "the closed connection's place to be given back", func() bool {
+	poll.Eventually(t, "the closed connection's place to be given back", func() bool {
 		return ask(t, dialFrom(t, "127.0.0.4", addr), nil, "acme.sproud.test") == served
 	})
 }

@@ -49,3 +49,34 @@ func invalid(f map[string]string) error {
 	}
 	return nil
 }
+
+// Code names the kind of a domain error for whoever reports it (the API maps each code
+// to one HTTP status and problem type).
+type Code string
+
+// The codes of the sentinels; CodeInternal for every other error.
+const (
+	CodeInternal   Code = "internal"
+	CodeNotFound   Code = "not-found"
+	CodeConflict   Code = "conflict"
+	CodeInvalid    Code = "invalid"
+	CodeValidation Code = "validation" // a *ValidationError: the fields say what is wrong
+)
+
+// ErrorCode returns the code of err: the code of the sentinel it wraps, CodeValidation
+// for a *ValidationError, CodeInternal otherwise (ErrLeaseLost included: it never
+// leaves the reconciler).
+func ErrorCode(err error) Code {
+	var ve *ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return CodeValidation
+	case errors.Is(err, ErrInvalid):
+		return CodeInvalid
+	case errors.Is(err, ErrNotFound):
+		return CodeNotFound
+	case errors.Is(err, ErrConflict):
+		return CodeConflict
+	}
+	return CodeInternal
+}

@@ -197,3 +197,25 @@ func Backoff(n int) time.Duration {
 	d := time.Second << min(max(n-1, 0), 9)
 	return min(d, 5*time.Minute)
 }
+
+// Orphan is a runtime object set whose instance the store does not know, or knows as
+// destroyed.
+type Orphan struct {
+	InstanceID string
+	Slug       string
+	Phase      string
+	Reason     string
+	// Unowned: the objects name no owning control plane (they predate owner labels):
+	// they may be another control plane's, so they are reported, never removed.
+	Unowned bool
+	// Removed is what a collection removed: RemovedApp or RemovedAll; "" for nothing.
+	Removed string
+	// DataRemovableAt is when a collection with volumes may remove the orphan's data.
+	DataRemovableAt *time.Time
+}
+
+// What a collection removed of an orphan.
+const (
+	RemovedApp = "app" // containers, network, secrets; the data stays
+	RemovedAll = "all" // the data too
+)

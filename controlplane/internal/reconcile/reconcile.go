@@ -152,8 +152,9 @@ func (r *Reconciler) Step(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go r.renew(wctx, cancel, inst.ID)
+	renewed := make(chan struct{})
+	go func() { r.renew(wctx, cancel, inst.ID); close(renewed) }()
+	defer func() { cancel(); <-renewed }()
 	err = r.work(wctx, inst)
 	if errors.Is(err, lifecycle.ErrLeaseLost) {
 		r.log.WarnContext(ctx, "lease lost; another worker has the instance", "instance_id", inst.ID)

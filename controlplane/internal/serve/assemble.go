@@ -88,8 +88,8 @@ func assemble(ctx context.Context, cfg Config, o Options, in parts) (*plane, err
 	if err := router.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	apiSrv := api.New(api.Options{Instances: svc, Tokens: control.NewTokens(st, o.Clock), Webhooks: hooks, Orphans: st, Database: in.db,
-		Runtime: in.rt, Clock: o.Clock, Logger: log, Metrics: m.Handler(), Version: cfg.Version})
+	apiSrv := api.New(api.Options{Instances: svc, Tokens: control.NewTokens(st, o.Clock), Webhooks: hooks, GC: control.NewGC(st, in.rt, control.GCOptions{Clock: o.Clock, Logger: log}), Database: in.db,
+		Runtime: in.rt, Logger: log, Metrics: m.Handler(), Version: cfg.Version})
 
 	apiLn, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {

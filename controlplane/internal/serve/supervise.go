@@ -39,7 +39,12 @@ func supervise(ctx context.Context, log *slog.Logger, servers []server, workers 
 	// The workers' context is not ctx's child: they stop after the servers drained.
 	workCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
+	// Shutdown neither closes nor waits for hijacked connections (WebSockets through the
+	// edge): their requests' context ends after the drain, which closes them.
+	connCtx, endConns := context.WithCancel(context.WithoutCancel(ctx))
+	defer endConns()
 	for _, s := range servers {
+		s.srv.BaseContext = func(net.Listener) context.Context { return connCtx }
 		g.Go(func() error {
 			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("serve %s: %w", s.name, err)
@@ -59,7 +64,8 @@ func supervise(ctx context.Context, log *slog.Logger, servers []server, workers 
 		<-gctx.Done()
 		close(stopping)
 		log.Info("shutting down", "timeout", timeout.String())
-		sctx, cancel := context.WithTimeout(context.Background(), timeout)
+		// The drain may take three quarters of the time; the workers stop in the rest.
+		sctx, cancel := context.WithTimeout(context.Background(), timeout*3/4)
 		defer cancel()
 		for _, s := range servers {
 			if err := s.srv.Shutdown(sctx); err != nil {
@@ -68,6 +74,7 @@ func supervise(ctx context.Context, log *slog.Logger, servers []server, workers 
 			}
 			log.Info("server stopped", "server", s.name)
 		}
+		endConns()
 		stopWorkers()
 		return nil
 	})
@@ -97,8 +104,13 @@ func supervise(ctx context.Context, log *slog.Logger, servers []server, workers 
 // closeRuntime lets go of the runtime: its instances keep running, and the next serve
 // adopts them.
 func closeRuntime(rt provisioning.Runtime, log *slog.Logger) {
-	if pr, ok := rt.(*process.Runtime); ok {
-		pr.Close()
+	switch r := rt.(type) {
+	case *process.Runtime:
+		r.Close()
+	case interface{ Close() error }: // the Docker runtime: its engine client
+		if err := r.Close(); err != nil {
+			log.Warn("close runtime", "error", err.Error())
+		}
 	}
 	log.Info("runtime closed")
 }

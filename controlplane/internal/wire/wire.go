@@ -67,3 +67,9 @@ func WithEventID(payload []byte, id int64) ([]byte, error) {
 	p.ID = id
 	return json.Marshal(p)
 }
+
+// Orphan is o on the wire.
+func Orphan(o lifecycle.Orphan) client.Orphan {
+	return client.Orphan{InstanceID: o.InstanceID, Slug: o.Slug, Phase: o.Phase, Reason: o.Reason, Unowned: o.Unowned,
+		Removed: o.Removed, DataRemovableAt: o.DataRemovableAt}
+}

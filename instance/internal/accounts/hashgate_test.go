@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 )
 
 // TestHashGateBoundsConcurrency: however many callers come at once, no more than Slots
@@ -45,10 +47,7 @@ func TestHashGateBoundsConcurrency(t *testing.T) {
 		}()
 	}
 	// 2 run, 3 wait: the other 15 are refused without waiting.
-	deadline := time.Now().Add(10 * time.Second)
-	for busy.Load() < 15 && time.Now().Before(deadline) {
-		runtime.Gosched()
-	}
+	poll.Eventually(t, "15 hashes refused", func() bool { return busy.Load() >= 15 })
 	close(block)
 	wg.Wait()
 	if peak.Load() > 2 {

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 )
 
 // binary returns the sproudchat binary under test: $SPROUDCHAT_BINARY (make test sets
@@ -92,23 +94,21 @@ func start(t *testing.T, env []string, argv ...string) *proc {
 			<-p.done
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get(p.base + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return p
-			}
-		}
+	poll.Eventually(t, "sproudchat to be ready", func() bool {
 		select {
 		case err := <-p.done:
 			out, errOut := p.output()
 			t.Fatalf("sproudchat exited before ready: %v\n%s\n%s", err, out, errOut)
-		case <-time.After(20 * time.Millisecond):
+		default:
 		}
-	}
-	t.Fatal("sproudchat not ready in 20s")
-	return nil
+		res, err := http.Get(p.base + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	return p
 }
 
 // stop sends SIGTERM and expects a clean exit.

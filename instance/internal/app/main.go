@@ -60,8 +60,7 @@ func Main(ctx context.Context, args []string, getenv config.Getenv, stdout, stde
 		fmt.Fprintf(stderr, "sproudchat: start: %v\n", err)
 		return 1
 	}
-	defer a.Close()
-	if err := a.Run(ctx); err != nil {
+	if err := a.Run(ctx); err != nil { // Run closes the database last, whatever happens
 		fmt.Fprintf(stderr, "sproudchat: %v\n", err)
 		return 1
 	}

@@ -1,14 +1,15 @@
 package kb
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sproudstack/sproudchat/platform/testkit/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
+func TestMain(m *testing.M) { os.Exit(golden.M(m).Run()) }
 
 // TestMarkdownIsRenderedHarmless pins what hostile Markdown becomes.
 func TestMarkdownIsRenderedHarmless(t *testing.T) {
@@ -24,17 +25,7 @@ func TestMarkdownIsRenderedHarmless(t *testing.T) {
 				t.Errorf("%s renders %q:\n%s", in, bad, got)
 			}
 		}
-		golden := strings.TrimSuffix(in, ".md") + ".golden.html"
-		if *update {
-			os.WriteFile(golden, []byte(got), 0o644)
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (go test -update writes it)", err)
-		}
-		if string(want) != got {
-			t.Errorf("%s differs from %s:\n%s", in, golden, got)
-		}
+		golden.AssertString(t, strings.TrimSuffix(in, ".md")+".golden.html", got)
 	}
 }
 

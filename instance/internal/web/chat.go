@@ -89,7 +89,7 @@ var messageFrame = livechat.MessageFrame
 // widget serves the chat widget for <script src="https://<instance>/widget.js" async>.
 // It is cached briefly, so a new release reaches every website within minutes.
 func widget(c echo.Context) error {
-	b, err := staticFiles.ReadFile("static/widget.js")
+	b, err := widgetJS()
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,8 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -48,12 +48,12 @@ func (s *chatArea) apiChatToTicket(c echo.Context) error {
 	if name == "" {
 		name = conv.VisitorEmail
 	}
-	t, err := s.tickets.Create(ctx, &p, tickets.NewTicket{Subject: "Chat with " + name, RequesterName: conv.VisitorName,
+	t, err := s.tickets.Create(ctx, &p, tickets.NewTicket{Subject: translate(lang(c.Request(), &p.User), "chat.ticket_subject", "Name", name), RequesterName: conv.VisitorName,
 		RequesterEmail: conv.VisitorEmail, Body: transcript, Source: "chat"})
 	if err != nil {
 		return err
 	}
-	if _, err := s.chat.Send(ctx, id, chat.System, nil, fmt.Sprintf("This conversation continues as ticket #%d.", t.ID), ""); err != nil {
+	if _, err := s.chat.Send(ctx, id, chat.System, nil, translate(lang(c.Request(), &p.User), "chat.continues_as_ticket", "ID", t.ID), ""); err != nil {
 		s.log.ErrorContext(ctx, "chat system message", "conversation_id", id, "error", err.Error())
 	}
 	return c.JSON(http.StatusCreated, toTicketJSON(t))
@@ -71,9 +71,9 @@ func (s *chatArea) apiChatOffline(c echo.Context) error {
 		return err
 	}
 	if wait := s.contactLimit.Take(addressKey(c)); wait > 0 {
-		return problem.New(http.StatusTooManyRequests, "throttled", "too many messages from this address; try again later")
+		return problem.New(http.StatusTooManyRequests, "throttled", plural(lang(c.Request(), nil), "contact.slow_down", int((wait+time.Minute-1)/time.Minute)))
 	}
-	t, err := s.tickets.Create(c.Request().Context(), nil, tickets.NewTicket{Subject: "Message from the chat", RequesterName: in.Name,
+	t, err := s.tickets.Create(c.Request().Context(), nil, tickets.NewTicket{Subject: translate(lang(c.Request(), nil), "chat.offline_subject"), RequesterName: in.Name,
 		RequesterEmail: in.Email, Body: in.Message, Source: "chat"})
 	if err != nil {
 		return err

@@ -1,9 +1,14 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -88,4 +93,44 @@ func withLanguage(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// widgetMarker in widget.js is where the widget's words go.
+const widgetMarker = `/*TEXT*/{ "en": {} }`
+
+// widgetJS is widget.js with the widget's words from the catalogs in place of its
+// marker, made once: the catalog key widget.too_big is the script's T.tooBig.
+var widgetJS = sync.OnceValues(func() ([]byte, error) {
+	b, err := staticFiles.ReadFile("static/widget.js")
+	if err != nil {
+		return nil, err
+	}
+	words := map[string]map[string]string{}
+	for _, l := range i18n.Languages {
+		words[l] = map[string]string{}
+		for _, key := range catalog.Keys(l) {
+			if name, ok := strings.CutPrefix(key, "widget."); ok {
+				words[l][camelCase(name)] = translate(l, key)
+			}
+		}
+	}
+	j, err := json.Marshal(words) // escapes <, > and & as \u003c…: safe in a script
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Contains(b, []byte(widgetMarker)) {
+		return nil, errors.New("widget script: no place for its words")
+	}
+	return bytes.Replace(b, []byte(widgetMarker), j, 1), nil
+})
+
+// camelCase turns too_big into tooBig.
+func camelCase(s string) string {
+	parts := strings.Split(s, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
 }

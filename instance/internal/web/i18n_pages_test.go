@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"html"
 	"maps"
 	"net/http"
@@ -93,6 +94,10 @@ func TestGermanPagesShowNoEnglish(t *testing.T) {
 	if r := admin.json("PATCH", "/api/v1/me", map[string]string{"locale": "de"}); r.status != http.StatusOK {
 		t.Fatalf("set language: %d %s", r.status, r.body)
 	}
+	// A failed delivery, for the notifications page's log: the target's port answers nothing.
+	if r := admin.form(fmt.Sprintf("/settings/notifications/%d/test", h.target), url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("test delivery: %d", r.status)
+	}
 	visitor := h.client()
 	pages := 0
 	for _, rt := range h.server.Routes() {
@@ -118,6 +123,9 @@ func TestGermanPagesShowNoEnglish(t *testing.T) {
 			}
 			pages++
 			checkGerman(t, path, r.body, english)
+			if rt.Path == "/settings/notifications" && (!strings.Contains(shownText(r.body), "nicht erreichbar") || strings.Contains(shownText(r.body), "connect")) {
+				t.Errorf("the delivery log does not say in German why the test failed:\n%s", shownText(r.body))
+			}
 		})
 	}
 	if pages < 25 {
@@ -209,5 +217,40 @@ func TestGermanVisitorMails(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAuditLogShowsTheInstanceTimeZone: the audit log's times are in the instance's
+// zone (Europe/Berlin by default) in each language's format, not UTC.
+func TestAuditLogShowsTheInstanceTimeZone(t *testing.T) {
+	h := newHarness(t, harnessOptions{}, true) // the harness's clock: 2 November 2026, 09:00 UTC
+	admin := h.loggedIn(accounts.RoleAdmin)
+	for _, tc := range []struct{ lang, want string }{
+		{"en", "Nov 2, 2026, 10:00 AM"},
+		{"de", "2.11.2026, 10:00"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			r := admin.do("GET", "/settings/audit", "", nil, map[string]string{"Accept-Language": tc.lang})
+			if r.status != http.StatusOK {
+				t.Fatalf("audit log: %d", r.status)
+			}
+			text := shownText(r.body)
+			if !strings.Contains(text, tc.want) || strings.Contains(text, "09:00") || strings.Contains(text, "UTC") {
+				t.Errorf("the audit log does not show %q (and no UTC time):\n%s", tc.want, text)
+			}
+		})
+	}
+	// Another zone moves the times with it.
+	cfg, err := h.server.opts.Booking.Config(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.TimeZone = "America/New_York"
+	if _, err := h.server.opts.Booking.SetConfig(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	r := admin.do("GET", "/settings/audit", "", nil, map[string]string{"Accept-Language": "de"})
+	if text := shownText(r.body); !strings.Contains(text, "2.11.2026, 04:00") {
+		t.Errorf("in New York the audit log does not show 04:00:\n%s", text)
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -150,4 +151,43 @@ func goUses(t *testing.T) []messageUse {
 		})
 	}
 	return out
+}
+
+// TestWidgetWordsComeFromTheCatalog: the served widget carries its words in both
+// languages from the catalogs, and every word the script uses is there.
+func TestWidgetWordsComeFromTheCatalog(t *testing.T) {
+	js, err := widgetJS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`var TEXT = (\{.*\});`).FindSubmatch(js)
+	if m == nil {
+		t.Fatalf("no words in the served widget:\n%.400s", js)
+	}
+	var words map[string]map[string]string
+	if err := json.Unmarshal(m[1], &words); err != nil {
+		t.Fatal(err)
+	}
+	src, err := staticFiles.ReadFile("static/widget.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, u := range regexp.MustCompile(`\bT\.([A-Za-z]+)`).FindAllSubmatch(src, -1) {
+		used[string(u[1])] = true
+	}
+	if len(used) < 20 {
+		t.Fatalf("the script uses only %d words", len(used))
+	}
+	for _, l := range i18n.Languages {
+		for name := range used {
+			key := "widget." + regexp.MustCompile(`[A-Z]`).ReplaceAllStringFunc(name, func(s string) string { return "_" + strings.ToLower(s) })
+			if got, want := words[l][name], translate(l, key); got == "" || got != want {
+				t.Errorf("%s T.%s = %q, want %q (%s)", l, name, got, want, key)
+			}
+		}
+	}
+	if words["de"]["open"] != "Chat öffnen" || words["en"]["open"] != "Open chat" {
+		t.Errorf("open: %q, %q", words["de"]["open"], words["en"]["open"])
+	}
 }

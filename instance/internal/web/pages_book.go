@@ -82,13 +82,9 @@ func slotDays(slots []booking.Slot, loc *time.Location, lang string) []bookDay {
 	return days
 }
 
-var weekdaysDE = []string{"Sonntag", "Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag"}
-
+// dayLabel names t's day in its own zone: "Mittwoch, 4. November 2026".
 func dayLabel(t time.Time, lang string) string {
-	if lang == "de" {
-		return weekdaysDE[t.Weekday()] + ", " + t.Format("02.01.2006")
-	}
-	return t.Format("Monday, 2 January 2006")
+	return catalog.For(lang, t.Location()).LongDate(t)
 }
 
 func (s *bookingArea) whenOf(b booking.Booking, loc *time.Location, lang string) string {

@@ -83,10 +83,7 @@ func (s *bookingArea) renderBookingSettings(c echo.Context, status int, d pageDa
 }
 
 func dayName(wd time.Weekday, lang string) string {
-	if lang == "de" {
-		return weekdaysDE[wd]
-	}
-	return wd.String()
+	return catalog.For(lang, nil).Weekday(wd)
 }
 
 // bookingSettingsError shows the page again with the reasons, or passes other errors on.

@@ -8,30 +8,10 @@
   window.__sproudchat = true;
   var base = new URL(me.src).origin;
   var key = "sproudchat:" + base;
-  var de = /^de\b/i.test(navigator.language || "");
-  var T = de ? {
-    open: "Chat öffnen", close: "Chat schließen", title: "Chat", name: "Name", email: "E-Mail",
-    consent: "Ich bin einverstanden, dass meine Angaben zur Beantwortung gespeichert werden.",
-    start: "Chat starten", send: "Senden", input: "Nachricht", you: "Sie", agent: "Support",
-    offline: "Verbindung unterbrochen – wir verbinden neu …", failed: "Nicht gesendet",
-    unavailable: "Der Chat ist derzeit nicht verfügbar.", message: "Ihre Nachricht", leave: "Nachricht senden",
-    away: "Gerade ist niemand online. Hinterlassen Sie uns eine Nachricht, wir antworten per E-Mail.",
-    thanks: "Danke! Wir antworten per E-Mail. Ihre Referenz: #", typing: "Support schreibt …",
-    transcript: "Verlauf per E-Mail senden", transcriptSent: "Der Verlauf ist unterwegs in Ihr Postfach.",
-    attach: "Datei anhängen", tooBig: "Die Datei ist zu groß.",
-    elsewhere: "Dieser Chat ist in einem anderen Tab geöffnet; er geht hier weiter, wenn Sie zu diesem zurückkehren."
-  } : {
-    open: "Open chat", close: "Close chat", title: "Chat", name: "Name", email: "Email",
-    consent: "I agree that my details are stored to answer me.",
-    start: "Start chat", send: "Send", input: "Message", you: "You", agent: "Support",
-    offline: "Connection lost – reconnecting …", failed: "Not sent",
-    unavailable: "Chat is unavailable right now.", message: "Your message", leave: "Send message",
-    away: "No one is online right now. Leave a message and we will answer by email.",
-    thanks: "Thank you! We will answer by email. Your reference: #", typing: "Support is typing …",
-    transcript: "Email me the transcript", transcriptSent: "The transcript is on its way to your inbox.",
-    attach: "Attach a file", tooBig: "The file is too large.",
-    elsewhere: "This chat is open in another tab; it continues here when you come back to this one."
-  };
+  // TEXT is the widget's words in every language, from the instance's message
+  // catalogs: the server puts them in place of the marker when it serves this file.
+  var TEXT = /*TEXT*/{ "en": {} };
+  var T = TEXT[/^de\b/i.test(navigator.language || "") ? "de" : "en"] || TEXT.en;
 
   function load() {
     try { return JSON.parse(localStorage.getItem(key)) || {}; } catch (e) { return {}; }
@@ -194,7 +174,7 @@
     fetch(base + path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
       .then(function (r) {
         return (r.status === 202 ? Promise.resolve({}) : r.json()).then(function (b) {
-          if (!r.ok) throw new Error(b.detail || T.unavailable);
+          if (!r.ok) throw new Error(r.status === 422 ? T.invalid : (b.detail || T.unavailable));
           done(b);
         });
       }).catch(function (err) {
