@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sproudstack/sproudchat/platform/testkit/apiclient"
 	"github.com/sproudstack/sproudchat/provisioning"
 )
 
@@ -29,13 +30,9 @@ func PostJSON(base, path string, body any) (int, error) {
 // in once, as a new customer does.
 func SetupAndLogin(t *testing.T, base string, spec provisioning.Spec) {
 	t.Helper()
-	if code, err := PostJSON(base, "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada",
-		"email": "ada@example.org", "password": "a long admin password"}); err != nil || code != 201 {
-		t.Fatalf("setup: %d %v", code, err)
-	}
-	if code, err := PostJSON(base, "/api/v1/session", map[string]string{"email": "ada@example.org", "password": "a long admin password"}); err != nil || code != 200 {
-		t.Fatalf("login: %d %v", code, err)
-	}
+	c := apiclient.New(t, base, apiclient.Options{})
+	c.Setup(spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "Ada", "ada@example.org", "a long admin password")
+	c.Login("ada@example.org", "a long admin password")
 }
 
 // BadLogins sends n logins with unknown e-mails at once (each costs a full password

@@ -3,16 +3,11 @@
 package runtimetest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sproudstack/sproudchat/platform/testkit/apiclient"
 	"github.com/sproudstack/sproudchat/provisioning"
 )
 
@@ -200,9 +196,9 @@ func testModes(t *testing.T, nh New) {
 	spec := Spec(h, id, slug)
 	st := mustApply(t, h, spec)
 	app := newAppClient(t, st.Upstream)
-	app.call("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
-	app.login("ada@example.org", "conformance password")
-	app.call("POST", "/api/v1/users", map[string]string{"name": "Al", "email": "al@example.org", "role": "agent", "password": "agent password 1"}, 201)
+	app.Must("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
+	app.Login("ada@example.org", "conformance password")
+	app.Must("POST", "/api/v1/users", map[string]string{"name": "Al", "email": "al@example.org", "role": "agent", "password": "agent password 1"}, 201)
 
 	spec.Mode, spec.ReadOnlyUntil = provisioning.ModeReadOnly, time.Date(2026, 12, 29, 0, 0, 0, 0, time.UTC)
 	st = mustApply(t, h, spec)
@@ -210,17 +206,17 @@ func testModes(t *testing.T, nh New) {
 		t.Errorf("status mode %q after applying read_only", st.Mode)
 	}
 	app = newAppClient(t, st.Upstream)
-	app.login("ada@example.org", "conformance password")
-	if n := len(app.call("GET", "/api/v1/users", nil, 200)["items"].([]any)); n != 2 {
+	app.Login("ada@example.org", "conformance password")
+	if n := len(app.Must("GET", "/api/v1/users", nil, 200)["items"].([]any)); n != 2 {
 		t.Fatalf("%d users while read-only, want 2", n)
 	}
-	app.call("POST", "/api/v1/users", map[string]string{"name": "Bo", "email": "bo@example.org", "role": "agent", "password": "agent password 2"}, 423)
+	app.Must("POST", "/api/v1/users", map[string]string{"name": "Bo", "email": "bo@example.org", "role": "agent", "password": "agent password 2"}, 423)
 
 	spec.Mode, spec.ReadOnlyUntil = provisioning.ModeActive, time.Time{}
 	st = mustApply(t, h, spec)
 	app = newAppClient(t, st.Upstream)
-	app.login("al@example.org", "agent password 1")
-	app.call("PATCH", "/api/v1/me", map[string]string{"name": "Alfred"}, 200)
+	app.Login("al@example.org", "agent password 1")
+	app.Must("PATCH", "/api/v1/me", map[string]string{"name": "Alfred"}, 200)
 }
 
 func testDestroy(t *testing.T, nh New) {
@@ -250,7 +246,7 @@ func testDestroyApp(t *testing.T, nh New) {
 	st := mustApply(t, h, spec)
 	if h.ServesApp {
 		app := newAppClient(t, st.Upstream)
-		app.call("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
+		app.Must("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
 	}
 	for i := 0; i < 2; i++ { // the second time finds nothing to stop
 		if err := h.Runtime.DestroyApp(ctxFor(t), id); err != nil {
@@ -265,7 +261,7 @@ func testDestroyApp(t *testing.T, nh New) {
 	}
 	st = mustApply(t, h, spec)
 	if h.ServesApp {
-		newAppClient(t, st.Upstream).login("ada@example.org", "conformance password")
+		newAppClient(t, st.Upstream).Login("ada@example.org", "conformance password")
 	}
 	if err := h.Runtime.DestroyApp(ctxFor(t), "never-existed"); err != nil {
 		t.Fatalf("destroy the app of an unknown instance: %v", err)
@@ -324,50 +320,11 @@ func testSecretsOutOfSight(t *testing.T, nh New) {
 	}
 	if h.ServesApp {
 		app := newAppClient(t, st.Upstream)
-		app.call("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
+		app.Must("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
 	}
 }
 
-// appClient talks to a running instance's API.
-type appClient struct {
-	t    *testing.T
-	base string
-	http *http.Client
-	csrf string
-}
-
-func newAppClient(t *testing.T, upstream string) *appClient {
-	jar, _ := cookiejar.New(nil)
-	return &appClient{t: t, base: "http://" + upstream, http: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
-}
-
-func (c *appClient) call(method, path string, body any, want int) map[string]any {
-	c.t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, c.base+path, r)
-	req.Header.Set("Content-Type", "application/json")
-	if c.csrf != "" {
-		req.Header.Set("X-CSRF-Token", c.csrf)
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	var out map[string]any
-	json.NewDecoder(res.Body).Decode(&out)
-	if res.StatusCode != want {
-		c.t.Fatalf("%s %s: %d %v, want %d", method, path, res.StatusCode, out, want)
-	}
-	return out
-}
-
-func (c *appClient) login(email, password string) {
-	c.t.Helper()
-	out := c.call("POST", "/api/v1/session", map[string]string{"email": email, "password": password}, 200)
-	c.csrf = fmt.Sprint(out["csrf_token"])
+// newAppClient is a browser session with the instance a runtime serves at upstream.
+func newAppClient(t *testing.T, upstream string) *apiclient.Client {
+	return apiclient.New(t, "http://"+upstream, apiclient.Options{HTTP: &http.Client{Timeout: 10 * time.Second}})
 }

@@ -154,15 +154,15 @@ func TestInstanceLifecycle(t *testing.T) {
 
 		// The customer opens the setup link at their URL, through the edge router.
 		c := p.customer(inst.URL)
-		if code, _ := c.call("GET", "/readyz", nil); code != 200 {
+		if code, _ := c.Call("GET", "/readyz", nil); code != 200 {
 			t.Fatalf("instance through the edge: %d", code)
 		}
-		if code, out := c.call("POST", "/api/v1/setup", map[string]string{"token": setup.Query().Get("token"), "name": "Olivia Owner",
+		if code, out := c.Call("POST", "/api/v1/setup", map[string]string{"token": setup.Query().Get("token"), "name": "Olivia Owner",
 			"email": "owner@example.org", "password": "owner password 1"}); code != 201 {
 			t.Fatalf("setup through the edge: %d %v", code, out)
 		}
-		c.login("owner@example.org", "owner password 1")
-		if code, out := c.call("POST", "/api/v1/users", map[string]string{"name": "Anna Agent", "email": "anna@example.org", "role": "agent",
+		c.Login("owner@example.org", "owner password 1")
+		if code, out := c.Call("POST", "/api/v1/users", map[string]string{"name": "Anna Agent", "email": "anna@example.org", "role": "agent",
 			"password": "anna password 1"}); code != 201 {
 			t.Fatalf("create user: %d %v", code, out)
 		}
@@ -175,11 +175,11 @@ func TestInstanceLifecycle(t *testing.T) {
 		if sus.PurgeAfter == nil || sus.SuspendedAt == nil || sus.PurgeAfter.Sub(*sus.SuspendedAt) != 30*24*time.Hour {
 			t.Fatalf("suspended: %+v", sus)
 		}
-		if code, _ := c.call("POST", "/api/v1/users", map[string]string{"name": "Ben", "email": "ben@example.org", "role": "agent",
+		if code, _ := c.Call("POST", "/api/v1/users", map[string]string{"name": "Ben", "email": "ben@example.org", "role": "agent",
 			"password": "ben password 12"}); code != 423 {
 			t.Fatalf("write while suspended: %d, want 423", code)
 		}
-		if code, out := c.call("GET", "/api/v1/users", nil); code != 200 || len(out["items"].([]any)) != 2 {
+		if code, out := c.Call("GET", "/api/v1/users", nil); code != 200 || len(out["items"].([]any)) != 2 {
 			t.Fatalf("read while suspended: %d %v", code, out)
 		}
 
@@ -188,11 +188,11 @@ func TestInstanceLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.wait(inst.ID, "active")
-		if code, out := c.call("POST", "/api/v1/users", map[string]string{"name": "Ben", "email": "ben@example.org", "role": "agent",
+		if code, out := c.Call("POST", "/api/v1/users", map[string]string{"name": "Ben", "email": "ben@example.org", "role": "agent",
 			"password": "ben password 12"}); code != 201 {
 			t.Fatalf("write after resume: %d %v", code, out)
 		}
-		if code, out := c.call("GET", "/api/v1/users", nil); code != 200 || !strings.Contains(fmt.Sprint(out), "anna@example.org") {
+		if code, out := c.Call("GET", "/api/v1/users", nil); code != 200 || !strings.Contains(fmt.Sprint(out), "anna@example.org") {
 			t.Fatalf("the earlier user is gone: %v", out)
 		}
 
@@ -204,7 +204,7 @@ func TestInstanceLifecycle(t *testing.T) {
 		if left := p.leftovers(inst.ID); len(left) > 0 {
 			t.Fatalf("left after destroy: %v", left)
 		}
-		if code, _ := c.call("GET", "/", nil); code != 410 {
+		if code, _ := c.Call("GET", "/", nil); code != 410 {
 			t.Fatalf("edge after destroy: %d, want 410", code)
 		}
 		evs, _ := p.api.Events(ctx, inst.ID)
@@ -235,7 +235,7 @@ func TestCrashRecovery(t *testing.T) {
 		p.start()
 		p.wait(inst.ID, "active")
 		c := p.customer(inst.URL)
-		if code, _ := c.call("GET", "/readyz", nil); code != 200 {
+		if code, _ := c.Call("GET", "/readyz", nil); code != 200 {
 			t.Fatalf("instance after recovery: %d", code)
 		}
 

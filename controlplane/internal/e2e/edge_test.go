@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"strconv"
@@ -24,6 +23,7 @@ import (
 	"github.com/pires/go-proxyproto"
 
 	cpclient "github.com/sproudstack/sproudchat/controlplane/client"
+	"github.com/sproudstack/sproudchat/platform/testkit/apiclient"
 	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/docker"
@@ -53,7 +53,7 @@ func TestEdgeFollowsARestartedContainer(t *testing.T) {
 		t.Fatalf("the app container: %v %v", cs, err)
 	}
 	app := cs[0].ID
-	if code, _ := p.customer(inst.URL).call("GET", "/readyz", nil); code != 200 {
+	if code, _ := p.customer(inst.URL).Call("GET", "/readyz", nil); code != 200 {
 		t.Fatalf("before: %d", code)
 	}
 	for _, how := range []struct {
@@ -91,11 +91,10 @@ func TestEdgeFollowsARestartedContainer(t *testing.T) {
 			if err := <-errc; err != nil {
 				t.Fatal(err)
 			}
-			c := p.customer(inst.URL)
-			c.t = t
+			c := p.customerOf(t, inst.URL)
 			served := false
 			for i := 0; !served && time.Since(ready) < 5*time.Second; i++ {
-				if code, _ := c.call("GET", "/readyz?visitor="+strconv.Itoa(i), nil); code == 200 {
+				if code, _ := c.Call("GET", "/readyz?visitor="+strconv.Itoa(i), nil); code == 200 {
 					served = true
 				} else {
 					time.Sleep(20 * time.Millisecond)
@@ -211,20 +210,20 @@ func TestEdgeTellsTheInstanceTheVisitorsAddress(t *testing.T) {
 			setup, _ := url.Parse(inst.SetupURL)
 
 			admin := p.visitor(inst.URL, "127.0.0.1", nil, "198.51.100.66, 203.0.113.7")
-			if code, out := admin.call("POST", "/api/v1/setup", map[string]string{"token": setup.Query().Get("token"), "name": "Olivia Owner",
+			if code, out := admin.Call("POST", "/api/v1/setup", map[string]string{"token": setup.Query().Get("token"), "name": "Olivia Owner",
 				"email": "owner@example.org", "password": "owner password 1"}); code != 201 {
 				t.Fatalf("setup: %d %v", code, out)
 			}
-			admin.login("owner@example.org", "owner password 1")
+			admin.Login("owner@example.org", "owner password 1")
 			for _, v := range []*customer{
 				p.visitor(inst.URL, "127.0.0.1", proxyV1("203.0.113.8"), ""),
 				p.visitor(inst.URL, "127.0.0.1", proxyV2("203.0.113.9"), ""),
 				p.visitor(inst.URL, "127.0.0.2", nil, "203.0.113.66"),
 				p.visitor(inst.URL, "127.0.0.2", proxyV1("203.0.113.67"), "203.0.113.68"),
 			} {
-				v.login("owner@example.org", "owner password 1")
+				v.Login("owner@example.org", "owner password 1")
 			}
-			code, out := admin.call("GET", "/api/v1/audit?action=login", nil)
+			code, out := admin.Call("GET", "/api/v1/audit?action=login", nil)
 			if code != 200 {
 				t.Fatalf("audit: %d %v", code, out)
 			}
@@ -259,9 +258,7 @@ func (p *plane) visitor(base, from string, prefix func(net.Conn) error, xff stri
 	if xff != "" {
 		rt = addHeader{rt, "X-Forwarded-For", xff}
 	}
-	jar, _ := cookiejar.New(nil)
-	return &customer{t: p.t, base: base, http: &http.Client{Jar: jar, Timeout: 15 * time.Second, Transport: rt,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return apiclient.New(p.t, base, apiclient.Options{HTTP: &http.Client{Timeout: 15 * time.Second, Transport: rt}})
 }
 
 type addHeader struct {
@@ -327,7 +324,7 @@ func TestEdgeCapsOneAddressesConnections(t *testing.T) {
 	if res, err := ask("127.0.0.1"); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("connection 257 from one address: %v %v, want it closed at once", res, err)
 	}
-	if code, _ := p.visitor(inst.URL, "127.0.0.2", nil, "").call("GET", "/readyz", nil); code != 200 {
+	if code, _ := p.visitor(inst.URL, "127.0.0.2", nil, "").Call("GET", "/readyz", nil); code != 200 {
 		t.Fatalf("a visitor at another address: %d", code)
 	}
 	if _, err := p.api.Instance(context.Background(), inst.ID); err != nil {

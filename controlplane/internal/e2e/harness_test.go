@@ -6,10 +6,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/controlplane/client"
+	"github.com/sproudstack/sproudchat/platform/testkit/apiclient"
 	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 	"github.com/sproudstack/sproudchat/provisioning/docker"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
@@ -179,52 +178,15 @@ func (p *plane) wait(id string, states ...string) client.Instance {
 
 // customer is a browser at the instance's public URL: every *.localhost name resolves
 // to the edge router, as DNS would point it there.
-type customer struct {
-	t    *testing.T
-	base string
-	http *http.Client
-	csrf string
-}
+type customer = apiclient.Client
 
-func (p *plane) customer(url string) *customer {
+func (p *plane) customer(url string) *customer { return p.customerOf(p.t, url) }
+
+// customerOf is customer for a test other than the plane's (a subtest).
+func (p *plane) customerOf(t testing.TB, url string) *customer {
 	edge := p.edgeAddr
 	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, edge)
 	}
-	jar, _ := cookiejar.New(nil)
-	return &customer{t: p.t, base: url, http: &http.Client{Jar: jar, Timeout: 15 * time.Second,
-		Transport: &http.Transport{DialContext: dial}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-func (c *customer) call(method, path string, body any) (int, map[string]any) {
-	c.t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, c.base+path, r)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.csrf != "" {
-		req.Header.Set("X-CSRF-Token", c.csrf)
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	var out map[string]any
-	json.NewDecoder(res.Body).Decode(&out)
-	return res.StatusCode, out
-}
-
-func (c *customer) login(email, password string) {
-	c.t.Helper()
-	code, out := c.call("POST", "/api/v1/session", map[string]string{"email": email, "password": password})
-	if code != 200 {
-		c.t.Fatalf("login: %d %v", code, out)
-	}
-	c.csrf, _ = out["csrf_token"].(string)
+	return apiclient.New(t, url, apiclient.Options{HTTP: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{DialContext: dial}}})
 }

@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sproudstack/sproudchat/platform/testkit/apiclient"
 	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 )
 
@@ -125,49 +124,9 @@ func (p *proc) stop(t *testing.T) {
 	}
 }
 
-type apiClient struct {
-	t    *testing.T
-	base string
-	http *http.Client
-	csrf string
-}
-
-func newClient(t *testing.T, base string) *apiClient {
-	jar, _ := cookiejar.New(nil)
-	return &apiClient{t: t, base: base, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-func (c *apiClient) call(method, path string, body any) (int, map[string]any) {
-	c.t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, c.base+path, r)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.csrf != "" {
-		req.Header.Set("X-CSRF-Token", c.csrf)
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	var out map[string]any
-	json.NewDecoder(res.Body).Decode(&out)
-	return res.StatusCode, out
-}
-
-func (c *apiClient) login(email, password string) {
-	c.t.Helper()
-	code, out := c.call("POST", "/api/v1/session", map[string]string{"email": email, "password": password})
-	if code != 200 {
-		c.t.Fatalf("login %s: %d %v", email, code, out)
-	}
-	c.csrf, _ = out["csrf_token"].(string)
+// newClient is a browser session with the instance at base.
+func newClient(t *testing.T, base string) *apiclient.Client {
+	return apiclient.New(t, base, apiclient.Options{})
 }
 
 // TestBinaryLifecycle runs the real binary as a runtime would: active, then restarted
@@ -181,16 +140,16 @@ func TestBinaryLifecycle(t *testing.T) {
 
 	p := start(t, env, bin)
 	c := newClient(t, p.base)
-	if code, out := c.call("POST", "/api/v1/setup", map[string]string{"token": setupToken, "name": "Ada", "email": "ada@example.org", "password": password}); code != 201 {
+	if code, out := c.Call("POST", "/api/v1/setup", map[string]string{"token": setupToken, "name": "Ada", "email": "ada@example.org", "password": password}); code != 201 {
 		t.Fatalf("setup: %d %v", code, out)
 	}
-	c.login("ada@example.org", password)
-	if code, out := c.call("POST", "/api/v1/users", map[string]string{"name": "Al", "email": "al@example.org", "role": "agent", "password": "al's password 1"}); code != 201 {
+	c.Login("ada@example.org", password)
+	if code, out := c.Call("POST", "/api/v1/users", map[string]string{"name": "Al", "email": "al@example.org", "role": "agent", "password": "al's password 1"}); code != 201 {
 		t.Fatalf("create user: %d %v", code, out)
 	}
 	p.stop(t)
 	stdout, stderr := p.output()
-	for _, secret := range []string{password, setupToken, testKey, c.csrf, "al's password 1"} {
+	for _, secret := range []string{password, setupToken, testKey, c.CSRFToken(), "al's password 1"} {
 		if strings.Contains(stdout+stderr, secret) {
 			t.Errorf("a secret appears in the process output: %q", secret)
 		}
@@ -214,24 +173,19 @@ func TestBinaryLifecycle(t *testing.T) {
 	// Suspended: read-only until a date, over the same data.
 	ro := start(t, append(env, "SPROUDCHAT_MODE=read_only", "SPROUDCHAT_READ_ONLY_UNTIL=2026-12-29T00:00:00Z"), bin)
 	c = newClient(t, ro.base)
-	c.login("al@example.org", "al's password 1")
-	code, users := c.call("GET", "/api/v1/users", nil)
+	c.Login("al@example.org", "al's password 1")
+	code, users := c.Call("GET", "/api/v1/users", nil)
 	if code != 200 || len(users["items"].([]any)) != 2 {
 		t.Fatalf("users while read-only: %d %v", code, users)
 	}
-	if code, out := c.call("PATCH", "/api/v1/me", map[string]string{"name": "Alfred"}); code != 423 {
+	if code, out := c.Call("PATCH", "/api/v1/me", map[string]string{"name": "Alfred"}); code != 423 {
 		t.Fatalf("write while read-only: %d %v", code, out)
 	}
-	if code, _ := c.call("GET", "/api/v1/me/export", nil); code != 200 {
+	if code, _ := c.Call("GET", "/api/v1/me/export", nil); code != 200 {
 		t.Fatalf("export while read-only: %d", code)
 	}
-	res, err := c.http.Get(ro.base + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(page), "read-only until 2026-12-29") {
+	_, page := c.Page("/")
+	if !strings.Contains(page, "read-only until 2026-12-29") {
 		t.Fatalf("home page while read-only lacks the banner: %s", page)
 	}
 	ro.stop(t)
@@ -239,8 +193,8 @@ func TestBinaryLifecycle(t *testing.T) {
 	// Resumed: writable again, the data intact.
 	p = start(t, env, bin)
 	c = newClient(t, p.base)
-	c.login("al@example.org", "al's password 1")
-	if code, out := c.call("PATCH", "/api/v1/me", map[string]string{"name": "Alfred"}); code != 200 || out["name"] != "Alfred" {
+	c.Login("al@example.org", "al's password 1")
+	if code, out := c.Call("PATCH", "/api/v1/me", map[string]string{"name": "Alfred"}); code != 200 || out["name"] != "Alfred" {
 		t.Fatalf("write after resume: %d %v", code, out)
 	}
 	p.stop(t)
@@ -265,20 +219,15 @@ func TestRunScriptPrintsURLAndSetupLink(t *testing.T) {
 	}
 	c := newClient(t, p.base)
 	token := strings.SplitN(link, "token=", 2)[1]
-	form := fmt.Sprintf("token=%s&name=Ada&email=ada%%40example.org&password=%s", token, "run+script+password")
-	res, err := c.http.Post(p.base+"/setup", "application/x-www-form-urlencoded", strings.NewReader(form))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("setup through the printed link: %d", res.StatusCode)
+	form := url.Values{"token": {token}, "name": {"Ada"}, "email": {"ada@example.org"}, "password": {"run script password"}}
+	if code := c.PostForm("/setup", form); code != http.StatusSeeOther {
+		t.Fatalf("setup through the printed link: %d", code)
 	}
 	p.stop(t)
 	// Started again, it keeps the key and says setup is done: no link any more.
 	p = start(t, []string{"SPROUDCHAT_BINARY=" + bin, "SPROUDCHAT_DATA_DIR=" + dataDir}, "bash", "../../../scripts/run-local.sh")
 	c = newClient(t, p.base)
-	c.login("ada@example.org", "run script password")
+	c.Login("ada@example.org", "run script password")
 	if _, stderr := p.output(); strings.Contains(stderr, "setup?token") {
 		t.Fatalf("a setup link after setup: %q", stderr)
 	}

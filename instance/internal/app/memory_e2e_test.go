@@ -2,7 +2,6 @@ package app
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -51,20 +50,14 @@ func TestPrivateMemoryStaysBoundedUnderDatabaseTraffic(t *testing.T) {
 	password := "e2e admin password"
 	p := start(t, []string{"SPROUDCHAT_DATA_DIR=" + t.TempDir(), "SPROUDCHAT_SECRET_KEY=" + testKey, "SPROUDCHAT_SETUP_TOKEN=" + setupToken}, bin)
 	c := newClient(t, p.base)
-	if code, out := c.call("POST", "/api/v1/setup", map[string]string{"token": setupToken, "name": "Ada", "email": "ada@example.org", "password": password}); code != 201 {
+	if code, out := c.Call("POST", "/api/v1/setup", map[string]string{"token": setupToken, "name": "Ada", "email": "ada@example.org", "password": password}); code != 201 {
 		t.Fatalf("setup: %d %v", code, out)
 	}
-	c.login("ada@example.org", password)
+	c.Login("ada@example.org", password)
 	get := func(path string) {
 		t.Helper()
-		res, err := c.http.Get(p.base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d", path, res.StatusCode)
+		if code, _ := c.Page(path); code != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, code)
 		}
 	}
 

@@ -145,13 +145,13 @@ func TestSIGTERMStopsInOrder(t *testing.T) {
 	p := start(t, []string{"SPROUDCHAT_DATA_DIR=" + dataDir, "SPROUDCHAT_SECRET_KEY=" + testKey, "SPROUDCHAT_SETUP_TOKEN=" + setupToken,
 		"SPROUDCHAT_SMTP_URL=smtp://" + mailServer.addr}, bin)
 	c := newClient(t, p.base)
-	if code, out := c.call("POST", "/api/v1/setup", map[string]string{"token": setupToken, "name": "Ada", "email": "ada@example.org", "password": password}); code != 201 {
+	if code, out := c.Call("POST", "/api/v1/setup", map[string]string{"token": setupToken, "name": "Ada", "email": "ada@example.org", "password": password}); code != 201 {
 		t.Fatalf("setup: %d %v", code, out)
 	}
-	c.login("ada@example.org", password)
+	c.Login("ada@example.org", password)
 
 	// A mail in flight: a new ticket is mailed to Ada; the server holds its data.
-	if code, out := c.call("POST", "/api/v1/tickets", map[string]string{"subject": "Refund", "requester_name": "Rita",
+	if code, out := c.Call("POST", "/api/v1/tickets", map[string]string{"subject": "Refund", "requester_name": "Rita",
 		"requester_email": "rita@example.org", "body": "Please refund March."}); code != 201 {
 		t.Fatalf("create ticket: %d %v", code, out)
 	}
@@ -162,7 +162,7 @@ func TestSIGTERMStopsInOrder(t *testing.T) {
 	}
 
 	// A visitor's live chat.
-	code, started := c.call("POST", "/api/v1/chat/conversations", map[string]string{"name": "Lena"})
+	code, started := c.Call("POST", "/api/v1/chat/conversations", map[string]string{"name": "Lena"})
 	if code != 201 {
 		t.Fatalf("start chat: %d %v", code, started)
 	}
