@@ -2,7 +2,11 @@
 // CLI and the tests use it.
 package client
 
-import "time"
+import (
+	"time"
+
+	"github.com/sproudstack/sproudchat/platform/problem"
+)
 
 // Instance is an instance on the wire.
 type Instance struct {
@@ -186,22 +190,6 @@ type WebhookPayload struct {
 	Instance Instance `json:"instance"`
 }
 
-// Problem is an RFC 9457 error.
-type Problem struct {
-	Type   string            `json:"type"`
-	Title  string            `json:"title"`
-	Status int               `json:"status"`
-	Detail string            `json:"detail,omitempty"`
-	Errors map[string]string `json:"errors,omitempty"`
-}
-
-func (p *Problem) Error() string {
-	msg := p.Title
-	if p.Detail != "" {
-		msg += ": " + p.Detail
-	}
-	for k, v := range p.Errors {
-		msg += "; " + k + " " + v
-	}
-	return msg
-}
+// Problem is an RFC 9457 error, the body of every refused API request; as an error it
+// reads "title: detail; field message".
+type Problem = problem.Problem

@@ -195,6 +195,14 @@ func (m Migrator) Up(ctx context.Context, db *DB) ([]int, error) {
 // Migrator.Up). Returns the versions applied.
 func (db *DB) Migrate(ctx context.Context) ([]int, error) { return db.migrator.Up(ctx, db) }
 
+// MigrateWithSteps is Migrate with steps in place of the Migrator's own Steps: for Go steps
+// that need what only the caller has, such as the key to re-seal secrets with.
+func (db *DB) MigrateWithSteps(ctx context.Context, steps ...Migration) ([]int, error) {
+	m := db.migrator
+	m.Steps = steps
+	return m.Up(ctx, db)
+}
+
 // CurrentVersion is the highest migration recorded in the database, 0 for an empty one.
 func (db *DB) CurrentVersion(ctx context.Context) (int, error) { return db.migrator.Current(ctx, db) }
 

@@ -16,9 +16,7 @@ import (
 // MigrateWith is Migrate given the secret key, which migration 0003 needs to re-seal
 // the secrets older versions stored. Migrate alone fails at 0003 if there are any.
 func (db *DB) MigrateWith(ctx context.Context, secretKey []byte) ([]int, error) {
-	m := db.Migrator()
-	m.Steps = []database.Migration{resealSecrets(secretKey)}
-	return m.Up(ctx, db.DB)
+	return db.DB.MigrateWithSteps(ctx, resealSecrets(secretKey))
 }
 
 // resealSecrets is migration 0003. Versions before it sealed with AES-256-GCM under the

@@ -270,6 +270,19 @@ func (t Translator) Fields(fields map[string]string) map[string]string {
 // Date formats the day of tm in the translator's zone: "1.12.2026", "Dec 1, 2026".
 func (t Translator) Date(tm time.Time) string { return t.layout("format.date", tm) }
 
+// Day formats a calendar day written as 2006-01-02 ("24.12.2026", "Dec 24, 2026");
+// anything else is shown as it is.
+func (t Translator) Day(iso string) string {
+	if t.c == nil {
+		return iso
+	}
+	d, err := time.ParseInLocation(time.DateOnly, iso, t.loc)
+	if err != nil {
+		return iso
+	}
+	return t.Date(d)
+}
+
 // Time formats the time of day: "14:05", "2:05 PM".
 func (t Translator) Time(tm time.Time) string { return t.layout("format.time", tm) }
 

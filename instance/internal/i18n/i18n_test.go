@@ -165,6 +165,9 @@ func TestDatesAndTimes(t *testing.T) {
 		{"de", "LongDate", c.For("de", berlin).LongDate(at), "Dienstag, 1. Dezember 2026"},
 		{"en", "LongDate", c.For("en", berlin).LongDate(at), "Tuesday, December 1, 2026"},
 		{"de", "UTC", c.For("de", nil).DateTime(at), "1.12.2026, 13:05"},
+		{"de", "Day", c.For("de", berlin).Day("2026-12-24"), "24.12.2026"},
+		{"en", "Day", c.For("en", berlin).Day("2026-12-24"), "Dec 24, 2026"},
+		{"en", "Day not a date", c.For("en", berlin).Day("soon"), "soon"},
 		{"de", "late evening in UTC is the next day in Berlin", c.For("de", berlin).Date(time.Date(2026, 12, 31, 23, 30, 0, 0, time.UTC)), "1.1.2027"},
 	} {
 		t.Run(tc.lang+"/"+tc.what, func(t *testing.T) {

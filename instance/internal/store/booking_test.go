@@ -28,10 +28,16 @@ type bookingEnv struct {
 // newBookingEnv: one agent offering a 60-minute consultation, Monday to Sunday 09:00–17:00.
 func newBookingEnv(t *testing.T, db *store.DB, now time.Time) bookingEnv {
 	t.Helper()
+	return newBookingEnvTelling(t, db, now, nil)
+}
+
+// newBookingEnvTelling is newBookingEnv with events told to ev.
+func newBookingEnvTelling(t *testing.T, db *store.DB, now time.Time, ev booking.Events) bookingEnv {
+	t.Helper()
 	ctx := context.Background()
 	clk := clock.NewFake(now)
 	svc := booking.NewService(store.NewBooking(db), store.NewSettings(db), booking.Options{Clock: clk, SecretKey: []byte(strings.Repeat("s", 32)),
-		BaseURL: "https://acme.sproud.chat"})
+		BaseURL: "https://acme.sproud.chat", Events: ev})
 	agent := mkUser(t, db, "berta@acme.example")
 	var hours []booking.Hours
 	for d := time.Sunday; d <= time.Saturday; d++ {

@@ -18,9 +18,7 @@ import (
 // re-seal the notification targets older versions stored. Migrate alone fails at 0015
 // if there are any.
 func (db *DB) MigrateWith(ctx context.Context, secretKey []byte) ([]int, error) {
-	m := db.Migrator()
-	m.Steps = []database.Migration{resealTargets(secretKey)}
-	return m.Up(ctx, db.DB)
+	return db.DB.MigrateWithSteps(ctx, resealTargets(secretKey))
 }
 
 // resealTargets is migration 0015. Versions before it sealed a notification target's

@@ -103,52 +103,66 @@ type messageUse struct {
 	names      []string
 }
 
-// goUses finds the handlers' calls translate(lang, "key", "Name", v, …) and
-// plural(lang, "key", n, "Name", v, …) with a literal key.
+// goUses finds the calls with a literal key in the handlers and in notify:
+// translate(lang, "key", "Name", v, …), plural(lang, "key", n, …), and a
+// translator's T("key", …) and N("key", n, …).
 func goUses(t *testing.T) []messageUse {
 	t.Helper()
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []messageUse
 	fset := token.NewFileSet()
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		file, err := parser.ParseFile(fset, f, nil, 0)
+	for _, dir := range []string{".", "../notify"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ast.Inspect(file, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok || len(call.Args) < 2 {
-				return true
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
 			}
-			id, ok := call.Fun.(*ast.Ident)
-			if !ok || (id.Name != "translate" && id.Name != "plural") {
-				return true
+			file, err := parser.ParseFile(fset, f, nil, 0)
+			if err != nil {
+				t.Fatal(err)
 			}
-			lit, ok := call.Args[1].(*ast.BasicLit)
-			if !ok || lit.Kind != token.STRING {
-				return true
-			}
-			key, _ := strconv.Unquote(lit.Value)
-			rest := call.Args[2:]
-			if id.Name == "plural" && len(rest) > 0 {
-				rest = rest[1:]
-			}
-			var names []string
-			for i := 0; i < len(rest); i += 2 {
-				if l, ok := rest[i].(*ast.BasicLit); ok && l.Kind == token.STRING {
-					s, _ := strconv.Unquote(l.Value)
-					names = append(names, s)
+			ast.Inspect(file, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
 				}
-			}
-			out = append(out, messageUse{fset.Position(call.Pos()).String(), key, id.Name == "plural", names})
-			return true
-		})
+				var name string
+				var args []ast.Expr
+				switch fn := call.Fun.(type) {
+				case *ast.Ident:
+					if (fn.Name == "translate" || fn.Name == "plural") && len(call.Args) >= 2 {
+						name, args = fn.Name, call.Args[1:]
+					}
+				case *ast.SelectorExpr:
+					if (fn.Sel.Name == "T" || fn.Sel.Name == "N") && len(call.Args) >= 1 {
+						name, args = map[string]string{"T": "translate", "N": "plural"}[fn.Sel.Name], call.Args
+					}
+				}
+				if name == "" {
+					return true
+				}
+				lit, ok := args[0].(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					return true
+				}
+				key, _ := strconv.Unquote(lit.Value)
+				rest := args[1:]
+				if name == "plural" && len(rest) > 0 {
+					rest = rest[1:]
+				}
+				var names []string
+				for i := 0; i < len(rest); i += 2 {
+					if l, ok := rest[i].(*ast.BasicLit); ok && l.Kind == token.STRING {
+						s, _ := strconv.Unquote(l.Value)
+						names = append(names, s)
+					}
+				}
+				out = append(out, messageUse{fset.Position(call.Pos()).String(), key, name == "plural", names})
+				return true
+			})
+		}
 	}
 	return out
 }
@@ -190,4 +204,112 @@ func TestWidgetWordsComeFromTheCatalog(t *testing.T) {
 	if words["de"]["open"] != "Chat öffnen" || words["en"]["open"] != "Open chat" {
 		t.Errorf("open: %q, %q", words["de"]["open"], words["en"]["open"])
 	}
+}
+
+// TestEveryValidationMessageIsInTheCatalog reads the domain packages and the
+// handlers for the reasons they give a field (Problems.Add, ValidationError literals,
+// the notification targets' URL checks, the handlers' conflict messages) and checks
+// that the catalog knows each, so a German page shows its translation and not the
+// catch-all "ist ungültig".
+func TestEveryValidationMessageIsInTheCatalog(t *testing.T) {
+	de := catalog.For("de", nil)
+	fallback := de.T("validation.invalid")
+	var found []messageUse
+	fset := token.NewFileSet()
+	for _, dir := range []string{"../accounts", "../booking", "../chat", "../kb", "../notify", "../tickets", "."} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			file, err := parser.ParseFile(fset, f, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			add := func(n ast.Node, e ast.Expr) {
+				if s, ok := sampleText(e); ok && strings.Contains(s, " ") {
+					found = append(found, messageUse{where: fset.Position(n.Pos()).String(), key: s})
+				}
+			}
+			fn := ""
+			ast.Inspect(file, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.FuncDecl:
+					fn = n.Name.Name
+				case *ast.CallExpr:
+					sel, ok := n.Fun.(*ast.SelectorExpr)
+					switch {
+					case ok && sel.Sel.Name == "Add" && len(n.Args) == 2:
+						add(n, n.Args[1]) // Problems.Add(field, reason)
+					case ok && sel.Sel.Name == "New" && isIdent(sel.X, "errors") && len(n.Args) == 1 && fn == "checkTargetURL":
+						add(n, n.Args[0]) // checkTargetURL's reasons
+					}
+				case *ast.CompositeLit:
+					if m, ok := n.Type.(*ast.MapType); ok && isIdent(m.Key, "string") && isIdent(m.Value, "string") {
+						for _, el := range n.Elts {
+							if kv, ok := el.(*ast.KeyValueExpr); ok {
+								add(kv, kv.Value) // Fields: map[string]string{"field": "reason"}
+							}
+						}
+					}
+				}
+				return true
+			})
+		}
+	}
+	t.Logf("%d validation messages", len(found))
+	if len(found) < 60 {
+		t.Fatalf("found only %d validation messages", len(found))
+	}
+	for _, u := range found {
+		if u.key == "some fields are invalid" || strings.HasPrefix(u.where, "health.go") {
+			continue // the problem's detail; the health answer's reason
+		}
+		if de.Field(u.key) == fallback && u.key != catalog.For("en", nil).T("validation.invalid") {
+			t.Errorf("%s: %q has no catalog message", u.where, u.key)
+		}
+	}
+}
+
+func isIdent(e ast.Expr, name string) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == name
+}
+
+var verb = regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z]`)
+
+// sampleText is the text e makes with a sample value for every part not known before
+// it runs: literals as they are, fmt.Sprintf's verbs and other expressions as "7".
+func sampleText(e ast.Expr) (string, bool) {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		if e.Kind != token.STRING {
+			return "", false
+		}
+		s, err := strconv.Unquote(e.Value)
+		return s, err == nil
+	case *ast.BinaryExpr:
+		l, ok1 := sampleText(e.X)
+		r, ok2 := sampleText(e.Y)
+		if !ok1 && !ok2 {
+			return "", false
+		}
+		if !ok1 {
+			l = "7"
+		}
+		if !ok2 {
+			r = "7"
+		}
+		return l + r, true
+	case *ast.CallExpr:
+		if sel, ok := e.Fun.(*ast.SelectorExpr); ok && isIdent(sel.X, "fmt") && sel.Sel.Name == "Sprintf" && len(e.Args) > 0 {
+			if f, ok := sampleText(e.Args[0]); ok {
+				return verb.ReplaceAllString(f, "7"), true
+			}
+		}
+	}
+	return "", false
 }
