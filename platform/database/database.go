@@ -163,6 +163,21 @@ func (db *DB) Ping(ctx context.Context) error {
 	return sqlDB.PingContext(ctx)
 }
 
+// Translate maps a driver error to a domain's sentinels: no row found becomes notFound,
+// a unique constraint refusing a row wraps conflict (with the driver's message), nil
+// stays nil and anything else is returned as it is.
+func Translate(err, notFound, conflict error) error {
+	switch {
+	case err == nil:
+		return nil
+	case IsNotFound(err):
+		return notFound
+	case IsDuplicate(err):
+		return fmt.Errorf("%w: %v", conflict, err)
+	}
+	return err
+}
+
 // IsNotFound reports whether err means a query found no row.
 func IsNotFound(err error) bool { return errors.Is(err, gorm.ErrRecordNotFound) }
 

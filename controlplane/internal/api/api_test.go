@@ -156,14 +156,15 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"bad webhook URL", "admin", "POST", "/v1/webhooks", "application/json", `{"url":"ftp://billing"}`, 422, "url"},
 	}
 	for _, tc := range cases {
-		r := h.call(tc.token, tc.method, tc.path, tc.ct, []byte(tc.body), nil)
-		if r.status != tc.status {
-			t.Errorf("%s: %d %s, want %d", tc.name, r.status, r.body, tc.status)
-			continue
-		}
-		if p := r.problem(t); tc.field != "" && p.Errors[tc.field] == "" {
-			t.Errorf("%s: %+v names no error for %s", tc.name, p, tc.field)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.call(tc.token, tc.method, tc.path, tc.ct, []byte(tc.body), nil)
+			if r.status != tc.status {
+				t.Fatalf("%d %s, want %d", r.status, r.body, tc.status)
+			}
+			if p := r.problem(t); tc.field != "" && p.Errors[tc.field] == "" {
+				t.Errorf("%+v names no error for %s", p, tc.field)
+			}
+		})
 	}
 	if n := h.instanceCount(); n != 0 {
 		t.Fatalf("%d instances stored by bad requests", n)

@@ -73,11 +73,13 @@ func TestBadUsageExitsTwoWithOneLine(t *testing.T) {
 		{nil, []string{"instance", "list", "-o", "yaml", "--token", "x"}, "--output"},
 	}
 	for _, tc := range cases {
-		code, _, stderr := run(tc.env, tc.args...)
-		lines := strings.Split(strings.TrimSpace(stderr), "\n")
-		if code != 2 || len(lines) != 1 || !strings.Contains(stderr, tc.want) {
-			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line with %q", tc.args, code, stderr, tc.want)
-		}
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, _, stderr := run(tc.env, tc.args...)
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if code != 2 || len(lines) != 1 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("env %v: exit %d, stderr %q; want exit 2 and one line with %q", tc.env, code, stderr, tc.want)
+			}
+		})
 	}
 }
 

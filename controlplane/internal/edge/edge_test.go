@@ -104,16 +104,18 @@ func TestRoutesByHostAndState(t *testing.T) {
 	}
 	for host, want := range map[string]int{"readonly.sproud.test": 200, "reborn.sproud.test": 200, "fresh.sproud.test": 503,
 		"gone.sproud.test": 410, "nobody.sproud.test": 404, "sproud.test": 404, "a.b.sproud.test": 404, "acme.evil.test": 404} {
-		code, h, body := get(host, "/")
-		if code != want {
-			t.Errorf("%s: %d, want %d", host, code, want)
-		}
-		if code == 503 && h.Get("Retry-After") == "" {
-			t.Errorf("%s: 503 without Retry-After", host)
-		}
-		if code >= 400 && !strings.Contains(body, "<h1>") {
-			t.Errorf("%s: no page: %s", host, body)
-		}
+		t.Run(host, func(t *testing.T) {
+			code, h, body := get(host, "/")
+			if code != want {
+				t.Errorf("%d, want %d", code, want)
+			}
+			if code == 503 && h.Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
+			if code >= 400 && !strings.Contains(body, "<h1>") {
+				t.Errorf("no page: %s", body)
+			}
+		})
 	}
 	// A state change shows after a refresh, not before.
 	src.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/sproudstack/sproudchat/controlplane/internal/control"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/reconcile"
@@ -124,6 +125,32 @@ func eventTypes(t *testing.T, s *store.Store, id string) []string {
 	return out
 }
 
+// shape is what the lifecycle tests check of an instance: its state, error and admin
+// e-mail, which of its optional fields are set, and when its data is purged.
+type shape struct {
+	State                              lifecycle.State
+	LastError, AdminEmail              string
+	Upstream, SuspendedAt, DestroyedAt bool
+	PurgeAfter                         *time.Time
+}
+
+func wantShape(t *testing.T, when string, want shape, inst lifecycle.Instance) {
+	t.Helper()
+	got := shape{State: inst.State, LastError: inst.LastError, AdminEmail: inst.AdminEmail, Upstream: inst.Upstream != "",
+		SuspendedAt: inst.SuspendedAt != nil, DestroyedAt: inst.DestroyedAt != nil, PurgeAfter: inst.PurgeAfter}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("%s: instance (-want +got):\n%s", when, diff)
+	}
+}
+
+// specShape is what the lifecycle tests check of a spec applied to the runtime.
+type specShape struct {
+	Mode          provisioning.Mode
+	BaseURL       string
+	SecretKeyLen  int
+	ReadOnlyUntil time.Time
+}
+
 func TestLifecycleThroughTheReconciler(t *testing.T) {
 	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
@@ -132,23 +159,23 @@ func TestLifecycleThroughTheReconciler(t *testing.T) {
 		id := e.create(t, "acme")
 		drain(t, r)
 		inst, _ := e.svc.Get(ctx, id)
-		if inst.State != lifecycle.Active || inst.Upstream == "" {
-			t.Fatalf("after create: %+v", inst)
-		}
-		if s := e.rt.specs[0]; s.Mode != provisioning.ModeActive || s.BaseURL != "https://acme.sproud.test" || len(s.Secrets["SPROUDCHAT_SECRET_KEY"]) != 64 {
-			t.Fatalf("applied spec %+v", s)
+		wantShape(t, "after create", shape{State: lifecycle.Active, AdminEmail: "a@example.org", Upstream: true}, inst)
+		s := e.rt.specs[0]
+		if diff := cmp.Diff(specShape{Mode: provisioning.ModeActive, BaseURL: "https://acme.sproud.test", SecretKeyLen: 64},
+			specShape{Mode: s.Mode, BaseURL: s.BaseURL, SecretKeyLen: len(s.Secrets["SPROUDCHAT_SECRET_KEY"])}); diff != "" {
+			t.Fatalf("applied spec (-want +got):\n%s", diff)
 		}
 		if _, err := e.svc.Suspend(ctx, id, "unpaid", "billing"); err != nil {
 			t.Fatal(err)
 		}
 		drain(t, r)
 		inst, _ = e.svc.Get(ctx, id)
-		if inst.State != lifecycle.Suspended || inst.PurgeAfter == nil || !inst.PurgeAfter.Equal(e.clock.Now().AddDate(0, 0, 30)) {
-			t.Fatalf("after suspend: %+v", inst)
-		}
+		purge := e.clock.Now().AddDate(0, 0, 30)
+		wantShape(t, "after suspend", shape{State: lifecycle.Suspended, AdminEmail: "a@example.org", Upstream: true, SuspendedAt: true, PurgeAfter: &purge}, inst)
 		last := e.rt.specs[len(e.rt.specs)-1]
-		if last.Mode != provisioning.ModeReadOnly || !last.ReadOnlyUntil.Equal(*inst.PurgeAfter) {
-			t.Fatalf("suspend applied %+v", last)
+		if diff := cmp.Diff(specShape{Mode: provisioning.ModeReadOnly, BaseURL: "https://acme.sproud.test", SecretKeyLen: 64, ReadOnlyUntil: purge},
+			specShape{Mode: last.Mode, BaseURL: last.BaseURL, SecretKeyLen: len(last.Secrets["SPROUDCHAT_SECRET_KEY"]), ReadOnlyUntil: last.ReadOnlyUntil}); diff != "" {
+			t.Fatalf("suspend applied (-want +got):\n%s", diff)
 		}
 		if _, err := e.svc.Suspend(ctx, id, "again", "billing"); err != nil {
 			t.Fatalf("suspending a suspended instance: %v, want a no-op", err)
@@ -158,17 +185,13 @@ func TestLifecycleThroughTheReconciler(t *testing.T) {
 		}
 		drain(t, r)
 		inst, _ = e.svc.Get(ctx, id)
-		if inst.State != lifecycle.Active || inst.PurgeAfter != nil || inst.SuspendedAt != nil {
-			t.Fatalf("after resume: %+v", inst)
-		}
+		wantShape(t, "after resume", shape{State: lifecycle.Active, AdminEmail: "a@example.org", Upstream: true}, inst)
 		if _, err := e.svc.Destroy(ctx, id, "", "ops"); err != nil {
 			t.Fatal(err)
 		}
 		drain(t, r)
 		inst, _ = e.svc.Get(ctx, id)
-		if inst.State != lifecycle.Destroyed || inst.AdminEmail != "" || inst.DestroyedAt == nil {
-			t.Fatalf("after destroy: %+v", inst)
-		}
+		wantShape(t, "after destroy", shape{State: lifecycle.Destroyed, DestroyedAt: true}, inst)
 		if _, err := e.rt.Status(ctx, id); !errors.Is(err, provisioning.ErrNotFound) {
 			t.Fatal("the runtime still has the instance")
 		}
@@ -200,9 +223,7 @@ func TestFailuresBackOffThenFail(t *testing.T) {
 			e.clock.Advance(lifecycle.Backoff(attempt))
 		}
 		inst, _ := e.svc.Get(ctx, id)
-		if inst.State != lifecycle.Failed || inst.LastError != "engine unreachable" {
-			t.Fatalf("after 3 failures: %+v", inst)
-		}
+		wantShape(t, "after 3 failures", shape{State: lifecycle.Failed, LastError: "engine unreachable", AdminEmail: "a@example.org"}, inst)
 		evs := eventTypes(t, e.store, id)
 		if evs[len(evs)-1] != lifecycle.EventFailed {
 			t.Fatalf("events %v", evs)
@@ -213,9 +234,8 @@ func TestFailuresBackOffThenFail(t *testing.T) {
 			t.Fatal(err)
 		}
 		drain(t, r)
-		if inst, _ = e.svc.Get(ctx, id); inst.State != lifecycle.Active || inst.LastError != "" {
-			t.Fatalf("after retry: %+v", inst)
-		}
+		inst, _ = e.svc.Get(ctx, id)
+		wantShape(t, "after retry", shape{State: lifecycle.Active, AdminEmail: "a@example.org", Upstream: true}, inst)
 		if _, err := e.svc.Retry(ctx, id, "ops"); !errors.Is(err, lifecycle.ErrConflict) {
 			t.Fatalf("retrying an active instance: %v", err)
 		}

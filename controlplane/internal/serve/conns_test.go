@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
 )
 
@@ -120,13 +122,21 @@ func TestAFullEdgeLeavesTheAPIServing(t *testing.T) {
 		{"api 3, from another address", api, "127.0.0.2", "200"},
 		{"api: a fourth in all", api, "127.0.0.3", "closed"},
 	}
+	// The steps build on each other: they run in order, each connection stays open to
+	// the test's end, and the first step that fails ends the test.
 	for _, s := range steps {
-		host, path := "nosuch.localhost", "/x"
-		if s.addr == api {
-			host, path = "cp.test", "/healthz"
-		}
-		if got := ask(dialFrom(t, s.src, s.addr), host, path); got != s.want {
-			t.Fatalf("%s: %s, want %s", s.name, got, s.want)
+		c := dialFrom(t, s.src, s.addr)
+		ok := t.Run(s.name, func(t *testing.T) {
+			host, path := "nosuch.localhost", "/x"
+			if s.addr == api {
+				host, path = "cp.test", "/healthz"
+			}
+			if got := ask(c, host, path); got != s.want {
+				t.Fatalf("%s, want %s", got, s.want)
+			}
+		})
+		if !ok {
+			break
 		}
 	}
 }
@@ -166,7 +176,9 @@ func TestDefaultConnsAreBelowTheFDLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if edge, api := connBudget(rl.Cur); c.Edge != edge || c.API != api || c.PerPeer != 256 || c.IdleTimeout != 2*time.Minute {
-		t.Fatalf("defaults %+v; want edge %d, api %d (fd limit %d), 256 per peer, 2m idle", c, edge, api, rl.Cur)
+	edge, api := connBudget(rl.Cur)
+	want := Conns{Edge: edge, API: api, PerPeer: 256, IdleTimeout: 2 * time.Minute}
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Fatalf("defaults under an fd limit of %d (-want +got):\n%s", rl.Cur, diff)
 	}
 }

@@ -5,7 +5,6 @@ package store
 import (
 	"context"
 	"embed"
-	"fmt"
 
 	"gorm.io/gorm"
 
@@ -47,13 +46,5 @@ func Open(ctx context.Context, url, sqlitePath string) (*DB, error) {
 
 // translate maps driver errors to the domain's sentinels.
 func translate(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case database.IsNotFound(err):
-		return lifecycle.ErrNotFound
-	case database.IsDuplicate(err):
-		return fmt.Errorf("%w: %v", lifecycle.ErrConflict, err)
-	}
-	return err
+	return database.Translate(err, lifecycle.ErrNotFound, lifecycle.ErrConflict)
 }

@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -54,16 +55,19 @@ func TestValidationRules(t *testing.T) {
 		{"Ada", "ada@example.org", "ümlautpässwörd", ""},
 	}
 	for _, tc := range cases {
-		p := instance.Fields{}
-		checkName(p, "name", tc.name)
-		checkEmail(p, "email", tc.email)
-		checkPassword(p, "password", tc.password, tc.email)
-		switch {
-		case tc.field == "" && len(p) > 0:
-			t.Errorf("%q/%q/%q: unexpected problems %v", tc.name, tc.email, tc.password, p)
-		case tc.field != "" && (len(p) != 1 || p[tc.field].Code == ""):
-			t.Errorf("%q/%q/%q: problems %v, want one for %s", tc.name, tc.email, tc.password, p, tc.field)
-		}
+		t.Run(fmt.Sprintf("%.20q %.30q %.20q", tc.name, tc.email, tc.password), func(t *testing.T) {
+			t.Parallel()
+			p := instance.Fields{}
+			checkName(p, "name", tc.name)
+			checkEmail(p, "email", tc.email)
+			checkPassword(p, "password", tc.password, tc.email)
+			switch {
+			case tc.field == "" && len(p) > 0:
+				t.Errorf("%q/%q/%q: unexpected problems %v", tc.name, tc.email, tc.password, p)
+			case tc.field != "" && (len(p) != 1 || p[tc.field].Code == ""):
+				t.Errorf("%q/%q/%q: problems %v, want one for %s", tc.name, tc.email, tc.password, p, tc.field)
+			}
+		})
 	}
 }
 
@@ -79,19 +83,22 @@ func TestRolesHoldTheirPermissions(t *testing.T) {
 		{RoleViewer, []Permission{TicketsRead, ChatRead, StatsRead}, []Permission{TicketsWrite, ChatAnswer, KBEdit, BookingManage, UsersManage}},
 	}
 	for _, tc := range cases {
-		for _, p := range tc.can {
-			if !tc.role.Can(p) {
-				t.Errorf("%s cannot %s", tc.role, p)
+		t.Run(string(tc.role), func(t *testing.T) {
+			t.Parallel()
+			for _, p := range tc.can {
+				if !tc.role.Can(p) {
+					t.Errorf("%s cannot %s", tc.role, p)
+				}
 			}
-		}
-		for _, p := range tc.not {
-			if tc.role.Can(p) {
-				t.Errorf("%s can %s", tc.role, p)
+			for _, p := range tc.not {
+				if tc.role.Can(p) {
+					t.Errorf("%s can %s", tc.role, p)
+				}
 			}
-		}
-		if !tc.role.Can(Authenticated) || !tc.role.Can(Public) {
-			t.Errorf("%s lacks the pseudo-permissions", tc.role)
-		}
+			if !tc.role.Can(Authenticated) || !tc.role.Can(Public) {
+				t.Errorf("%s lacks the pseudo-permissions", tc.role)
+			}
+		})
 	}
 	if Role("owner").Can(Authenticated) {
 		t.Error("an unknown role is authenticated")

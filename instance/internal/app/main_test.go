@@ -32,20 +32,24 @@ func TestBadConfigurationExitsTwoAndCreatesNothing(t *testing.T) {
 	}
 	for _, env := range cases {
 		for _, cmd := range []string{"serve", "migrate"} {
-			code, _, stderr := run(t, env, cmd)
-			lines := strings.Split(strings.TrimSpace(stderr), "\n")
-			if code != 2 || len(lines) != 1 || !strings.Contains(lines[0], "SPROUDCHAT_") {
-				t.Errorf("%s with %v: exit %d, stderr %q; want exit 2 and one line naming the variable", cmd, env, code, stderr)
-			}
-			if _, err := os.Stat(dir); !os.IsNotExist(err) {
-				t.Fatalf("%s with bad configuration created %s", cmd, dir)
-			}
+			t.Run(fmt.Sprint(cmd, " ", env), func(t *testing.T) {
+				code, _, stderr := run(t, env, cmd)
+				lines := strings.Split(strings.TrimSpace(stderr), "\n")
+				if code != 2 || len(lines) != 1 || !strings.Contains(lines[0], "SPROUDCHAT_") {
+					t.Errorf("%s with %v: exit %d, stderr %q; want exit 2 and one line naming the variable", cmd, env, code, stderr)
+				}
+				if _, err := os.Stat(dir); !os.IsNotExist(err) {
+					t.Fatalf("%s with bad configuration created %s", cmd, dir)
+				}
+			})
 		}
 	}
 	for _, args := range [][]string{{"frobnicate"}, {"serve", "extra"}} {
-		if code, _, stderr := run(t, nil, args...); code != 2 || !strings.Contains(stderr, "usage:") {
-			t.Errorf("%v: exit %d, %q; want 2 with usage", args, code, stderr)
-		}
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			if code, _, stderr := run(t, nil, args...); code != 2 || !strings.Contains(stderr, "usage:") {
+				t.Errorf("%v: exit %d, %q; want 2 with usage", args, code, stderr)
+			}
+		})
 	}
 }
 

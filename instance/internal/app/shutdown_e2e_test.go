@@ -21,6 +21,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sproudstack/sproudchat/instance/internal/store"
+	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 )
 
 // heldSMTP is an SMTP server in the test process that keeps the first message's data
@@ -110,14 +111,7 @@ func logEntries(t *testing.T, stdout string) []map[string]any {
 // given); it fails the test if the process exits first.
 func (p *proc) waitForLog(t *testing.T, msg, worker string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if p.logged(t, msg, worker) {
-			return
-		}
-		time.Sleep(10 * time.Millisecond) // polls the output; no rule depends on it
-	}
-	t.Fatalf("no log line %q %s in 20s", msg, worker)
+	poll.Eventually(t, fmt.Sprintf("log line %q %s", msg, worker), func() bool { return p.logged(t, msg, worker) })
 }
 
 func (p *proc) logged(t *testing.T, msg, worker string) bool {

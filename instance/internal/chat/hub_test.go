@@ -23,10 +23,12 @@ func TestHubCloseTellsEverySubscriber(t *testing.T) {
 	h.Close()
 	h.Close()
 	for name, s := range map[string]*Subscriber{"visitor": visitor, "agent": agent, "later": h.SubscribeConversation(8, 1)} {
-		select {
-		case <-s.Closing:
-		default:
-			t.Errorf("%s: Closing still open after Close", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			select {
+			case <-s.Closing:
+			default:
+				t.Error("Closing still open after Close")
+			}
+		})
 	}
 }

@@ -2,10 +2,14 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 const key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -17,20 +21,48 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ListenAddr != ":8080" || c.DataDir != "./data" || c.Mode != ModeActive || c.UsesPostgres() ||
-		c.BaseURL.String() != "http://localhost:8080" || len(c.SecretKey) != 32 || c.SQLitePath() != "data/sproudchat.db" {
-		t.Fatalf("defaults: %+v", c)
+	want := loaded{ListenAddr: ":8080", DataDir: "./data", Mode: ModeActive, BaseURL: "http://localhost:8080",
+		SecretKeyLen: 32, SQLitePath: "data/sproudchat.db"}
+	if diff := cmp.Diff(want, loadedOf(c)); diff != "" {
+		t.Fatalf("defaults (-want +got):\n%s", diff)
 	}
+}
+
+// loaded is what the tests check of a loaded configuration.
+type loaded struct {
+	ListenAddr, DataDir string
+	Mode                Mode
+	ReadOnlyUntil       time.Time
+	BaseURL             string
+	SecretKeyLen        int
+	UsesPostgres        bool
+	SQLitePath          string
+	SMTPPort            string
+}
+
+func loadedOf(c Config) loaded {
+	l := loaded{ListenAddr: c.ListenAddr, DataDir: c.DataDir, Mode: c.Mode, ReadOnlyUntil: c.ReadOnlyUntil,
+		BaseURL: c.BaseURL.String(), SecretKeyLen: len(c.SecretKey), UsesPostgres: c.UsesPostgres(), SQLitePath: c.SQLitePath()}
+	if c.SMTPURL != nil {
+		l.SMTPPort = c.SMTPURL.Port()
+	}
+	return l
 }
 
 // TestLoadInstanceID: the id the runtime passes is what /healthz answers; a lone
 // instance has none.
 func TestLoadInstanceID(t *testing.T) {
 	for in, want := range map[string]string{"": "", "in-0a1b2c": "in-0a1b2c"} {
-		c, err := Load(env(map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_INSTANCE_ID": in}))
-		if err != nil || c.InstanceID != want {
-			t.Errorf("SPROUDCHAT_INSTANCE_ID=%q: %q, %v; want %q", in, c.InstanceID, err, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(env(map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_INSTANCE_ID": in}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.InstanceID != want {
+				t.Errorf("SPROUDCHAT_INSTANCE_ID=%q: %q, want %q", in, c.InstanceID, want)
+			}
+		})
 	}
 }
 
@@ -44,8 +76,10 @@ func TestLoadSecretFromFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.SecretKey) != 32 || c.Mode != ModeReadOnly || c.ReadOnlyUntil.Hour() != 9 || c.BaseURL.String() != "https://acme.sproud.chat" || !c.UsesPostgres() || c.SMTPURL.Port() != "465" {
-		t.Fatalf("loaded %+v", c)
+	want := loaded{ListenAddr: ":8080", DataDir: "./data", Mode: ModeReadOnly, ReadOnlyUntil: time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC),
+		BaseURL: "https://acme.sproud.chat", SecretKeyLen: 32, UsesPostgres: true, SQLitePath: "data/sproudchat.db", SMTPPort: "465"}
+	if diff := cmp.Diff(want, loadedOf(c)); diff != "" {
+		t.Fatalf("loaded (-want +got):\n%s", diff)
 	}
 }
 
@@ -74,15 +108,17 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{map[string]string{"SPROUDCHAT_SECRET_KEY": key, "SPROUDCHAT_INSTANCE_ID": "in 1\r\nX-Evil: 1"}, "SPROUDCHAT_INSTANCE_ID", ""},
 	}
 	for _, tc := range cases {
-		_, err := Load(env(tc.env))
-		var ce *Error
-		if !errors.As(err, &ce) || ce.Var != tc.variable {
-			t.Errorf("%v: error %v, want one naming %s", tc.env, err, tc.variable)
-			continue
-		}
-		if tc.notIn != "" && strings.Contains(err.Error(), tc.notIn) {
-			t.Errorf("%v: the message %q repeats a secret", tc.env, err)
-		}
+		t.Run(fmt.Sprint(tc.env), func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(env(tc.env))
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Var != tc.variable {
+				t.Fatalf("%v: error %v, want one naming %s", tc.env, err, tc.variable)
+			}
+			if tc.notIn != "" && strings.Contains(err.Error(), tc.notIn) {
+				t.Errorf("%v: the message %q repeats a secret", tc.env, err)
+			}
+		})
 	}
 }
 

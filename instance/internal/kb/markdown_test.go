@@ -31,8 +31,11 @@ func TestMarkdownIsRenderedHarmless(t *testing.T) {
 
 func TestSlugify(t *testing.T) {
 	for in, want := range map[string]string{"Passwort zurücksetzen": "passwort-zuruecksetzen", "  Größe & Maße!  ": "groesse-masse", "How to: refund?": "how-to-refund"} {
-		if got := Slugify(in); got != want {
-			t.Errorf("Slugify(%q) = %q, want %q", in, got, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			t.Parallel()
+			if got := Slugify(in); got != want {
+				t.Errorf("Slugify(%q) = %q, want %q", in, got, want)
+			}
+		})
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
@@ -95,8 +97,12 @@ func TestChatResendResumeAndTokens(t *testing.T) {
 		if stored != 0 {
 			t.Fatal("the visitor token is stored in clear")
 		}
-		if got, err := svc.ByToken(ctx, token); err != nil || got.ID != c.ID {
-			t.Fatalf("by token: %+v, %v", got, err)
+		got, err := svc.ByToken(ctx, token)
+		if err != nil {
+			t.Fatalf("by token: %v", err)
+		}
+		if got.ID != c.ID {
+			t.Fatalf("by token: conversation %d, want %d", got.ID, c.ID)
 		}
 		if _, err := svc.ByToken(ctx, token+"x"); !errors.Is(err, instance.ErrNotFound) {
 			t.Fatalf("another token: %v", err)
@@ -107,20 +113,31 @@ func TestChatResendResumeAndTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 		again, err := svc.Send(ctx, c.ID, chat.Visitor, nil, "Hallo", "k1") // the ack was lost; the client resends
-		if err != nil || again.Seq != first.Seq || again.ID != first.ID {
-			t.Fatalf("resend: %+v, %v; want the first copy %+v", again, err, first)
+		if err != nil {
+			t.Fatalf("resend: %v", err)
+		}
+		if diff := cmp.Diff(first, again, cmpopts.EquateApproxTime(time.Millisecond)); diff != "" {
+			t.Fatalf("resend: want the first copy (-first +resend):\n%s", diff)
 		}
 		agentID := int64(7)
 		reply, _ := svc.Send(ctx, c.ID, chat.Agent, &agentID, "Hallo Rita", "")
 		if len(sub.C) != 2 {
 			t.Fatalf("the subscriber got %d messages, want 2 (the resend is not published again)", len(sub.C))
 		}
-		if missed, _ := svc.After(ctx, c.ID, first.Seq); len(missed) != 1 || missed[0].ID != reply.ID {
-			t.Fatalf("resume after %d: %+v", first.Seq, missed)
+		missed, err := svc.After(ctx, c.ID, first.Seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]int64{reply.ID}, messageIDs(missed)); diff != "" {
+			t.Fatalf("resume after %d: message ids (-want +got):\n%s", first.Seq, diff)
 		}
 		conv, _ := store.NewChat(db).FindConversation(ctx, c.ID)
-		if conv.FirstResponseAt == nil || conv.LastSeq != 2 {
-			t.Fatalf("conversation %+v", conv)
+		type seen struct {
+			FirstResponse bool
+			LastSeq       int64
+		}
+		if diff := cmp.Diff(seen{FirstResponse: true, LastSeq: 2}, seen{conv.FirstResponseAt != nil, conv.LastSeq}); diff != "" {
+			t.Fatalf("conversation (-want +got):\n%s", diff)
 		}
 		for _, bad := range []string{"", string(make([]byte, chat.MaxBody+1))} {
 			if _, err := svc.Send(ctx, c.ID, chat.Visitor, nil, bad, ""); !errors.Is(err, instance.ErrInvalid) {
@@ -163,8 +180,16 @@ func TestChatStatus(t *testing.T) {
 		b, _, _ := svc.Start(ctx, "B", "", "https://shop.example")
 		clk.Advance(time.Minute)
 		closed, err := svc.Close(ctx, a.ID)
-		if err != nil || closed.Status != chat.Closed || closed.ClosedAt == nil || !closed.ClosedAt.Equal(clk.Now()) {
-			t.Fatalf("close: %+v, %v", closed, err)
+		if err != nil {
+			t.Fatalf("close: %v", err)
+		}
+		now := clk.Now()
+		type seen struct {
+			Status   string
+			ClosedAt *time.Time
+		}
+		if diff := cmp.Diff(seen{chat.Closed, &now}, seen{closed.Status, closed.ClosedAt}); diff != "" {
+			t.Fatalf("close (-want +got):\n%s", diff)
 		}
 		list := func(status string) (ids []int64) {
 			cs, err := svc.List(ctx, status, 0)
@@ -214,28 +239,60 @@ func TestChatInbox(t *testing.T) {
 		svc.Note(ctx, c.ID, nil, "note", "")
 		file := &chat.Attachment{Filename: "a.txt", ContentType: "text/plain", Size: 3, SHA256: strings.Repeat("ab", 32)}
 		m, err := svc.Post(ctx, chat.Message{ConversationID: c.ID, Author: chat.Visitor, Body: "a.txt", ClientID: "f", Attachment: file})
-		if err != nil || m.Attachment == nil || m.Attachment.ID == 0 || m.Seq != 3 {
-			t.Fatalf("post a file: %+v %v", m, err)
+		if err != nil {
+			t.Fatalf("post a file: %v", err)
+		}
+		if m.Attachment == nil || m.Attachment.ID == 0 || m.Seq != 3 {
+			t.Fatalf("post a file: seq %d, attachment %+v; want seq 3 with a stored attachment", m.Seq, m.Attachment)
 		}
 		// The same file again (a resend) is the stored message, not a second file.
 		again, err := svc.Post(ctx, chat.Message{ConversationID: c.ID, Author: chat.Visitor, Body: "a.txt", ClientID: "f", Attachment: file})
-		if err != nil || again.Seq != 3 || again.Attachment == nil || again.Attachment.ID != m.Attachment.ID {
-			t.Fatalf("resend a file: %+v %v", again, err)
+		if err != nil {
+			t.Fatalf("resend a file: %v", err)
+		}
+		if diff := cmp.Diff(m, again, cmpopts.EquateApproxTime(time.Millisecond)); diff != "" {
+			t.Fatalf("resend a file: want the stored message (-stored +resend):\n%s", diff)
 		}
 		all, _ := svc.After(ctx, c.ID, 0)
 		public, _ := svc.ForVisitor(ctx, c.ID, 0)
-		if len(all) != 3 || len(public) != 2 || public[1].Attachment == nil || public[1].Attachment.Filename != "a.txt" {
-			t.Fatalf("all %+v, the visitor's %+v", all, public)
+		type seen struct {
+			All, Public int
+			Filename    string // of the visitor's second message
+		}
+		got := seen{All: len(all), Public: len(public)}
+		if len(public) == 2 && public[1].Attachment != nil {
+			got.Filename = public[1].Attachment.Filename
+		}
+		if diff := cmp.Diff(seen{All: 3, Public: 2, Filename: "a.txt"}, got); diff != "" {
+			t.Fatalf("messages (-want +got):\n%s\nall %+v\nthe visitor's %+v", diff, all, public)
 		}
 		if n, err := store.NewTickets(db).AttachmentBytes(ctx); err != nil || n != 3 {
 			t.Fatalf("attachment bytes %d %v", n, err)
 		}
 		list, err := svc.List(ctx, chat.Open, 10)
-		if err != nil || len(list) != 1 || list[0].Unread != 2 {
-			t.Fatalf("list %+v %v", list, err)
+		if err != nil {
+			t.Fatalf("list: %v", err)
 		}
-		if got, err := svc.MarkRead(ctx, c.ID, 50); err != nil || got.ReadSeq != 3 || got.Unread != 0 {
-			t.Fatalf("mark read: %+v %v", got, err)
+		type unread struct {
+			ID              int64
+			ReadSeq, Unread int64
+		}
+		unreadOf := func(cs ...chat.Conversation) []unread {
+			var out []unread
+			for _, c := range cs {
+				out = append(out, unread{c.ID, c.ReadSeq, c.Unread})
+			}
+			return out
+		}
+		if diff := cmp.Diff([]unread{{ID: c.ID, Unread: 2}}, unreadOf(list...)); diff != "" {
+			t.Fatalf("list (-want +got):\n%s", diff)
+		}
+		read, err := svc.MarkRead(ctx, c.ID, 50)
+		if err != nil {
+			t.Fatalf("mark read: %v", err)
+		}
+		if diff := cmp.Diff([]unread{{ID: c.ID, ReadSeq: 3}}, unreadOf(read)); diff != "" {
+			t.Fatalf("mark read (-want +got):\n%s", diff)
 		}
 		if _, err := svc.MarkRead(ctx, 999, 1); !errors.Is(err, instance.ErrNotFound) {
 			t.Fatalf("mark a missing conversation read: %v", err)
@@ -248,9 +305,15 @@ func TestChatInbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		agents, err := svc.Agents(ctx, users)
-		if err != nil || agents[0].Status != chat.Away || agents[0].MaxChats != 4 || agents[0].Presence != chat.Offline ||
-			agents[1].Status != chat.Online || agents[1].MaxChats != chat.DefaultMaxChats {
-			t.Fatalf("agents %+v %v", agents, err)
+		if err != nil {
+			t.Fatalf("agents: %v", err)
+		}
+		wantAgents := []chat.AgentState{
+			{AgentSettings: chat.AgentSettings{UserID: users[0], Status: chat.Away, MaxChats: 4}, Presence: chat.Offline},
+			{AgentSettings: chat.AgentSettings{UserID: users[1], Status: chat.Online, MaxChats: chat.DefaultMaxChats}, Presence: chat.Offline},
+		}
+		if diff := cmp.Diff(wantAgents, agents); diff != "" {
+			t.Fatalf("agents (-want +got):\n%s", diff)
 		}
 		if _, err := svc.Assign(ctx, c.ID, &users[1], "given"); err != nil {
 			t.Fatal(err)
@@ -259,11 +322,15 @@ func TestChatInbox(t *testing.T) {
 			t.Fatalf("open chats %v %v", open, err)
 		}
 		clk.Advance(time.Hour)
-		if waiting, err := svc.TakeUnanswered(ctx, clk.Now()); err != nil || len(waiting) != 1 || waiting[0].ID != c.ID {
-			t.Fatalf("unanswered %+v %v", waiting, err)
+		waiting, err := svc.TakeUnanswered(ctx, clk.Now())
+		if err != nil {
+			t.Fatalf("unanswered: %v", err)
+		}
+		if diff := cmp.Diff([]int64{c.ID}, conversationIDs(waiting)); diff != "" {
+			t.Fatalf("unanswered conversations (-want +got):\n%s", diff)
 		}
 		if waiting, err := svc.TakeUnanswered(ctx, clk.Now()); err != nil || len(waiting) != 0 {
-			t.Fatalf("unanswered twice %+v %v", waiting, err)
+			t.Fatalf("unanswered twice: %d conversations %v, want none", len(waiting), err)
 		}
 		if _, err := svc.CreateCanned(ctx, "hi", "Hello!"); err != nil {
 			t.Fatal(err)
@@ -333,4 +400,20 @@ func mkUser(t *testing.T, db *store.DB, email string) int64 {
 	var id int64
 	db.Gorm().Raw("SELECT id FROM users WHERE email = ?", email).Scan(&id)
 	return id
+}
+
+func messageIDs(ms []chat.Message) []int64 {
+	var out []int64
+	for _, m := range ms {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+func conversationIDs(cs []chat.Conversation) []int64 {
+	var out []int64
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
 }

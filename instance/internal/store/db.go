@@ -48,13 +48,5 @@ var errBadCursor = fmt.Errorf("%w: not a cursor this API returned", instance.Err
 
 // translate maps driver errors to the domain's sentinels.
 func translate(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case database.IsNotFound(err):
-		return instance.ErrNotFound
-	case database.IsDuplicate(err):
-		return fmt.Errorf("%w: %v", instance.ErrConflict, err)
-	}
-	return err
+	return database.Translate(err, instance.ErrNotFound, instance.ErrConflict)
 }

@@ -49,6 +49,13 @@ func plural(lang, key string, count int, pairs ...any) string {
 	return catalog.For(lang, nil).N(key, count, pairs...)
 }
 
+// fieldText shows a field error of a domain package in lang.
+func fieldText(lang, msg string) string { return catalog.For(lang, nil).Field(msg) }
+
+// ctxLang is the language withLanguage put in a request's context, "" if none (then
+// English).
+func ctxLang(ctx context.Context) string { return i18n.LangFrom(ctx) }
+
 // translator is the request's translator: its language, and times in the instance's
 // time zone (UTC until one is configured or when it cannot be read).
 func (s *Server) translator(ctx context.Context, lang string) i18n.Translator {

@@ -254,3 +254,28 @@ func TestAuditLogShowsTheInstanceTimeZone(t *testing.T) {
 		t.Errorf("in New York the audit log does not show 04:00:\n%s", text)
 	}
 }
+
+// TestChatErrorsInTheVisitorsLanguage: a message the chat refuses is explained in the
+// language the visitor's browser asked for when the chat connected.
+func TestChatErrorsInTheVisitorsLanguage(t *testing.T) {
+	h := newHarness(t, harnessOptions{}, true)
+	for _, tc := range []struct{ lang, want string }{
+		{"de-DE,de;q=0.9", "ist länger als 4000 Zeichen"},
+		{"en", "is longer than 4000 characters"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			ws := dialWS(t, wsURL(h, "/api/v1/chat/ws?token="+h.chatTok), http.Header{"Accept-Language": {tc.lang}})
+			writeFrame(t, ws, frame{Type: "send", ClientID: "long-" + tc.lang, Body: strings.Repeat("x", 4001)})
+			for {
+				f := readFrame(t, ws)
+				if f.Type != "error" {
+					continue // the replay of the conversation so far
+				}
+				if f.Detail != tc.want {
+					t.Fatalf("error frame %+v, want detail %q", f, tc.want)
+				}
+				return
+			}
+		})
+	}
+}

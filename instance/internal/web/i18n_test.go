@@ -29,6 +29,7 @@ var keyOwners = map[string][]string{
 	"booking_settings": {"booking_settings"},
 	"kb":               {"kb_article", "kb_category", "kb_home", "knowledge", "knowledge_edit", "ticket"},
 	"kbstatus":         {"knowledge"},
+	"history":          {"ticket"},
 	"tickets":          {"ticket", "ticket_new", "tickets"},
 	"login":            {"login", "setup"},
 	"setup":            {"setup"},

@@ -154,7 +154,9 @@ func New(o Options) (*Server, error) {
 			contactLimit:       contactLimit,
 			visitorSockets:     livechat.NewCounter(livechat.VisitorsPerChat, livechat.VisitorsPerAddress, o.MaxVisitorSockets),
 			agentSockets:       livechat.NewCounter(livechat.AgentTabs, 0, 0),
-			sessions:           livechat.New(livechat.Options{Chat: o.Chat, Typing: o.Chat.Hub(), Clock: o.Clock, Logger: o.Logger, ReadOnly: o.ReadOnly})}
+			sessions: livechat.New(livechat.Options{Chat: o.Chat, Typing: o.Chat.Hub(), Clock: o.Clock, Logger: o.Logger, ReadOnly: o.ReadOnly,
+				Text:      func(ctx context.Context, key string) string { return translate(ctxLang(ctx), key) },
+				FieldText: func(ctx context.Context, msg string) string { return fieldText(ctxLang(ctx), msg) }})}
 		if o.Attachments != nil {
 			s.chat.files = o.Attachments
 		}

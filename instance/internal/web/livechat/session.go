@@ -42,6 +42,11 @@ type Options struct {
 	PingEvery time.Duration
 	// WriteTimeout bounds each write and the wait for each pong; default 10 s.
 	WriteTimeout time.Duration
+	// Text says why a send was refused, in the language ctx carries: key is
+	// chat.too_fast, chat.no_conversation or chat.not_stored. FieldText shows a field
+	// error of the chat (English, "is required") in that language. Nil: English.
+	Text      func(ctx context.Context, key string) string
+	FieldText func(ctx context.Context, english string) string
 	// Ticker makes the ping ticker; default time.NewTicker. Tests pass one they tick.
 	Ticker func(d time.Duration) (ticks <-chan time.Time, stop func())
 }
@@ -54,6 +59,13 @@ const (
 	// readLimit is the largest frame a client may send.
 	readLimit = 16 << 10
 )
+
+// english is what Options.Text says by default.
+var english = map[string]string{
+	"chat.too_fast":        "too many messages; slow down",
+	"chat.no_conversation": "no such conversation",
+	"chat.not_stored":      "the message could not be stored",
+}
 
 // Sessions serves live chat connections.
 type Sessions struct{ o Options }
@@ -71,6 +83,12 @@ func New(o Options) *Sessions {
 	}
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = 10 * time.Second
+	}
+	if o.Text == nil {
+		o.Text = func(_ context.Context, key string) string { return english[key] }
+	}
+	if o.FieldText == nil {
+		o.FieldText = func(_ context.Context, s string) string { return s }
 	}
 	if o.Ticker == nil {
 		o.Ticker = func(d time.Duration) (<-chan time.Time, func()) {
@@ -160,11 +178,11 @@ func (s *Sessions) send(ctx context.Context, limit *ratelimit.Limiter, peer Peer
 	case s.o.ReadOnly:
 		return refuse("chat is unavailable: this instance is read-only")
 	case limit.Take("c") > 0:
-		return refuse("too many messages; slow down")
+		return refuse(s.o.Text(ctx, "chat.too_fast"))
 	}
 	if peer.Author == chat.Agent {
 		if _, err := s.o.Chat.Conversation(ctx, conv); err != nil {
-			return refuse("no such conversation")
+			return refuse(s.o.Text(ctx, "chat.no_conversation"))
 		}
 	}
 	m, err := s.o.Chat.Post(ctx, chat.Message{ConversationID: conv, Author: peer.Author, AuthorUserID: peer.UserID,
@@ -173,10 +191,10 @@ func (s *Sessions) send(ctx context.Context, limit *ratelimit.Limiter, peer Peer
 		var detail string
 		if fields, ok := instance.FieldErrors(err); ok {
 			msgs := fields.Messages(nil)
-			detail = msgs["body"] + msgs["client_id"]
+			detail = s.o.FieldText(ctx, msgs["body"]+msgs["client_id"])
 		}
 		if detail == "" {
-			detail = "the message could not be stored"
+			detail = s.o.Text(ctx, "chat.not_stored")
 			s.o.Logger.ErrorContext(ctx, "chat send", "error", err.Error())
 		}
 		return refuse(detail)
