@@ -10,12 +10,13 @@ import (
 	"net/http/httptest"
 	"net/mail"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
@@ -103,8 +104,11 @@ func TestSMTPTLSRequired(t *testing.T) {
 	outbox := func(t *testing.T, m *notify.Mailer) notify.Mail {
 		t.Helper()
 		out, err := m.Outbox(ctx, 10)
-		if err != nil || len(out) != 1 {
-			t.Fatalf("outbox %+v %v", out, err)
+		if err != nil {
+			t.Fatalf("outbox: %v", err)
+		}
+		if len(out) != 1 {
+			t.Fatalf("outbox: %d mails, want 1: %+v", len(out), out)
 		}
 		return out[0]
 	}
@@ -117,8 +121,9 @@ func TestSMTPTLSRequired(t *testing.T) {
 			if n, err := m.Deliver(ctx); err != nil || n != 1 {
 				t.Fatalf("deliver: %d %v", n, err)
 			}
-			if got := outbox(t, m); got.Status != notify.MailPending || got.Attempts != attempt || !strings.Contains(got.LastError, "tls=required") {
-				t.Fatalf("after attempt %d: %+v", attempt, got)
+			want := []mailState{{Status: notify.MailPending, Attempts: attempt, ErrorMentions: true}}
+			if diff := cmp.Diff(want, statesOf([]notify.Mail{outbox(t, m)}, "tls=required")); diff != "" {
+				t.Fatalf("after attempt %d (-want +got):\n%s", attempt, diff)
 			}
 			clk.Advance(time.Hour)
 		}
@@ -127,8 +132,15 @@ func TestSMTPTLSRequired(t *testing.T) {
 		}
 		// The same server takes it when TLS is not required: the option made the difference.
 		plain := mailer(t, "smtp://"+addr, nil)
-		if n, err := plain.Deliver(ctx); err != nil || n != 1 || outbox(t, plain).Status != notify.MailSent || box.count() != 1 {
-			t.Fatalf("without tls=required: %d %v %+v, %d received", n, err, outbox(t, plain), box.count())
+		if n, err := plain.Deliver(ctx); err != nil || n != 1 {
+			t.Fatalf("without tls=required: deliver: %d %v", n, err)
+		}
+		if diff := cmp.Diff([]mailState{{Status: notify.MailSent, Sent: true}}, statesOf([]notify.Mail{outbox(t, plain)}, ""),
+			cmpopts.IgnoreFields(mailState{}, "Attempts")); diff != "" {
+			t.Fatalf("without tls=required (-want +got):\n%s", diff)
+		}
+		if n := box.count(); n != 1 {
+			t.Fatalf("without tls=required: the server received %d messages, want 1", n)
 		}
 	})
 
@@ -138,8 +150,9 @@ func TestSMTPTLSRequired(t *testing.T) {
 		if n, err := m.Deliver(ctx); err != nil || n != 1 {
 			t.Fatalf("deliver: %d %v", n, err)
 		}
-		if got := outbox(t, m); got.Status != notify.MailSent {
-			t.Fatalf("outbox %+v", got)
+		if diff := cmp.Diff([]mailState{{Status: notify.MailSent, Sent: true}}, statesOf([]notify.Mail{outbox(t, m)}, ""),
+			cmpopts.IgnoreFields(mailState{}, "Attempts")); diff != "" {
+			t.Fatalf("outbox (-want +got):\n%s", diff)
 		}
 		in.mu.Lock()
 		defer in.mu.Unlock()

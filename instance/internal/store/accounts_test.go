@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
@@ -46,8 +47,13 @@ func TestSetupWorksOnce(t *testing.T) {
 			t.Fatalf("wrong token: %v, want ErrForbidden", err)
 		}
 		u := mustSetup(t, svc)
-		if u.Email != "ada@example.org" || u.Role != accounts.RoleAdmin || u.ID == 0 {
-			t.Fatalf("first admin = %+v", u)
+		type seen struct {
+			Email  string
+			Role   accounts.Role
+			Stored bool // has an id
+		}
+		if diff := cmp.Diff(seen{"ada@example.org", accounts.RoleAdmin, true}, seen{u.Email, u.Role, u.ID != 0}); diff != "" {
+			t.Fatalf("first admin (-want +got):\n%s", diff)
 		}
 		_, err := svc.Setup(ctx, accounts.SetupInput{Token: setupToken, Name: "Eve", Email: "eve@example.org", Password: "another long password"}, accounts.Meta{})
 		if !errors.Is(err, instance.ErrGone) {
@@ -75,8 +81,11 @@ func TestUsersRolesAndLastAdmin(t *testing.T) {
 		}
 		sup := accounts.RoleSupervisor
 		u, err := svc.UpdateUser(ctx, admin, agent.ID, accounts.UserChanges{Role: &sup}, accounts.Meta{})
-		if err != nil || u.Role != sup {
-			t.Fatalf("change role: %+v, %v", u, err)
+		if err != nil {
+			t.Fatalf("change role: %v", err)
+		}
+		if u.Role != sup {
+			t.Fatalf("change role: role %s, want %s", u.Role, sup)
 		}
 		off := false
 		if _, err := svc.UpdateUser(ctx, admin, admin.User.ID, accounts.UserChanges{Active: &off}, accounts.Meta{}); !errors.Is(err, accounts.ErrLastAdmin) {
@@ -89,8 +98,15 @@ func TestUsersRolesAndLastAdmin(t *testing.T) {
 			t.Fatalf("unknown user: %v, want ErrNotFound", err)
 		}
 		entries, err := svc.ListAudit(ctx, accounts.AuditFilter{Action: accounts.ActionUserUpdated})
-		if err != nil || len(entries) != 1 || entries[0].Detail != "al@example.org: role: agent → supervisor" {
-			t.Fatalf("audit of role change = %+v, %v", entries, err)
+		if err != nil {
+			t.Fatalf("audit of role change: %v", err)
+		}
+		var details []string
+		for _, e := range entries {
+			details = append(details, e.Detail)
+		}
+		if diff := cmp.Diff([]string{"al@example.org: role: agent → supervisor"}, details); diff != "" {
+			t.Fatalf("audit of role change (-want +got):\n%s", diff)
 		}
 	})
 }
@@ -109,8 +125,15 @@ func TestSessionsExpireAndDeactivationEndsThem(t *testing.T) {
 			t.Fatalf("login: %v", err)
 		}
 		p, err := svc.AuthenticateSession(ctx, res.Token)
-		if err != nil || p.User.Email != "vi@example.org" || !svc.CheckCSRF(p, res.Principal.CSRFToken) {
-			t.Fatalf("session: %+v, %v", p, err)
+		if err != nil {
+			t.Fatalf("session: %v", err)
+		}
+		type seen struct {
+			Email     string
+			CSRFValid bool
+		}
+		if diff := cmp.Diff(seen{"vi@example.org", true}, seen{p.User.Email, svc.CheckCSRF(p, res.Principal.CSRFToken)}); diff != "" {
+			t.Fatalf("session (-want +got):\n%s", diff)
 		}
 		if svc.CheckCSRF(p, "forged") {
 			t.Fatal("a forged CSRF token was accepted")
@@ -155,8 +178,15 @@ func TestTokensAreHashedAndOwned(t *testing.T) {
 			t.Fatal("the token secret is stored in clear")
 		}
 		p, err := svc.AuthenticateToken(ctx, tok.Secret)
-		if err != nil || p.User.ID != admin.User.ID || p.ViaSession() {
-			t.Fatalf("authenticate token: %+v, %v", p, err)
+		if err != nil {
+			t.Fatalf("authenticate token: %v", err)
+		}
+		type seen struct {
+			UserID     int64
+			ViaSession bool
+		}
+		if diff := cmp.Diff(seen{UserID: admin.User.ID}, seen{p.User.ID, p.ViaSession()}); diff != "" {
+			t.Fatalf("authenticate token (-want +got):\n%s", diff)
 		}
 		if err := svc.RevokeToken(ctx, accounts.Principal{User: other}, tok.ID, accounts.Meta{}); !errors.Is(err, instance.ErrNotFound) {
 			t.Fatalf("revoking someone else's token: %v, want ErrNotFound", err)

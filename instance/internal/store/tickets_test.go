@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
@@ -25,6 +26,24 @@ func ticketEnv(t *testing.T, db *store.DB) (*tickets.Service, accounts.Principal
 
 func ptr[T any](v T) *T { return &v }
 
+// ticketShape is what the ticket tests check of a ticket.
+type ticketShape struct {
+	Status                              tickets.Status
+	RequesterEmail                      string
+	Tags                                []string
+	FirstResponseAt, SolvedAt, ClosedAt *time.Time
+	MergedIntoID                        *int64
+}
+
+func wantTicket(t *testing.T, when string, want ticketShape, tk tickets.Ticket) {
+	t.Helper()
+	got := ticketShape{Status: tk.Status, RequesterEmail: tk.RequesterEmail, Tags: tk.Tags, FirstResponseAt: tk.FirstResponseAt,
+		SolvedAt: tk.SolvedAt, ClosedAt: tk.ClosedAt, MergedIntoID: tk.MergedIntoID}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("%s: ticket (-want +got):\n%s", when, diff)
+	}
+}
+
 func TestTicketLifecycleAndHistory(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -34,30 +53,31 @@ func TestTicketLifecycleAndHistory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tk.Status != tickets.New || tk.RequesterEmail != "rita@example.org" || fmt.Sprint(tk.Tags) != "[billing refund]" {
-			t.Fatalf("created %+v", tk)
-		}
+		created := ticketShape{Status: tickets.New, RequesterEmail: "rita@example.org", Tags: []string{"billing", "refund"}}
+		wantTicket(t, "created", created, tk)
 		clk.Advance(10 * time.Minute)
 		if _, _, err := svc.AddMessage(ctx, agent, tk.ID, tickets.Note, "checking the payment provider"); err != nil {
 			t.Fatal(err)
 		}
-		if tk, _ = svc.Get(ctx, tk.ID); tk.FirstResponseAt != nil || tk.Status != tickets.New {
-			t.Fatalf("an internal note counted as a response: %+v", tk)
-		}
+		tk, _ = svc.Get(ctx, tk.ID)
+		wantTicket(t, "after an internal note (it is no response)", created, tk)
 		clk.Advance(5 * time.Minute)
 		_, tk, err = svc.AddMessage(ctx, agent, tk.ID, tickets.Reply, "We refunded you.")
-		if err != nil || tk.Status != tickets.Open || tk.FirstResponseAt == nil || !tk.FirstResponseAt.Equal(clk.Now()) {
-			t.Fatalf("after the first reply: %+v, %v", tk, err)
+		if err != nil {
+			t.Fatalf("the first reply: %v", err)
 		}
+		replied := clk.Now()
+		wantTicket(t, "after the first reply", ticketShape{Status: tickets.Open, RequesterEmail: "rita@example.org", Tags: []string{"billing", "refund"},
+			FirstResponseAt: &replied}, tk)
 		for _, st := range []tickets.Status{tickets.Pending, tickets.Solved, tickets.Closed} {
 			clk.Advance(time.Hour)
 			if tk, err = svc.Update(ctx, agent, tk.ID, tickets.Update{Status: ptr(st)}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if tk.SolvedAt == nil || tk.ClosedAt == nil || !tk.SolvedAt.Before(*tk.ClosedAt) {
-			t.Fatalf("solved/closed times %+v", tk)
-		}
+		solved, closed := replied.Add(2*time.Hour), replied.Add(3*time.Hour)
+		wantTicket(t, "after solved and closed", ticketShape{Status: tickets.Closed, RequesterEmail: "rita@example.org", Tags: []string{"billing", "refund"},
+			FirstResponseAt: &replied, SolvedAt: &solved, ClosedAt: &closed}, tk)
 		visible, _ := svc.Messages(ctx, tk.ID, false)
 		all, _ := svc.Messages(ctx, tk.ID, true)
 		if len(visible) != 2 || len(all) != 3 {
@@ -92,21 +112,32 @@ func TestMergeKeepsBothHistories(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprint(into.Tags) != "[login urgent]" || into.FirstResponseAt == nil {
-			t.Fatalf("merged into %+v", into)
+		type merged struct {
+			Tags          []string
+			FirstResponse bool
+		}
+		if diff := cmp.Diff(merged{Tags: []string{"login", "urgent"}, FirstResponse: true}, merged{into.Tags, into.FirstResponseAt != nil}); diff != "" {
+			t.Fatalf("merged into (-want +got):\n%s", diff)
 		}
 		ms, _ := svc.Messages(ctx, b.ID, true)
 		if len(ms) != 3 {
 			t.Fatalf("%d messages after merge, want 3", len(ms))
 		}
 		from, _ := svc.Get(ctx, a.ID)
-		if from.Status != tickets.Closed || from.MergedIntoID == nil || *from.MergedIntoID != b.ID {
-			t.Fatalf("the merged ticket %+v", from)
+		type closedInto struct {
+			Status       tickets.Status
+			MergedIntoID *int64
+		}
+		if diff := cmp.Diff(closedInto{tickets.Closed, &b.ID}, closedInto{from.Status, from.MergedIntoID}); diff != "" {
+			t.Fatalf("the merged ticket (-want +got):\n%s", diff)
 		}
 		ha, _ := svc.History(ctx, a.ID)
 		hb, _ := svc.History(ctx, b.ID)
-		if len(ha) < 3 || ha[len(ha)-2].Field != "merged_into" || hb[len(hb)-1].Field != "merged_from" {
-			t.Fatalf("histories: %+v / %+v", ha, hb)
+		if len(ha) < 3 || len(hb) == 0 {
+			t.Fatalf("histories: %d changes of the merged ticket (want 3 or more), %d of the other", len(ha), len(hb))
+		}
+		if diff := cmp.Diff([]string{"merged_into", "merged_from"}, []string{ha[len(ha)-2].Field, hb[len(hb)-1].Field}); diff != "" {
+			t.Fatalf("the merge in the histories (-want +got):\n%s", diff)
 		}
 		if _, err := svc.Merge(ctx, agent, a.ID, b.ID); !errors.Is(err, instance.ErrConflict) {
 			t.Fatalf("merging again: %v", err)

@@ -11,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/sproudstack/sproudchat/platform/database"
+	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 )
 
 // EnvPostgres names the variable holding a PostgreSQL URL whose role may create
@@ -150,9 +152,15 @@ func MustPostgresDatabase(t testing.TB) string {
 	}
 	t.Cleanup(func() {
 		defer adm.Close()
-		if err := adm.Gorm().Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)").Error; err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
+		// FORCE ends the test's connections, but not an autovacuum worker that happens
+		// to be in the database (the role may not signal it): it is over soon.
+		poll.EventuallyWithin(t, 30*time.Second, "drop database "+name, func() bool {
+			err := adm.Gorm().Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)").Error
+			if err != nil {
+				t.Logf("drop database %s: %v", name, err)
+			}
+			return err == nil
+		})
 	})
 	u.Path = "/" + name
 	return u.String()
