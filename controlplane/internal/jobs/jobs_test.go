@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/sproudstack/sproudchat/controlplane/internal/control"
 	"github.com/sproudstack/sproudchat/controlplane/internal/jobs"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
@@ -73,15 +74,21 @@ func TestPurgeAfterThirtyDays(t *testing.T) {
 		}
 		drain(t, rec)
 		inst, _ := svc.Get(ctx, out.ID)
-		if inst.State != lifecycle.Destroyed || inst.AdminEmail != "" {
-			t.Fatalf("at 30 days: %+v", inst)
+		type tomb struct {
+			State                        lifecycle.State
+			CustomerID, Plan, AdminEmail string
+		}
+		tombOf := func(i lifecycle.Instance) tomb { return tomb{i.State, i.CustomerID, i.Plan, i.AdminEmail} }
+		wantTomb := tomb{State: lifecycle.Destroyed, CustomerID: "c", Plan: "starter"}
+		if diff := cmp.Diff(wantTomb, tombOf(inst)); diff != "" {
+			t.Fatalf("at 30 days (-want +got):\n%s", diff)
 		}
 		if _, err := rt.Status(ctx, out.ID); err == nil {
 			t.Fatal("the runtime still holds the purged instance")
 		}
 		evs, _ := st.ListEvents(ctx, out.ID)
 		if last := evs[len(evs)-1]; last.Type != lifecycle.EventDestroyed {
-			t.Fatalf("last event %+v", last)
+			t.Fatalf("last event %s, want %s", last.Type, lifecycle.EventDestroyed)
 		}
 		if n, _ := j.Purge(ctx); n != 0 {
 			t.Fatal("a destroyed instance was purged again")
@@ -95,8 +102,12 @@ func TestPurgeAfterThirtyDays(t *testing.T) {
 		if evs, _ := st.ListEvents(ctx, out.ID); len(evs) != 0 {
 			t.Fatalf("%d events older than 90 days kept", len(evs))
 		}
-		if inst, err := svc.Get(ctx, out.ID); err != nil || inst.CustomerID != "c" || inst.Plan != "starter" {
-			t.Fatalf("tombstone: %+v, %v", inst, err)
+		inst, err = svc.Get(ctx, out.ID)
+		if err != nil {
+			t.Fatalf("tombstone: %v", err)
+		}
+		if diff := cmp.Diff(wantTomb, tombOf(inst)); diff != "" {
+			t.Fatalf("tombstone after retention (-want +got):\n%s", diff)
 		}
 	})
 }

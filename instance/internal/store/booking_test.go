@@ -9,6 +9,7 @@ import (
 	"time"
 
 	ical "github.com/arran4/golang-ical"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/booking"
@@ -213,8 +214,12 @@ func TestBookingRetentionAndReminders(t *testing.T) {
 		got, _ := e.svc.Booking(ctx, b.ID)
 		var raw struct{ Name, Email, Message string }
 		db.Gorm().Raw("SELECT name, email, message FROM bookings WHERE id = ?", b.ID).Scan(&raw)
-		if got.AnonymizedAt == nil || raw.Name != "" || raw.Email != "" || raw.Message != "" {
-			t.Fatalf("after retention: %+v", raw)
+		type erased struct {
+			Anonymized           bool
+			Name, Email, Message string
+		}
+		if diff := cmp.Diff(erased{Anonymized: true}, erased{got.AnonymizedAt != nil, raw.Name, raw.Email, raw.Message}); diff != "" {
+			t.Fatalf("after retention (-want +got):\n%s", diff)
 		}
 		if counts, _ := e.svc.Counts(ctx, start.AddDate(0, 0, -1), start.AddDate(0, 0, 1)); counts[booking.Confirmed] != 1 {
 			t.Fatalf("counts %v", counts)

@@ -213,8 +213,9 @@ func TestChatStatus(t *testing.T) {
 		if _, err := svc.Send(ctx, a.ID, chat.Visitor, nil, "hello again", ""); err != nil {
 			t.Fatal(err)
 		}
-		if c, _ := svc.Conversation(ctx, a.ID); c.Status != chat.Open || c.ClosedAt != nil {
-			t.Errorf("a visitor's message left it closed: %+v", c)
+		c, _ := svc.Conversation(ctx, a.ID)
+		if diff := cmp.Diff(seen{Status: chat.Open}, seen{c.Status, c.ClosedAt}); diff != "" {
+			t.Errorf("a visitor's message left it closed (-want +got):\n%s", diff)
 		}
 		if _, err := svc.Close(ctx, 424242); !errors.Is(err, instance.ErrNotFound) {
 			t.Errorf("close a missing one: %v", err)
