@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
@@ -59,14 +60,14 @@ func TestValidationRules(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%.20q %.30q %.20q", tc.name, tc.email, tc.password), func(t *testing.T) {
 			t.Parallel()
-			p := Problems{}
+			p := instance.Fields{}
 			checkName(p, "name", tc.name)
 			checkEmail(p, "email", tc.email)
 			checkPassword(p, "password", tc.password, tc.email)
 			switch {
 			case tc.field == "" && len(p) > 0:
 				t.Errorf("%q/%q/%q: unexpected problems %v", tc.name, tc.email, tc.password, p)
-			case tc.field != "" && (len(p) != 1 || p[tc.field] == ""):
+			case tc.field != "" && (len(p) != 1 || p[tc.field].Code == ""):
 				t.Errorf("%q/%q/%q: problems %v, want one for %s", tc.name, tc.email, tc.password, p, tc.field)
 			}
 		})

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/platform/clock"
 )
 
@@ -23,12 +24,12 @@ import (
 // must record takes its entry, so both land in one transaction.
 type Store interface {
 	SetupDone(ctx context.Context) (bool, error)
-	// CompleteSetup creates the first admin. Returns ErrGone if setup was done before.
+	// CompleteSetup creates the first admin. Returns instance.ErrGone if setup was done before.
 	CompleteSetup(ctx context.Context, u *User, a AuditEntry) error
-	// CreateUser returns ErrConflict if the e-mail is taken.
+	// CreateUser returns instance.ErrConflict if the e-mail is taken.
 	CreateUser(ctx context.Context, u *User, a AuditEntry) error
 	// UpdateUser saves name, role, active, locale and password hash; deactivation
-	// removes the user's sessions. Returns ErrNotFound, or ErrLastAdmin if no active
+	// removes the user's sessions. Returns instance.ErrNotFound, or ErrLastAdmin if no active
 	// admin would remain.
 	UpdateUser(ctx context.Context, u *User, a AuditEntry) error
 	FindUser(ctx context.Context, id int64) (User, error)
@@ -36,7 +37,7 @@ type Store interface {
 	ListUsers(ctx context.Context) ([]User, error)
 
 	CreateSession(ctx context.Context, s Session, lastLogin time.Time, a AuditEntry) error
-	// FindSessionUser returns the user of a live session. Returns ErrNotFound for an
+	// FindSessionUser returns the user of a live session. Returns instance.ErrNotFound for an
 	// unknown or expired session.
 	FindSessionUser(ctx context.Context, hash string, now time.Time) (User, error)
 	DeleteSession(ctx context.Context, hash string, a AuditEntry) error
@@ -45,7 +46,7 @@ type Store interface {
 	CreateToken(ctx context.Context, t *APIToken, a AuditEntry) error
 	FindTokenByHash(ctx context.Context, hash string) (APIToken, User, error)
 	ListTokens(ctx context.Context, userID int64) ([]APIToken, error)
-	// DeleteToken returns ErrNotFound unless the token exists and belongs to userID.
+	// DeleteToken returns instance.ErrNotFound unless the token exists and belongs to userID.
 	DeleteToken(ctx context.Context, userID, id int64, a AuditEntry) error
 	TouchToken(ctx context.Context, id int64, at time.Time) error
 
@@ -117,16 +118,16 @@ func (s *Service) SetupPending(ctx context.Context) (bool, error) {
 	return !done, err
 }
 
-// CheckSetupToken returns ErrForbidden unless token is the setup token, and ErrGone
+// CheckSetupToken returns instance.ErrForbidden unless token is the setup token, and instance.ErrGone
 // once setup is done.
 func (s *Service) CheckSetupToken(ctx context.Context, token string) error {
 	if done, err := s.store.SetupDone(ctx); err != nil {
 		return err
 	} else if done {
-		return fmt.Errorf("%w: setup is already complete", ErrGone)
+		return fmt.Errorf("%w: setup is already complete", instance.ErrGone)
 	}
 	if s.opts.SetupToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.SetupToken)) != 1 {
-		return fmt.Errorf("%w: the setup link is not valid", ErrForbidden)
+		return fmt.Errorf("%w: the setup link is not valid", instance.ErrForbidden)
 	}
 	return nil
 }
@@ -136,14 +137,14 @@ type SetupInput struct {
 	Token, Name, Email, Password string
 }
 
-// Setup creates the first admin with the one-time setup token. Returns ErrForbidden for
-// a wrong token, ErrGone once setup is done, a *ValidationError for bad fields.
+// Setup creates the first admin with the one-time setup token. Returns instance.ErrForbidden for
+// a wrong token, instance.ErrGone once setup is done, an Invalid *instance.Error for bad fields.
 func (s *Service) Setup(ctx context.Context, in SetupInput, m Meta) (User, error) {
 	if err := s.CheckSetupToken(ctx, in.Token); err != nil {
 		return User{}, err
 	}
 	u := User{Email: NormalizeEmail(in.Email), Name: strings.TrimSpace(in.Name), Role: RoleAdmin, Active: true, TicketScope: ScopeAll}
-	p := Problems{}
+	p := instance.Fields{}
 	checkName(p, "name", u.Name)
 	checkEmail(p, "email", u.Email)
 	checkPassword(p, "password", in.Password, u.Email)
@@ -167,19 +168,19 @@ type LoginResult struct {
 	ExpiresAt time.Time
 }
 
-// Login checks e-mail and password. Returns *ThrottledError while the account or address
-// has too many recent failures, ErrUnauthorized for wrong credentials or an inactive
+// Login checks e-mail and password. Returns a Throttled *instance.Error while the account or address
+// has too many recent failures, instance.ErrUnauthorized for wrong credentials or an inactive
 // user (one message for all, so it reveals no account).
 func (s *Service) Login(ctx context.Context, email, password string, m Meta) (LoginResult, error) {
 	email = NormalizeEmail(email)
 	acct, ip := email, m.IP
 	fail, wait := s.throttle.reserve(acct, ip)
 	if wait > 0 {
-		return LoginResult{}, &ThrottledError{RetryAfter: wait}
+		return LoginResult{}, throttled(wait)
 	}
 	u, err := s.store.FindUserByEmail(ctx, email)
 	hash := u.PasswordHash
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, instance.ErrNotFound) {
 		hash = s.dummy()
 	} else if err != nil {
 		return LoginResult{}, fmt.Errorf("find user: %w", err)
@@ -197,7 +198,7 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Lo
 		if aerr := s.store.AddAudit(ctx, a); aerr != nil {
 			return LoginResult{}, fmt.Errorf("audit failed login: %w", aerr)
 		}
-		return LoginResult{}, fmt.Errorf("%w: wrong e-mail or password", ErrUnauthorized)
+		return LoginResult{}, fmt.Errorf("%w: wrong e-mail or password", instance.ErrUnauthorized)
 	}
 	s.throttle.succeeded(fail, acct)
 	token := NewSecret()
@@ -220,28 +221,28 @@ func (s *Service) Logout(ctx context.Context, p Principal, m Meta) error {
 	return s.store.DeleteSession(ctx, p.SessionHash, s.audit(&p, m, ActionLogout, "user", idOrEmpty(p.User.ID), ""))
 }
 
-// AuthenticateSession resolves a session cookie. Returns ErrUnauthorized for an unknown,
+// AuthenticateSession resolves a session cookie. Returns instance.ErrUnauthorized for an unknown,
 // expired or deactivated one.
 func (s *Service) AuthenticateSession(ctx context.Context, token string) (Principal, error) {
 	hash := HashSecret(token)
 	u, err := s.store.FindSessionUser(ctx, hash, s.now())
-	if errors.Is(err, ErrNotFound) || (err == nil && !u.Active) {
-		return Principal{}, ErrUnauthorized
+	if errors.Is(err, instance.ErrNotFound) || (err == nil && !u.Active) {
+		return Principal{}, instance.ErrUnauthorized
 	} else if err != nil {
 		return Principal{}, fmt.Errorf("find session: %w", err)
 	}
 	return Principal{User: u, SessionHash: hash, CSRFToken: s.csrf(hash)}, nil
 }
 
-// AuthenticateToken resolves a Bearer token. Returns ErrUnauthorized for an unknown
+// AuthenticateToken resolves a Bearer token. Returns instance.ErrUnauthorized for an unknown
 // token or a deactivated user.
 func (s *Service) AuthenticateToken(ctx context.Context, token string) (Principal, error) {
 	if !strings.HasPrefix(token, TokenPrefix) {
-		return Principal{}, ErrUnauthorized
+		return Principal{}, instance.ErrUnauthorized
 	}
 	t, u, err := s.store.FindTokenByHash(ctx, HashSecret(token))
-	if errors.Is(err, ErrNotFound) || (err == nil && !u.Active) {
-		return Principal{}, ErrUnauthorized
+	if errors.Is(err, instance.ErrNotFound) || (err == nil && !u.Active) {
+		return Principal{}, instance.ErrUnauthorized
 	} else if err != nil {
 		return Principal{}, fmt.Errorf("find token: %w", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/sproudstack/sproudchat/instance"
 )
 
 // NewToken is a freshly created API token; Secret is shown once and never stored.
@@ -12,11 +14,11 @@ type NewToken struct {
 	Secret string
 }
 
-// CreateToken makes a personal API token for the principal. Returns a
-// *ValidationError for a bad name.
+// CreateToken makes a personal API token for the principal. Returns
+// an Invalid *instance.Error for a bad name.
 func (s *Service) CreateToken(ctx context.Context, p Principal, name string, m Meta) (NewToken, error) {
 	name = strings.TrimSpace(name)
-	probs := Problems{}
+	probs := instance.Fields{}
 	checkName(probs, "name", name)
 	if err := probs.Err(); err != nil {
 		return NewToken{}, err
@@ -35,7 +37,7 @@ func (s *Service) ListTokens(ctx context.Context, p Principal) ([]APIToken, erro
 	return s.store.ListTokens(ctx, p.User.ID)
 }
 
-// RevokeToken deletes one of the principal's tokens. Returns ErrNotFound for a token
+// RevokeToken deletes one of the principal's tokens. Returns instance.ErrNotFound for a token
 // that does not exist or is someone else's.
 func (s *Service) RevokeToken(ctx context.Context, p Principal, id int64, m Meta) error {
 	return s.store.DeleteToken(ctx, p.User.ID, id, s.audit(&p, m, ActionTokenRevoked, "token", idOrEmpty(id), ""))

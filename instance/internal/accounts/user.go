@@ -6,6 +6,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sproudstack/sproudchat/instance"
 )
 
 // User is a person who works in the instance: an admin, supervisor, agent or viewer.
@@ -42,28 +44,28 @@ var Locales = []string{"en", "de"}
 // NormalizeEmail trims and lower-cases an address.
 func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
-func checkEmail(p Problems, field, email string) {
+func checkEmail(p instance.Fields, field, email string) {
 	switch {
 	case email == "":
-		p.Add(field, "is required")
+		p.Add(field, "required", "is required")
 	case len(email) > 254:
-		p.Add(field, "is longer than 254 characters")
+		p.Add(field, "too_long", "is longer than %d characters", 254)
 	default:
 		a, err := mail.ParseAddress(email)
 		if err != nil || a.Address != email || a.Name != "" || !strings.Contains(email[strings.LastIndexByte(email, '@'):], ".") {
-			p.Add(field, "is not a valid e-mail address")
+			p.Add(field, "email", "is not a valid e-mail address")
 		}
 	}
 }
 
-func checkName(p Problems, field, name string) {
+func checkName(p instance.Fields, field, name string) {
 	switch {
 	case name == "":
-		p.Add(field, "is required")
+		p.Add(field, "required", "is required")
 	case utf8.RuneCountInString(name) > 100:
-		p.Add(field, "is longer than 100 characters")
+		p.Add(field, "too_long", "is longer than %d characters", 100)
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		p.Add(field, "contains control characters")
+		p.Add(field, "control_chars", "contains control characters")
 	}
 }
 
@@ -77,29 +79,29 @@ var commonPasswords = map[string]bool{
 
 // checkPassword applies the password policy: at least 10 characters, at most 1,024 bytes
 // (argon2 cost stays bounded), not the e-mail address or its local part, not a common one.
-func checkPassword(p Problems, field, password, email string) {
+func checkPassword(p instance.Fields, field, password, email string) {
 	lower := strings.ToLower(password)
 	local, _, _ := strings.Cut(email, "@")
 	switch {
 	case utf8.RuneCountInString(password) < 10:
-		p.Add(field, "must be at least 10 characters long")
+		p.Add(field, "password_short", "must be at least %d characters long", 10)
 	case len(password) > 1024:
-		p.Add(field, "must be at most 1024 bytes long")
+		p.Add(field, "max_bytes", "must be at most %d bytes long", 1024)
 	case email != "" && (lower == email || lower == local):
-		p.Add(field, "must not be the e-mail address")
+		p.Add(field, "password_is_email", "must not be the e-mail address")
 	case commonPasswords[lower]:
-		p.Add(field, "is too common")
+		p.Add(field, "password_common", "is too common")
 	}
 }
 
-func checkRole(p Problems, field string, r Role) {
+func checkRole(p instance.Fields, field string, r Role) {
 	if !r.Valid() {
-		p.Add(field, "must be one of admin, supervisor, agent, viewer")
+		p.Add(field, "one_of_list", "must be one of %s", "admin, supervisor, agent, viewer")
 	}
 }
 
-func checkLocale(p Problems, field, l string) {
+func checkLocale(p instance.Fields, field, l string) {
 	if l != "" && l != "en" && l != "de" {
-		p.Add(field, "must be en, de or empty (follow the browser)")
+		p.Add(field, "locale", "must be en, de or empty (follow the browser)")
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/sproudstack/sproudchat/instance"
 )
 
 // NewUserInput is a user an admin creates.
@@ -13,11 +15,11 @@ type NewUserInput struct {
 	Role                  Role
 }
 
-// CreateUser adds a user. Returns a *ValidationError for bad fields and ErrConflict if
+// CreateUser adds a user. Returns an Invalid *instance.Error for bad fields and instance.ErrConflict if
 // the e-mail is taken.
 func (s *Service) CreateUser(ctx context.Context, by Principal, in NewUserInput, m Meta) (User, error) {
 	u := User{Email: NormalizeEmail(in.Email), Name: strings.TrimSpace(in.Name), Role: in.Role, Active: true, TicketScope: ScopeAll}
-	p := Problems{}
+	p := instance.Fields{}
 	checkName(p, "name", u.Name)
 	checkEmail(p, "email", u.Email)
 	checkRole(p, "role", u.Role)
@@ -38,7 +40,7 @@ func (s *Service) CreateUser(ctx context.Context, by Principal, in NewUserInput,
 // ListUsers returns every user, ordered by name.
 func (s *Service) ListUsers(ctx context.Context) ([]User, error) { return s.store.ListUsers(ctx) }
 
-// FindUser returns one user or ErrNotFound.
+// FindUser returns one user or instance.ErrNotFound.
 func (s *Service) FindUser(ctx context.Context, id int64) (User, error) {
 	return s.store.FindUser(ctx, id)
 }
@@ -51,14 +53,14 @@ type UserChanges struct {
 	TicketScope *string
 }
 
-// UpdateUser changes another user's name, role or active flag. Returns ErrNotFound,
-// a *ValidationError, or ErrLastAdmin when no active admin would remain.
+// UpdateUser changes another user's name, role or active flag. Returns instance.ErrNotFound,
+// an Invalid *instance.Error, or ErrLastAdmin when no active admin would remain.
 func (s *Service) UpdateUser(ctx context.Context, by Principal, id int64, c UserChanges, m Meta) (User, error) {
 	u, err := s.store.FindUser(ctx, id)
 	if err != nil {
 		return User{}, err
 	}
-	p := Problems{}
+	p := instance.Fields{}
 	var changes []string
 	if c.Name != nil {
 		name := strings.TrimSpace(*c.Name)
@@ -77,7 +79,7 @@ func (s *Service) UpdateUser(ctx context.Context, by Principal, id int64, c User
 	}
 	if c.TicketScope != nil {
 		if *c.TicketScope != ScopeAll && *c.TicketScope != ScopeAssigned {
-			p.Add("ticket_scope", "must be all or assigned")
+			p.Add("ticket_scope", "one_of", "must be %s", "all or assigned")
 		} else if *c.TicketScope != u.TicketScope {
 			changes = append(changes, fmt.Sprintf("ticket scope: %s → %s", u.TicketScope, *c.TicketScope))
 			u.TicketScope = *c.TicketScope
@@ -107,8 +109,8 @@ func (s *Service) UpdateUser(ctx context.Context, by Principal, id int64, c User
 // ChangePassword changes the principal's own password after checking the current one,
 // and ends every other session of theirs. The check is throttled as a login is: a wrong
 // current password counts as a failed login of the account and of the address in m.
-// Returns *ThrottledError while either has too many, ErrBusy when the instance hashes
-// all it may at once, and a *ValidationError naming current_password when it is wrong.
+// Returns a Throttled *instance.Error while either has too many, ErrBusy when the instance hashes
+// all it may at once, and an Invalid *instance.Error naming current_password when it is wrong.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string, m Meta) error {
 	u, err := s.store.FindUser(ctx, p.User.ID)
 	if err != nil {
@@ -118,9 +120,9 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	// limit too; a wrong password keeps the reservation, a right one gives it back.
 	fail, wait := s.throttle.reserve(u.Email, m.IP)
 	if wait > 0 {
-		return &ThrottledError{RetryAfter: wait}
+		return throttled(wait)
 	}
-	probs := Problems{}
+	probs := instance.Fields{}
 	ok, verr := s.verifyPassword(ctx, u.PasswordHash, current)
 	switch {
 	case verr != nil && (errors.Is(verr, ErrBusy) || ctx.Err() != nil):
@@ -129,7 +131,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	case verr != nil:
 		return fmt.Errorf("verify password of user %d: %w", u.ID, verr)
 	case !ok:
-		probs.Add("current_password", "is not your current password")
+		probs.Add("current_password", "wrong_password", "is not your current password")
 	default:
 		fail.cancel()
 	}
@@ -152,7 +154,7 @@ func (s *Service) UpdateProfile(ctx context.Context, p Principal, name *string, 
 	if err != nil {
 		return User{}, err
 	}
-	probs := Problems{}
+	probs := instance.Fields{}
 	if name != nil {
 		u.Name = strings.TrimSpace(*name)
 		checkName(probs, "name", u.Name)

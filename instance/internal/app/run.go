@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
-	"github.com/sproudstack/sproudchat/instance/internal/web"
 	"github.com/sproudstack/sproudchat/instance/internal/worker"
 )
 
@@ -87,7 +87,7 @@ func (a *App) workers() []part {
 		return worker.Options{Every: every, Grace: a.opts.WorkerGrace}
 	}
 	settings := store.NewSettings(a.db)
-	wait := func(ctx context.Context) time.Duration { return web.UnansweredWait(ctx, settings) }
+	wait := func(ctx context.Context) time.Duration { return notify.UnansweredWait(ctx, settings) }
 	return []part{
 		{"mailer", func(ctx context.Context) { a.mailer.Run(ctx, o(2*time.Second)) }},
 		{"notifications", func(ctx context.Context) { a.hooks.Run(ctx, o(2*time.Second)) }},

@@ -20,6 +20,7 @@ import (
 	_ "time/tzdata" // the instance runs FROM scratch: no zoneinfo on disk
 	"unicode/utf8"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/worker"
 	"github.com/sproudstack/sproudchat/platform/clock"
@@ -42,39 +43,39 @@ type Type struct {
 	UpdatedAt           time.Time
 }
 
-// Validate checks t. Returns a *accounts.ValidationError.
+// Validate checks t. Returns an Invalid *instance.Error.
 func (t *Type) Validate() error {
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	t.Name, t.Description = strings.TrimSpace(t.Name), strings.TrimSpace(t.Description)
 	t.Slug = strings.ToLower(strings.TrimSpace(t.Slug))
 	if t.Name == "" || utf8.RuneCountInString(t.Name) > 100 {
-		p.Add("name", "is required, at most 100 characters")
+		p.Add("name", "required_max", "is required, at most %d characters", 100)
 	}
 	if t.Slug == "" || len(t.Slug) > 60 || strings.Trim(t.Slug, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
-		p.Add("slug", "must be 1 to 60 lower-case letters, digits or -")
+		p.Add("slug", "slug_60", "must be 1 to %d lower-case letters, digits or -", 60)
 	}
 	if utf8.RuneCountInString(t.Description) > 2000 {
-		p.Add("description", "is longer than 2000 characters")
+		p.Add("description", "too_long", "is longer than %d characters", 2000)
 	}
 	if t.DurationMinutes < 5 || t.DurationMinutes > 480 {
-		p.Add("duration_minutes", "must be between 5 and 480")
+		p.Add("duration_minutes", "between", "must be between %d and %d", 5, 480)
 	}
 	for _, b := range []struct {
 		name string
 		v    int
 	}{{"buffer_before_minutes", t.BufferBeforeMinutes}, {"buffer_after_minutes", t.BufferAfterMinutes}} {
 		if b.v < 0 || b.v > 240 {
-			p.Add(b.name, "must be between 0 and 240")
+			p.Add(b.name, "between", "must be between %d and %d", 0, 240)
 		}
 	}
 	if t.MinNoticeMinutes < 0 || t.MinNoticeMinutes > 60*24*30 {
-		p.Add("min_notice_minutes", "must be between 0 and 43200")
+		p.Add("min_notice_minutes", "between", "must be between %d and %d", 0, 43200)
 	}
 	if t.HorizonDays < 1 || t.HorizonDays > 365 {
-		p.Add("horizon_days", "must be between 1 and 365")
+		p.Add("horizon_days", "between", "must be between %d and %d", 1, 365)
 	}
 	if len(t.AgentIDs) == 0 {
-		p.Add("agent_ids", "name at least one agent who offers it")
+		p.Add("agent_ids", "no_agents", "name at least one agent who offers it")
 	}
 	return p.Err()
 }
@@ -114,9 +115,9 @@ type Booking struct {
 // Store is what booking needs of persistence.
 type Store interface {
 	CreateType(ctx context.Context, t *Type) error
-	// UpdateType returns accounts.ErrNotFound.
+	// UpdateType returns instance.ErrNotFound.
 	UpdateType(ctx context.Context, t Type) error
-	// FindType and FindTypeBySlug return accounts.ErrNotFound.
+	// FindType and FindTypeBySlug return instance.ErrNotFound.
 	FindType(ctx context.Context, id int64) (Type, error)
 	FindTypeBySlug(ctx context.Context, slug string) (Type, error)
 	ListTypes(ctx context.Context, activeOnly bool) ([]Type, error)
@@ -124,7 +125,7 @@ type Store interface {
 	SetHours(ctx context.Context, userID int64, hours []Hours) error
 	Hours(ctx context.Context, userIDs []int64) ([]Hours, error)
 	AddDayOff(ctx context.Context, d *DayOff) error
-	// DeleteDayOff returns accounts.ErrNotFound.
+	// DeleteDayOff returns instance.ErrNotFound.
 	DeleteDayOff(ctx context.Context, id int64) error
 	DaysOff(ctx context.Context, fromDay, toDay string) ([]DayOff, error)
 	// Busy returns the confirmed bookings of the users blocking any time in [from, to),
@@ -137,10 +138,10 @@ type Store interface {
 	// Move gives a booking a new time under the same rules (other bookings only).
 	// Returns ErrSlotTaken.
 	Move(ctx context.Context, b *Booking, agents []int64) error
-	// FindBooking returns accounts.ErrNotFound.
+	// FindBooking returns instance.ErrNotFound.
 	FindBooking(ctx context.Context, id int64) (Booking, error)
 	ListBookings(ctx context.Context, f Filter) ([]Booking, error)
-	// Cancel marks a confirmed booking cancelled. Returns accounts.ErrNotFound.
+	// Cancel marks a confirmed booking cancelled. Returns instance.ErrNotFound.
 	Cancel(ctx context.Context, id int64, at time.Time) error
 	// DueReminders returns confirmed bookings starting in (now, until] not reminded yet.
 	DueReminders(ctx context.Context, now, until time.Time) ([]Booking, error)
@@ -162,7 +163,7 @@ type Filter struct {
 }
 
 // ErrSlotTaken: the time was booked by someone else meanwhile.
-var ErrSlotTaken = fmt.Errorf("%w: this time has just been booked by someone else; please pick another", accounts.ErrConflict)
+var ErrSlotTaken = fmt.Errorf("%w: this time has just been booked by someone else; please pick another", instance.ErrConflict)
 
 // Events hears of bookings (notifications, e-mail).
 type Events interface {
@@ -229,17 +230,17 @@ func (s *Service) Config(ctx context.Context) (Config, error) {
 	return c, nil
 }
 
-// SetConfig changes the booking settings. Returns a *accounts.ValidationError.
+// SetConfig changes the booking settings. Returns an Invalid *instance.Error.
 func (s *Service) SetConfig(ctx context.Context, c Config) (Config, error) {
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" || c.TimeZone == "Local" {
-		p.Add("time_zone", "must be a time zone such as Europe/Berlin")
+		p.Add("time_zone", "time_zone", "must be a time zone such as Europe/Berlin")
 	}
 	if c.ReminderHours < 0 || c.ReminderHours > 24*14 {
-		p.Add("reminder_hours", "must be between 0 and 336")
+		p.Add("reminder_hours", "between", "must be between %d and %d", 0, 336)
 	}
 	if c.RetentionDays < 1 || c.RetentionDays > 3650 {
-		p.Add("retention_days", "must be between 1 and 3650")
+		p.Add("retention_days", "between", "must be between %d and %d", 1, 3650)
 	}
 	if err := p.Err(); err != nil {
 		return Config{}, err
@@ -266,8 +267,8 @@ func (s *Service) Location(ctx context.Context) (*time.Location, error) {
 }
 
 // SaveType creates (ID 0) or changes an appointment type. Returns a
-// *accounts.ValidationError, accounts.ErrConflict for a slug in use, or
-// accounts.ErrNotFound.
+// instance.Error with Fields, instance.ErrConflict for a slug in use, or
+// instance.ErrNotFound.
 func (s *Service) SaveType(ctx context.Context, t Type) (Type, error) {
 	if err := t.Validate(); err != nil {
 		return Type{}, err
@@ -295,22 +296,22 @@ func (s *Service) Types(ctx context.Context, activeOnly bool) ([]Type, error) {
 	return s.store.ListTypes(ctx, activeOnly)
 }
 
-// TypeBySlug returns an active type. Returns accounts.ErrNotFound.
+// TypeBySlug returns an active type. Returns instance.ErrNotFound.
 func (s *Service) TypeBySlug(ctx context.Context, slug string) (Type, error) {
 	t, err := s.store.FindTypeBySlug(ctx, slug)
 	if err == nil && !t.Active {
-		err = accounts.ErrNotFound
+		err = instance.ErrNotFound
 	}
 	return t, err
 }
 
-// Type returns a type by id. Returns accounts.ErrNotFound.
+// Type returns a type by id. Returns instance.ErrNotFound.
 func (s *Service) Type(ctx context.Context, id int64) (Type, error) { return s.store.FindType(ctx, id) }
 
 // SetHours replaces an agent's weekly hours. Spans must lie within a day, start before
-// they end and not overlap. Returns a *accounts.ValidationError.
+// they end and not overlap. Returns an Invalid *instance.Error.
 func (s *Service) SetHours(ctx context.Context, userID int64, hours []Hours) error {
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	sorted := slices.Clone(hours)
 	slices.SortFunc(sorted, func(a, b Hours) int {
 		if a.Weekday != b.Weekday {
@@ -320,17 +321,17 @@ func (s *Service) SetHours(ctx context.Context, userID int64, hours []Hours) err
 	})
 	for i, h := range sorted {
 		if h.Weekday < 0 || h.Weekday > 6 || h.Start < 0 || h.End > 24*60 || h.Start >= h.End {
-			p.Add("hours", fmt.Sprintf("%s %s–%s is not a span within one day", h.Weekday, Clock(h.Start), Clock(h.End)))
+			p.Add("hours", "span_not_in_day", "%s %s–%s is not a span within one day", h.Weekday, Clock(h.Start), Clock(h.End))
 			break
 		}
 		if i > 0 && sorted[i-1].Weekday == h.Weekday && sorted[i-1].End > h.Start {
-			p.Add("hours", fmt.Sprintf("%s: %s–%s overlaps %s–%s", h.Weekday, Clock(sorted[i-1].Start), Clock(sorted[i-1].End), Clock(h.Start), Clock(h.End)))
+			p.Add("hours", "span_overlap", "%s: %s–%s overlaps %s–%s", h.Weekday, Clock(sorted[i-1].Start), Clock(sorted[i-1].End), Clock(h.Start), Clock(h.End))
 			break
 		}
 		sorted[i].UserID = userID
 	}
 	if len(hours) > 100 {
-		p.Add("hours", "at most 100 spans")
+		p.Add("hours", "too_many_spans", "at most %d spans", 100)
 	}
 	if err := p.Err(); err != nil {
 		return err
@@ -358,19 +359,19 @@ func ParseClock(s string) (int, error) {
 }
 
 // AddDayOff records a day off for one agent or, with userID nil, everyone. Returns a
-// *accounts.ValidationError.
+// instance.Error with Fields.
 func (s *Service) AddDayOff(ctx context.Context, userID *int64, day, note string) (DayOff, error) {
 	if _, err := time.Parse("2006-01-02", day); err != nil {
-		return DayOff{}, &accounts.ValidationError{Fields: map[string]string{"day": "must be a date such as 2026-12-24"}}
+		return DayOff{}, instance.InvalidField("day", "date", "must be a date such as 2026-12-24")
 	}
 	if utf8.RuneCountInString(note) > 200 {
-		return DayOff{}, &accounts.ValidationError{Fields: map[string]string{"note": "is longer than 200 characters"}}
+		return DayOff{}, instance.InvalidField("note", "too_long", "is longer than %d characters", 200)
 	}
 	d := DayOff{UserID: userID, Day: day, Note: strings.TrimSpace(note)}
 	return d, s.store.AddDayOff(ctx, &d)
 }
 
-// DeleteDayOff removes a day off. Returns accounts.ErrNotFound.
+// DeleteDayOff removes a day off. Returns instance.ErrNotFound.
 func (s *Service) DeleteDayOff(ctx context.Context, id int64) error {
 	return s.store.DeleteDayOff(ctx, id)
 }
@@ -441,22 +442,22 @@ type Request struct {
 }
 
 func (r *Request) validate() error {
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	r.Name, r.Email, r.Message = strings.TrimSpace(r.Name), strings.ToLower(strings.TrimSpace(r.Email)), strings.TrimSpace(r.Message)
 	if r.Name == "" || utf8.RuneCountInString(r.Name) > 100 {
-		p.Add("name", "is required, at most 100 characters")
+		p.Add("name", "required_max", "is required, at most %d characters", 100)
 	}
 	if !accounts.ValidEmail(r.Email) {
-		p.Add("email", "must be an e-mail address")
+		p.Add("email", "email", "must be an e-mail address")
 	}
 	if utf8.RuneCountInString(r.Message) > 2000 {
-		p.Add("message", "is longer than 2000 characters")
+		p.Add("message", "too_long", "is longer than %d characters", 2000)
 	}
 	if !r.Consent {
-		p.Add("consent", "is needed to store your details for the appointment")
+		p.Add("consent", "booking_consent", "is needed to store your details for the appointment")
 	}
 	if r.Start.IsZero() {
-		p.Add("start", "pick a time")
+		p.Add("start", "pick_time", "pick a time")
 	}
 	return p.Err()
 }
@@ -464,7 +465,7 @@ func (r *Request) validate() error {
 // Book books the slot starting at r.Start for the first free agent (the one with the
 // fewest bookings around it first). Exactly one of any number of visitors booking the
 // same agent's time at once succeeds; the others get ErrSlotTaken. Returns a
-// *accounts.ValidationError for a bad request or a time that is not a free slot.
+// instance.Error with Fields for a bad request or a time that is not a free slot.
 func (s *Service) Book(ctx context.Context, t Type, r Request) (Booking, string, error) {
 	if err := r.validate(); err != nil {
 		return Booking{}, "", err
@@ -521,7 +522,7 @@ func (s *Service) agentsFor(ctx context.Context, t Type, start time.Time, skip i
 			return agents, nil
 		}
 	}
-	return nil, &accounts.ValidationError{Fields: map[string]string{"start": "is not a free time for this appointment; please pick one of those shown"}}
+	return nil, instance.InvalidField("start", "slot_not_free", "is not a free time for this appointment; please pick one of those shown")
 }
 
 // Token is what a visitor's links carry: the booking id and an HMAC of it and its
@@ -536,25 +537,25 @@ func (s *Service) Token(b Booking) string {
 func (s *Service) ManageURL(b Booking) string { return s.o.BaseURL + "/book/manage/" + s.Token(b) }
 
 // ByToken returns the booking a visitor's link names. Any token not made by Token is
-// accounts.ErrNotFound.
+// instance.ErrNotFound.
 func (s *Service) ByToken(ctx context.Context, token string) (Booking, error) {
 	idPart, _, ok := strings.Cut(token, ".")
 	id, err := strconv.ParseInt(idPart, 10, 64)
 	if !ok || err != nil || id <= 0 {
-		return Booking{}, accounts.ErrNotFound
+		return Booking{}, instance.ErrNotFound
 	}
 	b, err := s.store.FindBooking(ctx, id)
 	if err != nil {
 		return Booking{}, err
 	}
 	if !hmac.Equal([]byte(s.Token(b)), []byte(token)) || b.AnonymizedAt != nil {
-		return Booking{}, accounts.ErrNotFound
+		return Booking{}, instance.ErrNotFound
 	}
 	return b, nil
 }
 
 // Cancel cancels a booking (by the visitor's link or an agent). Cancelling twice
-// changes nothing. Returns accounts.ErrNotFound.
+// changes nothing. Returns instance.ErrNotFound.
 func (s *Service) Cancel(ctx context.Context, b Booking) (Booking, error) {
 	if b.Status == Cancelled {
 		return b, nil
@@ -575,10 +576,10 @@ func (s *Service) Cancel(ctx context.Context, b Booking) (Booking, error) {
 }
 
 // Reschedule moves a confirmed booking to another free slot, keeping its links.
-// Returns ErrSlotTaken or a *accounts.ValidationError.
+// Returns ErrSlotTaken or an Invalid *instance.Error.
 func (s *Service) Reschedule(ctx context.Context, b Booking, start time.Time) (Booking, error) {
 	if b.Status != Confirmed {
-		return Booking{}, &accounts.ValidationError{Fields: map[string]string{"booking": "is cancelled"}}
+		return Booking{}, instance.InvalidField("booking", "booking_cancelled", "is cancelled")
 	}
 	t, err := s.store.FindType(ctx, b.TypeID)
 	if err != nil {
@@ -612,7 +613,7 @@ func (s *Service) Bookings(ctx context.Context, f Filter) ([]Booking, error) {
 	return s.store.ListBookings(ctx, f)
 }
 
-// Booking returns one booking. Returns accounts.ErrNotFound.
+// Booking returns one booking. Returns instance.ErrNotFound.
 func (s *Service) Booking(ctx context.Context, id int64) (Booking, error) {
 	return s.store.FindBooking(ctx, id)
 }

@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 )
 
@@ -31,17 +31,17 @@ type Files interface {
 
 // AttachmentStore finds chat attachments; Append stores them with their message.
 type AttachmentStore interface {
-	// FindAttachment returns accounts.ErrNotFound.
+	// FindAttachment returns instance.ErrNotFound.
 	FindAttachment(ctx context.Context, id int64) (Attachment, error)
 }
 
 // Attach stores r as a file in conversation conv and sends it as a message from
 // author: stored, numbered and acknowledged like any other. Returns
-// accounts.ErrTooLarge past the file limit or the quota, having stored nothing, and
-// accounts.ErrNotFound for an unknown conversation.
+// instance.ErrTooLarge past the file limit or the quota, having stored nothing, and
+// instance.ErrNotFound for an unknown conversation.
 func (s *Service) Attach(ctx context.Context, m Message, filename string, r io.Reader) (Message, error) {
 	if s.files == nil {
-		return Message{}, fmt.Errorf("%w: attachments are not configured", accounts.ErrInvalid)
+		return Message{}, fmt.Errorf("%w: attachments are not configured", instance.ErrInvalid)
 	}
 	if _, err := s.store.FindConversation(ctx, m.ConversationID); err != nil {
 		return Message{}, err
@@ -60,7 +60,7 @@ func (s *Service) Attach(ctx context.Context, m Message, filename string, r io.R
 	return stored, nil
 }
 
-// Attachment returns one file. Returns accounts.ErrNotFound.
+// Attachment returns one file. Returns instance.ErrNotFound.
 func (s *Service) Attachment(ctx context.Context, id int64) (Attachment, error) {
 	return s.store.FindAttachment(ctx, id)
 }

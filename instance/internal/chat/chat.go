@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/platform/clock"
 )
@@ -66,7 +67,7 @@ const MaxBody = 4000
 type Store interface {
 	// CreateConversation stores c with the hash of its visitor token.
 	CreateConversation(ctx context.Context, c *Conversation, tokenHash string) error
-	// FindByToken returns accounts.ErrNotFound for an unknown token hash.
+	// FindByToken returns instance.ErrNotFound for an unknown token hash.
 	FindByToken(ctx context.Context, tokenHash string) (Conversation, error)
 	FindConversation(ctx context.Context, id int64) (Conversation, error)
 	// Append stores m with the conversation's next sequence number, in one transaction.
@@ -76,18 +77,18 @@ type Store interface {
 	// After returns up to limit messages with seq > after, in order; internal notes
 	// only when internal is true.
 	After(ctx context.Context, conversationID, after int64, limit int, internal bool) ([]Message, error)
-	// SetStatus opens or closes a conversation. Returns accounts.ErrNotFound.
+	// SetStatus opens or closes a conversation. Returns instance.ErrNotFound.
 	SetStatus(ctx context.Context, id int64, status string, closedAt *time.Time, at time.Time) error
 	// ListConversations lists conversations with a status ("" for all), newest activity
 	// first, each with its unread count.
 	ListConversations(ctx context.Context, status string, limit int) ([]Conversation, error)
-	// Assign gives a conversation to a user, or to nobody. Returns accounts.ErrNotFound.
+	// Assign gives a conversation to a user, or to nobody. Returns instance.ErrNotFound.
 	Assign(ctx context.Context, id int64, assignee *int64, at time.Time) error
 	// TakeUnanswered returns the open conversations started before t with a visitor
 	// message, no answer and no notice yet, and marks them noticed at now.
 	TakeUnanswered(ctx context.Context, before, now time.Time) ([]Conversation, error)
 	// MarkRead records that the team has read up to seq (never backwards, never past
-	// the last message). Returns accounts.ErrNotFound.
+	// the last message). Returns instance.ErrNotFound.
 	MarkRead(ctx context.Context, id, seq int64) error
 
 	AgentStore
@@ -147,20 +148,20 @@ func (s *Service) Hub() *Hub { return s.hub }
 
 // Start opens a conversation for a visitor and returns it with the visitor's token: the
 // only key to it, shown once, stored as a hash. The e-mail address is optional.
-// Returns a *accounts.ValidationError for a name that is too long or holds control
+// Returns an Invalid *instance.Error for a name that is too long or holds control
 // characters, or an address that is not a bare e-mail address.
 func (s *Service) Start(ctx context.Context, name, email, origin string) (Conversation, string, error) {
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	name, email = strings.TrimSpace(name), accounts.NormalizeEmail(email)
 	switch {
 	case utf8.RuneCountInString(name) > 100:
-		p.Add("name", "is longer than 100 characters")
+		p.Add("name", "too_long", "is longer than %d characters", 100)
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		p.Add("name", "contains control characters")
+		p.Add("name", "control_chars", "contains control characters")
 	}
 	// The address receives the transcript: the same check as the contact form's.
 	if email != "" && !accounts.ValidEmail(email) {
-		p.Add("email", "is not a valid e-mail address")
+		p.Add("email", "email", "is not a valid e-mail address")
 	}
 	if err := p.Err(); err != nil {
 		return Conversation{}, "", err
@@ -187,7 +188,7 @@ func (s *Service) Start(ctx context.Context, name, email, origin string) (Conver
 }
 
 // ByToken resolves a visitor's token to their conversation. Returns
-// accounts.ErrNotFound for any other token.
+// instance.ErrNotFound for any other token.
 func (s *Service) ByToken(ctx context.Context, token string) (Conversation, error) {
 	return s.store.FindByToken(ctx, accounts.HashSecret(token))
 }
@@ -207,17 +208,17 @@ func (s *Service) Note(ctx context.Context, conv int64, userID *int64, body, cli
 // attachment set by the caller) and then publishes it, as Send does. Visitors never
 // write notes.
 func (s *Service) Post(ctx context.Context, m Message) (Message, error) {
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	if strings.TrimSpace(m.Body) == "" {
-		p.Add("body", "is required")
+		p.Add("body", "required", "is required")
 	} else if utf8.RuneCountInString(m.Body) > MaxBody {
-		p.Add("body", fmt.Sprintf("is longer than %d characters", MaxBody))
+		p.Add("body", "too_long", "is longer than %d characters", MaxBody)
 	}
 	if len(m.ClientID) > 64 {
-		p.Add("client_id", "is longer than 64 characters")
+		p.Add("client_id", "too_long", "is longer than %d characters", 64)
 	}
 	if m.Internal && m.Author == Visitor {
-		p.Add("internal", "visitors cannot write notes")
+		p.Add("internal", "visitor_note", "visitors cannot write notes")
 	}
 	if err := p.Err(); err != nil {
 		return Message{}, err
@@ -236,7 +237,7 @@ func (s *Service) Post(ctx context.Context, m Message) (Message, error) {
 	return m, nil
 }
 
-// Conversation returns one conversation. Returns accounts.ErrNotFound.
+// Conversation returns one conversation. Returns instance.ErrNotFound.
 func (s *Service) Conversation(ctx context.Context, id int64) (Conversation, error) {
 	return s.store.FindConversation(ctx, id)
 }
@@ -284,7 +285,7 @@ func (s *Service) setStatus(ctx context.Context, id int64, status, note string) 
 // List returns conversations with a status ("" for all), newest activity first.
 func (s *Service) List(ctx context.Context, status string, limit int) ([]Conversation, error) {
 	if status != "" && status != Open && status != Closed {
-		return nil, &accounts.ValidationError{Fields: map[string]string{"status": "must be open or closed"}}
+		return nil, instance.InvalidField("status", "one_of", "must be %s", "open or closed")
 	}
 	if limit <= 0 || limit > 200 {
 		limit = 50

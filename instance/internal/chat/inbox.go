@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 )
 
 // Presence an agent chooses. Offline is not chosen: it is having no inbox open.
@@ -68,7 +68,7 @@ func (s *Service) Agents(ctx context.Context, userIDs []int64) ([]AgentState, er
 }
 
 // SetPresence changes an agent's chosen status and, when maxChats > 0, their limit.
-// Returns a *accounts.ValidationError for anything else than online/away or a limit
+// Returns an Invalid *instance.Error for anything else than online/away or a limit
 // outside 1..100.
 func (s *Service) SetPresence(ctx context.Context, userID int64, status string, maxChats int) (AgentSettings, error) {
 	cur, err := s.store.AgentSettings(ctx, []int64{userID})
@@ -76,16 +76,16 @@ func (s *Service) SetPresence(ctx context.Context, userID int64, status string, 
 		return AgentSettings{}, err
 	}
 	a := cur[userID]
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	if status != "" {
 		if status != Online && status != Away {
-			p.Add("status", "must be online or away")
+			p.Add("status", "one_of", "must be %s", "online or away")
 		}
 		a.Status = status
 	}
 	if maxChats != 0 {
 		if maxChats < 1 || maxChats > 100 {
-			p.Add("max_chats", "must be between 1 and 100")
+			p.Add("max_chats", "between", "must be between %d and %d", 1, 100)
 		}
 		a.MaxChats = maxChats
 	}
@@ -175,7 +175,7 @@ func before(a, b AgentSettings) bool {
 
 // Assign gives a conversation to an agent (claim when it is oneself, transfer when it
 // was someone else's) or to nobody, and leaves the team a note saying so. The caller
-// has checked that the assignee may answer chats. Returns accounts.ErrNotFound.
+// has checked that the assignee may answer chats. Returns instance.ErrNotFound.
 func (s *Service) Assign(ctx context.Context, id int64, to *int64, note string) (Conversation, error) {
 	c, err := s.store.FindConversation(ctx, id)
 	if err != nil {
@@ -226,9 +226,9 @@ type Canned struct {
 // CannedStore keeps canned responses.
 type CannedStore interface {
 	ListCanned(ctx context.Context) ([]Canned, error)
-	// CreateCanned returns accounts.ErrConflict for a shortcut in use.
+	// CreateCanned returns instance.ErrConflict for a shortcut in use.
 	CreateCanned(ctx context.Context, c *Canned) error
-	// DeleteCanned returns accounts.ErrNotFound.
+	// DeleteCanned returns instance.ErrNotFound.
 	DeleteCanned(ctx context.Context, id int64) error
 }
 
@@ -238,19 +238,19 @@ func (s *Service) CannedResponses(ctx context.Context) ([]Canned, error) {
 }
 
 // CreateCanned adds a canned response. The shortcut is 1–32 lower-case letters,
-// digits, '-' or '_'. Returns a *accounts.ValidationError, or accounts.ErrConflict for
+// digits, '-' or '_'. Returns an Invalid *instance.Error, or instance.ErrConflict for
 // a shortcut in use.
 func (s *Service) CreateCanned(ctx context.Context, shortcut, body string) (Canned, error) {
 	shortcut = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(shortcut)), "/")
 	body = strings.TrimSpace(body)
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	if shortcut == "" || len(shortcut) > 32 || strings.Trim(shortcut, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
-		p.Add("shortcut", "must be 1 to 32 letters, digits, - or _")
+		p.Add("shortcut", "shortcut", "must be 1 to %d letters, digits, - or _", 32)
 	}
 	if body == "" {
-		p.Add("body", "is required")
+		p.Add("body", "required", "is required")
 	} else if utf8.RuneCountInString(body) > MaxBody {
-		p.Add("body", fmt.Sprintf("is longer than %d characters", MaxBody))
+		p.Add("body", "too_long", "is longer than %d characters", MaxBody)
 	}
 	if err := p.Err(); err != nil {
 		return Canned{}, err
@@ -262,7 +262,7 @@ func (s *Service) CreateCanned(ctx context.Context, shortcut, body string) (Cann
 	return c, nil
 }
 
-// DeleteCanned removes a canned response. Returns accounts.ErrNotFound.
+// DeleteCanned removes a canned response. Returns instance.ErrNotFound.
 func (s *Service) DeleteCanned(ctx context.Context, id int64) error {
 	return s.store.DeleteCanned(ctx, id)
 }

@@ -2,13 +2,12 @@ package chat
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 )
 
 // SettingsStore keeps instance settings.
@@ -27,13 +26,13 @@ func (s *Service) Origins(ctx context.Context, st SettingsStore) ([]string, erro
 }
 
 // SetOrigins replaces the allowed websites. Each must be an origin:
-// scheme://host[:port], nothing more. Returns a *accounts.ValidationError.
+// scheme://host[:port], nothing more. Returns an Invalid *instance.Error.
 func (s *Service) SetOrigins(ctx context.Context, st SettingsStore, origins []string) ([]string, error) {
 	clean := []string{}
 	for _, o := range origins {
 		u, err := url.Parse(strings.TrimSpace(o))
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-			return nil, &accounts.ValidationError{Fields: map[string]string{"origins": fmt.Sprintf("%q is not an origin such as https://www.example.com", o)}}
+			return nil, instance.InvalidField("origins", "origin", "%q is not an origin such as https://www.example.com", o)
 		}
 		origin := strings.ToLower(u.Scheme + "://" + u.Host)
 		if !slices.Contains(clean, origin) {
@@ -41,7 +40,7 @@ func (s *Service) SetOrigins(ctx context.Context, st SettingsStore, origins []st
 		}
 	}
 	if len(clean) > 50 {
-		return nil, &accounts.ValidationError{Fields: map[string]string{"origins": "at most 50 origins"}}
+		return nil, instance.InvalidField("origins", "too_many_origins", "at most %d origins", 50)
 	}
 	return clean, st.Set(ctx, originsKey, clean, s.clock.Now())
 }
@@ -65,22 +64,19 @@ func (s *Service) WidgetSettings(ctx context.Context, st SettingsStore) (Widget,
 	return w, err
 }
 
-// Validate checks w; it returns a *accounts.ValidationError.
+// Validate checks w; it returns an Invalid *instance.Error.
 func (w Widget) Validate() error {
-	fields := map[string]string{}
+	p := instance.Fields{}
 	if len(w.Colour) != 7 || w.Colour[0] != '#' || strings.Trim(strings.ToLower(w.Colour[1:]), "0123456789abcdef") != "" {
-		fields["colour"] = "must be a colour such as #1f6feb"
+		p.Add("colour", "colour", "must be a colour such as #1f6feb")
 	}
 	if len([]rune(w.Greeting)) > 500 {
-		fields["greeting"] = "at most 500 characters"
+		p.Add("greeting", "max_chars", "at most %d characters", 500)
 	}
 	if len([]rune(w.OfflineText)) > 500 {
-		fields["offline_text"] = "at most 500 characters"
+		p.Add("offline_text", "max_chars", "at most %d characters", 500)
 	}
-	if len(fields) > 0 {
-		return &accounts.ValidationError{Fields: fields}
-	}
-	return nil
+	return p.Err()
 }
 
 // SetWidgetSettings stores w after checking it.

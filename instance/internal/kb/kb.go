@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/platform/clock"
 )
@@ -67,7 +68,7 @@ type Store interface {
 	Categories(ctx context.Context) ([]Category, error)
 	FindCategoryBySlug(ctx context.Context, slug string) (Category, error)
 	// SaveArticle inserts (ID 0) or updates a and its search entry. Returns
-	// accounts.ErrConflict for a taken slug.
+	// instance.ErrConflict for a taken slug.
 	SaveArticle(ctx context.Context, a *Article) error
 	FindArticle(ctx context.Context, id int64) (Article, error)
 	FindArticleBySlug(ctx context.Context, slug string) (Article, error)
@@ -114,12 +115,12 @@ func Slugify(s string) string {
 	return out
 }
 
-// NewCategory adds a category. Returns a *accounts.ValidationError or ErrConflict.
+// NewCategory adds a category. Returns an Invalid *instance.Error or ErrConflict.
 func (s *Service) NewCategory(ctx context.Context, name, description string) (Category, error) {
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	name = strings.TrimSpace(name)
 	if name == "" || utf8.RuneCountInString(name) > 100 {
-		p.Add("name", "is required, at most 100 characters")
+		p.Add("name", "required_max", "is required, at most %d characters", 100)
 	}
 	if err := p.Err(); err != nil {
 		return Category{}, err
@@ -135,7 +136,7 @@ func (s *Service) NewCategory(ctx context.Context, name, description string) (Ca
 // Categories lists the categories in order.
 func (s *Service) Categories(ctx context.Context) ([]Category, error) { return s.store.Categories(ctx) }
 
-// CategoryBySlug returns accounts.ErrNotFound for an unknown slug.
+// CategoryBySlug returns instance.ErrNotFound for an unknown slug.
 func (s *Service) CategoryBySlug(ctx context.Context, slug string) (Category, error) {
 	return s.store.FindCategoryBySlug(ctx, slug)
 }
@@ -148,28 +149,28 @@ type Input struct {
 }
 
 // Save writes an article (id 0: a new one): the Markdown is rendered and sanitized
-// once, here. Returns a *accounts.ValidationError, accounts.ErrConflict (slug taken),
-// or accounts.ErrNotFound.
+// once, here. Returns an Invalid *instance.Error, instance.ErrConflict (slug taken),
+// or instance.ErrNotFound.
 func (s *Service) Save(ctx context.Context, by accounts.Principal, id int64, d Input) (Article, error) {
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	d.Title = strings.TrimSpace(d.Title)
 	if d.Title == "" || utf8.RuneCountInString(d.Title) > 200 {
-		p.Add("title", "is required, at most 200 characters")
+		p.Add("title", "required_max", "is required, at most %d characters", 200)
 	}
 	if strings.TrimSpace(d.Body) == "" || len(d.Body) > 500_000 {
-		p.Add("body", "is required, at most 500,000 bytes")
+		p.Add("body", "required_max_bytes", "is required, at most %s bytes", "500,000")
 	}
 	if d.Language == "" {
 		d.Language = "en"
 	}
 	if d.Language != "en" && d.Language != "de" {
-		p.Add("language", "must be en or de")
+		p.Add("language", "one_of", "must be %s", "en or de")
 	}
 	if d.Slug == "" {
 		d.Slug = Slugify(d.Title)
 	}
 	if !slugRe.MatchString(d.Slug) || len(d.Slug) > 80 {
-		p.Add("slug", "must be lower-case letters, digits and hyphens")
+		p.Add("slug", "slug", "must be lower-case letters, digits and hyphens")
 	}
 	if err := p.Err(); err != nil {
 		return Article{}, err
@@ -196,16 +197,16 @@ func (s *Service) Save(ctx context.Context, by accounts.Principal, id int64, d I
 	return a, nil
 }
 
-// Get returns an article. Returns accounts.ErrNotFound.
+// Get returns an article. Returns instance.ErrNotFound.
 func (s *Service) Get(ctx context.Context, id int64) (Article, error) {
 	return s.store.FindArticle(ctx, id)
 }
 
-// Public returns a published article by slug; a draft is accounts.ErrNotFound.
+// Public returns a published article by slug; a draft is instance.ErrNotFound.
 func (s *Service) Public(ctx context.Context, slug string) (Article, error) {
 	a, err := s.store.FindArticleBySlug(ctx, slug)
 	if err == nil && a.Status != Published {
-		return Article{}, accounts.ErrNotFound
+		return Article{}, instance.ErrNotFound
 	}
 	return a, err
 }
@@ -222,7 +223,7 @@ func (s *Service) Search(ctx context.Context, query string, onlyPublished bool, 
 		return nil, nil
 	}
 	if len(query) > 200 {
-		return nil, &accounts.ValidationError{Fields: map[string]string{"q": "is longer than 200 characters"}}
+		return nil, instance.InvalidField("q", "too_long", "is longer than %d characters", 200)
 	}
 	arts, err := s.store.Search(ctx, query, onlyPublished, limit)
 	if err != nil {

@@ -40,7 +40,7 @@ func (m *BookingMail) mail(ctx context.Context, b booking.Booking, t booking.Typ
 	}
 	msg := Mail{To: b.Email, Subject: subjectLine(tr.T("mail.booking."+kind+"_subject", "Type", t.Name)), Body: body, Kind: "booking",
 		AttachmentName: "appointment.ics", AttachmentType: "text/calendar; charset=utf-8; method=PUBLISH",
-		AttachmentBody: booking.ICS(b, t, tr.Location(), m.Hooks.BaseURL(), manageURL, m.Clock())}
+		AttachmentBody: ICS(b, t, tr.Location(), m.Hooks.BaseURL(), manageURL, m.Clock())}
 	_, err := m.Mailer.Enqueue(ctx, msg)
 	return err
 }

@@ -15,7 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/i18n"
 	"github.com/sproudstack/sproudchat/instance/internal/worker"
 	"github.com/sproudstack/sproudchat/platform/clock"
@@ -115,11 +115,11 @@ type Attempt struct {
 // HookStore keeps targets, the delivery queue and the log.
 type HookStore interface {
 	CreateTarget(ctx context.Context, t *Target) error
-	// UpdateTarget returns accounts.ErrNotFound.
+	// UpdateTarget returns instance.ErrNotFound.
 	UpdateTarget(ctx context.Context, t Target) error
-	// DeleteTarget returns accounts.ErrNotFound.
+	// DeleteTarget returns instance.ErrNotFound.
 	DeleteTarget(ctx context.Context, id int64) error
-	// FindTarget returns accounts.ErrNotFound.
+	// FindTarget returns instance.ErrNotFound.
 	FindTarget(ctx context.Context, id int64) (Target, error)
 	ListTargets(ctx context.Context) ([]Target, error)
 	// EnqueueDeliveries stores ds and sets their IDs.
@@ -205,7 +205,7 @@ type TargetInput struct {
 }
 
 // CreateTarget adds a target. A webhook without a secret gets a new one, returned
-// here once and never again. Returns a *accounts.ValidationError.
+// here once and never again. Returns an Invalid *instance.Error.
 func (h *Hooks) CreateTarget(ctx context.Context, in TargetInput) (Target, string, error) {
 	t := Target{Kind: in.Kind, Active: true, Events: []string{}}
 	if in.Kind == KindWebhook && in.Secret == "" {
@@ -222,15 +222,15 @@ func (h *Hooks) CreateTarget(ctx context.Context, in TargetInput) (Target, strin
 	return t, in.Secret, nil
 }
 
-// UpdateTarget changes a target. Returns accounts.ErrNotFound or a
-// *accounts.ValidationError.
+// UpdateTarget changes a target. Returns instance.ErrNotFound or a
+// instance.Error with Fields.
 func (h *Hooks) UpdateTarget(ctx context.Context, id int64, in TargetInput) (Target, error) {
 	t, err := h.Target(ctx, id)
 	if err != nil {
 		return Target{}, err
 	}
 	if in.Kind != "" && in.Kind != t.Kind {
-		return Target{}, &accounts.ValidationError{Fields: map[string]string{"kind": "cannot change; add a new target instead"}}
+		return Target{}, instance.InvalidField("kind", "target_kind_fixed", "cannot change; add a new target instead")
 	}
 	in.Kind = t.Kind
 	if err := h.apply(&t, in); err != nil {
@@ -245,9 +245,9 @@ func (h *Hooks) UpdateTarget(ctx context.Context, id int64, in TargetInput) (Tar
 
 // apply checks in and writes it into t, sealing the config.
 func (h *Hooks) apply(t *Target, in TargetInput) error {
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	if !slices.Contains(Kinds, in.Kind) {
-		p.Add("kind", "must be one of "+strings.Join(Kinds, ", "))
+		p.Add("kind", "one_of_list", "must be one of %s", strings.Join(Kinds, ", "))
 		return p.Err()
 	}
 	if in.Name != nil {
@@ -257,13 +257,13 @@ func (h *Hooks) apply(t *Target, in TargetInput) error {
 		t.Name = in.Kind
 	}
 	if utf8.RuneCountInString(t.Name) > 100 {
-		p.Add("name", "is longer than 100 characters")
+		p.Add("name", "too_long", "is longer than %d characters", 100)
 	}
 	if in.Events != nil {
 		t.Events = []string{}
 		for _, e := range in.Events {
 			if !slices.Contains(Events, e) {
-				p.Add("events", fmt.Sprintf("%q is not one of %s", e, strings.Join(Events, ", ")))
+				p.Add("events", "not_one_of", "%q is not one of %s", e, strings.Join(Events, ", "))
 			} else if !slices.Contains(t.Events, e) {
 				t.Events = append(t.Events, e)
 			}
@@ -281,13 +281,11 @@ func (h *Hooks) apply(t *Target, in TargetInput) error {
 	switch in.Kind {
 	case KindSlack, KindDiscord, KindWebhook:
 		set(&c.URL, in.URL)
-		if err := checkTargetURL(c.URL, h.o.AllowLoopback); err != nil {
-			p.Add("url", err.Error())
-		}
+		checkTargetURL(p, "url", c.URL, h.o.AllowLoopback)
 		if in.Kind == KindWebhook {
 			set(&c.Secret, in.Secret)
 			if len(c.Secret) < 16 {
-				p.Add("secret", "must be at least 16 characters")
+				p.Add("secret", "min_length", "must be at least %d characters", 16)
 			}
 		}
 	case KindBark:
@@ -296,19 +294,17 @@ func (h *Hooks) apply(t *Target, in TargetInput) error {
 			c.Server = DefaultBarkServer
 		}
 		c.Server = strings.TrimRight(c.Server, "/")
-		if err := checkTargetURL(c.Server, h.o.AllowLoopback); err != nil {
-			p.Add("server", err.Error())
-		}
+		checkTargetURL(p, "server", c.Server, h.o.AllowLoopback)
 		set(&c.DeviceKey, in.DeviceKey)
 		if c.DeviceKey == "" || len(c.DeviceKey) > 200 || strings.ContainsAny(c.DeviceKey, "/?#% ") {
-			p.Add("device_key", "is required: the key the Bark app shows")
+			p.Add("device_key", "bark_key", "is required: the key the Bark app shows")
 		}
 	case KindEmail:
 		if in.UserIDs != nil {
 			c.UserIDs = slices.Compact(slices.Sorted(slices.Values(in.UserIDs)))
 		}
 		if len(c.UserIDs) == 0 {
-			p.Add("user_ids", "name at least one user")
+			p.Add("user_ids", "no_users", "name at least one user")
 		}
 	}
 	if err := p.Err(); err != nil {
@@ -346,7 +342,7 @@ func hint(kind string, c TargetConfig) string {
 	return u.Host + " " + tail(u.Path)
 }
 
-// Target returns a target with its config opened. Returns accounts.ErrNotFound.
+// Target returns a target with its config opened. Returns instance.ErrNotFound.
 func (h *Hooks) Target(ctx context.Context, id int64) (Target, error) {
 	t, err := h.store.FindTarget(ctx, id)
 	if err != nil {
@@ -366,7 +362,7 @@ func (h *Hooks) open(t *Target) error {
 // Targets lists every target, configs sealed.
 func (h *Hooks) Targets(ctx context.Context) ([]Target, error) { return h.store.ListTargets(ctx) }
 
-// DeleteTarget removes a target, its queue and its log. Returns accounts.ErrNotFound.
+// DeleteTarget removes a target, its queue and its log. Returns instance.ErrNotFound.
 func (h *Hooks) DeleteTarget(ctx context.Context, id int64) error {
 	return h.store.DeleteTarget(ctx, id)
 }

@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
@@ -376,7 +377,7 @@ func TestTargetsAreSealedAndGuarded(t *testing.T) {
 		if left != 0 {
 			t.Fatalf("%d deliveries of the deleted target left", left)
 		}
-		if err := e.hooks.DeleteTarget(ctx, tg.ID); !errors.Is(err, accounts.ErrNotFound) {
+		if err := e.hooks.DeleteTarget(ctx, tg.ID); !errors.Is(err, instance.ErrNotFound) {
 			t.Fatalf("delete twice: %v", err)
 		}
 		for _, bad := range []notify.TargetInput{{Kind: notify.KindSlack, URL: "http://hooks.example.com/x"}, {Kind: notify.KindDiscord, URL: "https://user:pw@discord.com/api"},

@@ -20,25 +20,24 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sproudstack/sproudchat/instance"
 )
 
 // checkTargetURL accepts https URLs, and plain http only when loopback is allowed
 // (tests). Where the host points is checked again when connecting, after DNS.
-func checkTargetURL(raw string, loopback bool) error {
-	if raw == "" {
-		return errors.New("is required")
-	}
+func checkTargetURL(p instance.Fields, field, raw string, loopback bool) {
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return errors.New("must be a URL such as https://hooks.example.com/…")
+	switch {
+	case raw == "":
+		p.Add(field, "required", "is required")
+	case err != nil || u.Host == "" || u.User != nil || u.Fragment != "":
+		p.Add(field, "hook_url", "must be a URL such as https://hooks.example.com/…")
+	case u.Scheme != "https" && !(u.Scheme == "http" && loopback && isLoopbackHost(u.Hostname())):
+		p.Add(field, "https", "must use https")
+	case len(raw) > 2000:
+		p.Add(field, "too_long", "is longer than %d characters", 2000)
 	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && loopback && isLoopbackHost(u.Hostname())) {
-		return errors.New("must use https")
-	}
-	if len(raw) > 2000 {
-		return errors.New("is longer than 2000 characters")
-	}
-	return nil
 }
 
 // isLoopbackHost tells whether host names this machine without asking DNS.

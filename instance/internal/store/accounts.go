@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 )
 
@@ -130,7 +131,7 @@ func (s *Accounts) SetupDone(ctx context.Context) (bool, error) {
 
 // CompleteSetup records setup and creates the first admin in one transaction; the meta
 // row's primary key makes a second setup fail even when two race. Returns
-// accounts.ErrGone if setup was done before.
+// instance.ErrGone if setup was done before.
 func (s *Accounts) CompleteSetup(ctx context.Context, u *accounts.User, a accounts.AuditEntry) error {
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(&metaRow{Key: metaSetupCompleted, Value: a.At.Format(time.RFC3339), UpdatedAt: a.At}).Error; err != nil {
@@ -142,8 +143,8 @@ func (s *Accounts) CompleteSetup(ctx context.Context, u *accounts.User, a accoun
 		a.ActorID, a.ActorEmail, a.TargetID = u.ID, u.Email, fmt.Sprint(u.ID)
 		return addAudit(tx, a)
 	})
-	if errors.Is(err, accounts.ErrConflict) {
-		return fmt.Errorf("%w: setup is already complete", accounts.ErrGone)
+	if errors.Is(err, instance.ErrConflict) {
+		return fmt.Errorf("%w: setup is already complete", instance.ErrGone)
 	}
 	return err
 }
@@ -158,7 +159,7 @@ func insertUser(tx *gorm.DB, u *accounts.User, at time.Time) error {
 	return nil
 }
 
-// CreateUser inserts u and sets its ID. Returns accounts.ErrConflict if the e-mail is
+// CreateUser inserts u and sets its ID. Returns instance.ErrConflict if the e-mail is
 // taken.
 func (s *Accounts) CreateUser(ctx context.Context, u *accounts.User, a accounts.AuditEntry) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
@@ -170,7 +171,7 @@ func (s *Accounts) CreateUser(ctx context.Context, u *accounts.User, a accounts.
 	})
 }
 
-// UpdateUser saves u. Returns accounts.ErrNotFound, or accounts.ErrLastAdmin if no
+// UpdateUser saves u. Returns instance.ErrNotFound, or accounts.ErrLastAdmin if no
 // active admin would remain.
 func (s *Accounts) UpdateUser(ctx context.Context, u *accounts.User, a accounts.AuditEntry) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
@@ -183,7 +184,7 @@ func (s *Accounts) UpdateUser(ctx context.Context, u *accounts.User, a accounts.
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
-			return accounts.ErrNotFound
+			return instance.ErrNotFound
 		}
 		var admins int64
 		if err := tx.Model(&userRow{}).Where("role = ? AND active = ?", accounts.RoleAdmin, true).Count(&admins).Error; err != nil {
@@ -201,7 +202,7 @@ func (s *Accounts) UpdateUser(ctx context.Context, u *accounts.User, a accounts.
 	})
 }
 
-// FindUser returns accounts.ErrNotFound for an unknown id.
+// FindUser returns instance.ErrNotFound for an unknown id.
 func (s *Accounts) FindUser(ctx context.Context, id int64) (accounts.User, error) {
 	var r userRow
 	if err := s.db.gorm.WithContext(ctx).First(&r, id).Error; err != nil {
@@ -210,7 +211,7 @@ func (s *Accounts) FindUser(ctx context.Context, id int64) (accounts.User, error
 	return r.domain(), nil
 }
 
-// FindUserByEmail returns accounts.ErrNotFound for an unknown address.
+// FindUserByEmail returns instance.ErrNotFound for an unknown address.
 func (s *Accounts) FindUserByEmail(ctx context.Context, email string) (accounts.User, error) {
 	var r userRow
 	if err := s.db.gorm.WithContext(ctx).Where("email = ?", email).First(&r).Error; err != nil {
@@ -250,7 +251,7 @@ func (s *Accounts) CreateSession(ctx context.Context, sess accounts.Session, las
 }
 
 // FindSessionUser returns the user of a live session in one query. Returns
-// accounts.ErrNotFound for an unknown or expired session.
+// instance.ErrNotFound for an unknown or expired session.
 func (s *Accounts) FindSessionUser(ctx context.Context, hash string, now time.Time) (accounts.User, error) {
 	var r userRow
 	err := s.db.gorm.WithContext(ctx).Joins("JOIN sessions ON sessions.user_id = users.id").
@@ -300,7 +301,7 @@ type tokenUserRow struct {
 }
 
 // FindTokenByHash returns a token and its user in one query. Returns
-// accounts.ErrNotFound for an unknown token.
+// instance.ErrNotFound for an unknown token.
 func (s *Accounts) FindTokenByHash(ctx context.Context, hash string) (accounts.APIToken, accounts.User, error) {
 	var r tokenUserRow
 	err := s.db.gorm.WithContext(ctx).Raw(`SELECT api_tokens.id AS token_id, api_tokens.name AS token_name,
@@ -311,7 +312,7 @@ func (s *Accounts) FindTokenByHash(ctx context.Context, hash string) (accounts.A
 		return accounts.APIToken{}, accounts.User{}, translate(err)
 	}
 	if r.TokenID == 0 {
-		return accounts.APIToken{}, accounts.User{}, accounts.ErrNotFound
+		return accounts.APIToken{}, accounts.User{}, instance.ErrNotFound
 	}
 	t := tokenRow{ID: r.TokenID, UserID: r.User.ID, Name: r.TokenName, Prefix: r.TokenPrefix, Hash: hash,
 		CreatedAt: r.TokenCreatedAt, LastUsedAt: r.TokenLastUsedAt}
@@ -331,7 +332,7 @@ func (s *Accounts) ListTokens(ctx context.Context, userID int64) ([]accounts.API
 	return out, nil
 }
 
-// DeleteToken returns accounts.ErrNotFound unless token id belongs to userID.
+// DeleteToken returns instance.ErrNotFound unless token id belongs to userID.
 func (s *Accounts) DeleteToken(ctx context.Context, userID, id int64, a accounts.AuditEntry) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Where("id = ? AND user_id = ?", id, userID).Delete(&tokenRow{})
@@ -339,7 +340,7 @@ func (s *Accounts) DeleteToken(ctx context.Context, userID, id int64, a accounts
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
-			return accounts.ErrNotFound
+			return instance.ErrNotFound
 		}
 		return addAudit(tx, a)
 	})

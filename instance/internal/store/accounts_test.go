@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
@@ -42,7 +43,7 @@ func TestSetupWorksOnce(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		svc, st := newService(t, db, clock.Real{})
-		if err := svc.CheckSetupToken(ctx, "wrong-token-xxxxxxxx"); !errors.Is(err, accounts.ErrForbidden) {
+		if err := svc.CheckSetupToken(ctx, "wrong-token-xxxxxxxx"); !errors.Is(err, instance.ErrForbidden) {
 			t.Fatalf("wrong token: %v, want ErrForbidden", err)
 		}
 		u := mustSetup(t, svc)
@@ -55,7 +56,7 @@ func TestSetupWorksOnce(t *testing.T) {
 			t.Fatalf("first admin (-want +got):\n%s", diff)
 		}
 		_, err := svc.Setup(ctx, accounts.SetupInput{Token: setupToken, Name: "Eve", Email: "eve@example.org", Password: "another long password"}, accounts.Meta{})
-		if !errors.Is(err, accounts.ErrGone) {
+		if !errors.Is(err, instance.ErrGone) {
 			t.Fatalf("second setup: %v, want ErrGone", err)
 		}
 		users, _ := st.ListUsers(ctx)
@@ -75,7 +76,7 @@ func TestUsersRolesAndLastAdmin(t *testing.T) {
 			t.Fatalf("create agent: %v", err)
 		}
 		_, err = svc.CreateUser(ctx, admin, accounts.NewUserInput{Name: "Dup", Email: "AL@example.org", Password: "a fine long password", Role: accounts.RoleAgent}, accounts.Meta{})
-		if !errors.Is(err, accounts.ErrConflict) {
+		if !errors.Is(err, instance.ErrConflict) {
 			t.Fatalf("duplicate e-mail: %v, want ErrConflict", err)
 		}
 		sup := accounts.RoleSupervisor
@@ -93,7 +94,7 @@ func TestUsersRolesAndLastAdmin(t *testing.T) {
 		if got, _ := svc.FindUser(ctx, admin.User.ID); !got.Active {
 			t.Fatal("last admin was deactivated despite the error")
 		}
-		if _, err := svc.UpdateUser(ctx, admin, 99999, accounts.UserChanges{Active: &off}, accounts.Meta{}); !errors.Is(err, accounts.ErrNotFound) {
+		if _, err := svc.UpdateUser(ctx, admin, 99999, accounts.UserChanges{Active: &off}, accounts.Meta{}); !errors.Is(err, instance.ErrNotFound) {
 			t.Fatalf("unknown user: %v, want ErrNotFound", err)
 		}
 		entries, err := svc.ListAudit(ctx, accounts.AuditFilter{Action: accounts.ActionUserUpdated})
@@ -141,10 +142,10 @@ func TestSessionsExpireAndDeactivationEndsThem(t *testing.T) {
 		if _, err := svc.UpdateUser(ctx, admin, p.User.ID, accounts.UserChanges{Active: &off}, accounts.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.AuthenticateSession(ctx, res.Token); !errors.Is(err, accounts.ErrUnauthorized) {
+		if _, err := svc.AuthenticateSession(ctx, res.Token); !errors.Is(err, instance.ErrUnauthorized) {
 			t.Fatalf("session of a deactivated user: %v, want ErrUnauthorized", err)
 		}
-		if _, err := svc.Login(ctx, "vi@example.org", "viewer password 1", accounts.Meta{}); !errors.Is(err, accounts.ErrUnauthorized) {
+		if _, err := svc.Login(ctx, "vi@example.org", "viewer password 1", accounts.Meta{}); !errors.Is(err, instance.ErrUnauthorized) {
 			t.Fatalf("login of a deactivated user: %v, want ErrUnauthorized", err)
 		}
 		res, err = svc.Login(ctx, "ada@example.org", "correct horse battery", accounts.Meta{})
@@ -152,7 +153,7 @@ func TestSessionsExpireAndDeactivationEndsThem(t *testing.T) {
 			t.Fatal(err)
 		}
 		clk.Advance(7*24*time.Hour + time.Second)
-		if _, err := svc.AuthenticateSession(ctx, res.Token); !errors.Is(err, accounts.ErrUnauthorized) {
+		if _, err := svc.AuthenticateSession(ctx, res.Token); !errors.Is(err, instance.ErrUnauthorized) {
 			t.Fatalf("expired session: %v, want ErrUnauthorized", err)
 		}
 	})
@@ -187,13 +188,13 @@ func TestTokensAreHashedAndOwned(t *testing.T) {
 		if diff := cmp.Diff(seen{UserID: admin.User.ID}, seen{p.User.ID, p.ViaSession()}); diff != "" {
 			t.Fatalf("authenticate token (-want +got):\n%s", diff)
 		}
-		if err := svc.RevokeToken(ctx, accounts.Principal{User: other}, tok.ID, accounts.Meta{}); !errors.Is(err, accounts.ErrNotFound) {
+		if err := svc.RevokeToken(ctx, accounts.Principal{User: other}, tok.ID, accounts.Meta{}); !errors.Is(err, instance.ErrNotFound) {
 			t.Fatalf("revoking someone else's token: %v, want ErrNotFound", err)
 		}
 		if err := svc.RevokeToken(ctx, admin, tok.ID, accounts.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.AuthenticateToken(ctx, tok.Secret); !errors.Is(err, accounts.ErrUnauthorized) {
+		if _, err := svc.AuthenticateToken(ctx, tok.Secret); !errors.Is(err, instance.ErrUnauthorized) {
 			t.Fatalf("revoked token: %v, want ErrUnauthorized", err)
 		}
 	})

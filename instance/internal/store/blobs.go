@@ -10,7 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 )
 
 // Blobs keeps attachment bodies in a directory, each named by its SHA-256: the same file
@@ -22,7 +22,7 @@ func NewBlobs(dir string) *Blobs { return &Blobs{dir: dir} }
 
 func (b *Blobs) path(sum string) string { return filepath.Join(b.dir, sum[:2], sum[2:4], sum) }
 
-// Put stores r's content if it is at most max bytes. Returns accounts.ErrTooLarge
+// Put stores r's content if it is at most max bytes. Returns instance.ErrTooLarge
 // (having stored nothing) past the limit. created tells whether the content was new.
 func (b *Blobs) Put(r io.Reader, max int64) (sum string, size int64, contentType string, created bool, err error) {
 	if err := os.MkdirAll(filepath.Join(b.dir, "tmp"), 0o700); err != nil {
@@ -43,7 +43,7 @@ func (b *Blobs) Put(r io.Reader, max int64) (sum string, size int64, contentType
 		return "", 0, "", false, fmt.Errorf("store upload: %w", err)
 	}
 	if n > max {
-		return "", 0, "", false, fmt.Errorf("%w: a file may have at most %d bytes", accounts.ErrTooLarge, max)
+		return "", 0, "", false, fmt.Errorf("%w: a file may have at most %d bytes", instance.ErrTooLarge, max)
 	}
 	sum = hex.EncodeToString(h.Sum(nil))
 	final := b.path(sum)
@@ -59,14 +59,14 @@ func (b *Blobs) Put(r io.Reader, max int64) (sum string, size int64, contentType
 	return sum, n, http.DetectContentType(sniff.b), true, nil
 }
 
-// Open returns a stored body. Returns accounts.ErrNotFound when it is missing.
+// Open returns a stored body. Returns instance.ErrNotFound when it is missing.
 func (b *Blobs) Open(sum string) (*os.File, error) {
 	if len(sum) != 64 {
-		return nil, accounts.ErrNotFound
+		return nil, instance.ErrNotFound
 	}
 	f, err := os.Open(b.path(sum))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, accounts.ErrNotFound
+		return nil, instance.ErrNotFound
 	}
 	return f, err
 }

@@ -6,7 +6,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/booking"
 )
 
@@ -59,7 +59,7 @@ func setTypeAgents(tx *gorm.DB, typeID int64, agents []int64) error {
 	return nil
 }
 
-// CreateType stores t with its agents and sets its ID. Returns accounts.ErrConflict for
+// CreateType stores t with its agents and sets its ID. Returns instance.ErrConflict for
 // a slug in use.
 func (s *Booking) CreateType(ctx context.Context, t *booking.Type) error {
 	return s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -72,7 +72,7 @@ func (s *Booking) CreateType(ctx context.Context, t *booking.Type) error {
 	})
 }
 
-// UpdateType returns accounts.ErrNotFound, or accounts.ErrConflict for a slug in use.
+// UpdateType returns instance.ErrNotFound, or instance.ErrConflict for a slug in use.
 func (s *Booking) UpdateType(ctx context.Context, t booking.Type) error {
 	return s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		row := toTypeRow(t)
@@ -84,7 +84,7 @@ func (s *Booking) UpdateType(ctx context.Context, t booking.Type) error {
 			return translate(res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return accounts.ErrNotFound
+			return instance.ErrNotFound
 		}
 		return setTypeAgents(tx, t.ID, t.AgentIDs)
 	})
@@ -111,12 +111,12 @@ func (s *Booking) findType(ctx context.Context, where string, arg any) (booking.
 	return r.domain(agents[r.ID]), err
 }
 
-// FindType returns accounts.ErrNotFound for an unknown id.
+// FindType returns instance.ErrNotFound for an unknown id.
 func (s *Booking) FindType(ctx context.Context, id int64) (booking.Type, error) {
 	return s.findType(ctx, "id = ?", id)
 }
 
-// FindTypeBySlug returns accounts.ErrNotFound for an unknown slug.
+// FindTypeBySlug returns instance.ErrNotFound for an unknown slug.
 func (s *Booking) FindTypeBySlug(ctx context.Context, slug string) (booking.Type, error) {
 	return s.findType(ctx, "slug = ?", slug)
 }
@@ -210,14 +210,14 @@ func (s *Booking) AddDayOff(ctx context.Context, d *booking.DayOff) error {
 	return nil
 }
 
-// DeleteDayOff returns accounts.ErrNotFound for an unknown id.
+// DeleteDayOff returns instance.ErrNotFound for an unknown id.
 func (s *Booking) DeleteDayOff(ctx context.Context, id int64) error {
 	res := s.db.gorm.WithContext(ctx).Delete(&dayOffRow{}, id)
 	if res.Error != nil {
 		return res.Error
 	}
 	if res.RowsAffected == 0 {
-		return accounts.ErrNotFound
+		return instance.ErrNotFound
 	}
 	return nil
 }
@@ -325,7 +325,7 @@ func (s *Booking) Move(ctx context.Context, b *booking.Booking, agents []int64) 
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
-			return accounts.ErrNotFound
+			return instance.ErrNotFound
 		}
 		return nil
 	})
@@ -357,7 +357,7 @@ func (s *Booking) withFirstFree(ctx context.Context, b *booking.Booking, agents 
 	})
 }
 
-// FindBooking returns accounts.ErrNotFound for an unknown id.
+// FindBooking returns instance.ErrNotFound for an unknown id.
 func (s *Booking) FindBooking(ctx context.Context, id int64) (booking.Booking, error) {
 	var r bookingRow
 	if err := s.db.gorm.WithContext(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
@@ -392,7 +392,7 @@ func (s *Booking) ListBookings(ctx context.Context, f booking.Filter) ([]booking
 	return out, nil
 }
 
-// Cancel marks a confirmed booking cancelled. Returns accounts.ErrNotFound.
+// Cancel marks a confirmed booking cancelled. Returns instance.ErrNotFound.
 func (s *Booking) Cancel(ctx context.Context, id int64, at time.Time) error {
 	res := s.db.gorm.WithContext(ctx).Model(&bookingRow{}).Where("id = ? AND status = ?", id, booking.Confirmed).
 		Updates(map[string]any{"status": booking.Cancelled, "cancelled_at": at.UTC()})
@@ -400,7 +400,7 @@ func (s *Booking) Cancel(ctx context.Context, id int64, at time.Time) error {
 		return res.Error
 	}
 	if res.RowsAffected == 0 {
-		return accounts.ErrNotFound
+		return instance.ErrNotFound
 	}
 	return nil
 }

@@ -11,8 +11,9 @@ import (
 	ical "github.com/arran4/golang-ical"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/booking"
+	"github.com/sproudstack/sproudchat/instance/internal/notify"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
 	"github.com/sproudstack/sproudchat/platform/clock"
@@ -104,8 +105,8 @@ func TestTwentyVisitorsBookOneSlot(t *testing.T) {
 }
 
 func isInvalid(err error) bool {
-	var v *accounts.ValidationError
-	return errors.As(err, &v)
+	_, ok := instance.FieldErrors(err)
+	return ok
 }
 
 // TestSlotsAcrossTheEndOfDaylightSavingTime: on the last Sunday of October the clocks
@@ -158,7 +159,7 @@ func TestSlotsAcrossTheEndOfDaylightSavingTime(t *testing.T) {
 			t.Fatalf("stored %v – %v (%v local)", got.Start, got.End, got.End.In(berlin))
 		}
 		// The .ics says the same, parsed by a maintained iCalendar library.
-		cal, err := ical.ParseCalendar(strings.NewReader(booking.ICS(got, long, berlin, "https://acme.sproud.chat", e.svc.ManageURL(got), e.clock.Now())))
+		cal, err := ical.ParseCalendar(strings.NewReader(notify.ICS(got, long, berlin, "https://acme.sproud.chat", e.svc.ManageURL(got), e.clock.Now())))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,14 +170,14 @@ func TestSlotsAcrossTheEndOfDaylightSavingTime(t *testing.T) {
 			t.Fatalf("ics: %v %v (%v %v)", s, en, err1, err2)
 		}
 		if len(cal.Timezones()) != 1 || ev.GetProperty(ical.ComponentPropertyDtStart).ICalParameters["TZID"][0] != "Europe/Berlin" {
-			t.Fatalf("ics without time zone: %s", booking.ICS(got, long, berlin, "", "", e.clock.Now()))
+			t.Fatalf("ics without time zone: %s", notify.ICS(got, long, berlin, "", "", e.clock.Now()))
 		}
 		// The hour that happens twice is written in UTC, which cannot be misread.
 		twice, _, err := e.svc.Book(ctx, e.typ, request(time.Date(2026, 10, 25, 1, 0, 0, 0, time.UTC), "Otto")) // 02:00 CET
 		if err != nil {
 			t.Fatal(err)
 		}
-		cal, _ = ical.ParseCalendar(strings.NewReader(booking.ICS(twice, e.typ, berlin, "", "", e.clock.Now())))
+		cal, _ = ical.ParseCalendar(strings.NewReader(notify.ICS(twice, e.typ, berlin, "", "", e.clock.Now())))
 		if s, _ := cal.Events()[0].GetStartAt(); !s.Equal(twice.Start) {
 			t.Fatalf("02:00 CET in the .ics reads as %v", s)
 		}
@@ -198,7 +199,7 @@ func TestBookingRetentionAndReminders(t *testing.T) {
 			t.Fatalf("by token: %v", err)
 		}
 		for _, bad := range []string{"", "1", "1.abc", strings.Replace(e.svc.Token(b), ".", "0.", 1), e.svc.Token(b) + "0"} {
-			if _, err := e.svc.ByToken(ctx, bad); !errors.Is(err, accounts.ErrNotFound) {
+			if _, err := e.svc.ByToken(ctx, bad); !errors.Is(err, instance.ErrNotFound) {
 				t.Fatalf("token %q: %v", bad, err)
 			}
 		}
@@ -223,7 +224,7 @@ func TestBookingRetentionAndReminders(t *testing.T) {
 		if counts, _ := e.svc.Counts(ctx, start.AddDate(0, 0, -1), start.AddDate(0, 0, 1)); counts[booking.Confirmed] != 1 {
 			t.Fatalf("counts %v", counts)
 		}
-		if _, err := e.svc.ByToken(ctx, e.svc.Token(b)); !errors.Is(err, accounts.ErrNotFound) {
+		if _, err := e.svc.ByToken(ctx, e.svc.Token(b)); !errors.Is(err, instance.ErrNotFound) {
 			t.Fatal("an erased booking's link still works")
 		}
 	})

@@ -7,7 +7,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 )
 
@@ -95,7 +95,7 @@ func (s *Chat) CreateConversation(ctx context.Context, c *chat.Conversation, tok
 	return nil
 }
 
-// FindByToken returns accounts.ErrNotFound for an unknown token hash.
+// FindByToken returns instance.ErrNotFound for an unknown token hash.
 func (s *Chat) FindByToken(ctx context.Context, tokenHash string) (chat.Conversation, error) {
 	var r conversationRow
 	if err := s.db.gorm.WithContext(ctx).Where("visitor_token_hash = ?", tokenHash).Take(&r).Error; err != nil {
@@ -111,7 +111,7 @@ func (s *Chat) conversations(ctx context.Context) *gorm.DB {
 		WHERE m.conversation_id = chat_conversations.id AND m.seq > chat_conversations.read_seq AND m.author = 'visitor') AS unread`)
 }
 
-// FindConversation returns accounts.ErrNotFound for an unknown id.
+// FindConversation returns instance.ErrNotFound for an unknown id.
 func (s *Chat) FindConversation(ctx context.Context, id int64) (chat.Conversation, error) {
 	var r conversationRow
 	if err := s.conversations(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
@@ -161,7 +161,7 @@ func (s *Chat) withAttachments(ctx context.Context, rows []chatMessageRow) ([]ch
 	return out, nil
 }
 
-// FindAttachment returns accounts.ErrNotFound for an unknown id.
+// FindAttachment returns instance.ErrNotFound for an unknown id.
 func (s *Chat) FindAttachment(ctx context.Context, id int64) (chat.Attachment, error) {
 	var r chatAttachmentRow
 	if err := s.db.gorm.WithContext(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
@@ -171,7 +171,7 @@ func (s *Chat) FindAttachment(ctx context.Context, id int64) (chat.Attachment, e
 }
 
 // SetStatus opens or closes a conversation; closedAt is when, or nil when opened.
-// Returns accounts.ErrNotFound for an unknown id.
+// Returns instance.ErrNotFound for an unknown id.
 func (s *Chat) SetStatus(ctx context.Context, id int64, status string, closedAt *time.Time, at time.Time) error {
 	res := s.db.gorm.WithContext(ctx).Model(&conversationRow{}).Where("id = ?", id).
 		Updates(map[string]any{"status": status, "closed_at": closedAt, "updated_at": at})
@@ -179,7 +179,7 @@ func (s *Chat) SetStatus(ctx context.Context, id int64, status string, closedAt 
 		return res.Error
 	}
 	if res.RowsAffected == 0 {
-		return accounts.ErrNotFound
+		return instance.ErrNotFound
 	}
 	return nil
 }
@@ -202,7 +202,7 @@ func (s *Chat) ListConversations(ctx context.Context, status string, limit int) 
 	return out, nil
 }
 
-// Assign sets a conversation's assignee (nil for nobody). Returns accounts.ErrNotFound.
+// Assign sets a conversation's assignee (nil for nobody). Returns instance.ErrNotFound.
 func (s *Chat) Assign(ctx context.Context, id int64, assignee *int64, at time.Time) error {
 	res := s.db.gorm.WithContext(ctx).Model(&conversationRow{}).Where("id = ?", id).
 		Updates(map[string]any{"assignee_id": assignee, "updated_at": at})
@@ -210,13 +210,13 @@ func (s *Chat) Assign(ctx context.Context, id int64, assignee *int64, at time.Ti
 		return res.Error
 	}
 	if res.RowsAffected == 0 {
-		return accounts.ErrNotFound
+		return instance.ErrNotFound
 	}
 	return nil
 }
 
 // MarkRead moves read_seq forward to seq, never past last_seq. Returns
-// accounts.ErrNotFound for an unknown id.
+// instance.ErrNotFound for an unknown id.
 func (s *Chat) MarkRead(ctx context.Context, id, seq int64) error {
 	if _, err := s.FindConversation(ctx, id); err != nil {
 		return err
@@ -300,7 +300,7 @@ func (s *Chat) ListCanned(ctx context.Context) ([]chat.Canned, error) {
 	return out, nil
 }
 
-// CreateCanned stores c and sets its ID. Returns accounts.ErrConflict for a shortcut in use.
+// CreateCanned stores c and sets its ID. Returns instance.ErrConflict for a shortcut in use.
 func (s *Chat) CreateCanned(ctx context.Context, c *chat.Canned) error {
 	row := cannedRow{Shortcut: c.Shortcut, Body: c.Body, CreatedAt: c.CreatedAt}
 	if err := s.db.gorm.WithContext(ctx).Create(&row).Error; err != nil {
@@ -310,14 +310,14 @@ func (s *Chat) CreateCanned(ctx context.Context, c *chat.Canned) error {
 	return nil
 }
 
-// DeleteCanned returns accounts.ErrNotFound for an unknown id.
+// DeleteCanned returns instance.ErrNotFound for an unknown id.
 func (s *Chat) DeleteCanned(ctx context.Context, id int64) error {
 	res := s.db.gorm.WithContext(ctx).Delete(&cannedRow{}, id)
 	if res.Error != nil {
 		return res.Error
 	}
 	if res.RowsAffected == 0 {
-		return accounts.ErrNotFound
+		return instance.ErrNotFound
 	}
 	return nil
 }

@@ -8,13 +8,13 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 )
 
 // Append gives m the conversation's next sequence number and stores it. A client id
 // the conversation has seen before returns the stored message instead (dup). Returns
-// accounts.ErrNotFound for an unknown conversation.
+// instance.ErrNotFound for an unknown conversation.
 //
 // Messages arriving together are stored together: group commit. The first sender to
 // find no commit running commits every message waiting (up to maxBatch) in one
@@ -90,7 +90,7 @@ func (q *appendQueue) commit(batch []*appendReq) {
 	err := q.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for _, r := range batch {
 			r.dup, r.err = appendIn(tx, r.m)
-			if r.err != nil && !errors.Is(r.err, accounts.ErrNotFound) {
+			if r.err != nil && !errors.Is(r.err, instance.ErrNotFound) {
 				return r.err
 			}
 		}
@@ -158,7 +158,7 @@ func appendIn(tx *gorm.DB, m *chat.Message) (dup bool, err error) {
 		return false, err
 	}
 	if len(seqs) == 0 {
-		return false, accounts.ErrNotFound
+		return false, instance.ErrNotFound
 	}
 	row := chatMessageRow{ConversationID: m.ConversationID, Seq: seqs[0], Author: author, AuthorUserID: m.AuthorUserID, Body: m.Body,
 		ClientID: m.ClientID, Internal: m.Internal, CreatedAt: m.CreatedAt}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
@@ -104,7 +104,7 @@ func TestChatResendResumeAndTokens(t *testing.T) {
 		if got.ID != c.ID {
 			t.Fatalf("by token: conversation %d, want %d", got.ID, c.ID)
 		}
-		if _, err := svc.ByToken(ctx, token+"x"); !errors.Is(err, accounts.ErrNotFound) {
+		if _, err := svc.ByToken(ctx, token+"x"); !errors.Is(err, instance.ErrNotFound) {
 			t.Fatalf("another token: %v", err)
 		}
 		sub := hub.SubscribeConversation(c.ID, 10)
@@ -140,7 +140,7 @@ func TestChatResendResumeAndTokens(t *testing.T) {
 			t.Fatalf("conversation (-want +got):\n%s", diff)
 		}
 		for _, bad := range []string{"", string(make([]byte, chat.MaxBody+1))} {
-			if _, err := svc.Send(ctx, c.ID, chat.Visitor, nil, bad, ""); !errors.Is(err, accounts.ErrInvalid) {
+			if _, err := svc.Send(ctx, c.ID, chat.Visitor, nil, bad, ""); !errors.Is(err, instance.ErrInvalid) {
 				t.Errorf("body of %d bytes: %v", len(bad), err)
 			}
 		}
@@ -217,7 +217,7 @@ func TestChatStatus(t *testing.T) {
 		if diff := cmp.Diff(seen{Status: chat.Open}, seen{c.Status, c.ClosedAt}); diff != "" {
 			t.Errorf("a visitor's message left it closed (-want +got):\n%s", diff)
 		}
-		if _, err := svc.Close(ctx, 424242); !errors.Is(err, accounts.ErrNotFound) {
+		if _, err := svc.Close(ctx, 424242); !errors.Is(err, instance.ErrNotFound) {
 			t.Errorf("close a missing one: %v", err)
 		}
 	})
@@ -295,7 +295,7 @@ func TestChatInbox(t *testing.T) {
 		if diff := cmp.Diff([]unread{{ID: c.ID, ReadSeq: 3}}, unreadOf(read)); diff != "" {
 			t.Fatalf("mark read (-want +got):\n%s", diff)
 		}
-		if _, err := svc.MarkRead(ctx, 999, 1); !errors.Is(err, accounts.ErrNotFound) {
+		if _, err := svc.MarkRead(ctx, 999, 1); !errors.Is(err, instance.ErrNotFound) {
 			t.Fatalf("mark a missing conversation read: %v", err)
 		}
 		users := []int64{mkUser(t, db, "a@example.org"), mkUser(t, db, "b@example.org")}
@@ -336,7 +336,7 @@ func TestChatInbox(t *testing.T) {
 		if _, err := svc.CreateCanned(ctx, "hi", "Hello!"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.CreateCanned(ctx, "HI", "Again"); !errors.Is(err, accounts.ErrConflict) {
+		if _, err := svc.CreateCanned(ctx, "HI", "Again"); !errors.Is(err, instance.ErrConflict) {
 			t.Fatalf("a shortcut twice: %v", err)
 		}
 	})

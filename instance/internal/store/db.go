@@ -9,7 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/platform/database"
 )
 
@@ -44,9 +44,9 @@ func (db *DB) Close() error {
 }
 
 // errBadCursor: a pagination cursor this store did not make. It wraps ErrInvalid.
-var errBadCursor = fmt.Errorf("%w: not a cursor this API returned", accounts.ErrInvalid)
+var errBadCursor = fmt.Errorf("%w: not a cursor this API returned", instance.ErrInvalid)
 
 // translate maps driver errors to the domain's sentinels.
 func translate(err error) error {
-	return database.Translate(err, accounts.ErrNotFound, accounts.ErrConflict)
+	return database.Translate(err, instance.ErrNotFound, instance.ErrConflict)
 }

@@ -58,7 +58,7 @@ func (r articleRow) domain() kb.Article {
 		UpdatedAt: r.UpdatedAt.UTC(), PublishedAt: utcPtr(r.PublishedAt)}
 }
 
-// CreateCategory inserts c. Returns accounts.ErrConflict for a taken slug.
+// CreateCategory inserts c. Returns instance.ErrConflict for a taken slug.
 func (s *KB) CreateCategory(ctx context.Context, c *kb.Category) error {
 	row := categoryRow{Slug: c.Slug, Name: c.Name, Description: c.Description, Position: c.Position, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if err := s.db.gorm.WithContext(ctx).Create(&row).Error; err != nil {
@@ -85,7 +85,7 @@ func (s *KB) Categories(ctx context.Context) ([]kb.Category, error) {
 	return out, nil
 }
 
-// FindCategoryBySlug returns accounts.ErrNotFound for an unknown slug.
+// FindCategoryBySlug returns instance.ErrNotFound for an unknown slug.
 func (s *KB) FindCategoryBySlug(ctx context.Context, slug string) (kb.Category, error) {
 	var r categoryRow
 	if err := s.db.gorm.WithContext(ctx).Where("slug = ?", slug).Take(&r).Error; err != nil {
@@ -129,7 +129,7 @@ func (s *KB) index(tx *gorm.DB, a kb.Article) error {
 	return tx.Exec("INSERT INTO kb_fts (rowid, title, body) VALUES (?, ?, ?)", a.ID, kb.Stems(a.Language, a.Title), kb.Stems(a.Language, plain)).Error
 }
 
-// FindArticle returns accounts.ErrNotFound for an unknown id.
+// FindArticle returns instance.ErrNotFound for an unknown id.
 func (s *KB) FindArticle(ctx context.Context, id int64) (kb.Article, error) {
 	var r articleRow
 	if err := s.db.gorm.WithContext(ctx).Select(articleColumns).Where("id = ?", id).Take(&r).Error; err != nil {
@@ -138,7 +138,7 @@ func (s *KB) FindArticle(ctx context.Context, id int64) (kb.Article, error) {
 	return r.domain(), nil
 }
 
-// FindArticleBySlug returns accounts.ErrNotFound for an unknown slug.
+// FindArticleBySlug returns instance.ErrNotFound for an unknown slug.
 func (s *KB) FindArticleBySlug(ctx context.Context, slug string) (kb.Article, error) {
 	var r articleRow
 	if err := s.db.gorm.WithContext(ctx).Select(articleColumns).Where("slug = ?", slug).Take(&r).Error; err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/kb"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
@@ -74,7 +75,7 @@ func TestKBSearchRanksTheRightArticleFirst(t *testing.T) {
 		if hits, _ := svc.Search(ctx, "Rückerstattung intern", false, 10); len(hits) == 0 || hits[0].Status != kb.Draft {
 			t.Error("agents do not find drafts")
 		}
-		if _, err := svc.Save(ctx, author, 0, kb.Input{Title: "Passwort zurücksetzen", Body: "dup", Language: "de"}); !errors.Is(err, accounts.ErrConflict) {
+		if _, err := svc.Save(ctx, author, 0, kb.Input{Title: "Passwort zurücksetzen", Body: "dup", Language: "de"}); !errors.Is(err, instance.ErrConflict) {
 			t.Fatalf("a second article with the same slug: %v", err)
 		}
 		// Editing re-indexes: the old words stop matching, the new ones match.
@@ -99,7 +100,7 @@ func TestKBSearchRanksTheRightArticleFirst(t *testing.T) {
 		if a, _ := svc.Public(ctx, "passwort-zuruecksetzen"); a.HelpfulYes != 1 {
 			t.Fatalf("helpful votes %d", a.HelpfulYes)
 		}
-		if _, err := svc.Public(ctx, "rueckerstattung-intern-entwurf"); !errors.Is(err, accounts.ErrNotFound) {
+		if _, err := svc.Public(ctx, "rueckerstattung-intern-entwurf"); !errors.Is(err, instance.ErrNotFound) {
 			t.Fatalf("a draft is public: %v", err)
 		}
 	})

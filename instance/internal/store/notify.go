@@ -7,7 +7,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
 )
 
@@ -57,7 +57,7 @@ func (s *Hooks) CreateTarget(ctx context.Context, t *notify.Target) error {
 	return nil
 }
 
-// UpdateTarget returns accounts.ErrNotFound for an unknown id.
+// UpdateTarget returns instance.ErrNotFound for an unknown id.
 func (s *Hooks) UpdateTarget(ctx context.Context, t notify.Target) error {
 	row := toTargetRow(t)
 	res := s.db.gorm.WithContext(ctx).Model(&targetRow{}).Where("id = ?", t.ID).Updates(map[string]any{"name": row.Name, "events": row.Events,
@@ -66,25 +66,25 @@ func (s *Hooks) UpdateTarget(ctx context.Context, t notify.Target) error {
 		return res.Error
 	}
 	if res.RowsAffected == 0 {
-		return accounts.ErrNotFound
+		return instance.ErrNotFound
 	}
 	return nil
 }
 
 // DeleteTarget removes a target; its queue and log go with it (ON DELETE CASCADE).
-// Returns accounts.ErrNotFound.
+// Returns instance.ErrNotFound.
 func (s *Hooks) DeleteTarget(ctx context.Context, id int64) error {
 	res := s.db.gorm.WithContext(ctx).Delete(&targetRow{}, id)
 	if res.Error != nil {
 		return res.Error
 	}
 	if res.RowsAffected == 0 {
-		return accounts.ErrNotFound
+		return instance.ErrNotFound
 	}
 	return nil
 }
 
-// FindTarget returns accounts.ErrNotFound for an unknown id.
+// FindTarget returns instance.ErrNotFound for an unknown id.
 func (s *Hooks) FindTarget(ctx context.Context, id int64) (notify.Target, error) {
 	var r targetRow
 	if err := s.db.gorm.WithContext(ctx).Where("id = ?", id).Take(&r).Error; err != nil {

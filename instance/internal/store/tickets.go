@@ -151,7 +151,7 @@ func (s *Tickets) tags(ctx context.Context, ids ...int64) (map[int64][]string, e
 	return out, nil
 }
 
-// FindTicket returns accounts.ErrNotFound for an unknown id.
+// FindTicket returns instance.ErrNotFound for an unknown id.
 func (s *Tickets) FindTicket(ctx context.Context, id int64) (tickets.Ticket, error) {
 	var r ticketRow
 	if err := s.db.gorm.WithContext(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
@@ -377,7 +377,7 @@ func (s *Tickets) AddAttachment(ctx context.Context, a *tickets.Attachment, h []
 	})
 }
 
-// FindAttachment returns accounts.ErrNotFound for an unknown id.
+// FindAttachment returns instance.ErrNotFound for an unknown id.
 func (s *Tickets) FindAttachment(ctx context.Context, id int64) (tickets.Attachment, error) {
 	var r attachmentRow
 	if err := s.db.gorm.WithContext(ctx).Where("id = ?", id).Take(&r).Error; err != nil {

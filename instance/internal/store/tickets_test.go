@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
@@ -94,7 +95,7 @@ func TestTicketLifecycleAndHistory(t *testing.T) {
 		if h[1].ActorName != "Ada Admin" {
 			t.Fatalf("history actor %q", h[1].ActorName)
 		}
-		if _, err := svc.Update(ctx, agent, tk.ID, tickets.Update{Status: ptr(tickets.Status("lost"))}); !errors.Is(err, accounts.ErrInvalid) {
+		if _, err := svc.Update(ctx, agent, tk.ID, tickets.Update{Status: ptr(tickets.Status("lost"))}); !errors.Is(err, instance.ErrInvalid) {
 			t.Fatalf("bad status: %v", err)
 		}
 	})
@@ -138,10 +139,10 @@ func TestMergeKeepsBothHistories(t *testing.T) {
 		if diff := cmp.Diff([]string{"merged_into", "merged_from"}, []string{ha[len(ha)-2].Field, hb[len(hb)-1].Field}); diff != "" {
 			t.Fatalf("the merge in the histories (-want +got):\n%s", diff)
 		}
-		if _, err := svc.Merge(ctx, agent, a.ID, b.ID); !errors.Is(err, accounts.ErrConflict) {
+		if _, err := svc.Merge(ctx, agent, a.ID, b.ID); !errors.Is(err, instance.ErrConflict) {
 			t.Fatalf("merging again: %v", err)
 		}
-		if _, _, err := svc.AddMessage(ctx, agent, a.ID, tickets.Reply, "x"); !errors.Is(err, accounts.ErrConflict) {
+		if _, _, err := svc.AddMessage(ctx, agent, a.ID, tickets.Reply, "x"); !errors.Is(err, instance.ErrConflict) {
 			t.Fatalf("replying to a merged ticket: %v", err)
 		}
 	})
@@ -217,7 +218,7 @@ func TestListFiltersSortsAndPages(t *testing.T) {
 				t.Error("created order is not newest first")
 			}
 		}
-		if _, _, err := svc.List(ctx, tickets.Filter{After: "garbage"}); !errors.Is(err, accounts.ErrInvalid) {
+		if _, _, err := svc.List(ctx, tickets.Filter{After: "garbage"}); !errors.Is(err, instance.ErrInvalid) {
 			t.Fatalf("bad cursor: %v", err)
 		}
 	})

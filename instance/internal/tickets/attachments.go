@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 )
 
@@ -91,7 +92,7 @@ type File struct {
 }
 
 // Store puts r in the blob store within the file limit and the instance's quota (the
-// tickets' and the chat's files together). Returns accounts.ErrTooLarge past either,
+// tickets' and the chat's files together). Returns instance.ErrTooLarge past either,
 // having kept nothing. A caller that then fails to record the file calls Discard.
 func (a *Attachments) Store(ctx context.Context, filename string, r io.Reader) (File, error) {
 	used, err := a.store.AttachmentBytes(ctx)
@@ -99,7 +100,7 @@ func (a *Attachments) Store(ctx context.Context, filename string, r io.Reader) (
 		return File{}, err
 	}
 	if used >= a.limits.Quota {
-		return File{}, fmt.Errorf("%w: the instance's attachment quota of %d bytes is used up", accounts.ErrTooLarge, a.limits.Quota)
+		return File{}, fmt.Errorf("%w: the instance's attachment quota of %d bytes is used up", instance.ErrTooLarge, a.limits.Quota)
 	}
 	sum, size, ct, created, err := a.blobs.Put(r, a.limits.MaxFile)
 	if err != nil {
@@ -108,7 +109,7 @@ func (a *Attachments) Store(ctx context.Context, filename string, r io.Reader) (
 	f := File{Filename: CleanFilename(filename), ContentType: ct, Size: size, SHA256: sum, created: created}
 	if created && used+size > a.limits.Quota {
 		a.Discard(f)
-		return File{}, fmt.Errorf("%w: this file would pass the instance's attachment quota of %d bytes", accounts.ErrTooLarge, a.limits.Quota)
+		return File{}, fmt.Errorf("%w: this file would pass the instance's attachment quota of %d bytes", instance.ErrTooLarge, a.limits.Quota)
 	}
 	return f, nil
 }
@@ -120,8 +121,8 @@ func (a *Attachments) Discard(f File) {
 	}
 }
 
-// Attach stores r as a file of ticket id. Returns accounts.ErrNotFound for an unknown
-// ticket and accounts.ErrTooLarge past the file limit or the quota, having stored
+// Attach stores r as a file of ticket id. Returns instance.ErrNotFound for an unknown
+// ticket and instance.ErrTooLarge past the file limit or the quota, having stored
 // nothing.
 func (a *Attachments) Attach(ctx context.Context, by accounts.Principal, id int64, filename string, r io.Reader) (Attachment, error) {
 	t, err := a.tickets.Get(ctx, id)
@@ -143,7 +144,7 @@ func (a *Attachments) Attach(ctx context.Context, by accounts.Principal, id int6
 	return att, nil
 }
 
-// Find returns one attachment. Returns accounts.ErrNotFound.
+// Find returns one attachment. Returns instance.ErrNotFound.
 func (a *Attachments) Find(ctx context.Context, id int64) (Attachment, error) {
 	return a.store.FindAttachment(ctx, id)
 }

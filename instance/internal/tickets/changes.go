@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 )
 
@@ -21,7 +22,7 @@ type Update struct {
 }
 
 // Update changes a ticket and writes a history row per changed field. Returns
-// accounts.ErrNotFound, a *accounts.ValidationError, or accounts.ErrConflict for a
+// instance.ErrNotFound, an Invalid *instance.Error, or instance.ErrConflict for a
 // ticket merged into another.
 func (s *Service) Update(ctx context.Context, by accounts.Principal, id int64, u Update) (Ticket, error) {
 	t, err := s.store.FindTicket(ctx, id)
@@ -29,9 +30,9 @@ func (s *Service) Update(ctx context.Context, by accounts.Principal, id int64, u
 		return Ticket{}, err
 	}
 	if t.MergedIntoID != nil {
-		return Ticket{}, fmt.Errorf("%w: ticket %d was merged into %d", accounts.ErrConflict, t.ID, *t.MergedIntoID)
+		return Ticket{}, fmt.Errorf("%w: ticket %d was merged into %d", instance.ErrConflict, t.ID, *t.MergedIntoID)
 	}
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	now := s.clock.Now()
 	actorID, actorName := actorOf(&by)
 	var h []Change
@@ -47,7 +48,7 @@ func (s *Service) Update(ctx context.Context, by accounts.Principal, id int64, u
 	}
 	if u.Priority != nil {
 		if !slices.Contains(Priorities, *u.Priority) {
-			p.Add("priority", "must be low, normal, high or urgent")
+			p.Add("priority", "one_of", "must be %s", "low, normal, high or urgent")
 		}
 		record("priority", string(t.Priority), string(*u.Priority))
 		t.Priority = *u.Priority
@@ -63,7 +64,7 @@ func (s *Service) Update(ctx context.Context, by accounts.Principal, id int64, u
 	}
 	if u.Status != nil {
 		if !slices.Contains(Statuses, *u.Status) {
-			p.Add("status", "must be new, open, pending, solved or closed")
+			p.Add("status", "one_of", "must be %s", "new, open, pending, solved or closed")
 		} else {
 			record("status", string(t.Status), string(*u.Status))
 			setStatus(&t, *u.Status, s.clock.Now())
@@ -107,23 +108,23 @@ func idString(id *int64) string {
 }
 
 // AddMessage adds an agent's public reply or internal note. The first public reply sets
-// first_response_at; a reply to a new ticket opens it. Returns accounts.ErrNotFound or a
-// *accounts.ValidationError.
+// first_response_at; a reply to a new ticket opens it. Returns instance.ErrNotFound or a
+// instance.Error with Fields.
 func (s *Service) AddMessage(ctx context.Context, by accounts.Principal, id int64, kind Kind, body string) (Message, Ticket, error) {
 	t, err := s.store.FindTicket(ctx, id)
 	if err != nil {
 		return Message{}, Ticket{}, err
 	}
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	if kind != Reply && kind != Note {
-		p.Add("kind", "must be reply or note")
+		p.Add("kind", "one_of", "must be %s", "reply or note")
 	}
 	checkText(p, "body", body, 100_000)
 	if err := p.Err(); err != nil {
 		return Message{}, Ticket{}, err
 	}
 	if t.MergedIntoID != nil {
-		return Message{}, Ticket{}, fmt.Errorf("%w: ticket %d was merged into %d", accounts.ErrConflict, t.ID, *t.MergedIntoID)
+		return Message{}, Ticket{}, fmt.Errorf("%w: ticket %d was merged into %d", instance.ErrConflict, t.ID, *t.MergedIntoID)
 	}
 	now := s.clock.Now()
 	actorID, actorName := actorOf(&by)
@@ -151,11 +152,11 @@ func (s *Service) AddMessage(ctx context.Context, by accounts.Principal, id int6
 }
 
 // Merge folds ticket from into ticket into: the conversation, attachments and tags move,
-// from is closed as merged, and both histories say so. Returns accounts.ErrNotFound, or
-// accounts.ErrInvalid/ErrConflict for a ticket merged into itself or already merged.
+// from is closed as merged, and both histories say so. Returns instance.ErrNotFound, or
+// instance.ErrInvalid/ErrConflict for a ticket merged into itself or already merged.
 func (s *Service) Merge(ctx context.Context, by accounts.Principal, fromID, intoID int64) (Ticket, error) {
 	if fromID == intoID {
-		return Ticket{}, &accounts.ValidationError{Fields: map[string]string{"into": "a ticket cannot be merged into itself"}}
+		return Ticket{}, instance.InvalidField("into", "merge_self", "a ticket cannot be merged into itself")
 	}
 	from, err := s.store.FindTicket(ctx, fromID)
 	if err != nil {
@@ -163,10 +164,10 @@ func (s *Service) Merge(ctx context.Context, by accounts.Principal, fromID, into
 	}
 	into, err := s.store.FindTicket(ctx, intoID)
 	if err != nil {
-		return Ticket{}, &accounts.ValidationError{Fields: map[string]string{"into": "no such ticket"}}
+		return Ticket{}, instance.InvalidField("into", "no_such_ticket", "no such ticket")
 	}
 	if from.MergedIntoID != nil || into.MergedIntoID != nil {
-		return Ticket{}, fmt.Errorf("%w: merged tickets cannot be merged again", accounts.ErrConflict)
+		return Ticket{}, fmt.Errorf("%w: merged tickets cannot be merged again", instance.ErrConflict)
 	}
 	now := s.clock.Now()
 	actorID, actorName := actorOf(&by)

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/platform/clock"
 )
@@ -168,16 +169,16 @@ type NewTicket struct {
 	Source         string
 }
 
-func checkText(p accounts.Problems, field, v string, max int) {
+func checkText(p instance.Fields, field, v string, max int) {
 	switch {
 	case strings.TrimSpace(v) == "":
-		p.Add(field, "is required")
+		p.Add(field, "required", "is required")
 	case utf8.RuneCountInString(v) > max:
-		p.Add(field, fmt.Sprintf("is longer than %d characters", max))
+		p.Add(field, "too_long", "is longer than %d characters", max)
 	}
 }
 
-func normalizeTags(p accounts.Problems, tags []string) []string {
+func normalizeTags(p instance.Fields, tags []string) []string {
 	out := []string{}
 	for _, t := range tags {
 		t = strings.ToLower(strings.TrimSpace(t))
@@ -185,7 +186,7 @@ func normalizeTags(p accounts.Problems, tags []string) []string {
 			continue
 		}
 		if len(t) > 40 || strings.ContainsAny(t, ", \t\n") {
-			p.Add("tags", fmt.Sprintf("%q: a tag is one word of at most 40 characters", t))
+			p.Add("tags", "tag", "%q: a tag is one word of at most 40 characters", t)
 			continue
 		}
 		if !slices.Contains(out, t) {
@@ -193,7 +194,7 @@ func normalizeTags(p accounts.Problems, tags []string) []string {
 		}
 	}
 	if len(out) > 20 {
-		p.Add("tags", "at most 20 tags")
+		p.Add("tags", "too_many_tags", "at most %d tags", 20)
 	}
 	slices.Sort(out)
 	return out
@@ -208,24 +209,24 @@ func actorOf(by *accounts.Principal) (*int64, string) {
 }
 
 // Validate checks a new ticket and returns it normalized (trimmed, lower-case e-mail,
-// default priority, sorted unique tags). Returns a *accounts.ValidationError.
+// default priority, sorted unique tags). Returns an Invalid *instance.Error.
 func (s *Service) Validate(in NewTicket) (NewTicket, error) {
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	checkText(p, "subject", in.Subject, 200)
 	checkText(p, "body", in.Body, 100_000)
 	in.RequesterEmail = accounts.NormalizeEmail(in.RequesterEmail)
 	if !accounts.ValidEmail(in.RequesterEmail) {
-		p.Add("requester_email", "is not a valid e-mail address")
+		p.Add("requester_email", "email", "is not a valid e-mail address")
 	}
 	in.RequesterName = strings.TrimSpace(in.RequesterName)
 	if utf8.RuneCountInString(in.RequesterName) > 100 {
-		p.Add("requester_name", "is longer than 100 characters")
+		p.Add("requester_name", "too_long", "is longer than %d characters", 100)
 	}
 	if in.Priority == "" {
 		in.Priority = Normal
 	}
 	if !slices.Contains(Priorities, in.Priority) {
-		p.Add("priority", "must be low, normal, high or urgent")
+		p.Add("priority", "one_of", "must be %s", "low, normal, high or urgent")
 	}
 	in.Tags = normalizeTags(p, in.Tags)
 	in.Subject = strings.TrimSpace(in.Subject)
@@ -233,7 +234,7 @@ func (s *Service) Validate(in NewTicket) (NewTicket, error) {
 }
 
 // Create opens a ticket with its first message. by is nil when the requester opened it
-// (contact form, e-mail). Returns a *accounts.ValidationError for bad fields.
+// (contact form, e-mail). Returns an Invalid *instance.Error for bad fields.
 func (s *Service) Create(ctx context.Context, by *accounts.Principal, in NewTicket) (Ticket, error) {
 	in, err := s.Validate(in)
 	if err != nil {
@@ -265,7 +266,7 @@ func (s *Service) Create(ctx context.Context, by *accounts.Principal, in NewTick
 	return t, nil
 }
 
-// Get returns a ticket. Returns accounts.ErrNotFound.
+// Get returns a ticket. Returns instance.ErrNotFound.
 func (s *Service) Get(ctx context.Context, id int64) (Ticket, error) {
 	return s.store.FindTicket(ctx, id)
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -8,8 +9,41 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
+	"github.com/sproudstack/sproudchat/platform/clock"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
+
+// accountsService is what setup, login, one's own account, API tokens and the users'
+// administration need of accounts.Service.
+type accountsService interface {
+	CheckSetupToken(ctx context.Context, token string) error
+	SetupPending(ctx context.Context) (bool, error)
+	Setup(ctx context.Context, in accounts.SetupInput, m accounts.Meta) (accounts.User, error)
+	Login(ctx context.Context, email, password string, m accounts.Meta) (accounts.LoginResult, error)
+	Logout(ctx context.Context, p accounts.Principal, m accounts.Meta) error
+	ChangePassword(ctx context.Context, p accounts.Principal, current, next string, m accounts.Meta) error
+	UpdateProfile(ctx context.Context, p accounts.Principal, name *string, locale *string, m accounts.Meta) (accounts.User, error)
+	CreateToken(ctx context.Context, p accounts.Principal, name string, m accounts.Meta) (accounts.NewToken, error)
+	ListTokens(ctx context.Context, p accounts.Principal) ([]accounts.APIToken, error)
+	RevokeToken(ctx context.Context, p accounts.Principal, id int64, m accounts.Meta) error
+	CreateUser(ctx context.Context, by accounts.Principal, in accounts.NewUserInput, m accounts.Meta) (accounts.User, error)
+	FindUser(ctx context.Context, id int64) (accounts.User, error)
+	ListUsers(ctx context.Context) ([]accounts.User, error)
+	UpdateUser(ctx context.Context, by accounts.Principal, id int64, c accounts.UserChanges, m accounts.Meta) (accounts.User, error)
+	ListAudit(ctx context.Context, f accounts.AuditFilter) ([]accounts.AuditEntry, error) // one's own, for the export
+}
+
+// accountsArea serves setup, login and logout, one's own account and API tokens, and
+// the administration of users.
+type accountsArea struct {
+	accounts accountsService
+	pages    *page.Renderer
+	cookies  cookies
+	clock    clock.Clock
+}
 
 // userJSON is a user on the wire; the password hash never leaves the store.
 type userJSON struct {
@@ -52,85 +86,85 @@ type listJSON[T any] struct {
 func pathID(c echo.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, accounts.ErrNotFound
+		return 0, instance.ErrNotFound
 	}
 	return id, nil
 }
 
-func (s *Server) apiSetup(c echo.Context) error {
+func (s *accountsArea) apiSetup(c echo.Context) error {
 	var in struct {
 		Token    string `json:"token"`
 		Name     string `json:"name"`
 		Email    string `json:"email"`
 		Password string `json:"password"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	u, err := s.opts.Accounts.Setup(c.Request().Context(), accounts.SetupInput(in), meta(c))
+	u, err := s.accounts.Setup(c.Request().Context(), accounts.SetupInput(in), meta(c))
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, map[string]any{"user": toUserJSON(u)})
 }
 
-func (s *Server) apiLogin(c echo.Context) error {
+func (s *accountsArea) apiLogin(c echo.Context) error {
 	var in struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	res, err := s.opts.Accounts.Login(c.Request().Context(), in.Email, in.Password, meta(c))
+	res, err := s.accounts.Login(c.Request().Context(), in.Email, in.Password, meta(c))
 	if err != nil {
 		return err
 	}
-	s.setSessionCookie(c, res.Token, res.ExpiresAt)
+	s.cookies.set(c, res.Token, res.ExpiresAt)
 	return c.JSON(http.StatusOK, sessionJSON{User: toMeJSON(res.Principal.User), CSRFToken: res.Principal.CSRFToken})
 }
 
-func (s *Server) apiSession(c echo.Context) error {
+func (s *accountsArea) apiSession(c echo.Context) error {
 	p := mustPrincipal(c)
 	return c.JSON(http.StatusOK, sessionJSON{User: toMeJSON(p.User), CSRFToken: p.CSRFToken})
 }
 
-func (s *Server) apiLogout(c echo.Context) error {
-	if err := s.opts.Accounts.Logout(c.Request().Context(), mustPrincipal(c), meta(c)); err != nil {
+func (s *accountsArea) apiLogout(c echo.Context) error {
+	if err := s.accounts.Logout(c.Request().Context(), mustPrincipal(c), meta(c)); err != nil {
 		return err
 	}
-	s.clearSessionCookie(c)
+	s.cookies.clear(c)
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (s *Server) apiMe(c echo.Context) error {
+func (s *accountsArea) apiMe(c echo.Context) error {
 	return c.JSON(http.StatusOK, toMeJSON(mustPrincipal(c).User))
 }
 
-func (s *Server) apiUpdateMe(c echo.Context) error {
+func (s *accountsArea) apiUpdateMe(c echo.Context) error {
 	var in struct {
 		Name   *string `json:"name"`
 		Locale *string `json:"locale"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	u, err := s.opts.Accounts.UpdateProfile(c.Request().Context(), mustPrincipal(c), in.Name, in.Locale, meta(c))
+	u, err := s.accounts.UpdateProfile(c.Request().Context(), mustPrincipal(c), in.Name, in.Locale, meta(c))
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, toMeJSON(u))
 }
 
-func (s *Server) apiChangePassword(c echo.Context) error {
+func (s *accountsArea) apiChangePassword(c echo.Context) error {
 	var in struct {
 		Current string `json:"current_password"`
 		New     string `json:"new_password"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	if err := s.opts.Accounts.ChangePassword(c.Request().Context(), mustPrincipal(c), in.Current, in.New, meta(c)); err != nil {
+	if err := s.accounts.ChangePassword(c.Request().Context(), mustPrincipal(c), in.Current, in.New, meta(c)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -138,30 +172,30 @@ func (s *Server) apiChangePassword(c echo.Context) error {
 
 // apiExportMe gives a user everything the instance holds about them as a person
 // (GDPR art. 15 and 20): profile, API tokens (without secrets) and their audit trail.
-func (s *Server) apiExportMe(c echo.Context) error {
+func (s *accountsArea) apiExportMe(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := mustPrincipal(c)
-	tokens, err := s.opts.Accounts.ListTokens(ctx, p)
+	tokens, err := s.accounts.ListTokens(ctx, p)
 	if err != nil {
 		return err
 	}
 	trail := []auditJSON{}
-	if err := s.eachAudit(ctx, accounts.AuditFilter{ActorID: p.User.ID}, func(e accounts.AuditEntry) {
+	if err := eachAudit(ctx, s.accounts, accounts.AuditFilter{ActorID: p.User.ID}, func(e accounts.AuditEntry) {
 		trail = append(trail, toAuditJSON(e))
 	}); err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="sproudchat-account-%d.json"`, p.User.ID))
 	return c.JSON(http.StatusOK, map[string]any{
-		"exported_at": s.opts.Clock.Now(),
+		"exported_at": s.clock.Now(),
 		"user":        toUserJSON(p.User),
 		"api_tokens":  toTokensJSON(tokens),
 		"audit_trail": trail,
 	})
 }
 
-func (s *Server) apiListUsers(c echo.Context) error {
-	users, err := s.opts.Accounts.ListUsers(c.Request().Context())
+func (s *accountsArea) apiListUsers(c echo.Context) error {
+	users, err := s.accounts.ListUsers(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -172,29 +206,29 @@ func (s *Server) apiListUsers(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func (s *Server) apiGetUser(c echo.Context) error {
+func (s *accountsArea) apiGetUser(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	u, err := s.opts.Accounts.FindUser(c.Request().Context(), id)
+	u, err := s.accounts.FindUser(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, toUserJSON(u))
 }
 
-func (s *Server) apiCreateUser(c echo.Context) error {
+func (s *accountsArea) apiCreateUser(c echo.Context) error {
 	var in struct {
 		Name     string `json:"name"`
 		Email    string `json:"email"`
 		Role     string `json:"role"`
 		Password string `json:"password"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	u, err := s.opts.Accounts.CreateUser(c.Request().Context(), mustPrincipal(c),
+	u, err := s.accounts.CreateUser(c.Request().Context(), mustPrincipal(c),
 		accounts.NewUserInput{Name: in.Name, Email: in.Email, Password: in.Password, Role: accounts.Role(in.Role)}, meta(c))
 	if err != nil {
 		return err
@@ -203,7 +237,7 @@ func (s *Server) apiCreateUser(c echo.Context) error {
 	return c.JSON(http.StatusCreated, toUserJSON(u))
 }
 
-func (s *Server) apiUpdateUser(c echo.Context) error {
+func (s *accountsArea) apiUpdateUser(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -214,7 +248,7 @@ func (s *Server) apiUpdateUser(c echo.Context) error {
 		Active      *bool   `json:"active"`
 		TicketScope *string `json:"ticket_scope"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	ch := accounts.UserChanges{Name: in.Name, Active: in.Active, TicketScope: in.TicketScope}
@@ -222,7 +256,7 @@ func (s *Server) apiUpdateUser(c echo.Context) error {
 		r := accounts.Role(*in.Role)
 		ch.Role = &r
 	}
-	u, err := s.opts.Accounts.UpdateUser(c.Request().Context(), mustPrincipal(c), id, ch, meta(c))
+	u, err := s.accounts.UpdateUser(c.Request().Context(), mustPrincipal(c), id, ch, meta(c))
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 type attachmentJSON struct {
@@ -31,22 +32,22 @@ func toAttachmentJSON(a tickets.Attachment) attachmentJSON {
 }
 
 // uploadLimit is the body an upload may have: one file and the multipart framing.
-func (s *Server) uploadLimit() int64 {
-	if s.opts.Attachments == nil {
+func (s *ticketsArea) uploadLimit() int64 {
+	if s.attachments == nil {
 		return 0
 	}
-	return s.opts.Attachments.Limits().MaxFile + 64<<10
+	return s.attachments.Limits().MaxFile + 64<<10
 }
 
 // apiUploadAttachment streams the multipart part "file" into the blob store without
 // buffering it whole.
-func (s *Server) apiUploadAttachment(c echo.Context) error {
+func (s *ticketsArea) apiUploadAttachment(c echo.Context) error {
 	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
 	}
-	return s.receiveFile(c, nil, func(filename string, r io.Reader) error {
-		att, err := s.opts.Attachments.Attach(c.Request().Context(), mustPrincipal(c), id, filename, r)
+	return receiveFile(c, nil, func(filename string, r io.Reader) error {
+		att, err := s.attachments.Attach(c.Request().Context(), mustPrincipal(c), id, filename, r)
 		if err != nil {
 			return err
 		}
@@ -58,27 +59,27 @@ func (s *Server) apiUploadAttachment(c echo.Context) error {
 // receiveFile reads a multipart upload: the small text parts named in fields (which
 // must come before the file), then streams the part "file" to store, never buffering
 // it whole.
-func (s *Server) receiveFile(c echo.Context, fields map[string]*string, store func(filename string, r io.Reader) error) error {
+func receiveFile(c echo.Context, fields map[string]*string, store func(filename string, r io.Reader) error) error {
 	mr, err := c.Request().MultipartReader()
 	if err != nil {
-		return &requestError{http.StatusUnsupportedMediaType, "media-type", "send the file as multipart/form-data in the part \"file\""}
+		return problem.New(http.StatusUnsupportedMediaType, "media-type", "send the file as multipart/form-data in the part \"file\"")
 	}
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
-			return badRequest("no part named \"file\"")
+			return problem.BadRequest("no part named \"file\"")
 		}
 		if err != nil {
-			if tooLarge(err) {
-				return errTooLarge
+			if err, ok := tooLarge(err); ok {
+				return err
 			}
-			return badRequest("the multipart body could not be read")
+			return problem.BadRequest("the multipart body could not be read")
 		}
 		if v, ok := fields[part.FormName()]; ok {
 			b, err := io.ReadAll(io.LimitReader(part, 1<<10))
 			part.Close()
 			if err != nil {
-				return badRequest("the multipart body could not be read")
+				return problem.BadRequest("the multipart body could not be read")
 			}
 			*v = string(b)
 			continue
@@ -89,8 +90,8 @@ func (s *Server) receiveFile(c echo.Context, fields map[string]*string, store fu
 		}
 		err = store(part.FileName(), part)
 		part.Close()
-		if tooLarge(err) {
-			return errTooLarge
+		if err, ok := tooLarge(err); ok {
+			return err
 		}
 		return err
 	}
@@ -98,25 +99,25 @@ func (s *Server) receiveFile(c echo.Context, fields map[string]*string, store fu
 
 // apiDownloadAttachment serves a file as a download only: never rendered in the
 // instance's origin, whatever its content.
-func (s *Server) apiDownloadAttachment(c echo.Context) error {
+func (s *ticketsArea) apiDownloadAttachment(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	att, err := s.opts.Attachments.Find(c.Request().Context(), id)
+	att, err := s.attachments.Find(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
 	if _, err := s.visibleTicket(c, att.TicketID); err != nil {
 		return err
 	}
-	return s.serveFile(c, att.SHA256, att.Filename, att.ContentType, att.Size)
+	return serveFile(c, s.blobs, att.SHA256, att.Filename, att.ContentType, att.Size)
 }
 
 // serveFile sends a stored body as a download only: never rendered in the instance's
 // origin, whatever its content.
-func (s *Server) serveFile(c echo.Context, sum, filename, ct string, size int64) error {
-	f, err := s.opts.Blobs.Open(sum)
+func serveFile(c echo.Context, blobs BlobOpener, sum, filename, ct string, size int64) error {
+	f, err := blobs.Open(sum)
 	if err != nil {
 		return err
 	}

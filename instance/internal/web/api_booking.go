@@ -1,15 +1,56 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/booking"
+	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
+	"github.com/sproudstack/sproudchat/platform/clock"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
+
+// bookingService is what the booking pages and API need of booking.Service.
+type bookingService interface {
+	Types(ctx context.Context, activeOnly bool) ([]booking.Type, error)
+	Type(ctx context.Context, id int64) (booking.Type, error)
+	TypeBySlug(ctx context.Context, slug string) (booking.Type, error)
+	SaveType(ctx context.Context, t booking.Type) (booking.Type, error)
+	Config(ctx context.Context) (booking.Config, error)
+	SetConfig(ctx context.Context, c booking.Config) (booking.Config, error)
+	Location(ctx context.Context) (*time.Location, error)
+	Hours(ctx context.Context, userIDs []int64) ([]booking.Hours, error)
+	SetHours(ctx context.Context, userID int64, hours []booking.Hours) error
+	DaysOff(ctx context.Context, fromDay, toDay string) ([]booking.DayOff, error)
+	AddDayOff(ctx context.Context, userID *int64, day, note string) (booking.DayOff, error)
+	DeleteDayOff(ctx context.Context, id int64) error
+	FreeSlots(ctx context.Context, t booking.Type, from, to time.Time) ([]booking.Slot, error)
+	Book(ctx context.Context, t booking.Type, r booking.Request) (booking.Booking, string, error)
+	Booking(ctx context.Context, id int64) (booking.Booking, error)
+	Bookings(ctx context.Context, f booking.Filter) ([]booking.Booking, error)
+	ByToken(ctx context.Context, token string) (booking.Booking, error)
+	Token(b booking.Booking) string
+	Cancel(ctx context.Context, b booking.Booking) (booking.Booking, error)
+	Reschedule(ctx context.Context, b booking.Booking, start time.Time) (booking.Booking, error)
+}
+
+// bookingArea serves the public booking pages, the team's bookings and their settings,
+// and the booking API.
+type bookingArea struct {
+	booking bookingService
+	users   userDirectory
+	pages   *page.Renderer
+	clock   clock.Clock
+	// bookLimit allows each address 10 booking attempts an hour.
+	bookLimit *ratelimit.Limiter
+}
 
 type bookingTypeJSON struct {
 	ID                  int64   `json:"id"`
@@ -57,8 +98,8 @@ func toBookingJSON(b booking.Booking) bookingJSON {
 		Status: b.Status, CreatedAt: b.CreatedAt, CancelledAt: b.CancelledAt, Anonymized: b.AnonymizedAt != nil}
 }
 
-func (s *Server) apiBookingTypes(c echo.Context) error {
-	list, err := s.opts.Booking.Types(c.Request().Context(), false)
+func (s *bookingArea) apiBookingTypes(c echo.Context) error {
+	list, err := s.booking.Types(c.Request().Context(), false)
 	if err != nil {
 		return err
 	}
@@ -69,36 +110,36 @@ func (s *Server) apiBookingTypes(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"types": out})
 }
 
-func (s *Server) apiCreateBookingType(c echo.Context) error {
+func (s *bookingArea) apiCreateBookingType(c echo.Context) error {
 	var in bookingTypeJSON
 	in.HorizonDays, in.Active = 60, true
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	in.ID = 0
-	t, err := s.opts.Booking.SaveType(c.Request().Context(), in.domain())
+	t, err := s.booking.SaveType(c.Request().Context(), in.domain())
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, toBookingTypeJSON(t))
 }
 
-func (s *Server) apiUpdateBookingType(c echo.Context) error {
+func (s *bookingArea) apiUpdateBookingType(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	cur, err := s.opts.Booking.Type(ctx, id)
+	cur, err := s.booking.Type(ctx, id)
 	if err != nil {
 		return err
 	}
 	in := toBookingTypeJSON(cur) // fields the request leaves out stay
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	in.ID = id
-	t, err := s.opts.Booking.SaveType(ctx, in.domain())
+	t, err := s.booking.SaveType(ctx, in.domain())
 	if err != nil {
 		return err
 	}
@@ -112,33 +153,33 @@ type slotJSON struct {
 }
 
 // apiBookingSlots lists a type's free times: ?from=&to= (RFC 3339), a week by default.
-func (s *Server) apiBookingSlots(c echo.Context) error {
+func (s *bookingArea) apiBookingSlots(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	t, err := s.opts.Booking.Type(ctx, id)
+	t, err := s.booking.Type(ctx, id)
 	if err != nil || !t.Active {
-		return accounts.ErrNotFound
+		return instance.ErrNotFound
 	}
-	from, to := s.opts.Clock.Now(), time.Time{}
+	from, to := s.clock.Now(), time.Time{}
 	if v := c.QueryParam("from"); v != "" {
 		if from, err = time.Parse(time.RFC3339, v); err != nil {
-			return &accounts.ValidationError{Fields: map[string]string{"from": "must be an RFC 3339 time"}}
+			return instance.InvalidField("from", "rfc3339", "must be an RFC 3339 time")
 		}
 	}
 	to = from.AddDate(0, 0, 7)
 	if v := c.QueryParam("to"); v != "" {
 		if to, err = time.Parse(time.RFC3339, v); err != nil || to.Sub(from) > 62*24*time.Hour {
-			return &accounts.ValidationError{Fields: map[string]string{"to": "must be an RFC 3339 time at most 62 days after from"}}
+			return instance.InvalidField("to", "rfc3339_range", "must be an RFC 3339 time at most %d days after from", 62)
 		}
 	}
-	slots, err := s.opts.Booking.FreeSlots(ctx, t, from, to)
+	slots, err := s.booking.FreeSlots(ctx, t, from, to)
 	if err != nil {
 		return err
 	}
-	loc, err := s.opts.Booking.Location(ctx)
+	loc, err := s.booking.Location(ctx)
 	if err != nil {
 		return err
 	}
@@ -150,7 +191,7 @@ func (s *Server) apiBookingSlots(c echo.Context) error {
 }
 
 // apiBookings lists bookings: ?from=&to= (RFC 3339), ?agent_id=, ?status=.
-func (s *Server) apiBookings(c echo.Context) error {
+func (s *bookingArea) apiBookings(c echo.Context) error {
 	var f booking.Filter
 	var err error
 	for _, q := range []struct {
@@ -159,20 +200,20 @@ func (s *Server) apiBookings(c echo.Context) error {
 	}{{"from", &f.From}, {"to", &f.To}} {
 		if v := c.QueryParam(q.name); v != "" {
 			if *q.to, err = time.Parse(time.RFC3339, v); err != nil {
-				return &accounts.ValidationError{Fields: map[string]string{q.name: "must be an RFC 3339 time"}}
+				return instance.InvalidField(q.name, "rfc3339", "must be an RFC 3339 time")
 			}
 		}
 	}
 	if v := c.QueryParam("agent_id"); v != "" {
 		if f.AgentID, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return &accounts.ValidationError{Fields: map[string]string{"agent_id": "must be a user id"}}
+			return instance.InvalidField("agent_id", "user_id", "must be a user id")
 		}
 	}
 	f.Status = c.QueryParam("status")
 	if f.Status != "" && f.Status != booking.Confirmed && f.Status != booking.Cancelled {
-		return &accounts.ValidationError{Fields: map[string]string{"status": "must be confirmed or cancelled"}}
+		return instance.InvalidField("status", "one_of", "must be %s", "confirmed or cancelled")
 	}
-	list, err := s.opts.Booking.Bookings(c.Request().Context(), f)
+	list, err := s.booking.Bookings(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
@@ -183,12 +224,12 @@ func (s *Server) apiBookings(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"bookings": out})
 }
 
-func (s *Server) apiGetBooking(c echo.Context) error {
+func (s *bookingArea) apiGetBooking(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	b, err := s.opts.Booking.Booking(c.Request().Context(), id)
+	b, err := s.booking.Booking(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -197,7 +238,7 @@ func (s *Server) apiGetBooking(c echo.Context) error {
 
 // apiCreateBooking books for a customer (an agent on the phone): the same rules as the
 // public page.
-func (s *Server) apiCreateBooking(c echo.Context) error {
+func (s *bookingArea) apiCreateBooking(c echo.Context) error {
 	var in struct {
 		TypeID  int64     `json:"type_id"`
 		Start   time.Time `json:"start"`
@@ -206,22 +247,22 @@ func (s *Server) apiCreateBooking(c echo.Context) error {
 		Message string    `json:"message"`
 		Consent bool      `json:"consent"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	t, err := s.opts.Booking.Type(ctx, in.TypeID)
+	t, err := s.booking.Type(ctx, in.TypeID)
 	if err != nil {
-		return &accounts.ValidationError{Fields: map[string]string{"type_id": "is not an appointment type"}}
+		return instance.InvalidField("type_id", "no_such_booking_type", "is not an appointment type")
 	}
-	b, _, err := s.opts.Booking.Book(ctx, t, booking.Request{Start: in.Start, Name: in.Name, Email: in.Email, Message: in.Message, Consent: in.Consent})
+	b, _, err := s.booking.Book(ctx, t, booking.Request{Start: in.Start, Name: in.Name, Email: in.Email, Message: in.Message, Consent: in.Consent})
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, toBookingJSON(b))
 }
 
-func (s *Server) apiCancelBooking(c echo.Context) error {
+func (s *bookingArea) apiCancelBooking(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -239,12 +280,12 @@ type hoursJSON struct {
 	End     string `json:"end"`     // 17:00
 }
 
-func (s *Server) apiBookingHours(c echo.Context) error {
+func (s *bookingArea) apiBookingHours(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	hours, err := s.opts.Booking.Hours(c.Request().Context(), []int64{id})
+	hours, err := s.booking.Hours(c.Request().Context(), []int64{id})
 	if err != nil {
 		return err
 	}
@@ -257,7 +298,7 @@ func (s *Server) apiBookingHours(c echo.Context) error {
 
 // apiSetBookingHours replaces a user's weekly hours: one's own with booking.manage,
 // anyone's with settings.manage.
-func (s *Server) apiSetBookingHours(c echo.Context) error {
+func (s *bookingArea) apiSetBookingHours(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -267,13 +308,13 @@ func (s *Server) apiSetBookingHours(c echo.Context) error {
 		return errForbidden
 	}
 	ctx := c.Request().Context()
-	if _, err := s.opts.Accounts.FindUser(ctx, id); err != nil {
+	if _, err := s.users.FindUser(ctx, id); err != nil {
 		return err
 	}
 	var in struct {
 		Hours []hoursJSON `json:"hours"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	hours := make([]booking.Hours, 0, len(in.Hours))
@@ -281,11 +322,11 @@ func (s *Server) apiSetBookingHours(c echo.Context) error {
 		st, err1 := booking.ParseClock(h.Start)
 		en, err2 := booking.ParseClock(h.End)
 		if err1 != nil || err2 != nil {
-			return &accounts.ValidationError{Fields: map[string]string{"hours": "times must be like 09:00"}}
+			return instance.InvalidField("hours", "time_of_day", "times must be like 09:00")
 		}
 		hours = append(hours, booking.Hours{Weekday: time.Weekday(h.Weekday), Start: st, End: en})
 	}
-	if err := s.opts.Booking.SetHours(ctx, id, hours); err != nil {
+	if err := s.booking.SetHours(ctx, id, hours); err != nil {
 		return err
 	}
 	return s.apiBookingHours(c)
@@ -298,15 +339,15 @@ type dayOffJSON struct {
 	Note   string `json:"note"`
 }
 
-func (s *Server) apiDaysOff(c echo.Context) error {
+func (s *bookingArea) apiDaysOff(c echo.Context) error {
 	from, to := c.QueryParam("from"), c.QueryParam("to")
 	if from == "" {
-		from = s.opts.Clock.Now().Format("2006-01-02")
+		from = s.clock.Now().Format("2006-01-02")
 	}
 	if to == "" {
 		to = "9999-12-31"
 	}
-	list, err := s.opts.Booking.DaysOff(c.Request().Context(), from, to)
+	list, err := s.booking.DaysOff(c.Request().Context(), from, to)
 	if err != nil {
 		return err
 	}
@@ -317,53 +358,53 @@ func (s *Server) apiDaysOff(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"days_off": out})
 }
 
-func (s *Server) apiAddDayOff(c echo.Context) error {
+func (s *bookingArea) apiAddDayOff(c echo.Context) error {
 	var in dayOffJSON
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	if in.UserID != nil {
-		if _, err := s.opts.Accounts.FindUser(ctx, *in.UserID); err != nil {
-			return &accounts.ValidationError{Fields: map[string]string{"user_id": "is not a user"}}
+		if _, err := s.users.FindUser(ctx, *in.UserID); err != nil {
+			return instance.InvalidField("user_id", "no_such_user", "is not a user")
 		}
 	}
-	d, err := s.opts.Booking.AddDayOff(ctx, in.UserID, in.Day, in.Note)
+	d, err := s.booking.AddDayOff(ctx, in.UserID, in.Day, in.Note)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, dayOffJSON{ID: d.ID, UserID: d.UserID, Day: d.Day, Note: d.Note})
 }
 
-func (s *Server) apiDeleteDayOff(c echo.Context) error {
+func (s *bookingArea) apiDeleteDayOff(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Booking.DeleteDayOff(c.Request().Context(), id); err != nil {
+	if err := s.booking.DeleteDayOff(c.Request().Context(), id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (s *Server) apiBookingSettings(c echo.Context) error {
-	cfg, err := s.opts.Booking.Config(c.Request().Context())
+func (s *bookingArea) apiBookingSettings(c echo.Context) error {
+	cfg, err := s.booking.Config(c.Request().Context())
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, cfg)
 }
 
-func (s *Server) apiSetBookingSettings(c echo.Context) error {
+func (s *bookingArea) apiSetBookingSettings(c echo.Context) error {
 	ctx := c.Request().Context()
-	cfg, err := s.opts.Booking.Config(ctx)
+	cfg, err := s.booking.Config(ctx)
 	if err != nil {
 		return err
 	}
-	if err := decodeJSON(c, &cfg); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &cfg); err != nil {
 		return err
 	}
-	if cfg, err = s.opts.Booking.SetConfig(ctx, cfg); err != nil {
+	if cfg, err = s.booking.SetConfig(ctx, cfg); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, cfg)

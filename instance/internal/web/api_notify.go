@@ -10,7 +10,32 @@ import (
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/notify"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
+	"github.com/sproudstack/sproudchat/platform/clock"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
+
+// notifyTargets is what the notification settings need of notify.Hooks.
+type notifyTargets interface {
+	Targets(ctx context.Context) ([]notify.Target, error)
+	Target(ctx context.Context, id int64) (notify.Target, error)
+	CreateTarget(ctx context.Context, in notify.TargetInput) (notify.Target, string, error)
+	UpdateTarget(ctx context.Context, id int64, in notify.TargetInput) (notify.Target, error)
+	DeleteTarget(ctx context.Context, id int64) error
+	Test(ctx context.Context, id int64) (notify.Attempt, error)
+	Log(ctx context.Context, targetID int64, limit int) ([]notify.Attempt, error)
+}
+
+// notifyArea serves the notification targets and settings, pages and API.
+type notifyArea struct {
+	hooks    notifyTargets
+	settings notify.SettingsStore
+	users    interface {
+		ListUsers(ctx context.Context) ([]accounts.User, error)
+	}
+	pages *page.Renderer
+	clock clock.Clock
+}
 
 // targetJSON is a notification target as the API shows it: never its URL, key or
 // secret, only a hint to tell targets apart.
@@ -42,8 +67,8 @@ func toAttemptJSON(a notify.Attempt) attemptJSON {
 	return attemptJSON{At: a.At, StatusCode: a.StatusCode, Error: a.Error, OK: a.Error == ""}
 }
 
-func (s *Server) apiListTargets(c echo.Context) error {
-	list, err := s.opts.Hooks.Targets(c.Request().Context())
+func (s *notifyArea) apiListTargets(c echo.Context) error {
+	list, err := s.hooks.Targets(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -54,12 +79,12 @@ func (s *Server) apiListTargets(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"targets": out, "events": notify.Events, "kinds": notify.Kinds})
 }
 
-func (s *Server) apiCreateTarget(c echo.Context) error {
+func (s *notifyArea) apiCreateTarget(c echo.Context) error {
 	var in notify.TargetInput
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	t, secret, err := s.opts.Hooks.CreateTarget(c.Request().Context(), in)
+	t, secret, err := s.hooks.CreateTarget(c.Request().Context(), in)
 	if err != nil {
 		return err
 	}
@@ -68,68 +93,68 @@ func (s *Server) apiCreateTarget(c echo.Context) error {
 	return c.JSON(http.StatusCreated, out)
 }
 
-func (s *Server) apiGetTarget(c echo.Context) error {
+func (s *notifyArea) apiGetTarget(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	t, err := s.opts.Hooks.Target(c.Request().Context(), id)
+	t, err := s.hooks.Target(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, toTargetJSON(t))
 }
 
-func (s *Server) apiUpdateTarget(c echo.Context) error {
+func (s *notifyArea) apiUpdateTarget(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
 	var in notify.TargetInput
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	t, err := s.opts.Hooks.UpdateTarget(c.Request().Context(), id, in)
+	t, err := s.hooks.UpdateTarget(c.Request().Context(), id, in)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, toTargetJSON(t))
 }
 
-func (s *Server) apiDeleteTarget(c echo.Context) error {
+func (s *notifyArea) apiDeleteTarget(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Hooks.DeleteTarget(c.Request().Context(), id); err != nil {
+	if err := s.hooks.DeleteTarget(c.Request().Context(), id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
 // apiTestTarget sends a test notification now and answers with how it went.
-func (s *Server) apiTestTarget(c echo.Context) error {
+func (s *notifyArea) apiTestTarget(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	a, err := s.opts.Hooks.Test(c.Request().Context(), id)
+	a, err := s.hooks.Test(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, toAttemptJSON(a))
 }
 
-func (s *Server) apiTargetLog(c echo.Context) error {
+func (s *notifyArea) apiTargetLog(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	if _, err := s.opts.Hooks.Target(ctx, id); err != nil {
+	if _, err := s.hooks.Target(ctx, id); err != nil {
 		return err
 	}
-	log, err := s.opts.Hooks.Log(ctx, id, 200)
+	log, err := s.hooks.Log(ctx, id, 200)
 	if err != nil {
 		return err
 	}
@@ -140,29 +165,15 @@ func (s *Server) apiTargetLog(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"attempts": out})
 }
 
-const unansweredKey = "notify.unanswered_minutes"
-
-// UnansweredWait is how long a chat waits for a first answer before chat.unanswered
-// is sent: an admin's setting, 5 minutes until set.
-func UnansweredWait(ctx context.Context, st interface {
-	Get(ctx context.Context, key string, v any) error
-}) time.Duration {
-	minutes := 5
-	if err := st.Get(ctx, unansweredKey, &minutes); err != nil || minutes < 1 {
-		minutes = 5
-	}
-	return time.Duration(minutes) * time.Minute
+func (s *notifyArea) apiNotifySettings(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]int{"unanswered_minutes": int(notify.UnansweredWait(c.Request().Context(), s.settings).Minutes())})
 }
 
-func (s *Server) apiNotifySettings(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]int{"unanswered_minutes": int(UnansweredWait(c.Request().Context(), s.opts.Settings).Minutes())})
-}
-
-func (s *Server) apiSetNotifySettings(c echo.Context) error {
+func (s *notifyArea) apiSetNotifySettings(c echo.Context) error {
 	var in struct {
 		UnansweredMinutes int `json:"unanswered_minutes"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	if err := s.setUnansweredMinutes(c.Request().Context(), strconv.Itoa(in.UnansweredMinutes)); err != nil {
@@ -171,10 +182,10 @@ func (s *Server) apiSetNotifySettings(c echo.Context) error {
 	return s.apiNotifySettings(c)
 }
 
-func (s *Server) setUnansweredMinutes(ctx context.Context, v string) error {
+func (s *notifyArea) setUnansweredMinutes(ctx context.Context, v string) error {
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 1440 {
-		return &accounts.ValidationError{Fields: map[string]string{"unanswered_minutes": "must be between 1 and 1440"}}
+	if err != nil {
+		n = 0 // refused as out of range
 	}
-	return s.opts.Settings.Set(ctx, unansweredKey, n, s.opts.Clock.Now())
+	return notify.SetUnansweredWait(ctx, s.settings, n, s.clock.Now())
 }

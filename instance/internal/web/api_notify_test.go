@@ -154,7 +154,7 @@ func TestEventsReachTargets(t *testing.T) {
 	if r := admin.json("PUT", "/api/v1/settings/notifications", map[string]any{"unanswered_minutes": 10}); r.status != 200 {
 		t.Fatalf("10 minutes: %d %s", r.status, r.body)
 	}
-	wait := UnansweredWait(ctx, h.server.opts.Settings)
+	wait := notify.UnansweredWait(ctx, h.server.opts.Settings)
 	h.clock.Advance(9*time.Minute - notify.CoalesceWindow)
 	h.server.opts.Hooks.NotifyUnanswered(ctx, h.server.opts.Chat, wait)
 	deliver()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 type mailJSON struct {
@@ -22,16 +23,16 @@ type mailJSON struct {
 }
 
 // apiOutbox shows the state of each outgoing message, newest first.
-func (s *Server) apiOutbox(c echo.Context) error {
+func (s *auditArea) apiOutbox(c echo.Context) error {
 	limit := 100
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			return badRequest("limit must be a number from 1 to 500")
+			return problem.BadRequest("limit must be a number from 1 to 500")
 		}
 		limit = n
 	}
-	mails, err := s.opts.Outbox.Outbox(c.Request().Context(), limit)
+	mails, err := s.outbox.Outbox(c.Request().Context(), limit)
 	if err != nil {
 		return err
 	}

@@ -1,16 +1,74 @@
 package web
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/kb"
+	"github.com/sproudstack/sproudchat/instance/internal/ratelimit"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
+
+// ticketsService is what the tickets' pages, API and the contact form need of
+// tickets.Service.
+type ticketsService interface {
+	List(ctx context.Context, f tickets.Filter) ([]tickets.Ticket, string, error)
+	Get(ctx context.Context, id int64) (tickets.Ticket, error)
+	Validate(in tickets.NewTicket) (tickets.NewTicket, error)
+	Create(ctx context.Context, by *accounts.Principal, in tickets.NewTicket) (tickets.Ticket, error)
+	Update(ctx context.Context, by accounts.Principal, id int64, u tickets.Update) (tickets.Ticket, error)
+	AddMessage(ctx context.Context, by accounts.Principal, id int64, kind tickets.Kind, body string) (tickets.Message, tickets.Ticket, error)
+	Messages(ctx context.Context, id int64, withNotes bool) ([]tickets.Message, error)
+	Merge(ctx context.Context, by accounts.Principal, fromID, intoID int64) (tickets.Ticket, error)
+	History(ctx context.Context, id int64) ([]tickets.Change, error)
+}
+
+// ticketFiles is what the tickets need of tickets.Attachments.
+type ticketFiles interface {
+	Attach(ctx context.Context, by accounts.Principal, id int64, filename string, r io.Reader) (tickets.Attachment, error)
+	Find(ctx context.Context, id int64) (tickets.Attachment, error)
+	Limits() tickets.Limits
+	List(ctx context.Context, ticketID int64) ([]tickets.Attachment, error)
+}
+
+// userDirectory finds the instance's users (assignees, agents, recipients).
+type userDirectory interface {
+	FindUser(ctx context.Context, id int64) (accounts.User, error)
+	ListUsers(ctx context.Context) ([]accounts.User, error)
+}
+
+// articleSearch finds help articles to suggest in a reply.
+type articleSearch interface {
+	Search(ctx context.Context, query string, onlyPublished bool, limit int) ([]kb.Hit, error)
+}
+
+// ticketsArea serves tickets (pages and API, with their files) and the public contact
+// form, which opens one.
+type ticketsArea struct {
+	tickets     ticketsService
+	attachments ticketFiles
+	blobs       BlobOpener
+	users       userDirectory
+	kb          articleSearch
+	confirm     Confirmer // nil sends no confirmation
+	pages       *page.Renderer
+	baseURL     *url.URL
+	log         *slog.Logger
+	// contactLimit allows each address 5 contact-form posts an hour.
+	contactLimit *ratelimit.Limiter
+}
 
 type ticketJSON struct {
 	ID              int64      `json:"id"`
@@ -56,9 +114,9 @@ func toMessageJSON(m tickets.Message) messageJSON {
 func ticketFilter(c echo.Context) (tickets.Filter, error) {
 	f := tickets.Filter{Status: tickets.Status(c.QueryParam("status")), Tag: c.QueryParam("tag"), Requester: c.QueryParam("requester"),
 		Text: c.QueryParam("q"), Sort: c.QueryParam("sort"), After: c.QueryParam("cursor"), Limit: 50}
-	p := accounts.Problems{}
+	p := instance.Fields{}
 	if f.Status != "" && !contains(tickets.Statuses, f.Status) {
-		p.Add("status", "must be new, open, pending, solved or closed")
+		p.Add("status", "one_of", "must be %s", "new, open, pending, solved or closed")
 	}
 	switch a := c.QueryParam("assignee"); a {
 	case "":
@@ -69,22 +127,22 @@ func ticketFilter(c echo.Context) (tickets.Filter, error) {
 	default:
 		id, err := strconv.ParseInt(a, 10, 64)
 		if err != nil || id < 1 {
-			p.Add("assignee", "must be a user id, me or none")
+			p.Add("assignee", "assignee", "must be a user id, me or none")
 		}
 		f.AssigneeID = id
 	}
 	if f.Sort != "" && f.Sort != "updated" && f.Sort != "created" && f.Sort != "priority" {
-		p.Add("sort", "must be updated, created or priority")
+		p.Add("sort", "one_of", "must be %s", "updated, created or priority")
 	}
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 200 {
-			p.Add("limit", "must be a number from 1 to 200")
+			p.Add("limit", "number_between", "must be a number from %d to %d", 1, 200)
 		}
 		f.Limit = n
 	}
 	if len(f.Text) > 200 {
-		p.Add("q", "is longer than 200 characters")
+		p.Add("q", "too_long", "is longer than %d characters", 200)
 	}
 	if u := mustPrincipal(c).User; u.TicketScope == accounts.ScopeAssigned {
 		f.AssigneeID = u.ID // a restricted user lists only their own tickets
@@ -94,19 +152,19 @@ func ticketFilter(c echo.Context) (tickets.Filter, error) {
 
 // visibleTicket returns ticket id if the caller may see it. A ticket outside a
 // restricted user's scope is "not found", exactly like a missing one.
-func (s *Server) visibleTicket(c echo.Context, id int64) (tickets.Ticket, error) {
-	t, err := s.opts.Tickets.Get(c.Request().Context(), id)
+func (s *ticketsArea) visibleTicket(c echo.Context, id int64) (tickets.Ticket, error) {
+	t, err := s.tickets.Get(c.Request().Context(), id)
 	if err != nil {
 		return tickets.Ticket{}, err
 	}
 	if !mustPrincipal(c).User.SeesTicket(t.AssigneeID) {
-		return tickets.Ticket{}, accounts.ErrNotFound
+		return tickets.Ticket{}, instance.ErrNotFound
 	}
 	return t, nil
 }
 
 // ticketParam reads the path's ticket id and checks the caller may see it.
-func (s *Server) ticketParam(c echo.Context) (int64, error) {
+func (s *ticketsArea) ticketParam(c echo.Context) (int64, error) {
 	id, err := pathID(c)
 	if err != nil {
 		return 0, err
@@ -124,12 +182,12 @@ func contains[T comparable](list []T, v T) bool {
 	return false
 }
 
-func (s *Server) apiListTickets(c echo.Context) error {
+func (s *ticketsArea) apiListTickets(c echo.Context) error {
 	f, err := ticketFilter(c)
 	if err != nil {
 		return err
 	}
-	items, next, err := s.opts.Tickets.List(c.Request().Context(), f)
+	items, next, err := s.tickets.List(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
@@ -140,7 +198,7 @@ func (s *Server) apiListTickets(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func (s *Server) apiCreateTicket(c echo.Context) error {
+func (s *ticketsArea) apiCreateTicket(c echo.Context) error {
 	var in struct {
 		Subject        string   `json:"subject"`
 		RequesterName  string   `json:"requester_name"`
@@ -150,14 +208,14 @@ func (s *Server) apiCreateTicket(c echo.Context) error {
 		Tags           []string `json:"tags"`
 		AssigneeID     *int64   `json:"assignee_id"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	if err := s.checkAssignee(c, in.AssigneeID); err != nil {
 		return err
 	}
 	p := mustPrincipal(c)
-	t, err := s.opts.Tickets.Create(c.Request().Context(), &p, tickets.NewTicket{Subject: in.Subject, RequesterName: in.RequesterName,
+	t, err := s.tickets.Create(c.Request().Context(), &p, tickets.NewTicket{Subject: in.Subject, RequesterName: in.RequesterName,
 		RequesterEmail: in.RequesterEmail, Body: in.Body, Priority: tickets.Priority(in.Priority), Tags: in.Tags, AssigneeID: in.AssigneeID, Source: "agent"})
 	if err != nil {
 		return err
@@ -167,32 +225,32 @@ func (s *Server) apiCreateTicket(c echo.Context) error {
 }
 
 // checkAssignee refuses an assignee who is not an active user able to work tickets.
-func (s *Server) checkAssignee(c echo.Context, id *int64) error {
+func (s *ticketsArea) checkAssignee(c echo.Context, id *int64) error {
 	if id == nil {
 		return nil
 	}
-	u, err := s.opts.Accounts.FindUser(c.Request().Context(), *id)
+	u, err := s.users.FindUser(c.Request().Context(), *id)
 	if err != nil || !u.Active || !u.Role.Can(accounts.TicketsWrite) {
-		return &accounts.ValidationError{Fields: map[string]string{"assignee_id": "must be an active user who works on tickets"}}
+		return instance.InvalidField("assignee_id", "not_ticket_agent", "must be an active user who works on tickets")
 	}
 	return nil
 }
 
-func (s *Server) apiGetTicket(c echo.Context) error {
+func (s *ticketsArea) apiGetTicket(c echo.Context) error {
 	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	t, err := s.opts.Tickets.Get(ctx, id)
+	t, err := s.tickets.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	ms, err := s.opts.Tickets.Messages(ctx, id, true)
+	ms, err := s.tickets.Messages(ctx, id, true)
 	if err != nil {
 		return err
 	}
-	atts, err := s.opts.Attachments.List(ctx, id)
+	atts, err := s.attachments.List(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -210,7 +268,7 @@ func (s *Server) apiGetTicket(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func (s *Server) apiUpdateTicket(c echo.Context) error {
+func (s *ticketsArea) apiUpdateTicket(c echo.Context) error {
 	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
@@ -223,7 +281,7 @@ func (s *Server) apiUpdateTicket(c echo.Context) error {
 		Unassign   bool      `json:"unassign"`
 		Tags       *[]string `json:"tags"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	u := tickets.Update{Subject: in.Subject, Tags: in.Tags}
@@ -244,14 +302,14 @@ func (s *Server) apiUpdateTicket(c echo.Context) error {
 		var none *int64
 		u.AssigneeID = &none
 	}
-	t, err := s.opts.Tickets.Update(c.Request().Context(), mustPrincipal(c), id, u)
+	t, err := s.tickets.Update(c.Request().Context(), mustPrincipal(c), id, u)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, toTicketJSON(t))
 }
 
-func (s *Server) apiAddTicketMessage(c echo.Context) error {
+func (s *ticketsArea) apiAddTicketMessage(c echo.Context) error {
 	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
@@ -260,17 +318,17 @@ func (s *Server) apiAddTicketMessage(c echo.Context) error {
 		Kind string `json:"kind"`
 		Body string `json:"body"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	m, _, err := s.opts.Tickets.AddMessage(c.Request().Context(), mustPrincipal(c), id, tickets.Kind(in.Kind), in.Body)
+	m, _, err := s.tickets.AddMessage(c.Request().Context(), mustPrincipal(c), id, tickets.Kind(in.Kind), in.Body)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, toMessageJSON(m))
 }
 
-func (s *Server) apiMergeTicket(c echo.Context) error {
+func (s *ticketsArea) apiMergeTicket(c echo.Context) error {
 	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
@@ -278,13 +336,13 @@ func (s *Server) apiMergeTicket(c echo.Context) error {
 	var in struct {
 		Into int64 `json:"into"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	if _, err := s.visibleTicket(c, in.Into); err != nil {
-		return &accounts.ValidationError{Fields: map[string]string{"into": "no such ticket"}}
+		return instance.InvalidField("into", "no_such_ticket", "no such ticket")
 	}
-	t, err := s.opts.Tickets.Merge(c.Request().Context(), mustPrincipal(c), id, in.Into)
+	t, err := s.tickets.Merge(c.Request().Context(), mustPrincipal(c), id, in.Into)
 	if err != nil {
 		return err
 	}
@@ -300,12 +358,12 @@ type changeJSON struct {
 	To          string    `json:"to"`
 }
 
-func (s *Server) apiTicketHistory(c echo.Context) error {
+func (s *ticketsArea) apiTicketHistory(c echo.Context) error {
 	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
 	}
-	h, err := s.opts.Tickets.History(c.Request().Context(), id)
+	h, err := s.tickets.History(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
 
 type tokenJSON struct {
@@ -26,22 +27,22 @@ func toTokensJSON(ts []accounts.APIToken) []tokenJSON {
 	return out
 }
 
-func (s *Server) apiListTokens(c echo.Context) error {
-	ts, err := s.opts.Accounts.ListTokens(c.Request().Context(), mustPrincipal(c))
+func (s *accountsArea) apiListTokens(c echo.Context) error {
+	ts, err := s.accounts.ListTokens(c.Request().Context(), mustPrincipal(c))
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, listJSON[tokenJSON]{Items: toTokensJSON(ts)})
 }
 
-func (s *Server) apiCreateToken(c echo.Context) error {
+func (s *accountsArea) apiCreateToken(c echo.Context) error {
 	var in struct {
 		Name string `json:"name"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	t, err := s.opts.Accounts.CreateToken(c.Request().Context(), mustPrincipal(c), in.Name, meta(c))
+	t, err := s.accounts.CreateToken(c.Request().Context(), mustPrincipal(c), in.Name, meta(c))
 	if err != nil {
 		return err
 	}
@@ -50,12 +51,12 @@ func (s *Server) apiCreateToken(c echo.Context) error {
 	return c.JSON(http.StatusCreated, out)
 }
 
-func (s *Server) apiRevokeToken(c echo.Context) error {
+func (s *accountsArea) apiRevokeToken(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Accounts.RevokeToken(c.Request().Context(), mustPrincipal(c), id, meta(c)); err != nil {
+	if err := s.accounts.RevokeToken(c.Request().Context(), mustPrincipal(c), id, meta(c)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

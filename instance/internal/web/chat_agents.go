@@ -8,7 +8,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
 )
 
 // agentJSON is a member of the team as the inbox shows them: who can take a chat, how
@@ -24,8 +26,8 @@ type agentJSON struct {
 }
 
 // chatAgents are the active users who may answer chats, with their presence.
-func (s *Server) chatAgents(ctx context.Context) ([]agentJSON, error) {
-	users, err := s.opts.Accounts.ListUsers(ctx)
+func (s *chatArea) chatAgents(ctx context.Context) ([]agentJSON, error) {
+	users, err := s.users.ListUsers(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +39,7 @@ func (s *Server) chatAgents(ctx context.Context) ([]agentJSON, error) {
 			names[u.ID] = u.Name
 		}
 	}
-	states, err := s.opts.Chat.Agents(ctx, ids)
+	states, err := s.chat.Agents(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +51,7 @@ func (s *Server) chatAgents(ctx context.Context) ([]agentJSON, error) {
 	return out, nil
 }
 
-func (s *Server) apiChatAgents(c echo.Context) error {
+func (s *chatArea) apiChatAgents(c echo.Context) error {
 	agents, err := s.chatAgents(c.Request().Context())
 	if err != nil {
 		return err
@@ -60,21 +62,21 @@ func (s *Server) apiChatAgents(c echo.Context) error {
 // apiSetPresence sets the caller's own status (online or away) and nothing else: the
 // limit of concurrent chats is the admins' to set (apiSetAgent), so max_chats here is
 // refused by the strict decoder like any unknown field, also in read-only mode.
-func (s *Server) apiSetPresence(c echo.Context) error {
+func (s *chatArea) apiSetPresence(c echo.Context) error {
 	var in struct {
 		Status string `json:"status"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	if in.Status == "" {
-		return &accounts.ValidationError{Fields: map[string]string{"status": "must be online or away"}}
+		return instance.InvalidField("status", "one_of", "must be %s", "online or away")
 	}
 	return s.setAgent(c, mustPrincipal(c).User.ID, in.Status, 0)
 }
 
 // apiSetAgent lets an admin change another agent's limit or status.
-func (s *Server) apiSetAgent(c echo.Context) error {
+func (s *chatArea) apiSetAgent(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -83,24 +85,24 @@ func (s *Server) apiSetAgent(c echo.Context) error {
 		Status   string `json:"status"`
 		MaxChats int    `json:"max_chats"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	u, err := s.opts.Accounts.FindUser(c.Request().Context(), id)
+	u, err := s.users.FindUser(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
 	if !u.Role.Can(accounts.ChatAnswer) {
-		return &accounts.ValidationError{Fields: map[string]string{"id": "this user does not answer chats"}}
+		return instance.InvalidField("id", "not_chat_agent", "this user does not answer chats")
 	}
 	return s.setAgent(c, id, in.Status, in.MaxChats)
 }
 
 // setAgent stores an agent's status and limit (each unchanged when zero) and answers
 // the agent as the inbox shows them.
-func (s *Server) setAgent(c echo.Context, userID int64, status string, maxChats int) error {
+func (s *chatArea) setAgent(c echo.Context, userID int64, status string, maxChats int) error {
 	ctx := c.Request().Context()
-	if _, err := s.opts.Chat.SetPresence(ctx, userID, status, maxChats); err != nil {
+	if _, err := s.chat.SetPresence(ctx, userID, status, maxChats); err != nil {
 		return err
 	}
 	agents, err := s.chatAgents(ctx)
@@ -112,12 +114,12 @@ func (s *Server) setAgent(c echo.Context, userID int64, status string, maxChats 
 			return c.JSON(http.StatusOK, a)
 		}
 	}
-	return accounts.ErrNotFound
+	return instance.ErrNotFound
 }
 
 // apiAssignConversation gives a conversation to an agent who may answer chats (claim:
 // oneself; transfer: someone else) or, with "user_id": null, back to the queue.
-func (s *Server) apiAssignConversation(c echo.Context) error {
+func (s *chatArea) apiAssignConversation(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -125,23 +127,23 @@ func (s *Server) apiAssignConversation(c echo.Context) error {
 	var in struct {
 		UserID *int64 `json:"user_id"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	me := mustPrincipal(c).User
 	note := fmt.Sprintf("%s put the conversation back in the queue.", me.Name)
 	if in.UserID != nil {
-		u, err := s.opts.Accounts.FindUser(ctx, *in.UserID)
+		u, err := s.users.FindUser(ctx, *in.UserID)
 		if err != nil || !u.Active || !u.Role.Can(accounts.ChatAnswer) {
-			return &accounts.ValidationError{Fields: map[string]string{"user_id": "is not an active agent who answers chats"}}
+			return instance.InvalidField("user_id", "not_active_chat_agent", "is not an active agent who answers chats")
 		}
 		note = fmt.Sprintf("%s assigned the conversation to %s.", me.Name, u.Name)
 		if u.ID == me.ID {
 			note = fmt.Sprintf("%s took the conversation.", me.Name)
 		}
 	}
-	conv, err := s.opts.Chat.Assign(ctx, id, in.UserID, note)
+	conv, err := s.chat.Assign(ctx, id, in.UserID, note)
 	if err != nil {
 		return err
 	}
@@ -149,7 +151,7 @@ func (s *Server) apiAssignConversation(c echo.Context) error {
 }
 
 // apiReadConversation records that the team has read a conversation up to seq.
-func (s *Server) apiReadConversation(c echo.Context) error {
+func (s *chatArea) apiReadConversation(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -157,13 +159,13 @@ func (s *Server) apiReadConversation(c echo.Context) error {
 	var in struct {
 		Seq int64 `json:"seq"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	if in.Seq < 0 {
-		return &accounts.ValidationError{Fields: map[string]string{"seq": "must not be negative"}}
+		return instance.InvalidField("seq", "negative", "must not be negative")
 	}
-	conv, err := s.opts.Chat.MarkRead(c.Request().Context(), id, in.Seq)
+	conv, err := s.chat.MarkRead(c.Request().Context(), id, in.Seq)
 	if err != nil {
 		return err
 	}
@@ -177,8 +179,8 @@ type cannedJSON struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func (s *Server) apiListCanned(c echo.Context) error {
-	list, err := s.opts.Chat.CannedResponses(c.Request().Context())
+func (s *chatArea) apiListCanned(c echo.Context) error {
+	list, err := s.chat.CannedResponses(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -189,27 +191,27 @@ func (s *Server) apiListCanned(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"canned": out})
 }
 
-func (s *Server) apiCreateCanned(c echo.Context) error {
+func (s *chatArea) apiCreateCanned(c echo.Context) error {
 	var in struct {
 		Shortcut string `json:"shortcut"`
 		Body     string `json:"body"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	cr, err := s.opts.Chat.CreateCanned(c.Request().Context(), in.Shortcut, in.Body)
+	cr, err := s.chat.CreateCanned(c.Request().Context(), in.Shortcut, in.Body)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, cannedJSON{ID: cr.ID, Shortcut: cr.Shortcut, Body: cr.Body, CreatedAt: cr.CreatedAt})
 }
 
-func (s *Server) apiDeleteCanned(c echo.Context) error {
+func (s *chatArea) apiDeleteCanned(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Chat.DeleteCanned(c.Request().Context(), id); err != nil {
+	if err := s.chat.DeleteCanned(c.Request().Context(), id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -4,40 +4,21 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
+	"github.com/sproudstack/sproudchat/instance/internal/web/livechat"
 )
 
-// conversationJSON is a conversation as the API shows it. The visitor's token is never
-// part of it: only its hash is stored.
-type conversationJSON struct {
-	ID              int64      `json:"id"`
-	VisitorName     string     `json:"visitor_name"`
-	VisitorEmail    string     `json:"visitor_email"`
-	Status          string     `json:"status"`
-	AssigneeID      *int64     `json:"assignee_id"`
-	LastSeq         int64      `json:"last_seq"`
-	Origin          string     `json:"origin"`
-	StartedAt       time.Time  `json:"started_at"`
-	FirstResponseAt *time.Time `json:"first_response_at"`
-	ClosedAt        *time.Time `json:"closed_at"`
-	UpdatedAt       time.Time  `json:"updated_at"`
-	ReadSeq         int64      `json:"read_seq"`
-	Unread          int64      `json:"unread"`
-}
+// conversationJSON is a conversation as the API shows it, the same in a live frame.
+type conversationJSON = livechat.Conversation
 
-func toConversationJSON(c chat.Conversation) conversationJSON {
-	return conversationJSON{ID: c.ID, VisitorName: c.VisitorName, VisitorEmail: c.VisitorEmail, Status: c.Status, AssigneeID: c.AssigneeID,
-		LastSeq: c.LastSeq, Origin: c.Origin, StartedAt: c.StartedAt, FirstResponseAt: c.FirstResponseAt, ClosedAt: c.ClosedAt, UpdatedAt: c.UpdatedAt,
-		ReadSeq: c.ReadSeq, Unread: c.Unread}
-}
+var toConversationJSON = livechat.ToConversation
 
-func (s *Server) apiListConversations(c echo.Context) error {
+func (s *chatArea) apiListConversations(c echo.Context) error {
 	limit, _ := strconv.Atoi(c.QueryParam("limit"))
-	list, err := s.opts.Chat.List(c.Request().Context(), c.QueryParam("status"), limit)
+	list, err := s.chat.List(c.Request().Context(), c.QueryParam("status"), limit)
 	if err != nil {
 		return err
 	}
@@ -48,17 +29,17 @@ func (s *Server) apiListConversations(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"conversations": out})
 }
 
-func (s *Server) apiGetConversation(c echo.Context) error {
+func (s *chatArea) apiGetConversation(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	conv, err := s.opts.Chat.Conversation(ctx, id)
+	conv, err := s.chat.Conversation(ctx, id)
 	if err != nil {
 		return err
 	}
-	msgs, err := s.opts.Chat.After(ctx, id, 0)
+	msgs, err := s.chat.After(ctx, id, 0)
 	if err != nil {
 		return err
 	}
@@ -69,14 +50,14 @@ func (s *Server) apiGetConversation(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"conversation": toConversationJSON(conv), "messages": out})
 }
 
-func (s *Server) apiCloseConversation(c echo.Context) error {
-	return s.setConversationStatus(c, s.opts.Chat.Close)
+func (s *chatArea) apiCloseConversation(c echo.Context) error {
+	return s.setConversationStatus(c, s.chat.Close)
 }
-func (s *Server) apiReopenConversation(c echo.Context) error {
-	return s.setConversationStatus(c, s.opts.Chat.Reopen)
+func (s *chatArea) apiReopenConversation(c echo.Context) error {
+	return s.setConversationStatus(c, s.chat.Reopen)
 }
 
-func (s *Server) setConversationStatus(c echo.Context, set func(ctx context.Context, id int64) (chat.Conversation, error)) error {
+func (s *chatArea) setConversationStatus(c echo.Context, set func(ctx context.Context, id int64) (chat.Conversation, error)) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err

@@ -63,7 +63,7 @@ func TestFiveHundredVisitorsOverWebSockets(t *testing.T) {
 		go func(i int, tok string) {
 			defer wg.Done()
 			// Each from an address of its own, as the edge router reports it: one
-			// address holds only visitorSocketsPerAddress connections.
+			// address holds only livechat.VisitorsPerAddress connections.
 			ip := fmt.Sprintf("10.7.%d.%d", i>>8, i&255)
 			conn, _, err := websocket.Dial(ctx, wsURL(h, "/api/v1/chat/ws?token="+tok), &websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {ip}}})
 			if err != nil {

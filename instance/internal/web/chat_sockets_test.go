@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -16,6 +15,8 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/web/livechat"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 // newChat starts a conversation and returns its visitor's token.
@@ -69,7 +70,7 @@ func refused(t *testing.T, h *harness, token, ip string, status int, kind string
 	if r.status != status {
 		t.Fatalf("connection from %s: %d %s, want %d", ip, r.status, r.body, status)
 	}
-	if p := r.problem(t); p.Type != problemBase+kind {
+	if p := r.problem(t); p.Type != problem.Base+kind {
 		t.Fatalf("connection from %s: problem type %q, want %s", ip, p.Type, kind)
 	}
 	if secs, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || secs < 1 {
@@ -113,16 +114,16 @@ func isOpen(t *testing.T, conn *websocket.Conn, conv int64, id string) bool {
 }
 
 // TestVisitorTabsBeyondFiveReplaceTheOldest: a sixth connection of one chat is
-// accepted and the chat's oldest is closed with closeReplaced; the other five go on.
+// accepted and the chat's oldest is closed with livechat.CloseReplaced; the other five go on.
 func TestVisitorTabsBeyondFiveReplaceTheOldest(t *testing.T) {
 	h := newHarness(t, harnessOptions{}, true)
 	tok := h.newChat()
 	var tabs []*websocket.Conn
-	for range visitorSocketsPerChat + 1 {
+	for range livechat.VisitorsPerChat + 1 {
 		tabs = append(tabs, mustDialVisitor(t, h, tok, "198.51.100.30"))
 	}
-	if code := closedWith(t, tabs[0]); code != closeReplaced {
-		t.Fatalf("the oldest tab was closed with %d, want %d", code, closeReplaced)
+	if code := closedWith(t, tabs[0]); code != livechat.CloseReplaced {
+		t.Fatalf("the oldest tab was closed with %d, want %d", code, livechat.CloseReplaced)
 	}
 	for i, tab := range tabs[1:] {
 		if !isOpen(t, tab, 0, fmt.Sprintf("tab-%d", i+1)) {
@@ -132,28 +133,28 @@ func TestVisitorTabsBeyondFiveReplaceTheOldest(t *testing.T) {
 	// Another replacement goes on from the next oldest, and the replaced ones are not
 	// counted: the address still has room for others.
 	tabs = append(tabs, mustDialVisitor(t, h, tok, "198.51.100.30"))
-	if code := closedWith(t, tabs[1]); code != closeReplaced {
-		t.Fatalf("the next oldest tab was closed with %d, want %d", code, closeReplaced)
+	if code := closedWith(t, tabs[1]); code != livechat.CloseReplaced {
+		t.Fatalf("the next oldest tab was closed with %d, want %d", code, livechat.CloseReplaced)
 	}
-	for range visitorSocketsPerAddress - visitorSocketsPerChat {
+	for range livechat.VisitorsPerAddress - livechat.VisitorsPerChat {
 		mustDialVisitor(t, h, h.newChat(), "198.51.100.30")
 	}
 	refused(t, h, h.newChat(), "198.51.100.30", http.StatusTooManyRequests, "too-many-connections")
 }
 
 // TestVisitorSocketsPerAddress: one address (an IPv6 /64) holds at most
-// visitorSocketsPerAddress visitor connections, whatever chats they are for; past that
+// livechat.VisitorsPerAddress visitor connections, whatever chats they are for; past that
 // the upgrade is refused with 429 problem+json. A visitor's new tab still replaces their
 // oldest; another address is not affected; a closed connection is given back.
 func TestVisitorSocketsPerAddress(t *testing.T) {
 	h := newHarness(t, harnessOptions{}, true)
-	chats := visitorSocketsPerAddress / visitorSocketsPerChat
+	chats := livechat.VisitorsPerAddress / livechat.VisitorsPerChat
 	tokens := make([]string, chats+1)
 	for i := range tokens {
 		tokens[i] = h.newChat()
 	}
 	var conns []*websocket.Conn
-	for i := range visitorSocketsPerAddress {
+	for i := range livechat.VisitorsPerAddress {
 		conns = append(conns, mustDialVisitor(t, h, tokens[i%chats], fmt.Sprintf("2001:db8:20::%x", i+1)))
 	}
 	refused(t, h, tokens[chats], "2001:db8:20::ffff", http.StatusTooManyRequests, "too-many-connections")
@@ -162,8 +163,8 @@ func TestVisitorSocketsPerAddress(t *testing.T) {
 	mustDialVisitor(t, h, tokens[chats], "198.51.100.31")
 	// A sixth tab of a chat from the full address replaces its oldest.
 	mustDialVisitor(t, h, tokens[0], "2001:db8:20::abc")
-	if code := closedWith(t, conns[0]); code != closeReplaced {
-		t.Fatalf("the chat's oldest connection was closed with %d, want %d", code, closeReplaced)
+	if code := closedWith(t, conns[0]); code != livechat.CloseReplaced {
+		t.Fatalf("the chat's oldest connection was closed with %d, want %d", code, livechat.CloseReplaced)
 	}
 	refused(t, h, tokens[chats], "2001:db8:20::ffff", http.StatusTooManyRequests, "too-many-connections")
 
@@ -213,11 +214,11 @@ func TestAgentInboxTabsBeyondTenReplaceTheOldest(t *testing.T) {
 	h := newHarness(t, harnessOptions{}, true)
 	agent := h.loggedIn(accounts.RoleAgent)
 	var tabs []*websocket.Conn
-	for range agentSocketsPerUser + 1 {
+	for range livechat.AgentTabs + 1 {
 		tabs = append(tabs, inboxOf(t, h, agent))
 	}
-	if code := closedWith(t, tabs[0]); code != closeReplaced {
-		t.Fatalf("the oldest inbox was closed with %d, want %d", code, closeReplaced)
+	if code := closedWith(t, tabs[0]); code != livechat.CloseReplaced {
+		t.Fatalf("the oldest inbox was closed with %d, want %d", code, livechat.CloseReplaced)
 	}
 	for i, tab := range tabs[1:] {
 		if !isOpen(t, tab, h.chatConv, fmt.Sprintf("inbox-%d", i+1)) {
@@ -241,21 +242,5 @@ func TestVisitorSocketsFollowTheMemoryLimit(t *testing.T) {
 	}
 	if got := srv.MaxVisitorSockets(); got != 589 {
 		t.Errorf("a server under a limit of %d bytes holds %d visitor connections, want 589", starter, got)
-	}
-	for _, tc := range []struct {
-		name  string
-		limit int64
-		want  int
-	}{
-		{"no limit", math.MaxInt64, unlimitedVisitorSockets},
-		{"starter: 90% of 128 MiB", 128 << 20 * 9 / 10, 589},
-		{"1 GiB", 1 << 30, 5242},
-		{"tiny", 4 << 20, minVisitorSockets},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := VisitorSockets(tc.limit); got != tc.want {
-				t.Errorf("VisitorSockets(%d) = %d, want %d", tc.limit, got, tc.want)
-			}
-		})
 	}
 }

@@ -7,27 +7,30 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
+	"github.com/sproudstack/sproudchat/platform/httpbody"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 // apiChatToTicket turns a conversation into a ticket with its transcript, and tells the
 // conversation so.
-func (s *Server) apiChatToTicket(c echo.Context) error {
+func (s *chatArea) apiChatToTicket(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	conv, err := s.opts.Chat.Conversation(ctx, id)
+	conv, err := s.chat.Conversation(ctx, id)
 	if err != nil {
 		return err
 	}
 	if conv.VisitorEmail == "" {
-		return &accounts.ValidationError{Fields: map[string]string{"visitor_email": "the visitor left no e-mail address to answer"}}
+		return instance.InvalidField("visitor_email", "visitor_without_email", "the visitor left no e-mail address to answer")
 	}
-	msgs, err := s.opts.Chat.ForVisitor(ctx, id, 0)
+	msgs, err := s.chat.ForVisitor(ctx, id, 0)
 	if err != nil {
 		return err
 	}
@@ -38,19 +41,19 @@ func (s *Server) apiChatToTicket(c echo.Context) error {
 		return string(a)
 	})
 	if transcript == "" {
-		return &accounts.ValidationError{Fields: map[string]string{"conversation": "has no messages yet"}}
+		return instance.InvalidField("conversation", "chat_empty", "has no messages yet")
 	}
 	p := mustPrincipal(c)
 	name := conv.VisitorName
 	if name == "" {
 		name = conv.VisitorEmail
 	}
-	t, err := s.opts.Tickets.Create(ctx, &p, tickets.NewTicket{Subject: translate(lang(c.Request(), &p.User), "chat.ticket_subject", "Name", name), RequesterName: conv.VisitorName,
+	t, err := s.tickets.Create(ctx, &p, tickets.NewTicket{Subject: translate(lang(c.Request(), &p.User), "chat.ticket_subject", "Name", name), RequesterName: conv.VisitorName,
 		RequesterEmail: conv.VisitorEmail, Body: transcript, Source: "chat"})
 	if err != nil {
 		return err
 	}
-	if _, err := s.opts.Chat.Send(ctx, id, chat.System, nil, translate(lang(c.Request(), &p.User), "chat.continues_as_ticket", "ID", t.ID), ""); err != nil {
+	if _, err := s.chat.Send(ctx, id, chat.System, nil, translate(lang(c.Request(), &p.User), "chat.continues_as_ticket", "ID", t.ID), ""); err != nil {
 		s.log.ErrorContext(ctx, "chat system message", "conversation_id", id, "error", err.Error())
 	}
 	return c.JSON(http.StatusCreated, toTicketJSON(t))
@@ -58,25 +61,25 @@ func (s *Server) apiChatToTicket(c echo.Context) error {
 
 // apiChatOffline takes the widget's "leave a message" form while no agent is online: it
 // becomes a ticket, and the visitor gets the reference by e-mail.
-func (s *Server) apiChatOffline(c echo.Context) error {
+func (s *chatArea) apiChatOffline(c echo.Context) error {
 	var in struct {
 		Name    string `json:"name"`
 		Email   string `json:"email"`
 		Message string `json:"message"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
 	if wait := s.contactLimit.Take(addressKey(c)); wait > 0 {
-		return &requestError{http.StatusTooManyRequests, "throttled", plural(lang(c.Request(), nil), "contact.slow_down", int((wait+time.Minute-1)/time.Minute))}
+		return problem.New(http.StatusTooManyRequests, "throttled", plural(lang(c.Request(), nil), "contact.slow_down", int((wait+time.Minute-1)/time.Minute)))
 	}
-	t, err := s.opts.Tickets.Create(c.Request().Context(), nil, tickets.NewTicket{Subject: translate(lang(c.Request(), nil), "chat.offline_subject"), RequesterName: in.Name,
+	t, err := s.tickets.Create(c.Request().Context(), nil, tickets.NewTicket{Subject: translate(lang(c.Request(), nil), "chat.offline_subject"), RequesterName: in.Name,
 		RequesterEmail: in.Email, Body: in.Message, Source: "chat"})
 	if err != nil {
 		return err
 	}
-	if s.opts.Confirm != nil {
-		if err := s.opts.Confirm.Confirm(c.Request().Context(), t); err != nil {
+	if s.confirm != nil {
+		if err := s.confirm.Confirm(c.Request().Context(), t); err != nil {
 			s.log.ErrorContext(c.Request().Context(), "chat offline confirmation", "ticket_id", t.ID, "error", err.Error())
 		}
 	}
@@ -91,35 +94,35 @@ type Transcripter interface {
 // apiChatTranscript mails the visitor their conversation, to the address they gave
 // when it started. A visitor names the conversation by their token, so no one else's
 // transcript can be asked for, and each address is throttled like the contact form.
-func (s *Server) apiChatTranscript(c echo.Context) error {
+func (s *chatArea) apiChatTranscript(c echo.Context) error {
 	ctx := c.Request().Context()
 	var in struct {
 		Token string `json:"token"`
 	}
-	if err := decodeJSON(c, &in); err != nil {
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	conv, err := s.opts.Chat.ByToken(ctx, in.Token)
+	conv, err := s.chat.ByToken(ctx, in.Token)
 	if err != nil {
 		return err
 	}
-	if s.opts.Transcripts == nil {
-		return &requestError{http.StatusServiceUnavailable, "unavailable", "transcripts are not sent by this instance"}
+	if s.transcripts == nil {
+		return problem.New(http.StatusServiceUnavailable, "unavailable", "transcripts are not sent by this instance")
 	}
 	if conv.VisitorEmail == "" {
-		return &accounts.ValidationError{Fields: map[string]string{"email": "this chat was started without an e-mail address"}}
+		return instance.InvalidField("email", "chat_without_email", "this chat was started without an e-mail address")
 	}
 	if !accounts.ValidEmail(conv.VisitorEmail) { // a chat started before addresses were checked
-		return &accounts.ValidationError{Fields: map[string]string{"email": "is not a valid e-mail address"}}
+		return instance.InvalidField("email", "email", "is not a valid e-mail address")
 	}
 	if wait := s.contactLimit.Take(addressKey(c)); wait > 0 {
-		return &requestError{http.StatusTooManyRequests, "throttled", "too many requests from this address; try again later"}
+		return problem.New(http.StatusTooManyRequests, "throttled", "too many requests from this address; try again later")
 	}
-	msgs, err := s.opts.Chat.ForVisitor(ctx, conv.ID, 0)
+	msgs, err := s.chat.ForVisitor(ctx, conv.ID, 0)
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Transcripts.Transcript(ctx, conv, msgs); err != nil {
+	if err := s.transcripts.Transcript(ctx, conv, msgs); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusAccepted)

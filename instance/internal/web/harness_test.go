@@ -28,6 +28,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/store/storetest"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 	"github.com/sproudstack/sproudchat/platform/clock"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 const (
@@ -85,8 +86,9 @@ type harnessOptions struct {
 	readOnly       bool
 	hash           accounts.HashParams
 	gate           accounts.GateOptions
-	publicBodies   int // Options.PublicBodiesAtOnce
-	visitorSockets int // Options.MaxVisitorSockets
+	publicBodies   int    // Options.PublicBodiesAtOnce
+	visitorSockets int    // Options.MaxVisitorSockets
+	baseURL        string // Options.BaseURL; default http://127.0.0.1
 }
 
 // newHarness starts the real web server over a real database, with one user per role
@@ -106,7 +108,10 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	base, _ := url.Parse("http://127.0.0.1")
+	if o.baseURL == "" {
+		o.baseURL = "http://127.0.0.1"
+	}
+	base, _ := url.Parse(o.baseURL)
 	tsvc := tickets.NewService(store.NewTickets(db), clk)
 	blobDir := filepath.Join(t.TempDir(), "attachments")
 	blobs := store.NewBlobs(blobDir)
@@ -339,12 +344,12 @@ func (r response) decode(t *testing.T, v any) {
 	}
 }
 
-func (r response) problem(t *testing.T) Problem {
+func (r response) problem(t *testing.T) problem.Problem {
 	t.Helper()
 	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("content type %q, want application/problem+json (status %d, body %s)", ct, r.status, r.body)
 	}
-	var p Problem
+	var p problem.Problem
 	r.decode(t, &p)
 	if p.Status != r.status || p.Title == "" || p.Type == "" {
 		t.Fatalf("malformed problem %+v for status %d", p, r.status)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -54,7 +55,7 @@ var pairName = regexp.MustCompile(`"([A-Z][A-Za-z]*)"`)
 // template uses its own or shared groups only.
 func TestTemplatesAndHandlersUseKnownMessages(t *testing.T) {
 	var uses []messageUse
-	for name := range mustPages(t).sets {
+	for _, name := range mustPages(t).Names() {
 		b, err := templateFiles.ReadFile("templates/" + name + ".html")
 		if err != nil {
 			t.Fatal(err)
@@ -245,6 +246,11 @@ func TestEveryValidationMessageIsInTheCatalog(t *testing.T) {
 					switch {
 					case ok && sel.Sel.Name == "Add" && len(n.Args) == 2:
 						add(n, n.Args[1]) // Problems.Add(field, reason)
+					case ok && (sel.Sel.Name == "Add" || sel.Sel.Name == "InvalidField") && len(n.Args) >= 3:
+						// instance.Fields.Add / instance.InvalidField(field, code, english, args...)
+						if s, ok := sampleFormat(n.Args[2], n.Args[3:]); ok && strings.Contains(s, " ") {
+							found = append(found, messageUse{where: fset.Position(n.Pos()).String(), key: s})
+						}
 					case ok && sel.Sel.Name == "New" && isIdent(sel.X, "errors") && len(n.Args) == 1 && fn == "checkTargetURL":
 						add(n, n.Args[0]) // checkTargetURL's reasons
 					}
@@ -284,6 +290,36 @@ var verb = regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z]`)
 
 // sampleText is the text e makes with a sample value for every part not known before
 // it runs: literals as they are, fmt.Sprintf's verbs and other expressions as "7".
+// sampleFormat is the English text of a field error: its format with the arguments
+// filled in where they are literals, else a sample number.
+func sampleFormat(format ast.Expr, args []ast.Expr) (string, bool) {
+	f, ok := sampleText(format)
+	if !ok {
+		return "", false
+	}
+	var vals []any
+	for _, a := range args {
+		lit, ok := a.(*ast.BasicLit)
+		if !ok {
+			return verb.ReplaceAllString(f, "7"), true
+		}
+		switch lit.Kind {
+		case token.INT:
+			n, _ := strconv.Atoi(lit.Value)
+			vals = append(vals, n)
+		case token.STRING:
+			v, _ := strconv.Unquote(lit.Value)
+			vals = append(vals, v)
+		default:
+			return verb.ReplaceAllString(f, "7"), true
+		}
+	}
+	if len(vals) == 0 {
+		return f, true
+	}
+	return fmt.Sprintf(f, vals...), true
+}
+
 func sampleText(e ast.Expr) (string, bool) {
 	switch e := e.(type) {
 	case *ast.BasicLit:

@@ -1,42 +1,40 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
 )
 
 var accountFlashes = map[string]string{"saved": "account.saved", "password": "account.changed", "revoked": "account.token_revoked"}
 
-func (s *Server) pageAccount(c echo.Context) error {
-	d := s.page(c, "account.title")
+func (s *accountsArea) pageAccount(c echo.Context) error {
+	d := s.pages.Page(c, "account.title")
 	if key, ok := accountFlashes[c.QueryParam("ok")]; ok {
 		d.Flash = translate(d.Lang, key)
 	}
 	return s.renderAccount(c, http.StatusOK, d)
 }
 
-func (s *Server) renderAccount(c echo.Context, status int, d pageData) error {
-	tokens, err := s.opts.Accounts.ListTokens(c.Request().Context(), mustPrincipal(c))
+func (s *accountsArea) renderAccount(c echo.Context, status int, d pageData) error {
+	tokens, err := s.accounts.ListTokens(c.Request().Context(), mustPrincipal(c))
 	if err != nil {
 		return err
 	}
 	d.Data = tokens
-	return s.render(c, status, "account", d)
+	return s.pages.Render(c, status, "account", d)
 }
 
 // accountFormError re-renders the account page with field errors, or passes err on.
-func (s *Server) accountFormError(c echo.Context, err error, rename map[string]string) error {
+func (s *accountsArea) accountFormError(c echo.Context, err error, rename map[string]string) error {
 	fields, ok := fieldErrors(err)
 	if !ok {
 		return err
 	}
-	d := s.page(c, "account.title")
+	d := s.pages.Page(c, "account.title")
 	d.Errors, d.Error = map[string]string{}, translate(d.Lang, "form.fix")
 	for k, v := range fields {
 		if r, ok := rename[k]; ok {
@@ -47,26 +45,26 @@ func (s *Server) accountFormError(c echo.Context, err error, rename map[string]s
 	return s.renderAccount(c, http.StatusUnprocessableEntity, d)
 }
 
-func (s *Server) pageUpdateProfile(c echo.Context) error {
+func (s *accountsArea) pageUpdateProfile(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
 	name, locale := f.Get("name"), f.Get("locale")
-	if _, err := s.opts.Accounts.UpdateProfile(c.Request().Context(), mustPrincipal(c), &name, &locale, meta(c)); err != nil {
+	if _, err := s.accounts.UpdateProfile(c.Request().Context(), mustPrincipal(c), &name, &locale, meta(c)); err != nil {
 		return s.accountFormError(c, err, nil)
 	}
 	return c.Redirect(http.StatusSeeOther, "/account?ok=saved")
 }
 
-func (s *Server) pageChangePassword(c echo.Context) error {
+func (s *accountsArea) pageChangePassword(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
-	err = s.opts.Accounts.ChangePassword(c.Request().Context(), mustPrincipal(c), f.Get("current_password"), f.Get("new_password"), meta(c))
-	if te := (*accounts.ThrottledError)(nil); errors.As(err, &te) {
-		d := s.page(c, "account.title")
+	err = s.accounts.ChangePassword(c.Request().Context(), mustPrincipal(c), f.Get("current_password"), f.Get("new_password"), meta(c))
+	if te, ok := instance.AsError(err); ok && te.Code == instance.Throttled {
+		d := s.pages.Page(c, "account.title")
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds()+0.999)))
 		d.Error = plural(d.Lang, "account.password_throttled", int((te.RetryAfter+time.Minute-1)/time.Minute))
 		return s.renderAccount(c, http.StatusTooManyRequests, d)
@@ -79,26 +77,26 @@ func (s *Server) pageChangePassword(c echo.Context) error {
 
 // pageCreateToken shows the new token in the response itself, never in a URL, so it
 // appears exactly once.
-func (s *Server) pageCreateToken(c echo.Context) error {
+func (s *accountsArea) pageCreateToken(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
-	t, err := s.opts.Accounts.CreateToken(c.Request().Context(), mustPrincipal(c), f.Get("name"), meta(c))
+	t, err := s.accounts.CreateToken(c.Request().Context(), mustPrincipal(c), f.Get("name"), meta(c))
 	if err != nil {
 		return s.accountFormError(c, err, map[string]string{"name": "token_name"})
 	}
-	d := s.page(c, "account.title")
+	d := s.pages.Page(c, "account.title")
 	d.Form["new_token"] = t.Secret
 	return s.renderAccount(c, http.StatusCreated, d)
 }
 
-func (s *Server) pageRevokeToken(c echo.Context) error {
+func (s *accountsArea) pageRevokeToken(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Accounts.RevokeToken(c.Request().Context(), mustPrincipal(c), id, meta(c)); err != nil {
+	if err := s.accounts.RevokeToken(c.Request().Context(), mustPrincipal(c), id, meta(c)); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/account?ok=revoked")

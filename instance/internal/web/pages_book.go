@@ -87,33 +87,33 @@ func dayLabel(t time.Time, lang string) string {
 	return catalog.For(lang, t.Location()).LongDate(t)
 }
 
-func (s *Server) whenOf(b booking.Booking, loc *time.Location, lang string) string {
+func (s *bookingArea) whenOf(b booking.Booking, loc *time.Location, lang string) string {
 	st, en := b.Start.In(loc), b.End.In(loc)
 	return dayLabel(st, lang) + ", " + st.Format("15:04 MST") + " – " + en.Format("15:04 MST")
 }
 
 // pageBookTypes lists what can be booked; with one type, it is shown at once.
-func (s *Server) pageBookTypes(c echo.Context) error {
-	types, err := s.opts.Booking.Types(c.Request().Context(), true)
+func (s *bookingArea) pageBookTypes(c echo.Context) error {
+	types, err := s.booking.Types(c.Request().Context(), true)
 	if err != nil {
 		return err
 	}
 	if len(types) == 1 {
 		return c.Redirect(http.StatusSeeOther, "/book/"+types[0].Slug)
 	}
-	d := s.page(c, "book.title")
+	d := s.pages.Page(c, "book.title")
 	d.Data = bookPage{Types: types}
-	return s.render(c, http.StatusOK, "book", d)
+	return s.pages.Render(c, http.StatusOK, "book", d)
 }
 
 // pageBookType shows a week of free times of one type and the form to book one.
-func (s *Server) pageBookType(c echo.Context) error {
-	return s.renderBookType(c, http.StatusOK, s.page(c, "book.title"), "")
+func (s *bookingArea) pageBookType(c echo.Context) error {
+	return s.renderBookType(c, http.StatusOK, s.pages.Page(c, "book.title"), "")
 }
 
-func (s *Server) renderBookType(c echo.Context, status int, d pageData, chosen string) error {
+func (s *bookingArea) renderBookType(c echo.Context, status int, d pageData, chosen string) error {
 	ctx := c.Request().Context()
-	t, err := s.opts.Booking.TypeBySlug(ctx, c.Param("slug"))
+	t, err := s.booking.TypeBySlug(ctx, c.Param("slug"))
 	if err != nil {
 		return err
 	}
@@ -124,24 +124,24 @@ func (s *Server) renderBookType(c echo.Context, status int, d pageData, chosen s
 	p.Chosen = chosen
 	d.Title = t.Name
 	d.Data = p
-	return s.render(c, status, "book", d)
+	return s.pages.Render(c, status, "book", d)
 }
 
 // week is one week of t's free times from from=.
-func (s *Server) week(c echo.Context, t booking.Type) (bookPage, error) {
+func (s *bookingArea) week(c echo.Context, t booking.Type) (bookPage, error) {
 	ctx := c.Request().Context()
-	loc, err := s.opts.Booking.Location(ctx)
+	loc, err := s.booking.Location(ctx)
 	if err != nil {
 		return bookPage{}, err
 	}
-	from := weekOf(c, s.opts.Clock.Now(), loc)
+	from := weekOf(c, s.clock.Now(), loc)
 	to := time.Date(from.Year(), from.Month(), from.Day()+7, 0, 0, 0, 0, loc)
-	slots, err := s.opts.Booking.FreeSlots(ctx, t, from, to)
+	slots, err := s.booking.FreeSlots(ctx, t, from, to)
 	if err != nil {
 		return bookPage{}, err
 	}
 	p := bookPage{Type: t, Zone: loc.String(), Days: slotDays(slots, loc, lang(c.Request(), nil)), Next: to.Format("2006-01-02")}
-	if from.After(s.opts.Clock.Now()) { // a later week: there is one before it to go back to
+	if from.After(s.clock.Now()) { // a later week: there is one before it to go back to
 		p.Prev = from.AddDate(0, 0, -7).Format("2006-01-02")
 	}
 	return p, nil
@@ -149,19 +149,19 @@ func (s *Server) week(c echo.Context, t booking.Type) (bookPage, error) {
 
 // pageBookSubmit books the chosen time. A time taken meanwhile is said plainly, and
 // the week is shown again with what is still free.
-func (s *Server) pageBookSubmit(c echo.Context) error {
+func (s *bookingArea) pageBookSubmit(c echo.Context) error {
 	ctx := c.Request().Context()
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
-	d := s.page(c, "book.title")
+	d := s.pages.Page(c, "book.title")
 	if wait := s.bookLimit.Take(addressKey(c)); wait > 0 {
 		c.Response().Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
 		d.Error = plural(d.Lang, "contact.slow_down", int(wait.Minutes())+1)
 		return s.renderBookType(c, http.StatusTooManyRequests, d, "")
 	}
-	t, err := s.opts.Booking.TypeBySlug(ctx, c.Param("slug"))
+	t, err := s.booking.TypeBySlug(ctx, c.Param("slug"))
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (s *Server) pageBookSubmit(c echo.Context) error {
 	for _, k := range []string{"name", "email", "message", "consent"} {
 		d.Form[k] = f.Get(k)
 	}
-	b, _, err := s.opts.Booking.Book(ctx, t, booking.Request{Start: start, Name: f.Get("name"), Email: f.Get("email"), Message: f.Get("message"),
+	b, _, err := s.booking.Book(ctx, t, booking.Request{Start: start, Name: f.Get("name"), Email: f.Get("email"), Message: f.Get("message"),
 		Consent: f.Get("consent") == "yes"})
 	if errors.Is(err, booking.ErrSlotTaken) {
 		d.Error = translate(d.Lang, "book.taken")
@@ -195,18 +195,18 @@ type manageNotice struct {
 }
 
 // renderManage shows a booking to its visitor, with cancel and reschedule.
-func (s *Server) renderManage(c echo.Context, status int, b booking.Booking, n manageNotice) error {
+func (s *bookingArea) renderManage(c echo.Context, status int, b booking.Booking, n manageNotice) error {
 	ctx := c.Request().Context()
-	d := s.page(c, "book.manage")
-	loc, err := s.opts.Booking.Location(ctx)
+	d := s.pages.Page(c, "book.manage")
+	loc, err := s.booking.Location(ctx)
 	if err != nil {
 		return err
 	}
-	t, err := s.opts.Booking.Type(ctx, b.TypeID)
+	t, err := s.booking.Type(ctx, b.TypeID)
 	if err != nil {
 		return err
 	}
-	p := bookPage{Type: t, Zone: loc.String(), Token: s.opts.Booking.Token(b), Cancelled: n.cancelled, Moved: n.moved,
+	p := bookPage{Type: t, Zone: loc.String(), Token: s.booking.Token(b), Cancelled: n.cancelled, Moved: n.moved,
 		Booking: &bookingView{Booking: b, TypeName: t.Name, When: s.whenOf(b, loc, d.Lang)}}
 	if b.Status == booking.Confirmed {
 		if w, err := s.week(c, t); err == nil {
@@ -220,33 +220,33 @@ func (s *Server) renderManage(c echo.Context, status int, b booking.Booking, n m
 		d.Error = translate(d.Lang, n.err)
 	}
 	d.Data = p
-	return s.render(c, status, "book_manage", d)
+	return s.pages.Render(c, status, "book_manage", d)
 }
 
 // pageBookManage is the visitor's page behind the link in their e-mail.
-func (s *Server) pageBookManage(c echo.Context) error {
-	b, err := s.opts.Booking.ByToken(c.Request().Context(), c.Param("token"))
+func (s *bookingArea) pageBookManage(c echo.Context) error {
+	b, err := s.booking.ByToken(c.Request().Context(), c.Param("token"))
 	if err != nil {
 		return err
 	}
 	return s.renderManage(c, http.StatusOK, b, manageNotice{})
 }
 
-func (s *Server) pageBookCancel(c echo.Context) error {
+func (s *bookingArea) pageBookCancel(c echo.Context) error {
 	ctx := c.Request().Context()
-	b, err := s.opts.Booking.ByToken(ctx, c.Param("token"))
+	b, err := s.booking.ByToken(ctx, c.Param("token"))
 	if err != nil {
 		return err
 	}
-	if b, err = s.opts.Booking.Cancel(ctx, b); err != nil {
+	if b, err = s.booking.Cancel(ctx, b); err != nil {
 		return err
 	}
 	return s.renderManage(c, http.StatusOK, b, manageNotice{cancelled: true})
 }
 
-func (s *Server) pageBookReschedule(c echo.Context) error {
+func (s *bookingArea) pageBookReschedule(c echo.Context) error {
 	ctx := c.Request().Context()
-	b, err := s.opts.Booking.ByToken(ctx, c.Param("token"))
+	b, err := s.booking.ByToken(ctx, c.Param("token"))
 	if err != nil {
 		return err
 	}
@@ -255,7 +255,7 @@ func (s *Server) pageBookReschedule(c echo.Context) error {
 		return err
 	}
 	start, _ := time.Parse(time.RFC3339, f.Get("start"))
-	moved, err := s.opts.Booking.Reschedule(ctx, b, start)
+	moved, err := s.booking.Reschedule(ctx, b, start)
 	if _, invalid := fieldErrors(err); invalid || errors.Is(err, booking.ErrSlotTaken) {
 		return s.renderManage(c, http.StatusConflict, b, manageNotice{err: "book.taken"})
 	}

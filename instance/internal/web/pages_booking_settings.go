@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/booking"
 )
@@ -28,17 +29,17 @@ type weekdayHours struct {
 	Start, End string
 }
 
-func (s *Server) pageBookingSettings(c echo.Context) error {
-	d := s.page(c, "settings.booking")
+func (s *bookingArea) pageBookingSettings(c echo.Context) error {
+	d := s.pages.Page(c, "settings.booking")
 	if c.QueryParam("ok") != "" {
 		d.Flash = translate(d.Lang, "common.saved")
 	}
 	return s.renderBookingSettings(c, http.StatusOK, d)
 }
 
-func (s *Server) renderBookingSettings(c echo.Context, status int, d pageData) error {
+func (s *bookingArea) renderBookingSettings(c echo.Context, status int, d pageData) error {
 	ctx := c.Request().Context()
-	bk := s.opts.Booking
+	bk := s.booking
 	cfg, err := bk.Config(ctx)
 	if err != nil {
 		return err
@@ -47,7 +48,7 @@ func (s *Server) renderBookingSettings(c echo.Context, status int, d pageData) e
 	if err != nil {
 		return err
 	}
-	users, err := s.opts.Accounts.ListUsers(ctx)
+	users, err := s.users.ListUsers(ctx)
 	if err != nil {
 		return err
 	}
@@ -73,12 +74,12 @@ func (s *Server) renderBookingSettings(c echo.Context, status int, d pageData) e
 		}
 		p.Week = append(p.Week, w)
 	}
-	today := s.opts.Clock.Now().Format("2006-01-02")
+	today := s.clock.Now().Format("2006-01-02")
 	if p.DaysOff, err = bk.DaysOff(ctx, today, "9999-12-31"); err != nil {
 		return err
 	}
 	d.Data = p
-	return s.render(c, status, "booking_settings", d)
+	return s.pages.Render(c, status, "booking_settings", d)
 }
 
 func dayName(wd time.Weekday, lang string) string {
@@ -86,26 +87,26 @@ func dayName(wd time.Weekday, lang string) string {
 }
 
 // bookingSettingsError shows the page again with the reasons, or passes other errors on.
-func (s *Server) bookingSettingsError(c echo.Context, err error) error {
-	return s.formProblem(c, err, "settings.booking", "slug", func(d pageData, status int) error {
+func (s *bookingArea) bookingSettingsError(c echo.Context, err error) error {
+	return s.pages.FormProblem(c, err, "settings.booking", "slug", func(d pageData, status int) error {
 		return s.renderBookingSettings(c, status, d)
 	})
 }
 
-func (s *Server) pageSaveBookingConfig(c echo.Context) error {
+func (s *bookingArea) pageSaveBookingConfig(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
 	reminder, _ := strconv.Atoi(f.Get("reminder_hours"))
 	retention, _ := strconv.Atoi(f.Get("retention_days"))
-	if _, err := s.opts.Booking.SetConfig(c.Request().Context(), booking.Config{TimeZone: f.Get("time_zone"), ReminderHours: reminder, RetentionDays: retention}); err != nil {
+	if _, err := s.booking.SetConfig(c.Request().Context(), booking.Config{TimeZone: f.Get("time_zone"), ReminderHours: reminder, RetentionDays: retention}); err != nil {
 		return s.bookingSettingsError(c, err)
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/booking?ok=config")
 }
 
-func (s *Server) pageCreateBookingType(c echo.Context) error {
+func (s *bookingArea) pageCreateBookingType(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
@@ -119,31 +120,31 @@ func (s *Server) pageCreateBookingType(c echo.Context) error {
 			t.AgentIDs = append(t.AgentIDs, id)
 		}
 	}
-	if _, err := s.opts.Booking.SaveType(c.Request().Context(), t); err != nil {
+	if _, err := s.booking.SaveType(c.Request().Context(), t); err != nil {
 		return s.bookingSettingsError(c, err)
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/booking?ok=type")
 }
 
-func (s *Server) pageToggleBookingType(c echo.Context) error {
+func (s *bookingArea) pageToggleBookingType(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	t, err := s.opts.Booking.Type(ctx, id)
+	t, err := s.booking.Type(ctx, id)
 	if err != nil {
 		return err
 	}
 	t.Active = !t.Active
-	if _, err := s.opts.Booking.SaveType(ctx, t); err != nil {
+	if _, err := s.booking.SaveType(ctx, t); err != nil {
 		return s.bookingSettingsError(c, err)
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/booking?ok=type")
 }
 
 // pageSaveMyHours sets one's own weekly hours: a span per weekday, empty for a day off.
-func (s *Server) pageSaveMyHours(c echo.Context) error {
+func (s *bookingArea) pageSaveMyHours(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
@@ -157,17 +158,17 @@ func (s *Server) pageSaveMyHours(c echo.Context) error {
 		sm, err1 := booking.ParseClock(st)
 		em, err2 := booking.ParseClock(en)
 		if err1 != nil || err2 != nil {
-			return s.bookingSettingsError(c, &accounts.ValidationError{Fields: map[string]string{"hours": "times must be like 09:00"}})
+			return s.bookingSettingsError(c, instance.InvalidField("hours", "time_of_day", "times must be like 09:00"))
 		}
 		hours = append(hours, booking.Hours{Weekday: time.Weekday(wd), Start: sm, End: em})
 	}
-	if err := s.opts.Booking.SetHours(c.Request().Context(), mustPrincipal(c).User.ID, hours); err != nil {
+	if err := s.booking.SetHours(c.Request().Context(), mustPrincipal(c).User.ID, hours); err != nil {
 		return s.bookingSettingsError(c, err)
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/booking?ok=hours")
 }
 
-func (s *Server) pageAddDayOff(c echo.Context) error {
+func (s *bookingArea) pageAddDayOff(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
@@ -178,18 +179,18 @@ func (s *Server) pageAddDayOff(c echo.Context) error {
 			user = &id
 		}
 	}
-	if _, err := s.opts.Booking.AddDayOff(c.Request().Context(), user, f.Get("day"), f.Get("note")); err != nil {
+	if _, err := s.booking.AddDayOff(c.Request().Context(), user, f.Get("day"), f.Get("note")); err != nil {
 		return s.bookingSettingsError(c, err)
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/booking?ok=day")
 }
 
-func (s *Server) pageDeleteDayOff(c echo.Context) error {
+func (s *bookingArea) pageDeleteDayOff(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Booking.DeleteDayOff(c.Request().Context(), id); err != nil {
+	if err := s.booking.DeleteDayOff(c.Request().Context(), id); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/booking?ok=day")

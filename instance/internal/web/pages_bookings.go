@@ -38,10 +38,10 @@ type calendarItem struct {
 }
 
 // pageBookings shows the calendar: ?view=week|day&date=2006-01-02&mine=1.
-func (s *Server) pageBookings(c echo.Context) error {
+func (s *bookingArea) pageBookings(c echo.Context) error {
 	ctx := c.Request().Context()
-	d := s.page(c, "nav.bookings")
-	loc, err := s.opts.Booking.Location(ctx)
+	d := s.pages.Page(c, "nav.bookings")
+	loc, err := s.booking.Location(ctx)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (s *Server) pageBookings(c echo.Context) error {
 	if view != "day" {
 		view = "week"
 	}
-	today := s.opts.Clock.Now().In(loc)
+	today := s.clock.Now().In(loc)
 	day := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, loc)
 	if t, err := time.ParseInLocation("2006-01-02", c.QueryParam("date"), loc); err == nil {
 		day = t
@@ -65,11 +65,11 @@ func (s *Server) pageBookings(c echo.Context) error {
 	if mine {
 		f.AgentID = mustPrincipal(c).User.ID
 	}
-	list, err := s.opts.Booking.Bookings(ctx, f)
+	list, err := s.booking.Bookings(ctx, f)
 	if err != nil {
 		return err
 	}
-	types, err := s.opts.Booking.Types(ctx, false)
+	types, err := s.booking.Types(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (s *Server) pageBookings(c echo.Context) error {
 	for _, t := range types {
 		typeNames[t.ID] = t.Name
 	}
-	users, err := s.opts.Accounts.ListUsers(ctx)
+	users, err := s.users.ListUsers(ctx)
 	if err != nil {
 		return err
 	}
@@ -101,11 +101,11 @@ func (s *Server) pageBookings(c echo.Context) error {
 			TypeName: typeNames[b.TypeID], Name: b.Name, Email: b.Email, Agent: names[b.AgentID], Status: b.Status, Message: b.Message})
 	}
 	d.Data = p
-	return s.render(c, http.StatusOK, "bookings", d)
+	return s.pages.Render(c, http.StatusOK, "bookings", d)
 }
 
 // pageCancelBooking lets an agent cancel a booking; the visitor is told by e-mail.
-func (s *Server) pageCancelBooking(c echo.Context) error {
+func (s *bookingArea) pageCancelBooking(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -118,11 +118,11 @@ func (s *Server) pageCancelBooking(c echo.Context) error {
 }
 
 // cancelBooking cancels booking id for an agent; its visitor is told by e-mail.
-func (s *Server) cancelBooking(c echo.Context, id int64) (booking.Booking, error) {
+func (s *bookingArea) cancelBooking(c echo.Context, id int64) (booking.Booking, error) {
 	ctx := c.Request().Context()
-	b, err := s.opts.Booking.Booking(ctx, id)
+	b, err := s.booking.Booking(ctx, id)
 	if err != nil {
 		return booking.Booking{}, err
 	}
-	return s.opts.Booking.Cancel(ctx, b)
+	return s.booking.Cancel(ctx, b)
 }

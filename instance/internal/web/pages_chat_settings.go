@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/chat"
 )
@@ -19,8 +20,8 @@ type chatSettingsPage struct {
 	Agents  []agentJSON
 }
 
-func (s *Server) pageChatSettings(c echo.Context) error {
-	d := s.page(c, "settings.chat")
+func (s *chatArea) pageChatSettings(c echo.Context) error {
+	d := s.pages.Page(c, "settings.chat")
 	if ok := c.QueryParam("ok"); ok != "" {
 		d.Flash = translate(d.Lang, "common.saved")
 	}
@@ -29,7 +30,7 @@ func (s *Server) pageChatSettings(c echo.Context) error {
 
 // renderChatSettings shows the page; with form set, the admin's rejected input stays
 // in the fields.
-func (s *Server) renderChatSettings(c echo.Context, status int, d pageData, form *chatSettings) error {
+func (s *chatArea) renderChatSettings(c echo.Context, status int, d pageData, form *chatSettings) error {
 	ctx := c.Request().Context()
 	cs, err := s.readChatSettings(ctx)
 	if err != nil {
@@ -38,7 +39,7 @@ func (s *Server) renderChatSettings(c echo.Context, status int, d pageData, form
 	if form != nil {
 		cs = *form
 	}
-	canned, err := s.opts.Chat.CannedResponses(ctx)
+	canned, err := s.chat.CannedResponses(ctx)
 	if err != nil {
 		return err
 	}
@@ -47,19 +48,19 @@ func (s *Server) renderChatSettings(c echo.Context, status int, d pageData, form
 		return err
 	}
 	d.Data = chatSettingsPage{chatSettings: cs, Canned: canned, Agents: agents,
-		Snippet: `<script src="` + strings.TrimSuffix(s.opts.BaseURL.String(), "/") + `/widget.js" async></script>`}
-	return s.render(c, status, "chat_settings", d)
+		Snippet: `<script src="` + strings.TrimSuffix(s.baseURL.String(), "/") + `/widget.js" async></script>`}
+	return s.pages.Render(c, status, "chat_settings", d)
 }
 
 // chatSettingsError shows the chat settings again with the reasons a change was
 // refused, the admin's input kept; other errors pass on.
-func (s *Server) chatSettingsError(c echo.Context, err error, form *chatSettings) error {
-	return s.formProblem(c, err, "settings.chat", "shortcut", func(d pageData, status int) error {
+func (s *chatArea) chatSettingsError(c echo.Context, err error, form *chatSettings) error {
+	return s.pages.FormProblem(c, err, "settings.chat", "shortcut", func(d pageData, status int) error {
 		return s.renderChatSettings(c, status, d, form)
 	})
 }
 
-func (s *Server) pageSaveChatSettings(c echo.Context) error {
+func (s *chatArea) pageSaveChatSettings(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
@@ -77,29 +78,29 @@ func (s *Server) pageSaveChatSettings(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/settings/chat?ok=saved")
 }
 
-func (s *Server) pageCreateCanned(c echo.Context) error {
+func (s *chatArea) pageCreateCanned(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
-	if _, err := s.opts.Chat.CreateCanned(c.Request().Context(), f.Get("shortcut"), f.Get("body")); err != nil {
+	if _, err := s.chat.CreateCanned(c.Request().Context(), f.Get("shortcut"), f.Get("body")); err != nil {
 		return s.chatSettingsError(c, err, nil)
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/chat?ok=canned#canned")
 }
 
-func (s *Server) pageDeleteCanned(c echo.Context) error {
+func (s *chatArea) pageDeleteCanned(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Chat.DeleteCanned(c.Request().Context(), id); err != nil {
+	if err := s.chat.DeleteCanned(c.Request().Context(), id); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/chat?ok=canned#canned")
 }
 
-func (s *Server) pageSetAgentLimit(c echo.Context) error {
+func (s *chatArea) pageSetAgentLimit(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -109,18 +110,18 @@ func (s *Server) pageSetAgentLimit(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	u, err := s.opts.Accounts.FindUser(ctx, id)
+	u, err := s.users.FindUser(ctx, id)
 	if err != nil {
 		return err
 	}
 	limit, err := strconv.Atoi(f.Get("max_chats"))
 	if err != nil || !u.Role.Can(accounts.ChatAnswer) {
-		return s.chatSettingsError(c, &accounts.ValidationError{Fields: map[string]string{"max_chats": "must be between 1 and 100"}}, nil)
+		return s.chatSettingsError(c, instance.InvalidField("max_chats", "between", "must be between %d and %d", 1, 100), nil)
 	}
 	if limit == 0 {
 		limit = -1 // zero means "unchanged" to SetPresence; here it is a wrong number
 	}
-	if _, err := s.opts.Chat.SetPresence(ctx, id, "", limit); err != nil {
+	if _, err := s.chat.SetPresence(ctx, id, "", limit); err != nil {
 		return s.chatSettingsError(c, err, nil)
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/chat?ok=agents#agents")

@@ -25,7 +25,7 @@ func TestChatSettingsPage(t *testing.T) {
 	if bad.status != 422 || !strings.Contains(bad.body, "not a site") || !strings.Contains(bad.body, `class="field-error"`) {
 		t.Fatalf("bad origin: %d %s", bad.status, bad.body)
 	}
-	if cs, _ := h.server.readChatSettings(ctx); len(cs.Origins) != 0 || cs.Greeting != "" {
+	if cs, _ := h.server.chat.readChatSettings(ctx); len(cs.Origins) != 0 || cs.Greeting != "" {
 		t.Fatalf("a rejected form stored %+v", cs)
 	}
 	ok := admin.form("/settings/chat", url.Values{"origins": {"https://Shop.example\r\n\r\nhttps://www.shop.example/"}, "colour": {"#00aa00"},
@@ -33,7 +33,7 @@ func TestChatSettingsPage(t *testing.T) {
 	if ok.status != 303 {
 		t.Fatalf("save: %d %s", ok.status, ok.body)
 	}
-	cs, _ := h.server.readChatSettings(ctx)
+	cs, _ := h.server.chat.readChatSettings(ctx)
 	if fmt.Sprint(cs.Origins) != "[https://shop.example https://www.shop.example]" || cs.Colour != "#00aa00" || cs.Greeting != "Hallo <b>!</b>" || cs.OfflineText != "Morgen wieder" {
 		t.Fatalf("stored %+v", cs)
 	}

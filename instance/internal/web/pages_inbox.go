@@ -16,8 +16,8 @@ var inboxText = []string{"online", "away", "offline", "unassigned", "visitor", "
 
 // pageInbox is the agents' live chat inbox. The page is a frame; inbox.js fills it
 // from the API and keeps it current over the inbox WebSocket.
-func (s *Server) pageInbox(c echo.Context) error {
-	d := s.page(c, "nav.inbox")
+func (s *chatArea) pageInbox(c echo.Context) error {
+	d := s.pages.Page(c, "nav.inbox")
 	words := map[string]string{}
 	for _, k := range inboxText {
 		words[k] = translate(d.Lang, "inbox."+k, "ID", "%s") // inbox.js puts the ticket number in place of %s
@@ -32,6 +32,6 @@ func (s *Server) pageInbox(c echo.Context) error {
 		CanAnswer bool // may reply, assign and close: not while read-only
 		Live      bool // may open the live inbox connection
 		I18N      string
-	}{p.User.ID, p.Can(accounts.ChatAnswer) && !s.opts.ReadOnly, p.Can(accounts.ChatAnswer), strings.TrimSpace(string(b))}
-	return s.render(c, http.StatusOK, "inbox", d)
+	}{p.User.ID, p.Can(accounts.ChatAnswer) && !s.readOnly, p.Can(accounts.ChatAnswer), strings.TrimSpace(string(b))}
+	return s.pages.Render(c, http.StatusOK, "inbox", d)
 }

@@ -12,9 +12,9 @@ import (
 )
 
 // pageKB is the public portal: categories, or search results with the matches marked.
-func (s *Server) pageKB(c echo.Context) error {
+func (s *kbArea) pageKB(c echo.Context) error {
 	ctx := c.Request().Context()
-	d := s.page(c, "kb.title")
+	d := s.pages.Page(c, "kb.title")
 	q := c.QueryParam("q")
 	d.Form["q"] = q
 	var data struct {
@@ -24,81 +24,81 @@ func (s *Server) pageKB(c echo.Context) error {
 	}
 	var err error
 	if q != "" {
-		if data.Hits, err = s.opts.KB.Search(ctx, q, true, 20); err != nil {
+		if data.Hits, err = s.kb.Search(ctx, q, true, 20); err != nil {
 			return err
 		}
 	} else {
-		if data.Categories, err = s.opts.KB.Categories(ctx); err != nil {
+		if data.Categories, err = s.kb.Categories(ctx); err != nil {
 			return err
 		}
-		if data.Articles, err = s.opts.KB.List(ctx, 0, true); err != nil {
+		if data.Articles, err = s.kb.List(ctx, 0, true); err != nil {
 			return err
 		}
 	}
 	d.Data = data
-	return s.render(c, http.StatusOK, "kb_home", d)
+	return s.pages.Render(c, http.StatusOK, "kb_home", d)
 }
 
-func (s *Server) pageKBCategory(c echo.Context) error {
+func (s *kbArea) pageKBCategory(c echo.Context) error {
 	ctx := c.Request().Context()
-	cat, err := s.opts.KB.CategoryBySlug(ctx, c.Param("slug"))
+	cat, err := s.kb.CategoryBySlug(ctx, c.Param("slug"))
 	if err != nil {
 		return err
 	}
-	as, err := s.opts.KB.List(ctx, cat.ID, true)
+	as, err := s.kb.List(ctx, cat.ID, true)
 	if err != nil {
 		return err
 	}
-	d := s.page(c, "kb.title")
+	d := s.pages.Page(c, "kb.title")
 	d.Title = cat.Name
 	d.Data = struct {
 		Category kb.Category
 		Articles []kb.Article
 	}{cat, as}
-	return s.render(c, http.StatusOK, "kb_category", d)
+	return s.pages.Render(c, http.StatusOK, "kb_category", d)
 }
 
-func (s *Server) pageKBArticle(c echo.Context) error {
+func (s *kbArea) pageKBArticle(c echo.Context) error {
 	return s.renderKBArticle(c, false)
 }
 
-func (s *Server) renderKBArticle(c echo.Context, voted bool) error {
-	a, err := s.opts.KB.Public(c.Request().Context(), c.Param("slug"))
+func (s *kbArea) renderKBArticle(c echo.Context, voted bool) error {
+	a, err := s.kb.Public(c.Request().Context(), c.Param("slug"))
 	if err != nil {
 		return err
 	}
-	d := s.page(c, "kb.title")
+	d := s.pages.Page(c, "kb.title")
 	d.Title = a.Title
 	d.Data = struct {
 		Article kb.Article
 		Body    template.HTML // rendered and sanitized when it was saved
 		Voted   bool
 	}{a, template.HTML(a.BodyHTML), voted}
-	return s.render(c, http.StatusOK, "kb_article", d)
+	return s.pages.Render(c, http.StatusOK, "kb_article", d)
 }
 
 // pageKBHelpful counts a vote; each address may vote a few times an hour.
-func (s *Server) pageKBHelpful(c echo.Context) error {
+func (s *kbArea) pageKBHelpful(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
 	if s.voteLimit.Take(addressKey(c)) == 0 {
-		if err := s.opts.KB.Vote(c.Request().Context(), c.Param("slug"), f.Get("helpful") == "yes"); err != nil {
+		if err := s.kb.Vote(c.Request().Context(), c.Param("slug"), f.Get("helpful") == "yes"); err != nil {
 			return err
 		}
 	}
 	return s.renderKBArticle(c, true)
 }
 
-func (s *Server) pageKnowledge(c echo.Context) error {
-	as, err := s.opts.KB.List(c.Request().Context(), 0, false)
+func (s *kbArea) pageKnowledge(c echo.Context) error {
+	as, err := s.kb.List(c.Request().Context(), 0, false)
 	if err != nil {
 		return err
 	}
-	d := s.page(c, "nav.knowledge")
+	d := s.pages.Page(c, "nav.knowledge")
 	d.Data = as
-	return s.render(c, http.StatusOK, "knowledge", d)
+	return s.pages.Render(c, http.StatusOK, "knowledge", d)
 }
 
 type editorData struct {
@@ -106,31 +106,31 @@ type editorData struct {
 	Categories []kb.Category
 }
 
-func (s *Server) renderEditor(c echo.Context, status int, d pageData, action string) error {
-	cats, err := s.opts.KB.Categories(c.Request().Context())
+func (s *kbArea) renderEditor(c echo.Context, status int, d pageData, action string) error {
+	cats, err := s.kb.Categories(c.Request().Context())
 	if err != nil {
 		return err
 	}
 	d.Data = editorData{Action: action, Categories: cats}
-	return s.render(c, status, "knowledge_edit", d)
+	return s.pages.Render(c, status, "knowledge_edit", d)
 }
 
-func (s *Server) pageNewArticle(c echo.Context) error {
-	d := s.page(c, "kb.new")
+func (s *kbArea) pageNewArticle(c echo.Context) error {
+	d := s.pages.Page(c, "kb.new")
 	d.Form["language"] = d.Lang
 	return s.renderEditor(c, http.StatusOK, d, "/knowledge")
 }
 
-func (s *Server) pageEditArticle(c echo.Context) error {
+func (s *kbArea) pageEditArticle(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	a, err := s.opts.KB.Get(c.Request().Context(), id)
+	a, err := s.kb.Get(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
-	d := s.page(c, "kb.edit")
+	d := s.pages.Page(c, "kb.edit")
 	d.Form["title"], d.Form["slug"], d.Form["body"], d.Form["language"] = a.Title, a.Slug, a.BodyMD, a.Language
 	if a.CategoryID != nil {
 		d.Form["category_id"] = strconv.FormatInt(*a.CategoryID, 10)
@@ -141,7 +141,7 @@ func (s *Server) pageEditArticle(c echo.Context) error {
 	return s.renderEditor(c, http.StatusOK, d, fmt.Sprintf("/knowledge/%d", a.ID))
 }
 
-func (s *Server) pageSaveArticle(c echo.Context) error {
+func (s *kbArea) pageSaveArticle(c echo.Context) error {
 	var id int64
 	if c.Param("id") != "" {
 		var err error
@@ -160,13 +160,13 @@ func (s *Server) pageSaveArticle(c echo.Context) error {
 			in.CategoryID = &n
 		}
 	}
-	a, err := s.opts.KB.Save(c.Request().Context(), mustPrincipal(c), id, in)
+	a, err := s.kb.Save(c.Request().Context(), mustPrincipal(c), id, in)
 	fields, invalid := fieldErrors(err)
 	if isConflict(err) {
 		fields, invalid = map[string]string{"slug": "is taken by another article"}, true
 	}
 	if invalid {
-		d := s.page(c, "kb.edit")
+		d := s.pages.Page(c, "kb.edit")
 		d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
 		for _, k := range []string{"title", "slug", "body", "language", "category_id", "publish"} {
 			d.Form[k] = f.Get(k)

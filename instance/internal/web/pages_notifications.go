@@ -26,8 +26,8 @@ type targetView struct {
 	Log []notify.Attempt
 }
 
-func (s *Server) pageNotifications(c echo.Context) error {
-	d := s.page(c, "settings.notifications")
+func (s *notifyArea) pageNotifications(c echo.Context) error {
+	d := s.pages.Page(c, "settings.notifications")
 	switch c.QueryParam("ok") {
 	case "":
 	case "test-ok":
@@ -40,21 +40,21 @@ func (s *Server) pageNotifications(c echo.Context) error {
 	return s.renderNotifications(c, http.StatusOK, d, "")
 }
 
-func (s *Server) renderNotifications(c echo.Context, status int, d pageData, secret string) error {
+func (s *notifyArea) renderNotifications(c echo.Context, status int, d pageData, secret string) error {
 	ctx := c.Request().Context()
-	targets, err := s.opts.Hooks.Targets(ctx)
+	targets, err := s.hooks.Targets(ctx)
 	if err != nil {
 		return err
 	}
 	views := make([]targetView, len(targets))
 	for i, t := range targets {
-		log, err := s.opts.Hooks.Log(ctx, t.ID, 5)
+		log, err := s.hooks.Log(ctx, t.ID, 5)
 		if err != nil {
 			return err
 		}
 		views[i] = targetView{Target: t, Log: log}
 	}
-	users, err := s.opts.Accounts.ListUsers(ctx)
+	users, err := s.users.ListUsers(ctx)
 	if err != nil {
 		return err
 	}
@@ -65,11 +65,11 @@ func (s *Server) renderNotifications(c echo.Context, status int, d pageData, sec
 		}
 	}
 	d.Data = notificationsPage{Targets: views, Events: notify.Events, Kinds: notify.Kinds, Users: active,
-		UnansweredMinutes: int(UnansweredWait(ctx, s.opts.Settings).Minutes()), NewSecret: secret}
-	return s.render(c, status, "notifications", d)
+		UnansweredMinutes: int(notify.UnansweredWait(ctx, s.settings).Minutes()), NewSecret: secret}
+	return s.pages.Render(c, status, "notifications", d)
 }
 
-func (s *Server) pageCreateTarget(c echo.Context) error {
+func (s *notifyArea) pageCreateTarget(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
@@ -85,9 +85,9 @@ func (s *Server) pageCreateTarget(c echo.Context) error {
 			in.UserIDs = append(in.UserIDs, id)
 		}
 	}
-	_, secret, err := s.opts.Hooks.CreateTarget(c.Request().Context(), in)
+	_, secret, err := s.hooks.CreateTarget(c.Request().Context(), in)
 	if err != nil {
-		return s.formProblem(c, err, "settings.notifications", "", func(d pageData, status int) error {
+		return s.pages.FormProblem(c, err, "settings.notifications", "", func(d pageData, status int) error {
 			for _, k := range []string{"kind", "name", "url", "server"} {
 				d.Form[k] = f.Get(k)
 			}
@@ -96,19 +96,19 @@ func (s *Server) pageCreateTarget(c echo.Context) error {
 	}
 	if in.Kind == notify.KindWebhook && f.Get("secret") == "" {
 		// The generated secret is shown on this answer, never in an address or again.
-		d := s.page(c, "settings.notifications")
+		d := s.pages.Page(c, "settings.notifications")
 		d.Flash = translate(d.Lang, "common.saved")
 		return s.renderNotifications(c, http.StatusCreated, d, secret)
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/notifications?ok=created")
 }
 
-func (s *Server) pageTestTarget(c echo.Context) error {
+func (s *notifyArea) pageTestTarget(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	a, err := s.opts.Hooks.Test(c.Request().Context(), id)
+	a, err := s.hooks.Test(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (s *Server) pageTestTarget(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/settings/notifications?ok="+url.QueryEscape(result)+"#target-"+strconv.FormatInt(id, 10))
 }
 
-func (s *Server) pageToggleTarget(c echo.Context) error {
+func (s *notifyArea) pageToggleTarget(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -129,30 +129,30 @@ func (s *Server) pageToggleTarget(c echo.Context) error {
 		return err
 	}
 	active := f.Get("active") == "true"
-	if _, err := s.opts.Hooks.UpdateTarget(c.Request().Context(), id, notify.TargetInput{Active: &active}); err != nil {
+	if _, err := s.hooks.UpdateTarget(c.Request().Context(), id, notify.TargetInput{Active: &active}); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/notifications?ok=saved")
 }
 
-func (s *Server) pageDeleteTarget(c echo.Context) error {
+func (s *notifyArea) pageDeleteTarget(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Hooks.DeleteTarget(c.Request().Context(), id); err != nil {
+	if err := s.hooks.DeleteTarget(c.Request().Context(), id); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/notifications?ok=deleted")
 }
 
-func (s *Server) pageSaveNotifySettings(c echo.Context) error {
+func (s *notifyArea) pageSaveNotifySettings(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
 	if err := s.setUnansweredMinutes(c.Request().Context(), f.Get("unanswered_minutes")); err != nil {
-		return s.formProblem(c, err, "settings.notifications", "", func(d pageData, status int) error {
+		return s.pages.FormProblem(c, err, "settings.notifications", "", func(d pageData, status int) error {
 			return s.renderNotifications(c, status, d, "")
 		})
 	}

@@ -8,10 +8,11 @@ import (
 	"testing"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
 )
 
-func mustPages(t *testing.T) *pages {
-	p, err := loadPages()
+func mustPages(t *testing.T) *page.Renderer {
+	p, err := loadPages(page.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +123,7 @@ func TestTokenShownOnceOnThePage(t *testing.T) {
 
 func TestSessionCookieFlags(t *testing.T) {
 	for _, base := range []string{"http://127.0.0.1", "https://acme.sproud.chat"} {
-		h := newHarness(t, harnessOptions{}, true)
-		h.server.opts.BaseURL = mustURL(base)
+		h := newHarness(t, harnessOptions{baseURL: base}, true)
 		res := h.client().do("POST", "/api/v1/session", "application/json",
 			strings.NewReader(`{"email":"admin@example.org","password":"`+adminPassword+`"}`), map[string]string{"Origin": ""})
 		cookies := (&http.Response{Header: res.header}).Cookies()

@@ -9,18 +9,19 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/instance/internal/kb"
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 )
 
-func (s *Server) pageTickets(c echo.Context) error {
-	d := s.page(c, "nav.tickets")
+func (s *ticketsArea) pageTickets(c echo.Context) error {
+	d := s.pages.Page(c, "nav.tickets")
 	f, err := ticketFilter(c)
 	if err != nil {
 		return err
 	}
-	items, next, err := s.opts.Tickets.List(c.Request().Context(), f)
+	items, next, err := s.tickets.List(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
@@ -37,11 +38,11 @@ func (s *Server) pageTickets(c echo.Context) error {
 		Q, Status string
 		Assignee  string
 	}{items, nextURL, tickets.Statuses, c.QueryParam("q"), c.QueryParam("status"), c.QueryParam("assignee")}
-	return s.render(c, http.StatusOK, "tickets", d)
+	return s.pages.Render(c, http.StatusOK, "tickets", d)
 }
 
-func (s *Server) pageNewTicket(c echo.Context) error {
-	return s.render(c, http.StatusOK, "ticket_new", s.page(c, "tickets.new"))
+func (s *ticketsArea) pageNewTicket(c echo.Context) error {
+	return s.pages.Render(c, http.StatusOK, "ticket_new", s.pages.Page(c, "tickets.new"))
 }
 
 func splitTags(s string) []string {
@@ -54,21 +55,21 @@ func splitTags(s string) []string {
 	return out
 }
 
-func (s *Server) pageCreateTicket(c echo.Context) error {
+func (s *ticketsArea) pageCreateTicket(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
 	p := mustPrincipal(c)
-	t, err := s.opts.Tickets.Create(c.Request().Context(), &p, tickets.NewTicket{Subject: f.Get("subject"), RequesterName: f.Get("requester_name"),
+	t, err := s.tickets.Create(c.Request().Context(), &p, tickets.NewTicket{Subject: f.Get("subject"), RequesterName: f.Get("requester_name"),
 		RequesterEmail: f.Get("requester_email"), Body: f.Get("body"), Tags: splitTags(f.Get("tags")), Source: "agent"})
 	if fields, ok := fieldErrors(err); ok {
-		d := s.page(c, "tickets.new")
+		d := s.pages.Page(c, "tickets.new")
 		d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
 		for _, k := range []string{"subject", "requester_name", "requester_email", "body", "tags"} {
 			d.Form[k] = f.Get(k)
 		}
-		return s.render(c, http.StatusUnprocessableEntity, "ticket_new", d)
+		return s.pages.Render(c, http.StatusUnprocessableEntity, "ticket_new", d)
 	}
 	if err != nil {
 		return err
@@ -97,11 +98,11 @@ type kbLink struct {
 	Link string
 }
 
-func (s *Server) pageTicket(c echo.Context) error {
-	return s.renderTicket(c, http.StatusOK, s.page(c, "nav.tickets"))
+func (s *ticketsArea) pageTicket(c echo.Context) error {
+	return s.renderTicket(c, http.StatusOK, s.pages.Page(c, "nav.tickets"))
 }
 
-func (s *Server) renderTicket(c echo.Context, status int, d pageData) error {
+func (s *ticketsArea) renderTicket(c echo.Context, status int, d pageData) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -112,16 +113,16 @@ func (s *Server) renderTicket(c echo.Context, status int, d pageData) error {
 		return err
 	}
 	tp := ticketPage{Ticket: t, Tags: strings.Join(t.Tags, ", "), Statuses: tickets.Statuses, Priorities: tickets.Priorities}
-	if tp.Messages, err = s.opts.Tickets.Messages(ctx, id, true); err != nil {
+	if tp.Messages, err = s.tickets.Messages(ctx, id, true); err != nil {
 		return err
 	}
-	if tp.Attachments, err = s.opts.Attachments.List(ctx, id); err != nil {
+	if tp.Attachments, err = s.attachments.List(ctx, id); err != nil {
 		return err
 	}
-	if tp.History, err = s.opts.Tickets.History(ctx, id); err != nil {
+	if tp.History, err = s.tickets.History(ctx, id); err != nil {
 		return err
 	}
-	users, err := s.opts.Accounts.ListUsers(ctx)
+	users, err := s.users.ListUsers(ctx)
 	if err != nil {
 		return err
 	}
@@ -133,28 +134,28 @@ func (s *Server) renderTicket(c echo.Context, status int, d pageData) error {
 	if t.AssigneeID != nil {
 		tp.Assignee = *t.AssigneeID
 	}
-	if q := c.QueryParam("kbq"); q != "" && s.opts.KB != nil {
+	if q := c.QueryParam("kbq"); q != "" && s.kb != nil {
 		tp.KBQuery = q
-		hits, err := s.opts.KB.Search(ctx, q, true, 5)
+		hits, err := s.kb.Search(ctx, q, true, 5)
 		if err != nil {
 			return err
 		}
 		for _, h := range hits {
-			tp.KBHits = append(tp.KBHits, kbLink{Hit: h, Link: s.articleURL(h.Article)})
+			tp.KBHits = append(tp.KBHits, kbLink{Hit: h, Link: articleURL(s.baseURL, h.Article)})
 		}
 	}
 	d.Title = fmt.Sprintf("#%d %s", t.ID, t.Subject)
 	d.Data = tp
-	return s.render(c, status, "ticket", d)
+	return s.pages.Render(c, status, "ticket", d)
 }
 
 // ticketFormError re-renders the ticket page with field errors, or passes err on.
-func (s *Server) ticketFormError(c echo.Context, err error, keep url.Values) error {
+func (s *ticketsArea) ticketFormError(c echo.Context, err error, keep url.Values) error {
 	fields, ok := fieldErrors(err)
 	if !ok {
 		return err
 	}
-	d := s.page(c, "nav.tickets")
+	d := s.pages.Page(c, "nav.tickets")
 	d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
 	for k := range keep {
 		d.Form[k] = keep.Get(k)
@@ -162,18 +163,18 @@ func (s *Server) ticketFormError(c echo.Context, err error, keep url.Values) err
 	return s.renderTicket(c, http.StatusUnprocessableEntity, d)
 }
 
-func (s *Server) pageTicketReply(c echo.Context) error {
+func (s *ticketsArea) pageTicketReply(c echo.Context) error {
 	id, f, err := s.ticketForm(c)
 	if err != nil {
 		return err
 	}
-	if _, _, err := s.opts.Tickets.AddMessage(c.Request().Context(), mustPrincipal(c), id, tickets.Kind(f.Get("kind")), f.Get("body")); err != nil {
+	if _, _, err := s.tickets.AddMessage(c.Request().Context(), mustPrincipal(c), id, tickets.Kind(f.Get("kind")), f.Get("body")); err != nil {
 		return s.ticketFormError(c, err, url.Values{"body": {f.Get("body")}})
 	}
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/tickets/%d", id))
 }
 
-func (s *Server) pageTicketUpdate(c echo.Context) error {
+func (s *ticketsArea) pageTicketUpdate(c echo.Context) error {
 	id, f, err := s.ticketForm(c)
 	if err != nil {
 		return err
@@ -192,7 +193,7 @@ func (s *Server) pageTicketUpdate(c echo.Context) error {
 		if v := f.Get("assignee"); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				return s.ticketFormError(c, &accounts.ValidationError{Fields: map[string]string{"assignee": "is not a user"}}, nil)
+				return s.ticketFormError(c, instance.InvalidField("assignee", "no_such_user", "is not a user"), nil)
 			}
 			if err := s.checkAssignee(c, &n); err != nil {
 				return s.ticketFormError(c, err, nil)
@@ -205,32 +206,32 @@ func (s *Server) pageTicketUpdate(c echo.Context) error {
 		tags := splitTags(f.Get("tags"))
 		u.Tags = &tags
 	}
-	if _, err := s.opts.Tickets.Update(c.Request().Context(), mustPrincipal(c), id, u); err != nil {
+	if _, err := s.tickets.Update(c.Request().Context(), mustPrincipal(c), id, u); err != nil {
 		return s.ticketFormError(c, err, nil)
 	}
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/tickets/%d", id))
 }
 
-func (s *Server) pageTicketMerge(c echo.Context) error {
+func (s *ticketsArea) pageTicketMerge(c echo.Context) error {
 	id, f, err := s.ticketForm(c)
 	if err != nil {
 		return err
 	}
 	into, perr := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(f.Get("into")), "#"), 10, 64)
 	if perr != nil {
-		return s.ticketFormError(c, &accounts.ValidationError{Fields: map[string]string{"into": "is not a ticket number"}}, nil)
+		return s.ticketFormError(c, instance.InvalidField("into", "ticket_number", "is not a ticket number"), nil)
 	}
 	if _, err := s.visibleTicket(c, into); err != nil {
-		return s.ticketFormError(c, &accounts.ValidationError{Fields: map[string]string{"into": "no such ticket"}}, nil)
+		return s.ticketFormError(c, instance.InvalidField("into", "no_such_ticket", "no such ticket"), nil)
 	}
-	if _, err := s.opts.Tickets.Merge(c.Request().Context(), mustPrincipal(c), id, into); err != nil {
+	if _, err := s.tickets.Merge(c.Request().Context(), mustPrincipal(c), id, into); err != nil {
 		return s.ticketFormError(c, err, nil)
 	}
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/tickets/%d", into))
 }
 
 // ticketForm reads a ticket form's ticket (one the caller may see) and its fields.
-func (s *Server) ticketForm(c echo.Context) (int64, url.Values, error) {
+func (s *ticketsArea) ticketForm(c echo.Context) (int64, url.Values, error) {
 	id, err := s.ticketParam(c)
 	if err != nil {
 		return 0, nil, err
@@ -241,14 +242,14 @@ func (s *Server) ticketForm(c echo.Context) (int64, url.Values, error) {
 
 // pageTicketUpload takes a file from the ticket page's form (the body was parsed, and
 // its size bounded, by the CSRF check).
-func (s *Server) pageTicketUpload(c echo.Context) error {
+func (s *ticketsArea) pageTicketUpload(c echo.Context) error {
 	id, err := s.ticketParam(c)
 	if err != nil {
 		return err
 	}
 	mf := c.Request().MultipartForm
 	if mf == nil || len(mf.File["file"]) == 0 {
-		return s.ticketFormError(c, &accounts.ValidationError{Fields: map[string]string{"file": "choose a file"}}, nil)
+		return s.ticketFormError(c, instance.InvalidField("file", "no_file", "choose a file"), nil)
 	}
 	fh := mf.File["file"][0]
 	file, err := fh.Open()
@@ -256,7 +257,7 @@ func (s *Server) pageTicketUpload(c echo.Context) error {
 		return err
 	}
 	defer file.Close()
-	if _, err := s.opts.Attachments.Attach(c.Request().Context(), mustPrincipal(c), id, fh.Filename, file); err != nil {
+	if _, err := s.attachments.Attach(c.Request().Context(), mustPrincipal(c), id, fh.Filename, file); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/tickets/%d", id))

@@ -7,28 +7,30 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sproudstack/sproudchat/instance"
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
 )
 
-func (s *Server) pageHome(c echo.Context) error {
-	return s.render(c, http.StatusOK, "home", s.page(c, "app.name"))
+func pageHome(pages *page.Renderer) echo.HandlerFunc {
+	return func(c echo.Context) error { return pages.Render(c, http.StatusOK, "home", pages.Page(c, "app.name")) }
 }
 
 // pageArea is the page of an area whose content arrives with a later part of the
 // product: the navigation, permission and layout are real, the list is empty.
-func (s *Server) pageArea(key string) echo.HandlerFunc {
+func pageArea(pages *page.Renderer, key string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		d := s.page(c, "nav."+key)
+		d := pages.Page(c, "nav."+key)
 		d.Data = "area." + key
-		return s.render(c, http.StatusOK, "area", d)
+		return pages.Render(c, http.StatusOK, "area", d)
 	}
 }
 
-func (s *Server) pageUsers(c echo.Context) error {
-	d := s.page(c, "users.title")
+func (s *accountsArea) pageUsers(c echo.Context) error {
+	d := s.pages.Page(c, "users.title")
 	if c.QueryParam("ok") != "" {
 		if id, err := strconv.ParseInt(c.QueryParam("id"), 10, 64); err == nil {
-			if u, err := s.opts.Accounts.FindUser(c.Request().Context(), id); err == nil {
+			if u, err := s.accounts.FindUser(c.Request().Context(), id); err == nil {
 				key := "users.updated"
 				if c.QueryParam("ok") == "created" {
 					key = "users.created"
@@ -40,32 +42,32 @@ func (s *Server) pageUsers(c echo.Context) error {
 	return s.renderUsers(c, http.StatusOK, d)
 }
 
-func (s *Server) renderUsers(c echo.Context, status int, d pageData) error {
-	users, err := s.opts.Accounts.ListUsers(c.Request().Context())
+func (s *accountsArea) renderUsers(c echo.Context, status int, d pageData) error {
+	users, err := s.accounts.ListUsers(c.Request().Context())
 	if err != nil {
 		return err
 	}
 	d.Data = users
-	return s.render(c, status, "users", d)
+	return s.pages.Render(c, status, "users", d)
 }
 
-func (s *Server) pageCreateUser(c echo.Context) error {
+func (s *accountsArea) pageCreateUser(c echo.Context) error {
 	f, err := form(c)
 	if err != nil {
 		return err
 	}
 	in := accounts.NewUserInput{Name: f.Get("name"), Email: f.Get("email"), Password: f.Get("password"), Role: accounts.Role(f.Get("role"))}
-	u, err := s.opts.Accounts.CreateUser(c.Request().Context(), mustPrincipal(c), in, meta(c))
+	u, err := s.accounts.CreateUser(c.Request().Context(), mustPrincipal(c), in, meta(c))
 	fields, invalid := fieldErrors(err)
-	if errors.Is(err, accounts.ErrConflict) {
+	if errors.Is(err, instance.ErrConflict) {
 		fields, invalid = map[string]string{"email": "is already taken"}, true
 	}
 	if invalid {
-		d := s.page(c, "users.title")
+		d := s.pages.Page(c, "users.title")
 		d.Errors, d.Error = fields, translate(d.Lang, "form.fix")
 		d.Form["name"], d.Form["email"], d.Form["role"] = in.Name, in.Email, string(in.Role)
 		status := http.StatusUnprocessableEntity
-		if errors.Is(err, accounts.ErrConflict) {
+		if errors.Is(err, instance.ErrConflict) {
 			status = http.StatusConflict
 		}
 		return s.renderUsers(c, status, d)
@@ -76,7 +78,7 @@ func (s *Server) pageCreateUser(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/settings/users?ok=created&id="+strconv.FormatInt(u.ID, 10))
 }
 
-func (s *Server) pageUpdateUser(c echo.Context) error {
+func (s *accountsArea) pageUpdateUser(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -97,9 +99,9 @@ func (s *Server) pageUpdateUser(c echo.Context) error {
 		active := v == "true"
 		ch.Active = &active
 	}
-	_, err = s.opts.Accounts.UpdateUser(c.Request().Context(), mustPrincipal(c), id, ch, meta(c))
-	if err != nil && (errors.Is(err, accounts.ErrConflict) || errors.Is(err, accounts.ErrInvalid)) {
-		d := s.page(c, "users.title")
+	_, err = s.accounts.UpdateUser(c.Request().Context(), mustPrincipal(c), id, ch, meta(c))
+	if err != nil && (errors.Is(err, instance.ErrConflict) || errors.Is(err, instance.ErrInvalid)) {
+		d := s.pages.Page(c, "users.title")
 		d.Error = err.Error()
 		return s.renderUsers(c, toProblem(err).Status, d)
 	}
@@ -107,17 +109,4 @@ func (s *Server) pageUpdateUser(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/users?ok=updated&id="+strconv.FormatInt(id, 10))
-}
-
-func (s *Server) pageAudit(c echo.Context) error {
-	entries, next, err := s.listAudit(c)
-	if err != nil {
-		return err
-	}
-	d := s.page(c, "audit.title")
-	d.Data = struct {
-		Entries []accounts.AuditEntry
-		Next    string
-	}{entries, next}
-	return s.render(c, http.StatusOK, "audit", d)
 }

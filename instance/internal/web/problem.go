@@ -1,111 +1,80 @@
 package web
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance"
+	"github.com/sproudstack/sproudchat/instance/internal/web/guard"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
-// Problem is an RFC 9457 problem detail, the body of every API error.
-type Problem struct {
-	Type      string            `json:"type"`
-	Title     string            `json:"title"`
-	Status    int               `json:"status"`
-	Detail    string            `json:"detail,omitempty"`
-	Errors    map[string]string `json:"errors,omitempty"`
-	RequestID string            `json:"request_id,omitempty"`
+// errForbidden refuses what a handler finds the caller may not do.
+var errForbidden = guard.ErrForbidden
 
-	retryAfter int // seconds, for 429
+// busyRetryAfter is the Retry-After of an answer refused because the instance is at
+// its limit of password hashes: one is over in well under a second.
+const busyRetryAfter = guard.BusyRetryAfter
+
+// statusOf is the HTTP status of each code of the domain's errors.
+var statusOf = map[instance.Code]int{
+	instance.Invalid:      http.StatusUnprocessableEntity,
+	instance.NotFound:     http.StatusNotFound,
+	instance.Conflict:     http.StatusConflict,
+	instance.Unauthorized: http.StatusUnauthorized,
+	instance.Forbidden:    http.StatusForbidden,
+	instance.Gone:         http.StatusGone,
+	instance.TooLarge:     http.StatusRequestEntityTooLarge,
+	instance.Busy:         http.StatusServiceUnavailable,
+	instance.Throttled:    http.StatusTooManyRequests,
+	instance.Internal:     http.StatusInternalServerError,
 }
-
-// requestError is an error the web layer raises itself, with the status it means.
-type requestError struct {
-	status int
-	kind   string // the problem type's last segment
-	detail string
-}
-
-func (e *requestError) Error() string { return e.detail }
-
-func badRequest(format string, args ...any) error {
-	return &requestError{http.StatusBadRequest, "bad-request", fmt.Sprintf(format, args...)}
-}
-
-var (
-	errTooLarge  = &requestError{http.StatusRequestEntityTooLarge, "too-large", "the request body is larger than the limit"}
-	errReadOnly  = &requestError{http.StatusLocked, "read-only", "this instance is read-only: changes are not possible"}
-	errNoCSRF    = &requestError{http.StatusBadRequest, "csrf", "the CSRF token is missing: send it as X-CSRF-Token or the csrf_token form field"}
-	errBadCSRF   = &requestError{http.StatusForbidden, "csrf", "the CSRF token does not match this session"}
-	errForbidden = &requestError{http.StatusForbidden, "forbidden", "you do not have permission to do this"}
-	errCrossSite = &requestError{http.StatusForbidden, "cross-site", "cross-site requests are refused"}
-	errLoginNeed = &requestError{http.StatusUnauthorized, "unauthenticated", "log in or send an API token"}
-	// errBodiesBusy: as many public request bodies as the instance receives at once are
-	// arriving.
-	errBodiesBusy = &requestError{http.StatusServiceUnavailable, "busy", "too many requests are arriving at once; try again in a moment"}
-)
-
-const problemBase = "https://sproud.chat/problems/"
-
-// busyRetryAfter is the Retry-After, in seconds, of an answer refused because the
-// instance is at its limit of password hashes: one is over in well under a second.
-const busyRetryAfter = 1
 
 // toProblem maps any error to the status and problem it means; the one place where
 // domain errors become HTTP.
-func toProblem(err error) Problem {
+func toProblem(err error) problem.Problem {
 	var (
-		re *requestError
-		ve *accounts.ValidationError
-		te *accounts.ThrottledError
+		re *problem.Error
 		he *echo.HTTPError
 	)
-	p := Problem{Type: "about:blank"}
-	switch {
-	case errors.As(err, &re):
-		p.Status, p.Type, p.Detail = re.status, problemBase+re.kind, re.detail
-	case errors.As(err, &ve):
-		p.Status, p.Type, p.Detail, p.Errors = http.StatusUnprocessableEntity, problemBase+"validation", "some fields are invalid", ve.Fields
-	case errors.As(err, &te):
-		p.Status, p.Type, p.Detail = http.StatusTooManyRequests, problemBase+"throttled", te.Error()
-		p.retryAfter = int(te.RetryAfter.Seconds() + 0.999)
-	case errors.Is(err, accounts.ErrBusy):
-		p.Status, p.Type = http.StatusServiceUnavailable, problemBase+"busy"
-		p.retryAfter = busyRetryAfter
-	case errors.Is(err, accounts.ErrInvalid):
-		p.Status, p.Detail = http.StatusUnprocessableEntity, err.Error()
-	case errors.Is(err, accounts.ErrNotFound):
-		p.Status, p.Detail = http.StatusNotFound, "no such resource"
-	case errors.Is(err, accounts.ErrConflict):
-		p.Status, p.Detail = http.StatusConflict, err.Error()
-	case errors.Is(err, accounts.ErrUnauthorized):
-		p.Status, p.Detail = http.StatusUnauthorized, err.Error()
-	case errors.Is(err, accounts.ErrForbidden):
-		p.Status, p.Detail = http.StatusForbidden, err.Error()
-	case errors.Is(err, accounts.ErrTooLarge):
-		p.Status, p.Type, p.Detail = http.StatusRequestEntityTooLarge, problemBase+"too-large", err.Error()
-	case errors.Is(err, accounts.ErrGone):
-		p.Status, p.Detail = http.StatusGone, err.Error()
-	case errors.As(err, &he):
+	p := problem.Problem{Type: "about:blank"}
+	if errors.As(err, &re) {
+		p = re.Problem()
+	} else if ie, ok := instance.AsError(err); ok {
+		p.Status = statusOf[ie.Code]
+		switch {
+		case ie.Code == instance.Invalid && len(ie.Fields) > 0:
+			p.Type, p.Detail, p.Errors = problem.Base+"validation", "some fields are invalid", ie.Fields.Messages(nil)
+		case ie.Code == instance.Throttled:
+			p.Type, p.Detail = problem.Base+"throttled", ie.Error()
+			p.RetryAfter = ie.RetryAfter
+		case ie.Code == instance.Busy:
+			p.Type, p.Detail = problem.Base+"busy", ie.Error()
+			p.RetryAfter = busyRetryAfter
+		case ie.Code == instance.TooLarge:
+			p.Type, p.Detail = problem.Base+"too-large", err.Error()
+		case ie.Code == instance.NotFound:
+			p.Detail = "no such resource"
+		case p.Status < 500:
+			p.Detail = err.Error()
+		}
+	} else if errors.As(err, &he) {
 		p.Status = he.Code
 		if he.Code < 500 {
 			p.Detail = fmt.Sprint(he.Message)
 		}
-	default:
+	}
+	if p.Status == 0 {
 		p.Status = http.StatusInternalServerError
 	}
 	p.Title = http.StatusText(p.Status)
-	if p.Type == problemBase+"busy" {
-		if p.Detail == "" {
-			p.Detail = accounts.ErrBusy.Error()
-		}
-	} else if p.Status >= 500 {
+	if p.Type != problem.Base+"busy" && p.Status >= 500 {
 		p.Detail = "something went wrong on our side; the request id helps us find it"
 	}
 	return p
@@ -121,12 +90,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.ErrorContext(c.Request().Context(), "response failed after it started", "error", err.Error(), "request_id", p.RequestID)
 		return
 	}
-	if p.Status >= 500 && p.Type != problemBase+"busy" { // busy is load, not a fault
+	if p.Status >= 500 && p.Type != problem.Base+"busy" { // busy is load, not a fault
 		s.log.ErrorContext(c.Request().Context(), "request failed", "error", err.Error(), "request_id", p.RequestID,
 			"method", c.Request().Method, "path", c.Request().URL.Path)
 	}
-	if p.retryAfter > 0 {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(p.retryAfter))
+	if p.RetryAfter > 0 { // pages too
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int((p.RetryAfter+time.Second-1)/time.Second)))
 	}
 	if isAPI(c) {
 		writeProblem(c, p)
@@ -136,14 +105,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 		redirectToLogin(c)
 		return
 	}
-	s.renderError(c, p)
+	s.pages.RenderError(c, p)
 }
 
-func writeProblem(c echo.Context, p Problem) {
-	b, _ := json.Marshal(p)
-	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
-	c.Response().WriteHeader(p.Status)
-	c.Response().Write(b)
+func writeProblem(c echo.Context, p problem.Problem) {
+	if err := problem.Write(c.Response(), p); err != nil {
+		c.Logger().Error(err) // the client has gone; nothing else to tell
+	}
 }
 
 func isAPI(c echo.Context) bool {

@@ -1,51 +1,15 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
-	"strings"
-
-	"github.com/labstack/echo/v4"
 
 	a "github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/web/guard"
+	"github.com/sproudstack/sproudchat/instance/internal/web/page"
 )
 
-// Route is one entry of the route table. Every route names the permission it needs;
-// guard enforces it, the CSRF check and read-only mode, and the tests walk the table
-// for every role and in read-only mode.
-type Route struct {
-	Method string
-	Path   string
-	Perm   a.Permission
-	// ReadOnlyOK marks a mutating route that stays allowed in read-only mode (logging
-	// in and out, and later exports): it changes no customer content.
-	ReadOnlyOK bool
-	// MaxBody overrides the default request body limit (uploads): Options.MaxBodyBytes,
-	// or Options.PublicMaxBodyBytes for a public route.
-	MaxBody int64
-	// CrossOrigin routes serve the chat widget on the customer's own website: requests
-	// from the origins an admin allowed pass, with CORS headers.
-	CrossOrigin bool
-	// WebSocket routes answer 426 to a plain request.
-	WebSocket bool
-	Handler   echo.HandlerFunc
-}
-
-// API tells whether the route is part of the JSON API (problem+json, Bearer tokens).
-func (r Route) API() bool { return strings.HasPrefix(r.Path, "/api/") }
-
-// Mutating tells whether the route changes state.
-func (r Route) Mutating() bool { return mutating(r.Method) }
-
-func (r Route) check() error {
-	if r.Perm == "" {
-		return fmt.Errorf("route %s %s declares no permission", r.Method, r.Path)
-	}
-	if r.Handler == nil {
-		return fmt.Errorf("route %s %s has no handler", r.Method, r.Path)
-	}
-	return nil
-}
+// Route is one entry of the route table (see guard.Route).
+type Route = guard.Route
 
 const (
 	get   = http.MethodGet
@@ -59,196 +23,190 @@ const (
 func (s *Server) routeTable() []Route {
 	return []Route{
 		// Health and assets.
-		{Method: get, Path: "/healthz", Perm: a.Public, Handler: s.healthz},
-		{Method: get, Path: "/readyz", Perm: a.Public, Handler: s.readyz},
-		{Method: get, Path: "/static/*", Perm: a.Public, Handler: s.static},
-		{Method: get, Path: "/widget.js", Perm: a.Public, Handler: s.widget},
+		{Method: get, Path: "/healthz", Perm: a.Public, Handler: s.health.healthz},
+		{Method: get, Path: "/readyz", Perm: a.Public, Handler: s.health.readyz},
+		{Method: get, Path: "/static/*", Perm: a.Public, Handler: static},
+		{Method: get, Path: "/widget.js", Perm: a.Public, Handler: widget},
 
 		// API: setup, session, own account.
-		{Method: post, Path: "/api/v1/setup", Perm: a.Public, Handler: s.apiSetup},
-		{Method: post, Path: "/api/v1/session", Perm: a.Public, ReadOnlyOK: true, Handler: s.apiLogin},
-		{Method: get, Path: "/api/v1/session", Perm: a.Authenticated, Handler: s.apiSession},
-		{Method: del, Path: "/api/v1/session", Perm: a.Authenticated, ReadOnlyOK: true, Handler: s.apiLogout},
-		{Method: get, Path: "/api/v1/me", Perm: a.Authenticated, Handler: s.apiMe},
-		{Method: patch, Path: "/api/v1/me", Perm: a.Authenticated, Handler: s.apiUpdateMe},
-		{Method: put, Path: "/api/v1/me/password", Perm: a.Authenticated, Handler: s.apiChangePassword},
-		{Method: get, Path: "/api/v1/me/export", Perm: a.Authenticated, Handler: s.apiExportMe},
-		{Method: get, Path: "/api/v1/tokens", Perm: a.Authenticated, Handler: s.apiListTokens},
-		{Method: post, Path: "/api/v1/tokens", Perm: a.Authenticated, Handler: s.apiCreateToken},
-		{Method: del, Path: "/api/v1/tokens/:id", Perm: a.Authenticated, Handler: s.apiRevokeToken},
+		{Method: post, Path: "/api/v1/setup", Perm: a.Public, Handler: s.accounts.apiSetup},
+		{Method: post, Path: "/api/v1/session", Perm: a.Public, ReadOnlyOK: true, Handler: s.accounts.apiLogin},
+		{Method: get, Path: "/api/v1/session", Perm: a.Authenticated, Handler: s.accounts.apiSession},
+		{Method: del, Path: "/api/v1/session", Perm: a.Authenticated, ReadOnlyOK: true, Handler: s.accounts.apiLogout},
+		{Method: get, Path: "/api/v1/me", Perm: a.Authenticated, Handler: s.accounts.apiMe},
+		{Method: patch, Path: "/api/v1/me", Perm: a.Authenticated, Handler: s.accounts.apiUpdateMe},
+		{Method: put, Path: "/api/v1/me/password", Perm: a.Authenticated, Handler: s.accounts.apiChangePassword},
+		{Method: get, Path: "/api/v1/me/export", Perm: a.Authenticated, Handler: s.accounts.apiExportMe},
+		{Method: get, Path: "/api/v1/tokens", Perm: a.Authenticated, Handler: s.accounts.apiListTokens},
+		{Method: post, Path: "/api/v1/tokens", Perm: a.Authenticated, Handler: s.accounts.apiCreateToken},
+		{Method: del, Path: "/api/v1/tokens/:id", Perm: a.Authenticated, Handler: s.accounts.apiRevokeToken},
 
 		// API: users and the audit log.
-		{Method: get, Path: "/api/v1/users", Perm: a.UsersRead, Handler: s.apiListUsers},
-		{Method: post, Path: "/api/v1/users", Perm: a.UsersManage, Handler: s.apiCreateUser},
-		{Method: get, Path: "/api/v1/users/:id", Perm: a.UsersRead, Handler: s.apiGetUser},
-		{Method: patch, Path: "/api/v1/users/:id", Perm: a.UsersManage, Handler: s.apiUpdateUser},
-		{Method: get, Path: "/api/v1/audit", Perm: a.AuditRead, Handler: s.apiListAudit},
-		{Method: get, Path: "/api/v1/audit/export", Perm: a.AuditRead, Handler: s.apiExportAudit},
-		{Method: get, Path: "/api/v1/outbox", Perm: a.SettingsManage, Handler: s.apiOutbox},
+		{Method: get, Path: "/api/v1/users", Perm: a.UsersRead, Handler: s.accounts.apiListUsers},
+		{Method: post, Path: "/api/v1/users", Perm: a.UsersManage, Handler: s.accounts.apiCreateUser},
+		{Method: get, Path: "/api/v1/users/:id", Perm: a.UsersRead, Handler: s.accounts.apiGetUser},
+		{Method: patch, Path: "/api/v1/users/:id", Perm: a.UsersManage, Handler: s.accounts.apiUpdateUser},
+		{Method: get, Path: "/api/v1/audit", Perm: a.AuditRead, Handler: s.audit.apiListAudit},
+		{Method: get, Path: "/api/v1/audit/export", Perm: a.AuditRead, Handler: s.audit.apiExportAudit},
+		{Method: get, Path: "/api/v1/outbox", Perm: a.SettingsManage, Handler: s.audit.apiOutbox},
 
 		// API: tickets.
-		{Method: get, Path: "/api/v1/tickets", Perm: a.TicketsRead, Handler: s.apiListTickets},
-		{Method: post, Path: "/api/v1/tickets", Perm: a.TicketsWrite, Handler: s.apiCreateTicket},
-		{Method: get, Path: "/api/v1/tickets/:id", Perm: a.TicketsRead, Handler: s.apiGetTicket},
-		{Method: patch, Path: "/api/v1/tickets/:id", Perm: a.TicketsWrite, Handler: s.apiUpdateTicket},
-		{Method: post, Path: "/api/v1/tickets/:id/messages", Perm: a.TicketsWrite, Handler: s.apiAddTicketMessage},
-		{Method: post, Path: "/api/v1/tickets/:id/merge", Perm: a.TicketsWrite, Handler: s.apiMergeTicket},
-		{Method: get, Path: "/api/v1/tickets/:id/history", Perm: a.TicketsRead, Handler: s.apiTicketHistory},
-		{Method: post, Path: "/api/v1/tickets/:id/attachments", Perm: a.TicketsWrite, MaxBody: s.uploadLimit(), Handler: s.apiUploadAttachment},
-		{Method: get, Path: "/api/v1/attachments/:id", Perm: a.TicketsRead, Handler: s.apiDownloadAttachment},
+		{Method: get, Path: "/api/v1/tickets", Perm: a.TicketsRead, Handler: s.tickets.apiListTickets},
+		{Method: post, Path: "/api/v1/tickets", Perm: a.TicketsWrite, Handler: s.tickets.apiCreateTicket},
+		{Method: get, Path: "/api/v1/tickets/:id", Perm: a.TicketsRead, Handler: s.tickets.apiGetTicket},
+		{Method: patch, Path: "/api/v1/tickets/:id", Perm: a.TicketsWrite, Handler: s.tickets.apiUpdateTicket},
+		{Method: post, Path: "/api/v1/tickets/:id/messages", Perm: a.TicketsWrite, Handler: s.tickets.apiAddTicketMessage},
+		{Method: post, Path: "/api/v1/tickets/:id/merge", Perm: a.TicketsWrite, Handler: s.tickets.apiMergeTicket},
+		{Method: get, Path: "/api/v1/tickets/:id/history", Perm: a.TicketsRead, Handler: s.tickets.apiTicketHistory},
+		{Method: post, Path: "/api/v1/tickets/:id/attachments", Perm: a.TicketsWrite, MaxBody: s.tickets.uploadLimit(), Handler: s.tickets.apiUploadAttachment},
+		{Method: get, Path: "/api/v1/attachments/:id", Perm: a.TicketsRead, Handler: s.tickets.apiDownloadAttachment},
 
 		// Public pages of the customer's site.
-		{Method: get, Path: "/contact", Perm: a.Public, Handler: s.pageContact},
-		{Method: post, Path: "/contact", Perm: a.Public, Handler: s.pageContactSubmit},
-		{Method: get, Path: "/privacy", Perm: a.Public, Handler: s.pagePrivacy},
-		{Method: get, Path: "/kb", Perm: a.Public, Handler: s.pageKB},
-		{Method: get, Path: "/kb/c/:slug", Perm: a.Public, Handler: s.pageKBCategory},
-		{Method: get, Path: "/kb/a/:slug", Perm: a.Public, Handler: s.pageKBArticle},
-		{Method: post, Path: "/kb/a/:slug/helpful", Perm: a.Public, Handler: s.pageKBHelpful},
+		{Method: get, Path: "/contact", Perm: a.Public, Handler: s.tickets.pageContact},
+		{Method: post, Path: "/contact", Perm: a.Public, Handler: s.tickets.pageContactSubmit},
+		{Method: get, Path: "/privacy", Perm: a.Public, Handler: s.tickets.pagePrivacy},
+		{Method: get, Path: "/kb", Perm: a.Public, Handler: s.kb.pageKB},
+		{Method: get, Path: "/kb/c/:slug", Perm: a.Public, Handler: s.kb.pageKBCategory},
+		{Method: get, Path: "/kb/a/:slug", Perm: a.Public, Handler: s.kb.pageKBArticle},
+		{Method: post, Path: "/kb/a/:slug/helpful", Perm: a.Public, Handler: s.kb.pageKBHelpful},
 
 		// API: knowledge base.
-		{Method: get, Path: "/api/v1/kb/categories", Perm: a.KBRead, Handler: s.apiKBCategories},
-		{Method: post, Path: "/api/v1/kb/categories", Perm: a.KBEdit, Handler: s.apiKBCreateCategory},
-		{Method: get, Path: "/api/v1/kb/articles", Perm: a.KBRead, Handler: s.apiKBArticles},
-		{Method: post, Path: "/api/v1/kb/articles", Perm: a.KBEdit, Handler: s.apiKBCreateArticle},
-		{Method: get, Path: "/api/v1/kb/articles/:id", Perm: a.KBRead, Handler: s.apiKBArticle},
-		{Method: patch, Path: "/api/v1/kb/articles/:id", Perm: a.KBEdit, Handler: s.apiKBUpdateArticle},
-		{Method: get, Path: "/api/v1/kb/search", Perm: a.KBRead, Handler: s.apiKBSearch},
+		{Method: get, Path: "/api/v1/kb/categories", Perm: a.KBRead, Handler: s.kb.apiKBCategories},
+		{Method: post, Path: "/api/v1/kb/categories", Perm: a.KBEdit, Handler: s.kb.apiKBCreateCategory},
+		{Method: get, Path: "/api/v1/kb/articles", Perm: a.KBRead, Handler: s.kb.apiKBArticles},
+		{Method: post, Path: "/api/v1/kb/articles", Perm: a.KBEdit, Handler: s.kb.apiKBCreateArticle},
+		{Method: get, Path: "/api/v1/kb/articles/:id", Perm: a.KBRead, Handler: s.kb.apiKBArticle},
+		{Method: patch, Path: "/api/v1/kb/articles/:id", Perm: a.KBEdit, Handler: s.kb.apiKBUpdateArticle},
+		{Method: get, Path: "/api/v1/kb/search", Perm: a.KBRead, Handler: s.kb.apiKBSearch},
 
 		// Chat: the widget on allowed websites, and the agents' live inbox.
-		{Method: get, Path: "/api/v1/settings/chat", Perm: a.SettingsManage, Handler: s.apiChatSettings},
-		{Method: put, Path: "/api/v1/settings/chat", Perm: a.SettingsManage, Handler: s.apiSetChatSettings},
-		{Method: get, Path: "/api/v1/chat/config", Perm: a.Public, CrossOrigin: true, Handler: s.apiChatConfig},
-		{Method: http.MethodOptions, Path: "/api/v1/chat/conversations", Perm: a.Public, CrossOrigin: true, Handler: s.chatPreflight},
-		{Method: post, Path: "/api/v1/chat/conversations", Perm: a.Public, CrossOrigin: true, Handler: s.apiStartChat},
-		{Method: get, Path: "/api/v1/chat/ws", Perm: a.Public, CrossOrigin: true, WebSocket: true, Handler: s.chatVisitorWS},
-		{Method: get, Path: "/api/v1/chat/inbox", Perm: a.ChatAnswer, WebSocket: true, Handler: s.chatAgentWS},
-		{Method: get, Path: "/api/v1/chat/conversations", Perm: a.ChatRead, Handler: s.apiListConversations},
-		{Method: get, Path: "/api/v1/chat/conversations/:id", Perm: a.ChatRead, Handler: s.apiGetConversation},
-		{Method: post, Path: "/api/v1/chat/conversations/:id/close", Perm: a.ChatAnswer, Handler: s.apiCloseConversation},
-		{Method: post, Path: "/api/v1/chat/conversations/:id/reopen", Perm: a.ChatAnswer, Handler: s.apiReopenConversation},
-		{Method: post, Path: "/api/v1/chat/conversations/:id/ticket", Perm: a.TicketsWrite, Handler: s.apiChatToTicket},
-		{Method: http.MethodOptions, Path: "/api/v1/chat/transcript", Perm: a.Public, CrossOrigin: true, Handler: s.chatPreflight},
-		{Method: post, Path: "/api/v1/chat/transcript", Perm: a.Public, CrossOrigin: true, Handler: s.apiChatTranscript},
-		{Method: http.MethodOptions, Path: "/api/v1/chat/offline", Perm: a.Public, CrossOrigin: true, Handler: s.chatPreflight},
-		{Method: post, Path: "/api/v1/chat/offline", Perm: a.Public, CrossOrigin: true, Handler: s.apiChatOffline},
-		{Method: post, Path: "/api/v1/chat/attachments", Perm: a.Public, CrossOrigin: true, MaxBody: s.uploadLimit(), Handler: s.apiVisitorUpload},
-		{Method: post, Path: "/api/v1/chat/attachments/:id", Perm: a.Public, CrossOrigin: true, ReadOnlyOK: true, Handler: s.apiVisitorDownload},
-		{Method: get, Path: "/api/v1/chat/attachments/:id", Perm: a.ChatRead, Handler: s.apiAgentDownload},
-		{Method: post, Path: "/api/v1/chat/conversations/:id/attachments", Perm: a.ChatAnswer, MaxBody: s.uploadLimit(), Handler: s.apiAgentUpload},
-		{Method: post, Path: "/api/v1/chat/conversations/:id/assign", Perm: a.ChatAnswer, Handler: s.apiAssignConversation},
-		{Method: post, Path: "/api/v1/chat/conversations/:id/read", Perm: a.ChatAnswer, Handler: s.apiReadConversation},
-		{Method: get, Path: "/api/v1/chat/agents", Perm: a.ChatRead, Handler: s.apiChatAgents},
-		{Method: put, Path: "/api/v1/chat/agents/:id", Perm: a.SettingsManage, Handler: s.apiSetAgent},
-		{Method: put, Path: "/api/v1/chat/presence", Perm: a.ChatAnswer, ReadOnlyOK: true, Handler: s.apiSetPresence},
-		{Method: get, Path: "/api/v1/chat/canned", Perm: a.ChatRead, Handler: s.apiListCanned},
-		{Method: post, Path: "/api/v1/chat/canned", Perm: a.SettingsManage, Handler: s.apiCreateCanned},
-		{Method: del, Path: "/api/v1/chat/canned/:id", Perm: a.SettingsManage, Handler: s.apiDeleteCanned},
+		{Method: get, Path: "/api/v1/settings/chat", Perm: a.SettingsManage, Handler: s.chat.apiChatSettings},
+		{Method: put, Path: "/api/v1/settings/chat", Perm: a.SettingsManage, Handler: s.chat.apiSetChatSettings},
+		{Method: get, Path: "/api/v1/chat/config", Perm: a.Public, CrossOrigin: true, Handler: s.chat.apiChatConfig},
+		{Method: http.MethodOptions, Path: "/api/v1/chat/conversations", Perm: a.Public, CrossOrigin: true, Handler: s.chat.chatPreflight},
+		{Method: post, Path: "/api/v1/chat/conversations", Perm: a.Public, CrossOrigin: true, Handler: s.chat.apiStartChat},
+		{Method: get, Path: "/api/v1/chat/ws", Perm: a.Public, CrossOrigin: true, WebSocket: true, Handler: s.chat.chatVisitorWS},
+		{Method: get, Path: "/api/v1/chat/inbox", Perm: a.ChatAnswer, WebSocket: true, Handler: s.chat.chatAgentWS},
+		{Method: get, Path: "/api/v1/chat/conversations", Perm: a.ChatRead, Handler: s.chat.apiListConversations},
+		{Method: get, Path: "/api/v1/chat/conversations/:id", Perm: a.ChatRead, Handler: s.chat.apiGetConversation},
+		{Method: post, Path: "/api/v1/chat/conversations/:id/close", Perm: a.ChatAnswer, Handler: s.chat.apiCloseConversation},
+		{Method: post, Path: "/api/v1/chat/conversations/:id/reopen", Perm: a.ChatAnswer, Handler: s.chat.apiReopenConversation},
+		{Method: post, Path: "/api/v1/chat/conversations/:id/ticket", Perm: a.TicketsWrite, Handler: s.chat.apiChatToTicket},
+		{Method: http.MethodOptions, Path: "/api/v1/chat/transcript", Perm: a.Public, CrossOrigin: true, Handler: s.chat.chatPreflight},
+		{Method: post, Path: "/api/v1/chat/transcript", Perm: a.Public, CrossOrigin: true, Handler: s.chat.apiChatTranscript},
+		{Method: http.MethodOptions, Path: "/api/v1/chat/offline", Perm: a.Public, CrossOrigin: true, Handler: s.chat.chatPreflight},
+		{Method: post, Path: "/api/v1/chat/offline", Perm: a.Public, CrossOrigin: true, Handler: s.chat.apiChatOffline},
+		{Method: post, Path: "/api/v1/chat/attachments", Perm: a.Public, CrossOrigin: true, MaxBody: s.tickets.uploadLimit(), Handler: s.chat.apiVisitorUpload},
+		{Method: post, Path: "/api/v1/chat/attachments/:id", Perm: a.Public, CrossOrigin: true, ReadOnlyOK: true, Handler: s.chat.apiVisitorDownload},
+		{Method: get, Path: "/api/v1/chat/attachments/:id", Perm: a.ChatRead, Handler: s.chat.apiAgentDownload},
+		{Method: post, Path: "/api/v1/chat/conversations/:id/attachments", Perm: a.ChatAnswer, MaxBody: s.tickets.uploadLimit(), Handler: s.chat.apiAgentUpload},
+		{Method: post, Path: "/api/v1/chat/conversations/:id/assign", Perm: a.ChatAnswer, Handler: s.chat.apiAssignConversation},
+		{Method: post, Path: "/api/v1/chat/conversations/:id/read", Perm: a.ChatAnswer, Handler: s.chat.apiReadConversation},
+		{Method: get, Path: "/api/v1/chat/agents", Perm: a.ChatRead, Handler: s.chat.apiChatAgents},
+		{Method: put, Path: "/api/v1/chat/agents/:id", Perm: a.SettingsManage, Handler: s.chat.apiSetAgent},
+		{Method: put, Path: "/api/v1/chat/presence", Perm: a.ChatAnswer, ReadOnlyOK: true, Handler: s.chat.apiSetPresence},
+		{Method: get, Path: "/api/v1/chat/canned", Perm: a.ChatRead, Handler: s.chat.apiListCanned},
+		{Method: post, Path: "/api/v1/chat/canned", Perm: a.SettingsManage, Handler: s.chat.apiCreateCanned},
+		{Method: del, Path: "/api/v1/chat/canned/:id", Perm: a.SettingsManage, Handler: s.chat.apiDeleteCanned},
 
 		// Booking: the public portal, and the agents' calendar.
-		{Method: get, Path: "/book", Perm: a.Public, Handler: s.pageBookTypes},
-		{Method: get, Path: "/book/:slug", Perm: a.Public, Handler: s.pageBookType},
-		{Method: post, Path: "/book/:slug", Perm: a.Public, Handler: s.pageBookSubmit},
-		{Method: get, Path: "/book/manage/:token", Perm: a.Public, Handler: s.pageBookManage},
-		{Method: post, Path: "/book/manage/:token/cancel", Perm: a.Public, Handler: s.pageBookCancel},
-		{Method: post, Path: "/book/manage/:token/reschedule", Perm: a.Public, Handler: s.pageBookReschedule},
-		{Method: get, Path: "/api/v1/booking/types", Perm: a.BookingRead, Handler: s.apiBookingTypes},
-		{Method: post, Path: "/api/v1/booking/types", Perm: a.SettingsManage, Handler: s.apiCreateBookingType},
-		{Method: patch, Path: "/api/v1/booking/types/:id", Perm: a.SettingsManage, Handler: s.apiUpdateBookingType},
-		{Method: get, Path: "/api/v1/booking/types/:id/slots", Perm: a.Public, Handler: s.apiBookingSlots},
-		{Method: get, Path: "/api/v1/booking/hours/:id", Perm: a.BookingRead, Handler: s.apiBookingHours},
-		{Method: put, Path: "/api/v1/booking/hours/:id", Perm: a.BookingManage, Handler: s.apiSetBookingHours},
-		{Method: get, Path: "/api/v1/booking/days-off", Perm: a.BookingRead, Handler: s.apiDaysOff},
-		{Method: post, Path: "/api/v1/booking/days-off", Perm: a.SettingsManage, Handler: s.apiAddDayOff},
-		{Method: del, Path: "/api/v1/booking/days-off/:id", Perm: a.SettingsManage, Handler: s.apiDeleteDayOff},
-		{Method: get, Path: "/api/v1/settings/booking", Perm: a.SettingsManage, Handler: s.apiBookingSettings},
-		{Method: put, Path: "/api/v1/settings/booking", Perm: a.SettingsManage, Handler: s.apiSetBookingSettings},
-		{Method: get, Path: "/api/v1/bookings", Perm: a.BookingRead, Handler: s.apiBookings},
-		{Method: post, Path: "/api/v1/bookings", Perm: a.BookingManage, Handler: s.apiCreateBooking},
-		{Method: get, Path: "/api/v1/bookings/:id", Perm: a.BookingRead, Handler: s.apiGetBooking},
-		{Method: post, Path: "/api/v1/bookings/:id/cancel", Perm: a.BookingManage, Handler: s.apiCancelBooking},
+		{Method: get, Path: "/book", Perm: a.Public, Handler: s.booking.pageBookTypes},
+		{Method: get, Path: "/book/:slug", Perm: a.Public, Handler: s.booking.pageBookType},
+		{Method: post, Path: "/book/:slug", Perm: a.Public, Handler: s.booking.pageBookSubmit},
+		{Method: get, Path: "/book/manage/:token", Perm: a.Public, Handler: s.booking.pageBookManage},
+		{Method: post, Path: "/book/manage/:token/cancel", Perm: a.Public, Handler: s.booking.pageBookCancel},
+		{Method: post, Path: "/book/manage/:token/reschedule", Perm: a.Public, Handler: s.booking.pageBookReschedule},
+		{Method: get, Path: "/api/v1/booking/types", Perm: a.BookingRead, Handler: s.booking.apiBookingTypes},
+		{Method: post, Path: "/api/v1/booking/types", Perm: a.SettingsManage, Handler: s.booking.apiCreateBookingType},
+		{Method: patch, Path: "/api/v1/booking/types/:id", Perm: a.SettingsManage, Handler: s.booking.apiUpdateBookingType},
+		{Method: get, Path: "/api/v1/booking/types/:id/slots", Perm: a.Public, Handler: s.booking.apiBookingSlots},
+		{Method: get, Path: "/api/v1/booking/hours/:id", Perm: a.BookingRead, Handler: s.booking.apiBookingHours},
+		{Method: put, Path: "/api/v1/booking/hours/:id", Perm: a.BookingManage, Handler: s.booking.apiSetBookingHours},
+		{Method: get, Path: "/api/v1/booking/days-off", Perm: a.BookingRead, Handler: s.booking.apiDaysOff},
+		{Method: post, Path: "/api/v1/booking/days-off", Perm: a.SettingsManage, Handler: s.booking.apiAddDayOff},
+		{Method: del, Path: "/api/v1/booking/days-off/:id", Perm: a.SettingsManage, Handler: s.booking.apiDeleteDayOff},
+		{Method: get, Path: "/api/v1/settings/booking", Perm: a.SettingsManage, Handler: s.booking.apiBookingSettings},
+		{Method: put, Path: "/api/v1/settings/booking", Perm: a.SettingsManage, Handler: s.booking.apiSetBookingSettings},
+		{Method: get, Path: "/api/v1/bookings", Perm: a.BookingRead, Handler: s.booking.apiBookings},
+		{Method: post, Path: "/api/v1/bookings", Perm: a.BookingManage, Handler: s.booking.apiCreateBooking},
+		{Method: get, Path: "/api/v1/bookings/:id", Perm: a.BookingRead, Handler: s.booking.apiGetBooking},
+		{Method: post, Path: "/api/v1/bookings/:id/cancel", Perm: a.BookingManage, Handler: s.booking.apiCancelBooking},
 
 		// Notifications: where the team hears of events.
-		{Method: get, Path: "/api/v1/notifications/targets", Perm: a.SettingsManage, Handler: s.apiListTargets},
-		{Method: post, Path: "/api/v1/notifications/targets", Perm: a.SettingsManage, Handler: s.apiCreateTarget},
-		{Method: get, Path: "/api/v1/notifications/targets/:id", Perm: a.SettingsManage, Handler: s.apiGetTarget},
-		{Method: patch, Path: "/api/v1/notifications/targets/:id", Perm: a.SettingsManage, Handler: s.apiUpdateTarget},
-		{Method: del, Path: "/api/v1/notifications/targets/:id", Perm: a.SettingsManage, Handler: s.apiDeleteTarget},
-		{Method: post, Path: "/api/v1/notifications/targets/:id/test", Perm: a.SettingsManage, Handler: s.apiTestTarget},
-		{Method: get, Path: "/api/v1/notifications/targets/:id/log", Perm: a.SettingsManage, Handler: s.apiTargetLog},
-		{Method: get, Path: "/api/v1/settings/notifications", Perm: a.SettingsManage, Handler: s.apiNotifySettings},
-		{Method: put, Path: "/api/v1/settings/notifications", Perm: a.SettingsManage, Handler: s.apiSetNotifySettings},
+		{Method: get, Path: "/api/v1/notifications/targets", Perm: a.SettingsManage, Handler: s.notify.apiListTargets},
+		{Method: post, Path: "/api/v1/notifications/targets", Perm: a.SettingsManage, Handler: s.notify.apiCreateTarget},
+		{Method: get, Path: "/api/v1/notifications/targets/:id", Perm: a.SettingsManage, Handler: s.notify.apiGetTarget},
+		{Method: patch, Path: "/api/v1/notifications/targets/:id", Perm: a.SettingsManage, Handler: s.notify.apiUpdateTarget},
+		{Method: del, Path: "/api/v1/notifications/targets/:id", Perm: a.SettingsManage, Handler: s.notify.apiDeleteTarget},
+		{Method: post, Path: "/api/v1/notifications/targets/:id/test", Perm: a.SettingsManage, Handler: s.notify.apiTestTarget},
+		{Method: get, Path: "/api/v1/notifications/targets/:id/log", Perm: a.SettingsManage, Handler: s.notify.apiTargetLog},
+		{Method: get, Path: "/api/v1/settings/notifications", Perm: a.SettingsManage, Handler: s.notify.apiNotifySettings},
+		{Method: put, Path: "/api/v1/settings/notifications", Perm: a.SettingsManage, Handler: s.notify.apiSetNotifySettings},
 
 		// Pages: setup and login.
-		{Method: get, Path: "/setup", Perm: a.Public, Handler: s.pageSetup},
-		{Method: post, Path: "/setup", Perm: a.Public, Handler: s.pageSetupSubmit},
-		{Method: get, Path: "/login", Perm: a.Public, Handler: s.pageLogin},
-		{Method: post, Path: "/login", Perm: a.Public, ReadOnlyOK: true, Handler: s.pageLoginSubmit},
-		{Method: post, Path: "/logout", Perm: a.Authenticated, ReadOnlyOK: true, Handler: s.pageLogout},
+		{Method: get, Path: "/setup", Perm: a.Public, Handler: s.accounts.pageSetup},
+		{Method: post, Path: "/setup", Perm: a.Public, Handler: s.accounts.pageSetupSubmit},
+		{Method: get, Path: "/login", Perm: a.Public, Handler: s.accounts.pageLogin},
+		{Method: post, Path: "/login", Perm: a.Public, ReadOnlyOK: true, Handler: s.accounts.pageLoginSubmit},
+		{Method: post, Path: "/logout", Perm: a.Authenticated, ReadOnlyOK: true, Handler: s.accounts.pageLogout},
 
 		// Pages: the agent workspace. The areas fill in as they are built.
-		{Method: get, Path: "/", Perm: a.Authenticated, Handler: s.pageHome},
-		{Method: get, Path: "/inbox", Perm: a.ChatRead, Handler: s.pageInbox},
-		{Method: get, Path: "/tickets", Perm: a.TicketsRead, Handler: s.pageTickets},
-		{Method: get, Path: "/tickets/new", Perm: a.TicketsWrite, Handler: s.pageNewTicket},
-		{Method: post, Path: "/tickets", Perm: a.TicketsWrite, Handler: s.pageCreateTicket},
-		{Method: get, Path: "/tickets/:id", Perm: a.TicketsRead, Handler: s.pageTicket},
-		{Method: post, Path: "/tickets/:id/reply", Perm: a.TicketsWrite, Handler: s.pageTicketReply},
-		{Method: post, Path: "/tickets/:id/update", Perm: a.TicketsWrite, Handler: s.pageTicketUpdate},
-		{Method: post, Path: "/tickets/:id/merge", Perm: a.TicketsWrite, Handler: s.pageTicketMerge},
-		{Method: post, Path: "/tickets/:id/attachments", Perm: a.TicketsWrite, MaxBody: s.uploadLimit(), Handler: s.pageTicketUpload},
-		{Method: get, Path: "/knowledge", Perm: a.KBRead, Handler: s.pageKnowledge},
-		{Method: get, Path: "/knowledge/new", Perm: a.KBEdit, Handler: s.pageNewArticle},
-		{Method: post, Path: "/knowledge", Perm: a.KBEdit, Handler: s.pageSaveArticle},
-		{Method: get, Path: "/knowledge/:id/edit", Perm: a.KBEdit, Handler: s.pageEditArticle},
-		{Method: post, Path: "/knowledge/:id", Perm: a.KBEdit, Handler: s.pageSaveArticle},
-		{Method: get, Path: "/bookings", Perm: a.BookingRead, Handler: s.pageBookings},
-		{Method: post, Path: "/bookings/:id/cancel", Perm: a.BookingManage, Handler: s.pageCancelBooking},
-		{Method: get, Path: "/settings/booking", Perm: a.BookingManage, Handler: s.pageBookingSettings},
-		{Method: post, Path: "/settings/booking/hours", Perm: a.BookingManage, Handler: s.pageSaveMyHours},
-		{Method: post, Path: "/settings/booking/config", Perm: a.SettingsManage, Handler: s.pageSaveBookingConfig},
-		{Method: post, Path: "/settings/booking/types", Perm: a.SettingsManage, Handler: s.pageCreateBookingType},
-		{Method: post, Path: "/settings/booking/types/:id/active", Perm: a.SettingsManage, Handler: s.pageToggleBookingType},
-		{Method: post, Path: "/settings/booking/days-off", Perm: a.SettingsManage, Handler: s.pageAddDayOff},
-		{Method: post, Path: "/settings/booking/days-off/:id/delete", Perm: a.SettingsManage, Handler: s.pageDeleteDayOff},
-		{Method: get, Path: "/reports", Perm: a.StatsRead, Handler: s.pageArea("reports")},
+		{Method: get, Path: "/", Perm: a.Authenticated, Handler: pageHome(s.pages)},
+		{Method: get, Path: "/inbox", Perm: a.ChatRead, Handler: s.chat.pageInbox},
+		{Method: get, Path: "/tickets", Perm: a.TicketsRead, Handler: s.tickets.pageTickets},
+		{Method: get, Path: "/tickets/new", Perm: a.TicketsWrite, Handler: s.tickets.pageNewTicket},
+		{Method: post, Path: "/tickets", Perm: a.TicketsWrite, Handler: s.tickets.pageCreateTicket},
+		{Method: get, Path: "/tickets/:id", Perm: a.TicketsRead, Handler: s.tickets.pageTicket},
+		{Method: post, Path: "/tickets/:id/reply", Perm: a.TicketsWrite, Handler: s.tickets.pageTicketReply},
+		{Method: post, Path: "/tickets/:id/update", Perm: a.TicketsWrite, Handler: s.tickets.pageTicketUpdate},
+		{Method: post, Path: "/tickets/:id/merge", Perm: a.TicketsWrite, Handler: s.tickets.pageTicketMerge},
+		{Method: post, Path: "/tickets/:id/attachments", Perm: a.TicketsWrite, MaxBody: s.tickets.uploadLimit(), Handler: s.tickets.pageTicketUpload},
+		{Method: get, Path: "/knowledge", Perm: a.KBRead, Handler: s.kb.pageKnowledge},
+		{Method: get, Path: "/knowledge/new", Perm: a.KBEdit, Handler: s.kb.pageNewArticle},
+		{Method: post, Path: "/knowledge", Perm: a.KBEdit, Handler: s.kb.pageSaveArticle},
+		{Method: get, Path: "/knowledge/:id/edit", Perm: a.KBEdit, Handler: s.kb.pageEditArticle},
+		{Method: post, Path: "/knowledge/:id", Perm: a.KBEdit, Handler: s.kb.pageSaveArticle},
+		{Method: get, Path: "/bookings", Perm: a.BookingRead, Handler: s.booking.pageBookings},
+		{Method: post, Path: "/bookings/:id/cancel", Perm: a.BookingManage, Handler: s.booking.pageCancelBooking},
+		{Method: get, Path: "/settings/booking", Perm: a.BookingManage, Handler: s.booking.pageBookingSettings},
+		{Method: post, Path: "/settings/booking/hours", Perm: a.BookingManage, Handler: s.booking.pageSaveMyHours},
+		{Method: post, Path: "/settings/booking/config", Perm: a.SettingsManage, Handler: s.booking.pageSaveBookingConfig},
+		{Method: post, Path: "/settings/booking/types", Perm: a.SettingsManage, Handler: s.booking.pageCreateBookingType},
+		{Method: post, Path: "/settings/booking/types/:id/active", Perm: a.SettingsManage, Handler: s.booking.pageToggleBookingType},
+		{Method: post, Path: "/settings/booking/days-off", Perm: a.SettingsManage, Handler: s.booking.pageAddDayOff},
+		{Method: post, Path: "/settings/booking/days-off/:id/delete", Perm: a.SettingsManage, Handler: s.booking.pageDeleteDayOff},
+		{Method: get, Path: "/reports", Perm: a.StatsRead, Handler: pageArea(s.pages, "reports")},
 
 		// Pages: settings and own account.
-		{Method: get, Path: "/settings/users", Perm: a.UsersRead, Handler: s.pageUsers},
-		{Method: post, Path: "/settings/users", Perm: a.UsersManage, Handler: s.pageCreateUser},
-		{Method: post, Path: "/settings/users/:id", Perm: a.UsersManage, Handler: s.pageUpdateUser},
-		{Method: get, Path: "/settings/audit", Perm: a.AuditRead, Handler: s.pageAudit},
-		{Method: get, Path: "/settings/chat", Perm: a.SettingsManage, Handler: s.pageChatSettings},
-		{Method: post, Path: "/settings/chat", Perm: a.SettingsManage, Handler: s.pageSaveChatSettings},
-		{Method: post, Path: "/settings/chat/canned", Perm: a.SettingsManage, Handler: s.pageCreateCanned},
-		{Method: post, Path: "/settings/chat/canned/:id/delete", Perm: a.SettingsManage, Handler: s.pageDeleteCanned},
-		{Method: post, Path: "/settings/chat/agents/:id", Perm: a.SettingsManage, Handler: s.pageSetAgentLimit},
-		{Method: get, Path: "/settings/notifications", Perm: a.SettingsManage, Handler: s.pageNotifications},
-		{Method: post, Path: "/settings/notifications", Perm: a.SettingsManage, Handler: s.pageCreateTarget},
-		{Method: post, Path: "/settings/notifications/settings", Perm: a.SettingsManage, Handler: s.pageSaveNotifySettings},
-		{Method: post, Path: "/settings/notifications/:id/test", Perm: a.SettingsManage, Handler: s.pageTestTarget},
-		{Method: post, Path: "/settings/notifications/:id/active", Perm: a.SettingsManage, Handler: s.pageToggleTarget},
-		{Method: post, Path: "/settings/notifications/:id/delete", Perm: a.SettingsManage, Handler: s.pageDeleteTarget},
-		{Method: get, Path: "/account", Perm: a.Authenticated, Handler: s.pageAccount},
-		{Method: post, Path: "/account/profile", Perm: a.Authenticated, Handler: s.pageUpdateProfile},
-		{Method: post, Path: "/account/password", Perm: a.Authenticated, Handler: s.pageChangePassword},
-		{Method: post, Path: "/account/tokens", Perm: a.Authenticated, Handler: s.pageCreateToken},
-		{Method: post, Path: "/account/tokens/:id/revoke", Perm: a.Authenticated, Handler: s.pageRevokeToken},
+		{Method: get, Path: "/settings/users", Perm: a.UsersRead, Handler: s.accounts.pageUsers},
+		{Method: post, Path: "/settings/users", Perm: a.UsersManage, Handler: s.accounts.pageCreateUser},
+		{Method: post, Path: "/settings/users/:id", Perm: a.UsersManage, Handler: s.accounts.pageUpdateUser},
+		{Method: get, Path: "/settings/audit", Perm: a.AuditRead, Handler: s.audit.pageAudit},
+		{Method: get, Path: "/settings/chat", Perm: a.SettingsManage, Handler: s.chat.pageChatSettings},
+		{Method: post, Path: "/settings/chat", Perm: a.SettingsManage, Handler: s.chat.pageSaveChatSettings},
+		{Method: post, Path: "/settings/chat/canned", Perm: a.SettingsManage, Handler: s.chat.pageCreateCanned},
+		{Method: post, Path: "/settings/chat/canned/:id/delete", Perm: a.SettingsManage, Handler: s.chat.pageDeleteCanned},
+		{Method: post, Path: "/settings/chat/agents/:id", Perm: a.SettingsManage, Handler: s.chat.pageSetAgentLimit},
+		{Method: get, Path: "/settings/notifications", Perm: a.SettingsManage, Handler: s.notify.pageNotifications},
+		{Method: post, Path: "/settings/notifications", Perm: a.SettingsManage, Handler: s.notify.pageCreateTarget},
+		{Method: post, Path: "/settings/notifications/settings", Perm: a.SettingsManage, Handler: s.notify.pageSaveNotifySettings},
+		{Method: post, Path: "/settings/notifications/:id/test", Perm: a.SettingsManage, Handler: s.notify.pageTestTarget},
+		{Method: post, Path: "/settings/notifications/:id/active", Perm: a.SettingsManage, Handler: s.notify.pageToggleTarget},
+		{Method: post, Path: "/settings/notifications/:id/delete", Perm: a.SettingsManage, Handler: s.notify.pageDeleteTarget},
+		{Method: get, Path: "/account", Perm: a.Authenticated, Handler: s.accounts.pageAccount},
+		{Method: post, Path: "/account/profile", Perm: a.Authenticated, Handler: s.accounts.pageUpdateProfile},
+		{Method: post, Path: "/account/password", Perm: a.Authenticated, Handler: s.accounts.pageChangePassword},
+		{Method: post, Path: "/account/tokens", Perm: a.Authenticated, Handler: s.accounts.pageCreateToken},
+		{Method: post, Path: "/account/tokens/:id/revoke", Perm: a.Authenticated, Handler: s.accounts.pageRevokeToken},
 	}
 }
 
-// navItem is an entry of the agent navigation, shown to those who hold its permission.
-type navItem struct {
-	Key  string // i18n key
-	Path string
-	Perm a.Permission
-}
-
-var navigation = []navItem{
-	{"nav.inbox", "/inbox", a.ChatRead},
-	{"nav.tickets", "/tickets", a.TicketsRead},
-	{"nav.knowledge", "/knowledge", a.KBRead},
-	{"nav.bookings", "/bookings", a.BookingRead},
-	{"nav.reports", "/reports", a.StatsRead},
-	{"nav.settings", "/settings/users", a.UsersRead},
+// navigation is the agent navigation: an entry is shown to those who hold its permission.
+var navigation = []page.NavItem{
+	{Key: "nav.inbox", Path: "/inbox", Perm: a.ChatRead},
+	{Key: "nav.tickets", Path: "/tickets", Perm: a.TicketsRead},
+	{Key: "nav.knowledge", Path: "/knowledge", Perm: a.KBRead},
+	{Key: "nav.bookings", Path: "/bookings", Perm: a.BookingRead},
+	{Key: "nav.reports", Path: "/reports", Perm: a.StatsRead},
+	{Key: "nav.settings", Path: "/settings/users", Perm: a.UsersRead},
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/platform/problem"
 )
 
 // concretePath fills a route's parameters with objects that exist: the given user, the
@@ -59,7 +60,7 @@ func isLoginRedirect(r response) bool {
 // needsLogin tells whether the response demands authentication (as opposed to, say, a
 // login attempt with wrong credentials).
 func needsLogin(r response) bool {
-	return isLoginRedirect(r) || strings.Contains(r.body, problemBase+"unauthenticated")
+	return isLoginRedirect(r) || strings.Contains(r.body, problem.Base+"unauthenticated")
 }
 
 // TestEveryRouteDeclaresAPermission fails when a route is registered outside the table
@@ -68,7 +69,7 @@ func TestEveryRouteDeclaresAPermission(t *testing.T) {
 	h := newHarness(t, harnessOptions{}, false)
 	inTable := map[string]bool{}
 	for _, rt := range h.server.Routes() {
-		if err := rt.check(); err != nil {
+		if err := rt.Check(); err != nil {
 			t.Error(err)
 		}
 		if rt.Perm != accounts.Public && rt.Perm != accounts.Authenticated && !accounts.RoleAdmin.Can(rt.Perm) {
@@ -84,7 +85,7 @@ func TestEveryRouteDeclaresAPermission(t *testing.T) {
 			t.Errorf("%s %s is served but not in the route table", r.Method, r.Path)
 		}
 	}
-	if err := (Route{Method: "GET", Path: "/x", Handler: h.server.healthz}).check(); err == nil {
+	if err := (Route{Method: "GET", Path: "/x", Handler: h.server.health.healthz}).Check(); err == nil {
 		t.Error("a route without a permission passed the check")
 	}
 }
@@ -105,7 +106,7 @@ func TestRoleRouteWalk(t *testing.T) {
 			res := send(c, rt, concretePath(h, rt, h.users[role].ID))
 			switch {
 			case rt.Perm == accounts.Public:
-				if needsLogin(res) || res.status == http.StatusForbidden && strings.Contains(res.body, problemBase+"forbidden") {
+				if needsLogin(res) || res.status == http.StatusForbidden && strings.Contains(res.body, problem.Base+"forbidden") {
 					t.Errorf("%s as %s: %d, but the route is public", name, role, res.status)
 				}
 			case role.Can(rt.Perm):
@@ -226,7 +227,7 @@ func TestRouteTableGolden(t *testing.T) {
 		if rt.Mutating() && rt.ReadOnlyOK {
 			ro = " read-only-ok"
 		}
-		if limit := h.server.bodyLimit(rt); rt.Mutating() && limit != h.server.opts.MaxBodyBytes {
+		if limit := h.server.guard.BodyLimit(rt); rt.Mutating() && limit != h.server.opts.MaxBodyBytes {
 			ro += fmt.Sprintf(" body<=%dKiB", limit>>10)
 		}
 		fmt.Fprintf(&b, "%-6s %-32s %s%s\n", rt.Method, rt.Path, rt.Perm, ro)

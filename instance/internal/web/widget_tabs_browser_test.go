@@ -9,6 +9,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
+	"github.com/sproudstack/sproudchat/instance/internal/web/livechat"
 )
 
 // TestWidgetTabReplacedByNewerOnes: when newer tabs of the same chat replace the
@@ -29,7 +30,7 @@ func TestWidgetTabReplacedByNewerOnes(t *testing.T) {
 		t.Fatalf("the widget's token: %q %v", token, err)
 	}
 	var tabs []*websocket.Conn // newer tabs, from the same address as the browser
-	for range visitorSocketsPerChat {
+	for range livechat.VisitorsPerChat {
 		tabs = append(tabs, dialWS(t, wsURL(h, "/api/v1/chat/ws?token="+token), http.Header{"Origin": {site}}))
 	}
 	poll("the notice", `const s = r.querySelector(".status").textContent; return r.host.dataset.state === "disconnected" &&
@@ -46,8 +47,8 @@ func TestWidgetTabReplacedByNewerOnes(t *testing.T) {
 
 	poll("a message written in the widget", `const f = r.querySelector("form.compose"); f.message.value = "Hier bin ich wieder"; f.requestSubmit(); return true`)
 	poll("the connection again", `return r.host.dataset.state === "connected"`)
-	if code := closedWith(t, tabs[0]); code != closeReplaced {
-		t.Fatalf("the oldest other tab was closed with %d, want %d", code, closeReplaced)
+	if code := closedWith(t, tabs[0]); code != livechat.CloseReplaced {
+		t.Fatalf("the oldest other tab was closed with %d, want %d", code, livechat.CloseReplaced)
 	}
 	if f := readFrame(t, aws); f.Type != "message" || f.Body != "Hier bin ich wieder" {
 		t.Fatalf("the agent got %+v, want the message written in the widget", f)
@@ -64,14 +65,14 @@ func TestInboxTabReplacedByNewerOnes(t *testing.T) {
 	_, poll := agentBrowser(t, ctx, h, accounts.RoleAgent)
 	agent := h.loggedIn(accounts.RoleAgent) // the same agent elsewhere
 	var tabs []*websocket.Conn
-	for range agentSocketsPerUser {
+	for range livechat.AgentTabs {
 		tabs = append(tabs, inboxOf(t, h, agent))
 	}
 	want := translate("en", "inbox.elsewhere")
 	poll("the notice", `const i = document.getElementById("inbox"); return i.dataset.state === "disconnected" && document.getElementById("conn").textContent === `+"`"+want+"`")
 	poll("the agent back in this window", `window.dispatchEvent(new Event("focus")); return true`)
 	poll("the connection again", `return document.getElementById("inbox").dataset.state === "connected"`)
-	if code := closedWith(t, tabs[0]); code != closeReplaced {
-		t.Fatalf("the oldest other inbox was closed with %d, want %d", code, closeReplaced)
+	if code := closedWith(t, tabs[0]); code != livechat.CloseReplaced {
+		t.Fatalf("the oldest other inbox was closed with %d, want %d", code, livechat.CloseReplaced)
 	}
 }

@@ -1,4 +1,4 @@
-package booking
+package notify
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	ical "github.com/arran4/golang-ical"
+	"github.com/sproudstack/sproudchat/instance/internal/booking"
 )
 
 // ICS is a booking as an RFC 5545 calendar (github.com/arran4/golang-ical writes it):
@@ -13,7 +14,7 @@ import (
 // zone's offsets around the appointment, so every calendar shows the right time. A
 // local time that occurs twice (the hour the clocks go back) is written in UTC, which
 // cannot be misread.
-func ICS(b Booking, t Type, loc *time.Location, baseURL, manageURL string, now time.Time) string {
+func ICS(b booking.Booking, t booking.Type, loc *time.Location, baseURL, manageURL string, now time.Time) string {
 	cal := ical.NewCalendar()
 	cal.SetProductId("-//sproudchat//booking//EN")
 	cal.SetMethod(ical.MethodPublish)
@@ -30,7 +31,7 @@ func ICS(b Booking, t Type, loc *time.Location, baseURL, manageURL string, now t
 	ev.SetSummary(t.Name)
 	ev.SetDescription(fmt.Sprintf("%s\n\nCancel or reschedule: %s", t.Description, manageURL))
 	ev.SetURL(manageURL)
-	if b.Status == Cancelled {
+	if b.Status == booking.Cancelled {
 		ev.SetStatus(ical.ObjectStatusCancelled)
 	} else {
 		ev.SetStatus(ical.ObjectStatusConfirmed)

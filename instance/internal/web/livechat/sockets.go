@@ -1,8 +1,8 @@
-package web
+package livechat
 
 import (
+	"errors"
 	"math"
-	"net/http"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -13,17 +13,17 @@ import (
 // account to open one. So visitor connections are bounded three ways before the
 // upgrade: per chat, per address and for the whole instance; an agent's per user.
 const (
-	// visitorSocketsPerChat is a few tabs of one visitor. A new connection beyond it
+	// VisitorsPerChat is a few tabs of one visitor. A new connection beyond it
 	// replaces the chat's oldest: the visitor looks at the tab they opened last, while
 	// the oldest is the one most likely forgotten in the background. The replaced tab
 	// says so and connects again only when it is looked at, so two tabs never take
 	// turns replacing each other.
-	visitorSocketsPerChat = 5
-	// visitorSocketsPerAddress allows an office or a household behind one address (an
+	VisitorsPerChat = 5
+	// VisitorsPerAddress allows an office or a household behind one address (an
 	// IPv6 /64) a few visitors with a few tabs each.
-	visitorSocketsPerAddress = 20
-	// agentSocketsPerUser is an agent's inbox tabs; the oldest gives way as for visitors.
-	agentSocketsPerUser = 10
+	VisitorsPerAddress = 20
+	// AgentTabs is an agent's inbox tabs; the oldest gives way as for visitors.
+	AgentTabs = 10
 	// visitorSocketCost is what VisitorSockets reckons a connection costs, with room
 	// over the measured 75 KB.
 	visitorSocketCost = 100 << 10
@@ -32,18 +32,19 @@ const (
 	unlimitedVisitorSockets = 10_000
 	// minVisitorSockets is the least any instance takes, however small its limit.
 	minVisitorSockets = 50
-	// socketRetryAfter is the Retry-After, in seconds, of a refused connection: the
+	// RetryAfter is the Retry-After, in seconds, of a refused connection: the
 	// widget's longest pause between attempts.
-	socketRetryAfter = 15
+	RetryAfter = 15
 )
 
-// closeReplaced is the close code of a connection that a newer one of the same chat
+// CloseReplaced is the close code of a connection that a newer one of the same chat
 // (or the same agent) replaced.
-const closeReplaced websocket.StatusCode = 4409
+const CloseReplaced websocket.StatusCode = 4409
 
+// Admit's refusals; the web layer answers them (429 and 503, with Retry-After).
 var (
-	errAddressSockets = &requestError{http.StatusTooManyRequests, "too-many-connections", "too many chat connections from this address; close some and try again later"}
-	errSocketsFull    = &requestError{http.StatusServiceUnavailable, "busy", "the chat holds as many connections as it can; try again in a moment"}
+	ErrAddressFull = errors.New("too many chat connections from this address; close some and try again later")
+	ErrFull        = errors.New("the chat holds as many connections as it can; try again in a moment")
 )
 
 // VisitorSockets is how many visitor connections an instance holds at once under a Go
@@ -60,41 +61,43 @@ func VisitorSockets(limit int64) int {
 	return max(int(limit/2/visitorSocketCost), minVisitorSockets)
 }
 
-// sockets counts live connections by owner (a chat, or an agent) and by address. It is
+// Counter counts live connections by owner (a chat, or an agent) and by address. It is
 // asked before a connection is upgraded and told when it closes.
-type sockets struct {
+type Counter struct {
 	perOwner int // the oldest of an owner's connections gives way to a new one beyond it
 	perAddr  int // 0: no limit
 	total    int // 0: no limit
 
 	mu      sync.Mutex
 	n       int
-	byOwner map[int64][]*socket // oldest first
+	byOwner map[int64][]*Socket // oldest first
 	byAddr  map[string]int
 }
 
-// socket is one counted connection.
-type socket struct {
+// Socket is one counted connection.
+type Socket struct {
 	owner int64
 	addr  string
 	// replaced is closed when a newer connection of the owner took this one's place:
-	// it is no longer counted and should close (closeReplaced).
-	replaced chan struct{}
+	// it is no longer counted and should close (CloseReplaced).
+	Replaced chan struct{}
 	counted  bool
 }
 
-func newSockets(perOwner, perAddr, total int) *sockets {
-	return &sockets{perOwner: perOwner, perAddr: perAddr, total: total, byOwner: map[int64][]*socket{}, byAddr: map[string]int{}}
+// NewCounter counts at most perOwner connections per owner (the oldest gives way),
+// perAddr per address and total in all; 0 is no limit for the last two.
+func NewCounter(perOwner, perAddr, total int) *Counter {
+	return &Counter{perOwner: perOwner, perAddr: perAddr, total: total, byOwner: map[int64][]*Socket{}, byAddr: map[string]int{}}
 }
 
-// admit counts a new connection of owner from addr (a ratelimit.AddressKey). With the
+// Admit counts a new connection of owner from addr (a ratelimit.AddressKey). With the
 // owner at its limit, the owner's oldest connection is uncounted and told to close, and
-// the new one takes its place. Returns errSocketsFull or errAddressSockets, counting
+// the new one takes its place. Returns ErrFull or ErrAddressFull, counting
 // nothing and replacing nobody, when the instance or the address has its limit.
-func (s *sockets) admit(owner int64, addr string) (*socket, error) {
+func (s *Counter) Admit(owner int64, addr string) (*Socket, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var oldest *socket
+	var oldest *Socket
 	if own := s.byOwner[owner]; len(own) >= s.perOwner {
 		oldest = own[0]
 	}
@@ -106,25 +109,25 @@ func (s *sockets) admit(owner int64, addr string) (*socket, error) {
 		}
 	}
 	if s.total > 0 && s.n-freed >= s.total {
-		return nil, errSocketsFull
+		return nil, ErrFull
 	}
 	if s.perAddr > 0 && s.byAddr[addr]-freedHere >= s.perAddr {
-		return nil, errAddressSockets
+		return nil, ErrAddressFull
 	}
 	if oldest != nil {
 		s.uncount(oldest)
-		close(oldest.replaced)
+		close(oldest.Replaced)
 	}
-	sk := &socket{owner: owner, addr: addr, replaced: make(chan struct{}), counted: true}
+	sk := &Socket{owner: owner, addr: addr, Replaced: make(chan struct{}), counted: true}
 	s.byOwner[owner] = append(s.byOwner[owner], sk)
 	s.byAddr[addr]++
 	s.n++
 	return sk, nil
 }
 
-// release uncounts a closed connection. Releasing one twice, or one that was replaced,
+// Release uncounts a closed connection. Releasing one twice, or one that was replaced,
 // does nothing.
-func (s *sockets) release(sk *socket) {
+func (s *Counter) Release(sk *Socket) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sk.counted {
@@ -133,7 +136,7 @@ func (s *sockets) release(sk *socket) {
 }
 
 // uncount removes sk from every count. Callers hold mu.
-func (s *sockets) uncount(sk *socket) {
+func (s *Counter) uncount(sk *Socket) {
 	sk.counted = false
 	own := s.byOwner[sk.owner]
 	for i, o := range own {
