@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
@@ -212,8 +213,11 @@ func TestSpecChangeRecreatesOnlyTheApp(t *testing.T) {
 	net, _ := c.NetworkInspect(ctx, networkName(spec.Slug), network.InspectOptions{})
 	spec.Mode = provisioning.ModeReadOnly
 	st, err := h.Runtime.Apply(ctx, spec)
-	if err != nil || st.Mode != provisioning.ModeReadOnly {
-		t.Fatalf("apply read_only: %+v, %v", st, err)
+	if err != nil {
+		t.Fatalf("apply read_only: %v", err)
+	}
+	if st.Mode != provisioning.ModeReadOnly {
+		t.Fatalf("apply read_only: mode %s", st.Mode)
 	}
 	after, _ := c.ContainerInspect(ctx, appName(spec.Slug))
 	vol2, _ := c.VolumeInspect(ctx, volumeName(spec.Slug))
@@ -314,8 +318,9 @@ func TestInstancesWithSimilarIDs(t *testing.T) {
 	h := harness(t, nil)
 	_, a := apply(t, h, "longsharedprefix")
 	_, b := apply(t, h, "longsharedprefix")
-	if !a.Ready || !b.Ready || a.Upstream == b.Upstream {
-		t.Fatalf("%+v / %+v", a, b)
+	type seen struct{ ReadyA, ReadyB, OneUpstream bool }
+	if diff := cmp.Diff(seen{ReadyA: true, ReadyB: true}, seen{a.Ready, b.Ready, a.Upstream == b.Upstream}); diff != "" {
+		t.Fatalf("(-want +got):\n%s\n%+v\n%+v", diff, a, b)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
@@ -64,10 +65,9 @@ func TestOwnersKeepApart(t *testing.T) {
 	app, _ := c.ContainerInspect(ctx, appName(slugA))
 	vol, _ := c.VolumeInspect(ctx, volumeName(slugA))
 	net, _ := c.NetworkInspect(ctx, networkName(slugA), network.InspectOptions{})
-	for what, l := range map[string]map[string]string{"container": app.Config.Labels, "volume": vol.Labels, "network": net.Labels} {
-		if l[LabelOwner] != a.opts.Owner {
-			t.Errorf("the %s's owner label is %q, want %q", what, l[LabelOwner], a.opts.Owner)
-		}
+	owners := map[string]string{"container": app.Config.Labels[LabelOwner], "volume": vol.Labels[LabelOwner], "network": net.Labels[LabelOwner]}
+	if diff := cmp.Diff(map[string]string{"container": a.opts.Owner, "volume": a.opts.Owner, "network": a.opts.Owner}, owners); diff != "" {
+		t.Errorf("owner labels (-want +got):\n%s", diff)
 	}
 	if _, ok := listed(t, a, idB); ok {
 		t.Error("A lists B's instance")
