@@ -21,6 +21,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/google/go-cmp/cmp"
 
 	cpclient "github.com/sproudstack/sproudchat/controlplane/client"
 	"github.com/sproudstack/sproudchat/platform/testkit/poll"
@@ -139,8 +140,12 @@ func TestInstanceLifecycle(t *testing.T) {
 	onEachRuntime(t, func(t *testing.T, p *plane) {
 		ctx := context.Background()
 		inst := p.create(uniqueSlug("e2e"))
-		if inst.State != "provisioning" || inst.SetupURL == "" {
-			t.Fatalf("create answered %+v", inst)
+		type created struct {
+			State     string
+			SetupLink bool
+		}
+		if diff := cmp.Diff(created{"provisioning", true}, created{inst.State, inst.SetupURL != ""}); diff != "" {
+			t.Fatalf("create answered (-want +got):\n%s", diff)
 		}
 		p.wait(inst.ID, "active")
 		setup, _ := url.Parse(inst.SetupURL)
@@ -172,8 +177,16 @@ func TestInstanceLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		sus := p.wait(inst.ID, "suspended")
-		if sus.PurgeAfter == nil || sus.SuspendedAt == nil || sus.PurgeAfter.Sub(*sus.SuspendedAt) != 30*24*time.Hour {
-			t.Fatalf("suspended: %+v", sus)
+		type suspended struct {
+			SuspendedAt, PurgeAfter bool
+			Grace                   time.Duration
+		}
+		got := suspended{SuspendedAt: sus.SuspendedAt != nil, PurgeAfter: sus.PurgeAfter != nil}
+		if got.SuspendedAt && got.PurgeAfter {
+			got.Grace = sus.PurgeAfter.Sub(*sus.SuspendedAt)
+		}
+		if diff := cmp.Diff(suspended{true, true, 30 * 24 * time.Hour}, got); diff != "" {
+			t.Fatalf("suspended (-want +got):\n%s", diff)
 		}
 		if code, _ := c.Call("POST", "/api/v1/users", map[string]string{"name": "Ben", "email": "ben@example.org", "role": "agent",
 			"password": "ben password 12"}); code != 423 {
