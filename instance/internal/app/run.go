@@ -44,6 +44,10 @@ func (a *App) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	a.announce(ctx, ln.Addr())
+	// Start-up (migrations, parsing the catalogs and templates) leaves garbage the
+	// runtime would hand back to the system only slowly; an idle instance should not
+	// keep it, since a host runs hundreds of them.
+	debug.FreeOSMemory()
 
 	// The workers stop after the server has drained, not with ctx: a request still in
 	// progress may queue mail or a notification.

@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -37,8 +38,9 @@ type Catalog struct {
 	bundle     *goi18n.Bundle
 	localizers map[string]*goi18n.Localizer
 	messages   map[string]map[string]*goi18n.Message // language → key → message
-	fields     []fieldPattern                        // English validation messages, most specific first
-	texts      map[string]map[string]bool            // language → every text without placeholders
+	fieldsOnce sync.Once
+	fields     []fieldPattern             // English validation messages, most specific first; compiled on first use
+	texts      map[string]map[string]bool // language → every text without placeholders
 }
 
 // fieldPattern recognises one English validation message ("is longer than 100
@@ -59,7 +61,13 @@ func Load() (*Catalog, error) {
 
 // MustLoad is Load for package initialisation: the catalogs are embedded, so an
 // error is a bug that the package's tests catch.
-func MustLoad() *Catalog {
+func MustLoad() *Catalog { return shared() }
+
+// shared is the one parsed copy of the embedded catalogs: they never change, and
+// the web and notify packages both need them, so they are parsed once, not per user.
+var shared = sync.OnceValue(loadEmbedded)
+
+func loadEmbedded() *Catalog {
 	c, err := Load()
 	if err != nil {
 		panic(err)
@@ -88,18 +96,27 @@ func load(fsys fs.FS) (*Catalog, error) {
 		}
 		c.localizers[lang] = goi18n.NewLocalizer(c.bundle, lang)
 	}
-	for key, m := range c.messages[Languages[0]] {
-		if strings.HasPrefix(key, validationPrefix) {
-			c.fields = append(c.fields, newFieldPattern(key, m.Other))
-		}
-	}
-	slices.SortFunc(c.fields, func(a, b fieldPattern) int {
-		if a.literal != b.literal {
-			return b.literal - a.literal
-		}
-		return strings.Compare(a.key, b.key)
-	})
 	return c, nil
+}
+
+// fieldPatterns compiles the English validation messages into patterns, once, when
+// the first field error is shown: most pages never show one, and a hundred compiled
+// expressions are memory an idle instance would keep for nothing.
+func (c *Catalog) fieldPatterns() []fieldPattern {
+	c.fieldsOnce.Do(func() {
+		for key, m := range c.messages[Languages[0]] {
+			if strings.HasPrefix(key, validationPrefix) {
+				c.fields = append(c.fields, newFieldPattern(key, m.Other))
+			}
+		}
+		slices.SortFunc(c.fields, func(a, b fieldPattern) int {
+			if a.literal != b.literal {
+				return b.literal - a.literal
+			}
+			return strings.Compare(a.key, b.key)
+		})
+	})
+	return c.fields
 }
 
 // validationPrefix starts the keys of the messages that explain a field error.
@@ -238,7 +255,7 @@ func (t Translator) Field(msg string) string {
 	if t.c == nil || t.c.texts[t.lang][msg] {
 		return msg // already in the translator's language
 	}
-	for _, f := range t.c.fields {
+	for _, f := range t.c.fieldPatterns() {
 		m := f.re.FindStringSubmatch(msg)
 		if m == nil {
 			continue
