@@ -1,16 +1,15 @@
 package web
 
 import (
-	"flag"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/sproudstack/sproudchat/instance/internal/accounts"
 	"github.com/sproudstack/sproudchat/platform/problem"
+	"github.com/sproudstack/sproudchat/platform/testkit/golden"
 )
 
 // concretePath fills a route's parameters with objects that exist: the given user, the
@@ -214,8 +213,6 @@ func TestReadOnlyRouteWalk(t *testing.T) {
 	}
 }
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 // TestRouteTableGolden pins who may call what: any change to a route's permission,
 // read-only exemption or body limit (shown where it is not the default 1 MiB) shows
 // up as a diff of testdata/routes.golden to review.
@@ -232,18 +229,5 @@ func TestRouteTableGolden(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "%-6s %-32s %s%s\n", rt.Method, rt.Path, rt.Perm, ro)
 	}
-	const golden = "testdata/routes.golden"
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("route table differs from %s; review, then go test -update:\n%s", golden, b.String())
-	}
+	golden.AssertString(t, "testdata/routes.golden", b.String())
 }
