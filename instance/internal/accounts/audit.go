@@ -15,6 +15,11 @@ const (
 	ActionTokenRevoked    = "token.revoked"
 )
 
+// AuditActions lists every action above; pages name each through the message
+// catalogs (audit.event.<action>), and a test holds the catalogs to this list.
+var AuditActions = []string{ActionSetup, ActionLogin, ActionLoginFailed, ActionLogout,
+	ActionUserCreated, ActionUserUpdated, ActionPasswordChanged, ActionTokenCreated, ActionTokenRevoked}
+
 // AuditEntry records who did what, when, and from where.
 type AuditEntry struct {
 	ID         int64

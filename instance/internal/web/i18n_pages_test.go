@@ -279,3 +279,38 @@ func TestChatErrorsInTheVisitorsLanguage(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditLogNamesActionsInThePagesLanguage: the audit log says what happened in
+// words of the page's language ("Angemeldet"), not as the stable action code
+// ("login") that exports and filters use; every action has its words in both catalogs.
+func TestAuditLogNamesActionsInThePagesLanguage(t *testing.T) {
+	for _, action := range accounts.AuditActions {
+		for _, lang := range []string{"en", "de"} {
+			if !catalog.Has(lang, "audit.event."+action) {
+				t.Errorf("catalog %s has no words for the audit action %q (audit.event.%s)", lang, action, action)
+			}
+		}
+	}
+	h := newHarness(t, harnessOptions{}, true)
+	admin := h.loggedIn(accounts.RoleAdmin) // logging in records a login
+	for _, tc := range []struct{ lang, want string }{
+		{"en", "Signed in"},
+		{"de", "Angemeldet"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			r := admin.do("GET", "/settings/audit", "", nil, map[string]string{"Accept-Language": tc.lang})
+			if r.status != http.StatusOK {
+				t.Fatalf("audit log: %d", r.status)
+			}
+			text := shownText(r.body)
+			if !strings.Contains(text, tc.want) {
+				t.Errorf("the audit log does not name the login %q:\n%s", tc.want, text)
+			}
+			for _, action := range accounts.AuditActions {
+				if regexp.MustCompile(`(^|\s)` + regexp.QuoteMeta(action) + `(\s|$)`).MatchString(text) {
+					t.Errorf("the audit log shows the action code %q instead of words:\n%s", action, text)
+				}
+			}
+		})
+	}
+}
