@@ -103,13 +103,20 @@ func New(o Options) (*Runtime, error) {
 	return r, nil
 }
 
-// Close stops supervising; the instances keep running for the next Runtime to adopt.
+// Close stops supervising and returns when every supervisor has stopped (one may be
+// finishing a check under the instance's lock); the instances keep running for the
+// next Runtime to adopt.
 func (r *Runtime) Close() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	sups := make([]*supervisor, 0, len(r.sups))
 	for id, s := range r.sups {
 		s.quit()
+		sups = append(sups, s)
 		delete(r.sups, id)
+	}
+	r.mu.Unlock()
+	for _, s := range sups {
+		<-s.exited
 	}
 }
 
@@ -287,6 +294,7 @@ func (r *Runtime) stop(id string) (bool, error) {
 	r.mu.Unlock()
 	if s != nil {
 		s.quit()
+		<-s.exited
 	}
 	if _, err := os.Stat(r.dir(id)); errors.Is(err, os.ErrNotExist) {
 		return false, nil

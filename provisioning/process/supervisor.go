@@ -30,12 +30,13 @@ type supervisor struct {
 	r         *Runtime
 	id        string
 	done      chan struct{}
+	exited    chan struct{} // closed when loop has returned
 	quitOnce  sync.Once
 	nextStart time.Time
 }
 
 func newSupervisor(r *Runtime, id string) *supervisor {
-	s := &supervisor{r: r, id: id, done: make(chan struct{})}
+	s := &supervisor{r: r, id: id, done: make(chan struct{}), exited: make(chan struct{})}
 	go s.loop()
 	return s
 }
@@ -164,6 +165,7 @@ func (s *supervisor) start(st state) (state, error) {
 }
 
 func (s *supervisor) loop() {
+	defer close(s.exited)
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
