@@ -164,8 +164,9 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 // Translate maps a driver error to a domain's sentinels: no row found becomes notFound,
-// a unique constraint refusing a row wraps conflict (with the driver's message), nil
-// stays nil and anything else is returned as it is.
+// a unique constraint refusing a row becomes conflict, nil stays nil and anything else
+// is returned as it is. The driver's message (table, column, constraint names) is
+// dropped on purpose: a conflict's text may reach a user as a 409's detail.
 func Translate(err, notFound, conflict error) error {
 	switch {
 	case err == nil:
@@ -173,7 +174,7 @@ func Translate(err, notFound, conflict error) error {
 	case IsNotFound(err):
 		return notFound
 	case IsDuplicate(err):
-		return fmt.Errorf("%w: %v", conflict, err)
+		return conflict
 	}
 	return err
 }

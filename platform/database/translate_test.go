@@ -39,6 +39,9 @@ func TestTranslate(t *testing.T) {
 					t.Errorf("Translate(%v) = %v, want it unchanged", tc.err, got)
 				case tc.want != nil && !errors.Is(got, tc.want):
 					t.Errorf("Translate(%v) = %v, want %v", tc.err, got, tc.want)
+				case tc.want != nil && got.Error() != tc.want.Error():
+					// A 409's detail is the error's text: no table, column or constraint.
+					t.Errorf("Translate(%v) says %q, want only %q", tc.err, got, tc.want)
 				}
 			})
 		}
