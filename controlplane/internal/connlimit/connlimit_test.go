@@ -1,18 +1,17 @@
 package connlimit
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sproudstack/sproudchat/platform/clock"
+	"github.com/sproudstack/sproudchat/platform/testkit/logbuf"
 )
 
 func TestKeyCountsIPv6Per64(t *testing.T) {
@@ -35,23 +34,6 @@ func TestKeyCountsIPv6Per64(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-func (s *syncBuffer) lines() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), "\n")
-}
-
 // TestRefusalsAreLoggedOncePerInterval: a flood of refused connections is one log line
 // per LogEvery, which counts them.
 func TestRefusalsAreLoggedOncePerInterval(t *testing.T) {
@@ -59,7 +41,7 @@ func TestRefusalsAreLoggedOncePerInterval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	clk := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	ln := New(inner, Options{Name: "test", PerPeer: 1, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Clock: clk})
 	defer ln.Close()
@@ -95,12 +77,12 @@ func TestRefusalsAreLoggedOncePerInterval(t *testing.T) {
 		}
 	}
 	refuse(5)
-	if n := logs.lines(); n != 1 {
+	if n := logs.Lines(); n != 1 {
 		t.Fatalf("5 refusals within %s: %d log lines, want 1:\n%s", LogEvery, n, logs.String())
 	}
 	clk.Advance(LogEvery)
 	refuse(1)
-	if n := logs.lines(); n != 2 || !strings.Contains(logs.String(), `"refused":5,`) {
+	if n := logs.Lines(); n != 2 || !strings.Contains(logs.String(), `"refused":5,`) {
 		t.Fatalf("want a second line counting the 5 refusals since the first:\n%s", logs.String())
 	}
 }

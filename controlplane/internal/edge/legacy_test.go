@@ -2,7 +2,6 @@ package edge
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -15,29 +14,12 @@ import (
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/platform/clock"
+	"github.com/sproudstack/sproudchat/platform/testkit/logbuf"
 )
 
 // legacyLog is the sentence the edge logs, once per instance, about an app that answers
 // no id.
 const legacyLog = "edge upstream answers no instance id"
-
-// logBuffer is a log the edge writes to from its goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func addrOf(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://") }
 
@@ -51,7 +33,7 @@ func TestLegacyInstanceIsServedWhereTheRuntimeVouches(t *testing.T) {
 		leg := upstream(t, "")
 		loc := &locator{where: map[string]string{}}
 		loc.runs("in1", addrOf(leg), "sproudchat-in1-app")
-		var log logBuffer
+		var log logbuf.Buffer
 		r, get := edgeFor(t, &routes{rs: []lifecycle.Route{{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: addrOf(leg)}}},
 			Options{Locator: loc, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 		if code, body := get("acme.sproud.test", "/a"); code != 200 || !strings.Contains(body, "path=/a") {

@@ -6,24 +6,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sproudstack/sproudchat/platform/testkit/logbuf"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // TestRunStopsEveryPart runs the control plane in this process and ends its context:
 // Run returns nil, every worker said it stopped, the database closed last, and
@@ -31,7 +19,7 @@ func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); retur
 func TestRunStopsEveryPart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	log := &lockedBuffer{}
+	log := &logbuf.Buffer{}
 	ready := make(chan string, 1)
 	cfg := Config{APIAddr: "127.0.0.1:0", EdgeAddr: "127.0.0.1:0", BaseDomain: "sproud.test", DataDir: t.TempDir(),
 		Templates: "../../../templates", SecretKey: bytes.Repeat([]byte{1}, 32), LeaseTTL: 30 * time.Second, AppVersion: "test"}

@@ -29,6 +29,7 @@ import (
 	"github.com/sproudstack/sproudchat/instance/internal/tickets"
 	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/platform/problem"
+	"github.com/sproudstack/sproudchat/platform/testkit/logbuf"
 )
 
 const (
@@ -37,24 +38,6 @@ const (
 )
 
 var testHash = accounts.HashParams{MemoryKiB: 256, Time: 1, Threads: 1}
-
-// syncBuffer collects the server's log lines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 type harness struct {
 	t        *testing.T
@@ -65,7 +48,7 @@ type harness struct {
 	server   *Server
 	http     *httptest.Server
 	clock    *clock.Fake
-	logs     *syncBuffer
+	logs     *logbuf.Buffer
 	users    map[accounts.Role]accounts.User
 	ticket   tickets.Ticket     // one ticket, for routes that read one
 	attach   tickets.Attachment // one file on it
@@ -107,7 +90,7 @@ func newHarness(t *testing.T, o harnessOptions, withUsers bool) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	if o.baseURL == "" {
 		o.baseURL = "http://127.0.0.1"
 	}
