@@ -112,59 +112,46 @@ func goUses(t *testing.T) []messageUse {
 	t.Helper()
 	var out []messageUse
 	fset := token.NewFileSet()
-	for _, dir := range []string{".", "../notify"} {
-		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range files {
-			if strings.HasSuffix(f, "_test.go") {
-				continue
-			}
-			file, err := parser.ParseFile(fset, f, nil, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ast.Inspect(file, func(n ast.Node) bool {
-				call, ok := n.(*ast.CallExpr)
-				if !ok {
-					return true
-				}
-				var name string
-				var args []ast.Expr
-				switch fn := call.Fun.(type) {
-				case *ast.Ident:
-					if (fn.Name == "translate" || fn.Name == "plural") && len(call.Args) >= 2 {
-						name, args = fn.Name, call.Args[1:]
-					}
-				case *ast.SelectorExpr:
-					if (fn.Sel.Name == "T" || fn.Sel.Name == "N") && len(call.Args) >= 1 {
-						name, args = map[string]string{"T": "translate", "N": "plural"}[fn.Sel.Name], call.Args
-					}
-				}
-				if name == "" {
-					return true
-				}
-				lit, ok := args[0].(*ast.BasicLit)
-				if !ok || lit.Kind != token.STRING {
-					return true
-				}
-				key, _ := strconv.Unquote(lit.Value)
-				rest := args[1:]
-				if name == "plural" && len(rest) > 0 {
-					rest = rest[1:]
-				}
-				var names []string
-				for i := 0; i < len(rest); i += 2 {
-					if l, ok := rest[i].(*ast.BasicLit); ok && l.Kind == token.STRING {
-						s, _ := strconv.Unquote(l.Value)
-						names = append(names, s)
-					}
-				}
-				out = append(out, messageUse{fset.Position(call.Pos()).String(), key, name == "plural", names})
+	for _, file := range parseSources(t, fset, ".", "../notify") {
+		ast.Inspect(file, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
 				return true
-			})
-		}
+			}
+			var name string
+			var args []ast.Expr
+			switch fn := call.Fun.(type) {
+			case *ast.Ident:
+				if (fn.Name == "translate" || fn.Name == "plural") && len(call.Args) >= 2 {
+					name, args = fn.Name, call.Args[1:]
+				}
+			case *ast.SelectorExpr:
+				if (fn.Sel.Name == "T" || fn.Sel.Name == "N") && len(call.Args) >= 1 {
+					name, args = map[string]string{"T": "translate", "N": "plural"}[fn.Sel.Name], call.Args
+				}
+			}
+			if name == "" {
+				return true
+			}
+			lit, ok := args[0].(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			key, _ := strconv.Unquote(lit.Value)
+			rest := args[1:]
+			if name == "plural" && len(rest) > 0 {
+				rest = rest[1:]
+			}
+			var names []string
+			for i := 0; i < len(rest); i += 2 {
+				if l, ok := rest[i].(*ast.BasicLit); ok && l.Kind == token.STRING {
+					s, _ := strconv.Unquote(l.Value)
+					names = append(names, s)
+				}
+			}
+			out = append(out, messageUse{fset.Position(call.Pos()).String(), key, name == "plural", names})
+			return true
+		})
 	}
 	return out
 }
@@ -218,54 +205,41 @@ func TestEveryValidationMessageIsInTheCatalog(t *testing.T) {
 	fallback := de.T("validation.invalid")
 	var found []messageUse
 	fset := token.NewFileSet()
-	for _, dir := range []string{"../accounts", "../booking", "../chat", "../kb", "../notify", "../tickets", "."} {
-		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-		if err != nil {
-			t.Fatal(err)
+	for _, file := range parseSources(t, fset, "../accounts", "../booking", "../chat", "../kb", "../notify", "../tickets", ".") {
+		add := func(n ast.Node, e ast.Expr) {
+			if s, ok := sampleText(e); ok && strings.Contains(s, " ") {
+				found = append(found, messageUse{where: fset.Position(n.Pos()).String(), key: s})
+			}
 		}
-		for _, f := range files {
-			if strings.HasSuffix(f, "_test.go") {
-				continue
-			}
-			file, err := parser.ParseFile(fset, f, nil, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			add := func(n ast.Node, e ast.Expr) {
-				if s, ok := sampleText(e); ok && strings.Contains(s, " ") {
-					found = append(found, messageUse{where: fset.Position(n.Pos()).String(), key: s})
-				}
-			}
-			fn := ""
-			ast.Inspect(file, func(n ast.Node) bool {
-				switch n := n.(type) {
-				case *ast.FuncDecl:
-					fn = n.Name.Name
-				case *ast.CallExpr:
-					sel, ok := n.Fun.(*ast.SelectorExpr)
-					switch {
-					case ok && sel.Sel.Name == "Add" && len(n.Args) == 2:
-						add(n, n.Args[1]) // Problems.Add(field, reason)
-					case ok && (sel.Sel.Name == "Add" || sel.Sel.Name == "InvalidField") && len(n.Args) >= 3:
-						// instance.Fields.Add / instance.InvalidField(field, code, english, args...)
-						if s, ok := sampleFormat(n.Args[2], n.Args[3:]); ok && strings.Contains(s, " ") {
-							found = append(found, messageUse{where: fset.Position(n.Pos()).String(), key: s})
-						}
-					case ok && sel.Sel.Name == "New" && isIdent(sel.X, "errors") && len(n.Args) == 1 && fn == "checkTargetURL":
-						add(n, n.Args[0]) // checkTargetURL's reasons
+		fn := ""
+		ast.Inspect(file, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.FuncDecl:
+				fn = n.Name.Name
+			case *ast.CallExpr:
+				sel, ok := n.Fun.(*ast.SelectorExpr)
+				switch {
+				case ok && sel.Sel.Name == "Add" && len(n.Args) == 2:
+					add(n, n.Args[1]) // Problems.Add(field, reason)
+				case ok && (sel.Sel.Name == "Add" || sel.Sel.Name == "InvalidField") && len(n.Args) >= 3:
+					// instance.Fields.Add / instance.InvalidField(field, code, english, args...)
+					if s, ok := sampleFormat(n.Args[2], n.Args[3:]); ok && strings.Contains(s, " ") {
+						found = append(found, messageUse{where: fset.Position(n.Pos()).String(), key: s})
 					}
-				case *ast.CompositeLit:
-					if m, ok := n.Type.(*ast.MapType); ok && isIdent(m.Key, "string") && isIdent(m.Value, "string") {
-						for _, el := range n.Elts {
-							if kv, ok := el.(*ast.KeyValueExpr); ok {
-								add(kv, kv.Value) // Fields: map[string]string{"field": "reason"}
-							}
+				case ok && sel.Sel.Name == "New" && isIdent(sel.X, "errors") && len(n.Args) == 1 && fn == "checkTargetURL":
+					add(n, n.Args[0]) // checkTargetURL's reasons
+				}
+			case *ast.CompositeLit:
+				if m, ok := n.Type.(*ast.MapType); ok && isIdent(m.Key, "string") && isIdent(m.Value, "string") {
+					for _, el := range n.Elts {
+						if kv, ok := el.(*ast.KeyValueExpr); ok {
+							add(kv, kv.Value) // Fields: map[string]string{"field": "reason"}
 						}
 					}
 				}
-				return true
-			})
-		}
+			}
+			return true
+		})
 	}
 	t.Logf("%d validation messages", len(found))
 	if len(found) < 60 {
@@ -349,4 +323,28 @@ func sampleText(e ast.Expr) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// parseSources parses every Go file but the tests in dirs, for the tests that read
+// which messages the code uses.
+func parseSources(t *testing.T, fset *token.FileSet, dirs ...string) []*ast.File {
+	t.Helper()
+	var out []*ast.File
+	for _, dir := range dirs {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			file, err := parser.ParseFile(fset, f, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, file)
+		}
+	}
+	return out
 }
