@@ -1,0 +1,78 @@
+package lifecycle
+
+import "time"
+
+// Restoring: the instance's data is being replaced from a backup; its app is stopped.
+// It returns to the state it came from (RestoreFrom records it).
+const Restoring State = "restoring"
+
+// Backup event types (webhook subscribers may ask for them).
+const (
+	EventBackupCompleted = "backup.completed"
+	EventBackupFailed    = "backup.failed"
+	EventRestored        = "instance.restored"
+	EventRestoreFailed   = "instance.restore_failed" // the previous data was put back
+	EventBackupStale     = "backup.stale"            // no successful backup for StaleAfter
+	EventDrillCompleted  = "backup.drill_completed"  // Reason says passed or failed and why
+)
+
+// MaxRetentionDays bounds every plan's backup_retention_days (the privacy notice's
+// promise: at most 90 days in rotation, then deleted).
+const MaxRetentionDays = 90
+
+// StaleAfter is how long an instance may go without a successful backup before it is
+// listed as stale and an event is raised.
+const StaleAfter = 36 * time.Hour
+
+// BackupState is where a backup is.
+type BackupState string
+
+// Backup states. Only completed backups can be restored; a backup is listed as
+// completed only once its manifest is stored.
+const (
+	BackupPending   BackupState = "pending"
+	BackupRunning   BackupState = "running"
+	BackupCompleted BackupState = "completed"
+	BackupFailed    BackupState = "failed"
+)
+
+// Backup triggers: why a backup was taken.
+const (
+	TriggerSchedule = "schedule"
+	TriggerManual   = "manual"
+	TriggerFinal    = "final" // before a purge destroys the instance
+)
+
+// Backup is one backup of an instance as the control plane records it.
+type Backup struct {
+	ID          string
+	InstanceID  string
+	State       BackupState
+	Trigger     string
+	CreatedAt   time.Time
+	StartedAt   *time.Time
+	CompletedAt *time.Time
+	ExpiresAt   time.Time
+	// SizeBytes is what the backup's objects take at the target (shared ones included);
+	// AddedBytes is what this backup uploaded that was not stored before.
+	SizeBytes   int64
+	AddedBytes  int64
+	Attempts    int
+	NextAttempt time.Time
+	LastError   string
+}
+
+// Drill is one automatic restore rehearsal: the newest backup of an instance restored
+// into a scratch instance, checked against its manifest, thrown away.
+type Drill struct {
+	ID         string
+	InstanceID string
+	BackupID   string
+	StartedAt  time.Time
+	FinishedAt *time.Time
+	OK         bool
+	Error      string
+	Tables     int   // tables whose row counts were compared
+	Rows       int64 // rows compared
+	Blobs      int   // attachment bodies whose hashes were compared
+}
