@@ -282,8 +282,11 @@ func (r *Reader) Missing() []File {
 
 // checked hashes what passes through and fails at the end when the hash differs.
 type checked struct {
-	r    io.Reader
-	h    interface{ Write([]byte) (int, error); Sum([]byte) []byte }
+	r io.Reader
+	h interface {
+		Write([]byte) (int, error)
+		Sum([]byte) []byte
+	}
 	want string
 	left int64
 	name string
