@@ -3,6 +3,7 @@ module github.com/sproudstack/sproudchat/controlplane
 go 1.26.0
 
 require (
+	filippo.io/age v1.3.2
 	github.com/docker/docker v28.5.2+incompatible
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/google/go-cmp v0.7.0
@@ -19,6 +20,7 @@ require (
 )
 
 require (
+	filippo.io/hpke v0.4.0 // indirect
 	github.com/glebarez/sqlite v1.11.0 // indirect
 	gorm.io/driver/postgres v1.6.3 // indirect
 )

@@ -1,0 +1,162 @@
+// Package vault keeps instance backups at a target (a directory or S3-compatible object
+// storage), encrypted before they leave the host: every object is age-encrypted to the
+// instance's data key, which is stored wrapped for the control plane's key and every
+// offline recipient. The database is split into content-defined chunks and compressed
+// with zstd, attachments are stored once, and a manifest per backup lists every object
+// with its SHA-256. Object names are keyed hashes: the target learns neither content nor
+// plain content hashes.
+package vault
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/sproudstack/sproudchat/platform/clock"
+	"github.com/sproudstack/sproudchat/platform/snapshot"
+)
+
+// Errors a restore or an inspection returns; each leaves everything as it was.
+var (
+	ErrNotFound = errors.New("backup not found")
+	ErrKey      = errors.New("backup cannot be opened with the keys given")
+	ErrTampered = errors.New("backup object fails its integrity check")
+	ErrForeign  = errors.New("backup belongs to another instance")
+	ErrMissing  = errors.New("backup object is missing at the target")
+)
+
+// Target stores objects by key. Put replaces atomically: a reader sees the whole old or
+// the whole new object, never a part.
+type Target interface {
+	Put(ctx context.Context, key string, body []byte) error
+	Get(ctx context.Context, key string) ([]byte, error) // ErrNotFound when absent
+	Exists(ctx context.Context, key string) (bool, error)
+	Delete(ctx context.Context, key string) error // absent is success
+	List(ctx context.Context, prefix string) ([]Object, error)
+}
+
+// Object is one stored object.
+type Object struct {
+	Key      string
+	Size     int64
+	Modified time.Time
+}
+
+// Options configure a Vault.
+type Options struct {
+	Target Target
+	// Identities open data keys: the control plane's own, or for a recovery without
+	// the control plane, an operator's offline identity.
+	Identities []age.Identity
+	// Recipients wrap every data key: the control plane's own recipient and every
+	// --backup-recipient. A vault that only reads may have none.
+	Recipients []age.Recipient
+	Clock      clock.Clock
+}
+
+// Vault stores and reads backups.
+type Vault struct{ opts Options }
+
+// New returns a vault.
+func New(o Options) *Vault { return &Vault{opts: o} }
+
+// Source is the instance a backup is of, recorded in its manifest.
+type Source struct {
+	InstanceID, Slug, Plan, CustomerID string
+	// Secrets are the instance's secrets (SPROUDCHAT_SECRET_KEY above all): a restore
+	// into a new instance, or a recovery with only an offline identity, needs them.
+	Secrets map[string]string
+}
+
+// Manifest lists what one backup is made of.
+type Manifest struct {
+	Format     int               `json:"format"`
+	BackupID   string            `json:"backup_id"`
+	InstanceID string            `json:"instance_id"`
+	Slug       string            `json:"slug"`
+	Plan       string            `json:"plan"`
+	CustomerID string            `json:"customer_id"`
+	TakenAt    time.Time         `json:"taken_at"`
+	Snapshot   snapshot.Header   `json:"snapshot"`
+	Secrets    map[string]string `json:"secrets"`
+	Files      []File            `json:"files"` // the database, then every blob
+}
+
+// File is one snapshot entry and the chunks it is stored in.
+type File struct {
+	Name   string  `json:"name"` // the snapshot entry name
+	SHA256 string  `json:"sha256"`
+	Size   int64   `json:"size"`
+	Chunks []Chunk `json:"chunks"`
+}
+
+// Chunk is one stored object.
+type Chunk struct {
+	Key    string `json:"key"`    // object key at the target
+	SHA256 string `json:"sha256"` // of the plaintext
+	Size   int64  `json:"size"`   // plaintext bytes
+	Stored int64  `json:"stored"` // bytes at the target
+}
+
+// Result is what a Write stored.
+type Result struct {
+	Manifest     Manifest
+	SizeBytes    int64 // every object the backup references, as stored
+	AddedBytes   int64 // what this backup uploaded that was not stored before
+	Objects      int
+	AddedObjects int
+}
+
+// Found is a backup seen at the target without opening it.
+type Found struct {
+	InstanceID, BackupID string
+	Modified             time.Time
+}
+
+var errTODO = errors.New("vault: not implemented yet")
+
+// Known lists the SHA-256 of every blob backup backupID holds: `sproudchat backup
+// --known -` omits them from its stream and Write takes them from that backup.
+func (v *Vault) Known(ctx context.Context, instanceID, backupID string) ([]string, error) {
+	return nil, errTODO
+}
+
+// Write stores a snapshot stream as backup backupID of src: each chunk encrypted and
+// uploaded unless already stored, the manifest last. Blobs the stream omits are taken
+// from backup prevID (empty: none may be omitted). On error no manifest is written;
+// the chunks uploaded go at the next Collect.
+func (v *Vault) Write(ctx context.Context, src Source, backupID, prevID string, stream io.Reader) (Result, error) {
+	return Result{}, errTODO
+}
+
+// Manifest opens and checks backup backupID of instanceID.
+func (v *Vault) Manifest(ctx context.Context, instanceID, backupID string) (Manifest, error) {
+	return Manifest{}, errTODO
+}
+
+// Read writes backup backupID of instanceID as a snapshot stream carrying every blob,
+// for `sproudchat restore --from -`. It checks the manifest and that every object
+// exists before it writes anything, and every object's hash as it goes.
+func (v *Vault) Read(ctx context.Context, instanceID, backupID string, w io.Writer) (Manifest, error) {
+	return Manifest{}, errTODO
+}
+
+// Delete removes a backup's manifest; its chunks go at the next Collect.
+func (v *Vault) Delete(ctx context.Context, instanceID, backupID string) error { return errTODO }
+
+// Collect deletes every object of instanceID that no manifest references.
+func (v *Vault) Collect(ctx context.Context, instanceID string) (objects int, bytes int64, err error) {
+	return 0, 0, errTODO
+}
+
+// Purge deletes every object of instanceID, its data key included.
+func (v *Vault) Purge(ctx context.Context, instanceID string) error { return errTODO }
+
+// Usage is the bytes stored for instanceID.
+func (v *Vault) Usage(ctx context.Context, instanceID string) (int64, error) { return 0, errTODO }
+
+// Scan lists the backups at the target without opening them (recovery).
+func (v *Vault) Scan(ctx context.Context) ([]Found, error) { return nil, errTODO }
