@@ -35,6 +35,7 @@ type harness struct {
 	server  *api.Server
 	tokenUC *control.Tokens
 	tokens  map[string]string // scope set → secret
+	backups *fakeBackups
 }
 
 func newHarness(t *testing.T, d store.Dialect) *harness {
@@ -61,13 +62,14 @@ func serveAPI(t *testing.T, db *store.DB, rt provisioning.Runtime, clk *clock.Fa
 	st := store.New(db)
 	specs := control.NewSpecs(st, control.SpecOptions{Box: box, Plans: plans, Version: "test", BaseDomain: "sproud.test"})
 	tokens := control.NewTokens(st, clk)
-	srv := api.New(api.Options{Instances: control.New(st, control.Options{Clock: clk, Specs: specs}), Tokens: tokens,
+	backups := newFakeBackups(st, clk)
+	srv := api.New(api.Options{Instances: control.New(st, control.Options{Clock: clk, Specs: specs}), Tokens: tokens, Backups: backups,
 		Webhooks: control.NewWebhooks(st, box, clk), GC: control.NewGC(st, rt, control.GCOptions{Clock: clk}), Database: db, Runtime: rt,
 		Metrics: metrics.New(st).Handler(), Version: "test"})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	fake, _ := rt.(*runtimetest.Fake)
-	return &harness{t: t, url: ts.URL, store: st, rt: fake, server: srv, tokenUC: tokens, tokens: map[string]string{}}
+	return &harness{t: t, url: ts.URL, store: st, rt: fake, server: srv, tokenUC: tokens, tokens: map[string]string{}, backups: backups}
 }
 
 // addToken makes a token with scopes, known to the harness by name.

@@ -33,7 +33,10 @@ func (s *Server) createInstance(c echo.Context) error {
 	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	req := lifecycle.CreateRequest(in)
+	req, err := createRequest(in)
+	if err != nil {
+		return err
+	}
 	raw, _ := json.Marshal(req)
 	sum := sha256.Sum256(raw)
 	reqHash := hex.EncodeToString(sum[:])
