@@ -172,3 +172,24 @@ func TestCommitRefusesAnInterruptedSwap(t *testing.T) {
 	}
 	assertState(t, cur, before)
 }
+
+// TestRollbackIntoEmpty: rolling back a restore into an instance that had no data
+// removes what the restore put there, wherever it crashed.
+func TestRollbackIntoEmpty(t *testing.T) {
+	ctx := context.Background()
+	_, _, stream, _ := swapFixture(t, database.SQLite)
+	empty := emptyOptions(t, database.SQLite)
+	for n := 0; ; n++ {
+		var steps []string
+		_, err := backup.Restore(ctx, crashAt(empty, n, &steps), bytes.NewReader(stream))
+		if rolled, rerr := backup.Rollback(ctx, empty); rerr != nil || (err == nil && !rolled) {
+			t.Fatalf("rollback after a crash at %v: %v, %v", steps, rolled, rerr)
+		}
+		if got := files(t, empty.DataDir); len(got) != 0 {
+			t.Fatalf("after a restore stopped at step %d (%v) and a rollback the data dir holds %v", n, steps, got)
+		}
+		if err == nil {
+			break
+		}
+	}
+}
