@@ -76,3 +76,18 @@ type Drill struct {
 	Rows       int64 // rows compared
 	Blobs      int   // attachment bodies whose hashes were compared
 }
+
+// EventBackupsPurged: every backup of an instance was erased (a customer's request).
+const EventBackupsPurged = "backup.purged"
+
+// BackupSummary is what the store sums up of one instance's backups.
+type BackupSummary struct {
+	InstanceID  string
+	Slug        string
+	State       State
+	CreatedAt   time.Time  // the instance's
+	StaleAt     *time.Time // when backup.stale was raised; nil since the last success
+	LastSuccess *time.Time
+	StoredBytes int64
+	LastDrillOK *bool
+}
