@@ -68,6 +68,7 @@ type Drill struct {
 	ID         string
 	InstanceID string
 	BackupID   string
+	ScratchID  string // the scratch instance's id (and slug): never in the instances table
 	StartedAt  time.Time
 	FinishedAt *time.Time
 	OK         bool
