@@ -11,6 +11,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
@@ -41,7 +42,9 @@ type Store interface {
 	// it has a type, in one transaction; a completed backup clears the instance's stale mark.
 	UpdateBackup(ctx context.Context, b lifecycle.Backup, owner string, ev lifecycle.Event) error
 	DeleteBackup(ctx context.Context, id string) error
-	DeleteBackups(ctx context.Context, instanceID string) (int, error)
+	// DeleteBackups removes every backup row of an instance and writes ev.
+	DeleteBackups(ctx context.Context, instanceID string, ev lifecycle.Event) (int, error)
+	NextBackupDue(ctx context.Context) (time.Time, bool, error)
 	ExpiredBackups(ctx context.Context, now time.Time) ([]lifecycle.Backup, error)
 	BackupSummaries(ctx context.Context) ([]lifecycle.BackupSummary, error)
 
@@ -92,16 +95,14 @@ type Options struct {
 	MaxAttempts int           // tries before a backup is failed (default 5)
 	// DrillSample is how many instances a weekly drill round restores (default 3).
 	DrillSample int
-	// DrillTimeout bounds one drill (default 1 h); an unfinished drill older than
-	// this is abandoned, its scratch instance destroyed.
-	DrillTimeout time.Duration
 }
 
 // Service is the backups use cases and workers.
 type Service struct {
-	opts  Options
-	log   *slog.Logger
-	nudge chan struct{}
+	opts     Options
+	log      *slog.Logger
+	nudge    chan struct{}
+	drilling atomic.Bool // a drill round runs in this process
 }
 
 // Stale is an instance without a successful backup for lifecycle.StaleAfter.
@@ -143,9 +144,6 @@ func New(o Options) *Service {
 	}
 	if o.DrillSample == 0 {
 		o.DrillSample = 3
-	}
-	if o.DrillTimeout == 0 {
-		o.DrillTimeout = time.Hour
 	}
 	return &Service{opts: o, log: o.Logger, nudge: make(chan struct{}, 1)}
 }

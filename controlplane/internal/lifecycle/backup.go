@@ -1,6 +1,10 @@
 package lifecycle
 
-import "time"
+import (
+	"errors"
+	"regexp"
+	"time"
+)
 
 // Restoring: the instance's data is being replaced from a backup; its app is stopped.
 // It returns to the state it came from (RestoreFrom records it).
@@ -91,4 +95,21 @@ type BackupSummary struct {
 	LastSuccess *time.Time
 	StoredBytes int64
 	LastDrillOK *bool
+	LastDrillAt *time.Time // when its newest drill started
 }
+
+// ErrRestoreFailed: a restore did not complete and the instance's previous data is
+// back and running. Retrying the same restore would fail the same way.
+var ErrRestoreFailed = errors.New("restore failed; the previous data is back")
+
+// DrillTimeout bounds one restore drill. A drill unfinished for longer was interrupted:
+// its scratch instance is destroyed and garbage collection may take what remains.
+const DrillTimeout = time.Hour
+
+// DrillEvery is how often a round of restore drills runs.
+const DrillEvery = 7 * 24 * time.Hour
+
+// ValidBackupID tells whether s has the shape of a backup id.
+func ValidBackupID(s string) bool { return backupIDPattern.MatchString(s) }
+
+var backupIDPattern = regexp.MustCompile(`^bk[0-9a-f]{19}$`)

@@ -198,6 +198,10 @@ func (r *CreateRequest) Validate(plans map[string]bool) error {
 	} else if err != nil || a.Address != r.AdminEmail || a.Name != "" || !strings.Contains(r.AdminEmail[strings.LastIndexByte(r.AdminEmail, '@'):], ".") {
 		f["admin_email"] = "is not a valid e-mail address"
 	}
+	r.RestoreFrom = strings.TrimSpace(r.RestoreFrom)
+	if r.RestoreFrom != "" && !ValidBackupID(r.RestoreFrom) {
+		f["restore_from"] = "is not a backup id"
+	}
 	if len(r.AdminName) > 100 {
 		f["admin_name"] = "is longer than 100 characters"
 	}

@@ -233,16 +233,17 @@ func (s *Store) BackupSummaries(ctx context.Context) ([]lifecycle.BackupSummary,
 	if err := s.db.gorm.WithContext(ctx).Where("finished_at IS NOT NULL").Order("started_at").Find(&drills).Error; err != nil {
 		return nil, err
 	}
-	drilled := map[string]bool{}
+	drilled := map[string]drillRow{}
 	for _, d := range drills {
-		drilled[d.InstanceID] = d.OK // the newest wins
+		drilled[d.InstanceID] = d // the newest wins
 	}
 	out := make([]lifecycle.BackupSummary, 0, len(rows))
 	for _, r := range rows {
 		sum := last[r.ID]
 		sum.InstanceID, sum.Slug, sum.State, sum.CreatedAt, sum.StaleAt = r.ID, r.Slug, lifecycle.State(r.State), r.CreatedAt.UTC(), utc(r.BackupStaleAt)
-		if ok, found := drilled[r.ID]; found {
-			sum.LastDrillOK = &ok
+		if d, found := drilled[r.ID]; found {
+			ok, at := d.OK, d.StartedAt.UTC()
+			sum.LastDrillOK, sum.LastDrillAt = &ok, &at
 		}
 		out = append(out, sum)
 	}
