@@ -44,7 +44,7 @@ type Restorer interface {
 // Options configure the reconciler.
 type Options struct {
 	// Restorer restores backups (state restoring); nil: restores fail.
-	Restorer Restorer
+	Restorer    Restorer
 	Owner       string // this worker's name in leases: unique per process
 	Clock       clock.Clock
 	LeaseTTL    time.Duration // default 30 s; renewed at a third of it while working
