@@ -34,6 +34,8 @@ type CreateInstance struct {
 	Plan       string `json:"plan"`
 	AdminEmail string `json:"admin_email"`
 	AdminName  string `json:"admin_name,omitempty"`
+	// RestoreFrom is a backup id: the new instance starts with that backup's data.
+	RestoreFrom string `json:"restore_from,omitempty"`
 }
 
 // StateChange is the optional body of suspend, resume and destroy.
