@@ -2,14 +2,15 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/sproudstack/sproudchat/controlplane/client"
+	"github.com/sproudstack/sproudchat/controlplane/internal/backups"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/wire"
 	"github.com/sproudstack/sproudchat/platform/httpbody"
@@ -24,20 +25,14 @@ type Backups interface {
 	Create(ctx context.Context, instanceID, actor string) (lifecycle.Backup, error)
 	// List returns lifecycle.ErrNotFound for an unknown instance.
 	List(ctx context.Context, instanceID string) ([]lifecycle.Backup, error)
-	// Restore puts the instance in restoring. Returns a *lifecycle.ValidationError
-	// (field backup_id) for a backup that is not a completed one of this instance and
-	// lifecycle.ErrConflict when the instance cannot be restored now.
+	// Restore puts the instance in restoring. Returns lifecycle.ErrNotFound for an
+	// unknown instance or a backup that is unknown or another instance's, and
+	// lifecycle.ErrConflict for a backup not completed or an instance not settled.
 	Restore(ctx context.Context, instanceID, backupID, actor string) (lifecycle.Instance, error)
 	// Purge erases every backup of the instance and returns how many there were.
 	Purge(ctx context.Context, instanceID, actor string) (int, error)
 	Drills(ctx context.Context, instanceID string, limit int) ([]lifecycle.Drill, error)
-	Stale(ctx context.Context) ([]StaleInstance, error)
-}
-
-// StaleInstance is an instance without a successful backup for lifecycle.StaleAfter.
-type StaleInstance struct {
-	InstanceID, Slug string
-	LastSuccess      *time.Time // nil: never
+	Stale(ctx context.Context) ([]backups.Stale, error)
 }
 
 func (s *Server) createBackup(c echo.Context) error {
@@ -67,10 +62,19 @@ func (s *Server) restoreInstance(c echo.Context) error {
 		return err
 	}
 	in.BackupID = strings.TrimSpace(in.BackupID)
-	if in.BackupID == "" || len(in.BackupID) > 128 {
-		return &lifecycle.ValidationError{Fields: map[string]string{"backup_id": "must name a backup (sproudctl backup list)"}}
+	if !lifecycle.ValidBackupID(in.BackupID) {
+		return &lifecycle.ValidationError{Fields: map[string]string{"backup_id": "is not a backup id (sproudctl backup list shows them)"}}
 	}
-	return s.accepted(c)(s.opts.Backups.Restore(c.Request().Context(), c.Param("id"), in.BackupID, actor(c)))
+	ctx, id := c.Request().Context(), c.Param("id")
+	inst, err := s.opts.Backups.Restore(ctx, id, in.BackupID, actor(c))
+	if errors.Is(err, lifecycle.ErrNotFound) {
+		// Not found is the instance or the backup; when the instance is there, the
+		// backup is what is wrong with the request.
+		if _, ierr := s.opts.Instances.Get(ctx, id); ierr == nil {
+			return &lifecycle.ValidationError{Fields: map[string]string{"backup_id": "is not a backup of this instance"}}
+		}
+	}
+	return s.accepted(c)(inst, err)
 }
 
 func (s *Server) purgeBackups(c echo.Context) error {
@@ -130,14 +134,10 @@ func (noBackups) Purge(context.Context, string, string) (int, error) { return 0,
 func (noBackups) Drills(context.Context, string, int) ([]lifecycle.Drill, error) {
 	return nil, errNoBackups
 }
-func (noBackups) Stale(context.Context) ([]StaleInstance, error) { return nil, errNoBackups }
+func (noBackups) Stale(context.Context) ([]backups.Stale, error) { return nil, errNoBackups }
 
 // createRequest is the domain's form of a create body.
-func createRequest(in client.CreateInstance) (lifecycle.CreateRequest, error) {
-	req := lifecycle.CreateRequest{CustomerID: in.CustomerID, Slug: in.Slug, Plan: in.Plan, AdminEmail: in.AdminEmail, AdminName: in.AdminName}
-	if in.RestoreFrom != "" {
-		// TODO(engine): pass in.RestoreFrom on once lifecycle.CreateRequest has RestoreFrom.
-		return req, &lifecycle.ValidationError{Fields: map[string]string{"restore_from": "restoring into a new instance is not available yet"}}
-	}
-	return req, nil
+func createRequest(in client.CreateInstance) lifecycle.CreateRequest {
+	return lifecycle.CreateRequest{CustomerID: in.CustomerID, Slug: in.Slug, Plan: in.Plan, AdminEmail: in.AdminEmail, AdminName: in.AdminName,
+		RestoreFrom: in.RestoreFrom}
 }

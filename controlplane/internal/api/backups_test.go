@@ -3,7 +3,9 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -17,111 +19,37 @@ import (
 	"github.com/sproudstack/sproudchat/controlplane/internal/api"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
-	"github.com/sproudstack/sproudchat/platform/clock"
+	"github.com/sproudstack/sproudchat/controlplane/internal/vault"
 )
 
-// fakeBackups is the backup use cases over the real store's instances, with the rules
-// the API relies on: unknown instance → not found; restore only of a completed backup
-// of the same instance.
-type fakeBackups struct {
-	st  *store.Store
-	clk clock.Clock
-
-	mu       sync.Mutex
-	backups  map[string][]lifecycle.Backup // by instance, oldest first
-	restored []string                      // instance/backup of each accepted restore
-	purged   []string
-	n        int
+// fakeVault stands in for the backup target under the real backups service: the API
+// never streams a backup itself; purge is what it reaches.
+type fakeVault struct {
+	mu     sync.Mutex
+	purged []string
 }
 
-func newFakeBackups(st *store.Store, clk clock.Clock) *fakeBackups {
-	return &fakeBackups{st: st, clk: clk, backups: map[string][]lifecycle.Backup{}}
-}
+var errNoVault = errors.New("fake vault: not in these tests")
 
-func (f *fakeBackups) Create(ctx context.Context, id, _ string) (lifecycle.Backup, error) {
-	if _, err := f.st.FindInstance(ctx, id); err != nil {
-		return lifecycle.Backup{}, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.n++
-	now := f.clk.Now()
-	b := lifecycle.Backup{ID: fmt.Sprintf("bk-%d", f.n), InstanceID: id, State: lifecycle.BackupPending, Trigger: lifecycle.TriggerManual,
-		CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour), NextAttempt: now}
-	f.backups[id] = append(f.backups[id], b)
-	return b, nil
+func (v *fakeVault) Known(context.Context, string, string) ([]string, error) { return nil, errNoVault }
+func (v *fakeVault) Write(context.Context, vault.Source, string, string, io.Reader) (vault.Result, error) {
+	return vault.Result{}, errNoVault
 }
-
-// complete marks every backup of id completed, as the worker would.
-func (f *fakeBackups) complete(id string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i := range f.backups[id] {
-		b := &f.backups[id][i]
-		at := b.CreatedAt.Add(time.Minute)
-		b.State, b.CompletedAt, b.SizeBytes, b.AddedBytes = lifecycle.BackupCompleted, &at, 1<<20, 4096
-	}
+func (v *fakeVault) Manifest(context.Context, string, string) (vault.Manifest, error) {
+	return vault.Manifest{}, errNoVault
 }
-
-func (f *fakeBackups) List(ctx context.Context, id string) ([]lifecycle.Backup, error) {
-	if _, err := f.st.FindInstance(ctx, id); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := slices.Clone(f.backups[id])
-	slices.Reverse(out)
-	return out, nil
+func (v *fakeVault) Read(context.Context, string, string, io.Writer) (vault.Manifest, error) {
+	return vault.Manifest{}, errNoVault
 }
-
-func (f *fakeBackups) Restore(ctx context.Context, id, backupID, _ string) (lifecycle.Instance, error) {
-	inst, err := f.st.FindInstance(ctx, id)
-	if err != nil {
-		return inst, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !slices.ContainsFunc(f.backups[id], func(b lifecycle.Backup) bool { return b.ID == backupID && b.State == lifecycle.BackupCompleted }) {
-		return inst, &lifecycle.ValidationError{Fields: map[string]string{"backup_id": "is not a completed backup of this instance"}}
-	}
-	f.restored = append(f.restored, id+"/"+backupID)
-	inst.State = lifecycle.Restoring
-	return inst, nil
+func (v *fakeVault) Delete(context.Context, string, string) error { return errNoVault }
+func (v *fakeVault) Collect(context.Context, string) (int, int64, error) {
+	return 0, 0, errNoVault
 }
-
-func (f *fakeBackups) Purge(ctx context.Context, id, _ string) (int, error) {
-	if _, err := f.st.FindInstance(ctx, id); err != nil {
-		return 0, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := len(f.backups[id])
-	delete(f.backups, id)
-	f.purged = append(f.purged, id)
-	return n, nil
-}
-
-func (f *fakeBackups) Drills(_ context.Context, id string, limit int) ([]lifecycle.Drill, error) {
-	at := f.clk.Now()
-	ds := []lifecycle.Drill{{ID: "dr-1", InstanceID: "in-a", BackupID: "bk-1", StartedAt: at, FinishedAt: &at, OK: true, Tables: 12, Rows: 3400, Blobs: 7}}
-	ds = slices.DeleteFunc(ds, func(d lifecycle.Drill) bool { return id != "" && d.InstanceID != id })
-	return ds[:min(limit, len(ds))], nil
-}
-
-func (f *fakeBackups) Stale(context.Context) ([]api.StaleInstance, error) {
-	return []api.StaleInstance{{InstanceID: "in-b", Slug: "beta"}}, nil
-}
-
-// state is what the fake holds, to show that a refused request changed nothing.
-func (f *fakeBackups) state() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	b, _ := json.Marshal(struct {
-		B       map[string][]lifecycle.Backup
-		R, P    []string
-		Created int
-	}{f.backups, f.restored, f.purged, f.n})
-	return string(b)
+func (v *fakeVault) Purge(_ context.Context, id string) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.purged = append(v.purged, id)
+	return nil
 }
 
 // createInstance makes an instance through the API and returns its id.
@@ -135,19 +63,75 @@ func (h *harness) createInstance(slug string) string {
 	return inst.ID
 }
 
+// activate makes an instance active, as the reconciler would.
+func (h *harness) activate(id string) {
+	h.t.Helper()
+	_, err := h.store.Change(context.Background(), id, func(i *lifecycle.Instance) (lifecycle.Event, error) {
+		i.State = lifecycle.Active
+		return lifecycle.Event{InstanceID: id, Type: lifecycle.EventActivated, At: h.clock.Now(), ToState: lifecycle.Active}, nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+var backupSeq int
+
+// addBackup records a backup of id in state st, as the worker would leave it.
+func (h *harness) addBackup(id string, st lifecycle.BackupState) string {
+	h.t.Helper()
+	backupSeq++
+	now := h.clock.Now()
+	b := lifecycle.Backup{ID: fmt.Sprintf("bk%019x", backupSeq), InstanceID: id, State: st, Trigger: lifecycle.TriggerSchedule,
+		CreatedAt: now, ExpiresAt: now.AddDate(0, 0, 30), NextAttempt: now, SizeBytes: 1 << 20, AddedBytes: 4096}
+	if st == lifecycle.BackupCompleted {
+		b.CompletedAt = &now
+	}
+	if err := h.store.CreateBackup(context.Background(), b, lifecycle.Event{}); err != nil {
+		h.t.Fatal(err)
+	}
+	return b.ID
+}
+
+// backupState is everything a backup request could change: each instance's state and
+// restore fields, its backups, what the vault was asked to purge.
+func (h *harness) backupState() string {
+	h.t.Helper()
+	ctx := context.Background()
+	items, _, err := h.store.ListInstances(ctx, lifecycle.InstanceFilter{Limit: 1000})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []string
+	for _, i := range items {
+		bs, err := h.store.ListBackups(ctx, i.ID)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		b, _ := json.Marshal(bs)
+		out = append(out, fmt.Sprintf("%s %s %s %q %s", i.ID, i.State, i.Desired, i.RestoreBackupID, b))
+	}
+	h.vault.mu.Lock()
+	out = append(out, fmt.Sprint("purged ", h.vault.purged))
+	h.vault.mu.Unlock()
+	return strings.Join(out, "\n")
+}
+
 // TestEveryRouteRefusesWithoutItsScope walks the route table: every route that needs a
 // scope answers 401 without a token and 403 to every token that lacks its scope, as
-// problem+json, and none of them reaches a use case.
+// problem+json, and none of them changes anything.
 func TestEveryRouteRefusesWithoutItsScope(t *testing.T) {
 	h := newHarness(t, store.SQLite)
 	h.addToken("writeonly", "instances:write")
 	id := h.createInstance("scoped")
+	h.activate(id)
+	bk := h.addBackup(id, lifecycle.BackupCompleted)
 	lacking := map[api.Scope][]string{
 		api.Read:  {"writeonly"},
 		api.Write: {"read"},
 		api.Admin: {"read", "write", "writeonly"},
 	}
-	before, instances := h.backups.state(), h.instanceCount()
+	before := h.backupState()
 	seen := map[string]bool{}
 	for _, rt := range h.server.Routes() {
 		if rt.Scope == api.Public {
@@ -158,7 +142,7 @@ func TestEveryRouteRefusesWithoutItsScope(t *testing.T) {
 		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
 			body, ct := []byte(nil), ""
 			if rt.Request != nil {
-				body, ct = []byte(`{}`), "application/json"
+				body, ct = []byte(`{"backup_id":"`+bk+`"}`), "application/json"
 			}
 			if r := h.call("", rt.Method, path, ct, body, nil); r.status != 401 {
 				t.Errorf("no token: %d %s, want 401", r.status, r.body)
@@ -183,8 +167,8 @@ func TestEveryRouteRefusesWithoutItsScope(t *testing.T) {
 			t.Errorf("%s is not a guarded route", want)
 		}
 	}
-	if after := h.backups.state(); after != before || h.instanceCount() != instances {
-		t.Errorf("refused requests changed the backups:\n%s\n→\n%s", before, after)
+	if after := h.backupState(); after != before {
+		t.Errorf("refused requests changed something:\n%s\n→\n%s", before, after)
 	}
 }
 
@@ -211,43 +195,46 @@ func TestBackupScopes(t *testing.T) {
 	}
 }
 
+// TestBackupBadInputChangesNothing: each bad request is refused with its status and,
+// for a bad field, a problem naming it; none changes an instance, a backup or the
+// target. Then the good request goes through, so each refusal was for its own flaw.
 func TestBackupBadInputChangesNothing(t *testing.T) {
 	h := newHarness(t, store.SQLite)
-	a, b := h.createInstance("alpha"), h.createInstance("bravo")
-	for _, id := range []string{a, b} {
-		if r := h.call("write", "POST", "/v1/instances/"+id+"/backups", "", nil, nil); r.status != 202 {
-			t.Fatalf("backup %s: %d %s", id, r.status, r.body)
-		}
-		h.backups.complete(id)
-	}
-	var bravo client.BackupList
-	json.Unmarshal(h.call("read", "GET", "/v1/instances/"+b+"/backups", "", nil, nil).body, &bravo)
-	if len(bravo.Items) != 1 {
-		t.Fatalf("bravo's backups: %+v", bravo)
-	}
-	instances := h.instanceCount()
-	before := h.backups.state()
+	a, b, fresh := h.createInstance("alpha"), h.createInstance("bravo"), h.createInstance("fresh")
+	h.activate(a)
+	h.activate(b)
+	own := h.addBackup(a, lifecycle.BackupCompleted)
+	pending := h.addBackup(a, lifecycle.BackupPending)
+	foreign := h.addBackup(b, lifecycle.BackupCompleted)
+	before := h.backupState()
 	restore := "/v1/instances/" + a + "/restore"
+	body := func(id string) string { return `{"backup_id":"` + id + `"}` }
 	cases := []struct {
 		name, token, method, path, ct, body string
 		status                              int
 		field                               string
 	}{
 		{"restore without backup_id", "admin", "POST", restore, "application/json", `{}`, 422, "backup_id"},
-		{"restore with a blank backup_id", "admin", "POST", restore, "application/json", `{"backup_id":"  "}`, 422, "backup_id"},
-		{"restore with an over-long backup_id", "admin", "POST", restore, "application/json", `{"backup_id":"` + strings.Repeat("b", 200) + `"}`, 422, "backup_id"},
-		{"restore of another instance's backup", "admin", "POST", restore, "application/json", `{"backup_id":"` + bravo.Items[0].ID + `"}`, 422, "backup_id"},
-		{"restore of an unknown backup", "admin", "POST", restore, "application/json", `{"backup_id":"bk-nope"}`, 422, "backup_id"},
+		{"restore with a blank backup_id", "admin", "POST", restore, "application/json", body("  "), 422, "backup_id"},
+		{"restore with a malformed backup_id", "admin", "POST", restore, "application/json", body("../../etc"), 422, "backup_id"},
+		{"restore of another instance's backup", "admin", "POST", restore, "application/json", body(foreign), 422, "backup_id"},
+		{"restore of an unknown backup", "admin", "POST", restore, "application/json", body("bk0000000000000000999"), 422, "backup_id"},
+		{"restore of a backup not completed", "admin", "POST", restore, "application/json", body(pending), 409, ""},
+		{"restore of an instance not settled", "admin", "POST", "/v1/instances/" + fresh + "/restore", "application/json", body(own), 422, "backup_id"},
 		{"restore without a body", "admin", "POST", restore, "", "", 415, ""},
 		{"restore with malformed JSON", "admin", "POST", restore, "application/json", `{"backup_id":`, 400, ""},
-		{"restore with an unknown field", "admin", "POST", restore, "application/json", `{"backup_id":"bk-1","force":true}`, 400, ""},
-		{"restore of an unknown instance", "admin", "POST", "/v1/instances/in-nope/restore", "application/json", `{"backup_id":"bk-1"}`, 404, ""},
+		{"restore with an unknown field", "admin", "POST", restore, "application/json", `{"backup_id":"` + own + `","force":true}`, 400, ""},
+		{"restore of an unknown instance", "admin", "POST", "/v1/instances/in-nope/restore", "application/json", body(own), 404, ""},
 		{"backup of an unknown instance", "write", "POST", "/v1/instances/in-nope/backups", "", "", 404, ""},
+		{"backup of an instance with no data yet", "write", "POST", "/v1/instances/" + fresh + "/backups", "", "", 409, ""},
 		{"list of an unknown instance", "read", "GET", "/v1/instances/in-nope/backups", "", "", 404, ""},
 		{"purge of an unknown instance", "admin", "DELETE", "/v1/instances/in-nope/backups", "", "", 404, ""},
 		{"drills with a bad limit", "read", "GET", "/v1/backups/drills?limit=0", "", "", 422, "limit"},
 		{"drills with a limit too high", "read", "GET", "/v1/backups/drills?limit=501", "", "", 422, "limit"},
-		{"create from an unknown backup", "write", "POST", "/v1/instances", "application/json", strings.Replace(valid, `"acme"`, `"charlie","restore_from":"bk-nope"`, 1), 422, "restore_from"},
+		{"drills of an unknown instance", "read", "GET", "/v1/backups/drills?instance_id=in-nope", "", "", 404, ""},
+		{"create from a malformed backup id", "write", "POST", "/v1/instances", "application/json", strings.Replace(valid, `"acme"`, `"charlie","restore_from":"x"`, 1), 422, "restore_from"},
+		{"create from an unknown backup", "write", "POST", "/v1/instances", "application/json", strings.Replace(valid, `"acme"`, `"charlie","restore_from":"bk0000000000000000999"`, 1), 422, "restore_from"},
+		{"create from a backup not completed", "write", "POST", "/v1/instances", "application/json", strings.Replace(valid, `"acme"`, `"charlie","restore_from":"`+pending+`"`, 1), 422, "restore_from"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -260,23 +247,16 @@ func TestBackupBadInputChangesNothing(t *testing.T) {
 			}
 		})
 	}
-	if after := h.backups.state(); after != before {
-		t.Errorf("bad requests changed the backups:\n%s\n→\n%s", before, after)
+	if after := h.backupState(); after != before {
+		t.Errorf("bad requests changed something:\n%s\n→\n%s", before, after)
 	}
-	if n := h.instanceCount(); n != instances {
-		t.Errorf("%d instances after bad requests, %d before", n, instances)
-	}
-	inst, err := h.store.FindInstance(context.Background(), a)
-	if err != nil || inst.State == lifecycle.Restoring {
-		t.Errorf("alpha after refused restores: %v %v", inst.State, err)
-	}
-	// Its own backup restores: the refusals above were for their own flaw.
-	var own client.BackupList
-	json.Unmarshal(h.call("read", "GET", "/v1/instances/"+a+"/backups", "", nil, nil).body, &own)
-	r := h.call("admin", "POST", restore, "application/json", []byte(`{"backup_id":"`+own.Items[0].ID+`"}`), nil)
+	r := h.call("admin", "POST", restore, "application/json", []byte(body(own)), nil)
 	var got client.Instance
 	if err := json.Unmarshal(r.body, &got); err != nil || r.status != 202 || got.State != "restoring" || got.ID != a {
 		t.Fatalf("restore of its own backup: %d %s", r.status, r.body)
+	}
+	if inst, _ := h.store.FindInstance(context.Background(), a); inst.RestoreBackupID != own {
+		t.Errorf("restoring %q, want %s", inst.RestoreBackupID, own)
 	}
 }
 
@@ -284,14 +264,18 @@ func TestBackupBadInputChangesNothing(t *testing.T) {
 func TestBackupRoutes(t *testing.T) {
 	h := newHarness(t, store.SQLite)
 	id := h.createInstance("delta")
+	h.activate(id)
 	r := h.call("write", "POST", "/v1/instances/"+id+"/backups", "", nil, nil)
 	var b client.Backup
 	if err := json.Unmarshal(r.body, &b); err != nil || r.status != 202 || b.InstanceID != id || b.State != "pending" || b.Trigger != "manual" ||
 		r.header.Get("Location") != "/v1/instances/"+id+"/backups" {
 		t.Fatalf("create backup: %d %v %s", r.status, r.header, r.body)
 	}
-	h.call("write", "POST", "/v1/instances/"+id+"/backups", "", nil, nil)
-	h.backups.complete(id)
+	if want := h.clock.Now().AddDate(0, 0, 90); !b.ExpiresAt.Equal(want) {
+		t.Errorf("expires %s, want the starter plan's 90 days: %s", b.ExpiresAt, want)
+	}
+	h.clock.Advance(time.Hour)
+	done := h.addBackup(id, lifecycle.BackupCompleted)
 	r = h.call("read", "GET", "/v1/instances/"+id+"/backups", "", nil, nil)
 	var list client.BackupList
 	if err := json.Unmarshal(r.body, &list); err != nil || r.status != 200 || len(list.Items) != 2 {
@@ -302,22 +286,35 @@ func TestBackupRoutes(t *testing.T) {
 			t.Errorf("list items lack %s: %s", field, r.body)
 		}
 	}
-	if list.Items[0].ID != "bk-2" || list.Items[0].State != "completed" || list.Items[0].SizeBytes != 1<<20 {
+	if got := list.Items[0]; got.ID != done || got.State != "completed" || got.SizeBytes != 1<<20 || got.CompletedAt == nil {
 		t.Errorf("newest first, completed: %+v", list.Items)
 	}
-	r = h.call("read", "GET", "/v1/backups/drills?instance_id=in-a&limit=5", "", nil, nil)
-	var drills client.DrillList
-	if err := json.Unmarshal(r.body, &drills); err != nil || r.status != 200 || len(drills.Items) != 1 || !drills.Items[0].OK || drills.Items[0].Rows != 3400 {
+	r = h.call("read", "GET", "/v1/backups/drills?instance_id="+id+"&limit=5", "", nil, nil)
+	if r.status != 200 || string(r.body) != "{\"items\":[]}\n" {
 		t.Fatalf("drills: %d %s", r.status, r.body)
 	}
+	// Nothing completed for 36 hours: stale.
 	r = h.call("read", "GET", "/v1/backups/stale", "", nil, nil)
-	if r.status != 200 || !strings.Contains(string(r.body), `{"instance_id":"in-b","slug":"beta","last_success":null}`) {
-		t.Fatalf("stale: %d %s", r.status, r.body)
+	if r.status != 200 || strings.Contains(string(r.body), id) {
+		t.Fatalf("stale before 36 h: %d %s", r.status, r.body)
+	}
+	h.clock.Advance(lifecycle.StaleAfter)
+	r = h.call("read", "GET", "/v1/backups/stale", "", nil, nil)
+	var stale client.StaleList
+	if err := json.Unmarshal(r.body, &stale); err != nil || r.status != 200 || len(stale.Items) != 1 || stale.Items[0].InstanceID != id ||
+		stale.Items[0].Slug != "delta" || stale.Items[0].LastSuccess == nil {
+		t.Fatalf("stale after 36 h: %d %s", r.status, r.body)
 	}
 	r = h.call("admin", "DELETE", "/v1/instances/"+id+"/backups", "", nil, nil)
 	var purged client.Purged
 	if err := json.Unmarshal(r.body, &purged); err != nil || r.status != 200 || purged != (client.Purged{InstanceID: id, Deleted: 2}) {
 		t.Fatalf("purge: %d %s", r.status, r.body)
+	}
+	if !slices.Equal(h.vault.purged, []string{id}) {
+		t.Errorf("vault purged %v, want %s", h.vault.purged, id)
+	}
+	if r := h.call("read", "GET", "/v1/instances/"+id+"/backups", "", nil, nil); string(r.body) != "{\"items\":[]}\n" {
+		t.Errorf("after purge: %s", r.body)
 	}
 }
 
@@ -332,7 +329,7 @@ func TestBackupRoutesWithoutBackups(t *testing.T) {
 		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
 			body := ""
 			if rt.Request != nil {
-				body = `{"backup_id":"bk-1"}`
+				body = `{"backup_id":"bk0000000000000000001"}`
 			}
 			r := serveOnce(t, srv, rt.Method, strings.ReplaceAll(rt.Path, ":id", "in-1"), body)
 			if r.status != 503 || !strings.Contains(string(r.body), "keeps no backups") {
@@ -415,4 +412,31 @@ func serveOnce(t *testing.T, srv *api.Server, method, path, body string) reply {
 	rec := httptest.NewRecorder()
 	srv.Handler().ServeHTTP(rec, req)
 	return reply{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+}
+
+// TestBackupMetrics: /metrics shows, per instance, when its last backup completed and
+// what its backups take, and how many instances are stale, from the store.
+func TestBackupMetrics(t *testing.T) {
+	h := newHarness(t, store.SQLite)
+	a, b := h.createInstance("echo"), h.createInstance("foxtrot")
+	h.activate(a)
+	h.activate(b)
+	h.addBackup(a, lifecycle.BackupCompleted)
+	at := h.clock.Now()
+	h.clock.Advance(lifecycle.StaleAfter + time.Minute)
+	r := h.call("", "GET", "/metrics", "", nil, nil)
+	for _, want := range []string{
+		fmt.Sprintf(`sproudctl_backup_last_success_timestamp_seconds{instance=%q} %g`, a, float64(at.Unix())),
+		fmt.Sprintf(`sproudctl_backup_last_success_timestamp_seconds{instance=%q} 0`, b),
+		fmt.Sprintf(`sproudctl_backup_stored_bytes{instance=%q} %g`, a, float64(1<<20)),
+		fmt.Sprintf(`sproudctl_backup_stored_bytes{instance=%q} 0`, b),
+		"sproudctl_backup_stale_instances 2",
+	} {
+		if !strings.Contains(string(r.body), want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(string(r.body), "sproudctl_backup_drill_success{") {
+		t.Errorf("a drill result is shown before any drill ran")
+	}
 }

@@ -29,7 +29,7 @@ type deps struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	global         *globalFlags
-	// openTarget opens a backup target (vault.OpenTarget).
+	// openTarget opens a backup target (vault.OpenTarget, with getenv's credentials).
 	openTarget func(ctx context.Context, url string) (vault.Target, error)
 }
 
@@ -47,7 +47,10 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 // Execute runs sproudctl with args and returns the exit code: 0, 1 for a failure, 2 for
 // bad usage.
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	d := &deps{stdout: stdout, stderr: stderr, getenv: getenv, global: &globalFlags{}, openTarget: openTargetTODO}
+	d := &deps{stdout: stdout, stderr: stderr, getenv: getenv, global: &globalFlags{}}
+	d.openTarget = func(ctx context.Context, url string) (vault.Target, error) {
+		return vault.OpenTargetEnv(ctx, url, getenv)
+	}
 	root := newRootCmd(d)
 	root.SetArgs(args)
 	root.SetOut(stdout)

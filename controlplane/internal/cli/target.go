@@ -1,14 +1,11 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
 	"strings"
-
-	"github.com/sproudstack/sproudchat/controlplane/internal/vault"
 )
 
 // checkTargetURL checks the form of a backup target, so a typo is a usage error before
@@ -54,10 +51,4 @@ func checkTargetURL(raw string) error {
 		return fmt.Errorf("%q: the path holds a NUL", raw)
 	}
 	return nil
-}
-
-// openTargetTODO stands in for vault.OpenTarget until package vault has it.
-// TODO(vault): replace with vault.OpenTarget once it is on main.
-func openTargetTODO(context.Context, string) (vault.Target, error) {
-	return nil, errors.New("backup targets cannot be opened by this build yet (vault.OpenTarget)")
 }
