@@ -53,7 +53,7 @@ func TestRetention89To91Days(t *testing.T) {
 		{90, []string{second.ID}, false},
 		{91, []string{second.ID}, false},
 	} {
-		e.clock.Advance(first.CreatedAt.Add(time.Duration(step.at)*day).Sub(e.clock.Now()))
+		e.clock.Advance(first.CreatedAt.Add(time.Duration(step.at) * day).Sub(e.clock.Now()))
 		if _, err := e.svc.Expire(ctx); err != nil {
 			t.Fatal(err)
 		}
