@@ -31,8 +31,8 @@ func TestDrill(t *testing.T) {
 			if _, err := gc.Collect(ctx, true); err != nil {
 				t.Error(err)
 			}
-			if _, err := e.rt.Status(ctx, sid); err != nil {
-				t.Errorf("garbage collection during the drill removed the scratch instance: %v", err)
+			if e.rt.Calls("DestroyApp")+e.rt.Calls("Destroy") > 0 {
+				t.Error("garbage collection during the drill removed (some of) the scratch instance")
 			}
 			if _, err := e.store.FindInstance(ctx, sid); !errors.Is(err, lifecycle.ErrNotFound) {
 				t.Errorf("the scratch instance is in the instances table: %v", err)
