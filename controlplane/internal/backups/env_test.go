@@ -13,6 +13,7 @@ import (
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store/storetest"
 	"github.com/sproudstack/sproudchat/platform/clock"
+	"github.com/sproudstack/sproudchat/provisioning"
 	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
 	"github.com/sproudstack/sproudchat/provisioning/template"
 )
@@ -32,6 +33,16 @@ type env struct {
 	vault *fakeVault
 	svc   *backups.Service
 	rec   *reconcile.Reconciler
+	// What the service and reconciler use: the fakes above, or real ones.
+	v       backups.Vault
+	runtime provisioning.Runtime
+	toolsOf provisioning.Tools
+}
+
+// runtimeTools is a runtime with its tools (the process and docker runtimes).
+type runtimeTools interface {
+	provisioning.Runtime
+	provisioning.Tools
 }
 
 func newEnv(t *testing.T) *env {
@@ -40,6 +51,13 @@ func newEnv(t *testing.T) *env {
 }
 
 func newEnvOn(t *testing.T, db *store.DB) *env {
+	t.Helper()
+	return newEnvWith(t, db, nil, nil)
+}
+
+// newEnvWith is newEnv on db with v as the vault and rt as the runtime and tools
+// (nil: the fakes).
+func newEnvWith(t *testing.T, db *store.DB, v backups.Vault, rt runtimeTools) *env {
 	t.Helper()
 	plans, err := template.LoadDir("../../../templates")
 	if err != nil {
@@ -52,16 +70,23 @@ func newEnvOn(t *testing.T, db *store.DB) *env {
 	}
 	box, _ := secret.New(make([]byte, 32))
 	e := &env{t: t, store: store.New(db), clock: clock.NewFake(t0), rt: runtimetest.NewFake(), tools: newTools(), vault: newVault()}
+	e.v, e.runtime, e.toolsOf = e.vault, e.rt, e.tools
+	if v != nil {
+		e.v = v
+	}
+	if rt != nil {
+		e.runtime, e.toolsOf = rt, rt
+	}
 	e.specs = control.NewSpecs(e.store, control.SpecOptions{Box: box, Plans: plans, Version: "test", BaseDomain: "sproud.test"})
 	e.svc = e.service("w1")
 	e.ctl = control.New(e.store, control.Options{Clock: e.clock, Specs: e.specs, Backups: e.svc})
-	e.rec = reconcile.New(e.store, e.rt, e.specs, reconcile.Options{Owner: "rec", Clock: e.clock, MaxAttempts: 3, Restorer: e.svc})
+	e.rec = reconcile.New(e.store, e.runtime, e.specs, reconcile.Options{Owner: "rec", Clock: e.clock, MaxAttempts: 3, Restorer: e.svc})
 	return e
 }
 
 // service is a backups service as another process (owner) would run it.
 func (e *env) service(owner string) *backups.Service {
-	return backups.New(backups.Options{Store: e.store, Vault: e.vault, Runtime: e.rt, Tools: e.tools, Specs: e.specs, Clock: e.clock,
+	return backups.New(backups.Options{Store: e.store, Vault: e.v, Runtime: e.runtime, Tools: e.toolsOf, Specs: e.specs, Clock: e.clock,
 		Owner: owner, MaxAttempts: 3, LeaseTTL: time.Minute})
 }
 
