@@ -2,7 +2,9 @@ package backups_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +12,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/backups"
+	"github.com/sproudstack/sproudchat/controlplane/internal/control"
+	"github.com/sproudstack/sproudchat/controlplane/internal/jobs"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
+	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
+	"github.com/sproudstack/sproudchat/controlplane/internal/store"
+	"github.com/sproudstack/sproudchat/controlplane/internal/store/storetest"
 )
 
 const day = 24 * time.Hour
@@ -19,58 +26,60 @@ const day = 24 * time.Hour
 // in the store), and the objects only it referenced are collected; the objects a later
 // backup shares stay.
 func TestRetention89To91Days(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	id := e.create("acme", "starter")
-	e.tools.set(id, data("v1", "kept attachment", "deleted attachment"))
-	first := e.backup(id)
-	if got, want := first.ExpiresAt, first.CreatedAt.AddDate(0, 0, 90); !got.Equal(want) {
-		t.Fatalf("expires at %v, want %v", got, want)
-	}
-	e.clock.Advance(2 * day)
-	e.tools.set(id, data("v2", "kept attachment"))
-	second := e.backup(id)
-	onlyFirst := ckey(id, sum([]byte("deleted attachment")))
-	shared := ckey(id, sum([]byte("kept attachment")))
+	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newEnvOn(t, storetest.MustOpen(t, d))
+		ctx := context.Background()
+		id := e.create("acme", "starter")
+		e.tools.set(id, data("v1", "kept attachment", "deleted attachment"))
+		first := e.backup(id)
+		if got, want := first.ExpiresAt, first.CreatedAt.AddDate(0, 0, 90); !got.Equal(want) {
+			t.Fatalf("expires at %v, want %v", got, want)
+		}
+		e.clock.Advance(2 * day)
+		e.tools.set(id, data("v2", "kept attachment"))
+		second := e.backup(id)
+		onlyFirst := ckey(id, sum([]byte("deleted attachment")))
+		shared := ckey(id, sum([]byte("kept attachment")))
 
-	ids := func() []string {
-		list, err := e.svc.List(ctx, id)
-		if err != nil {
-			t.Fatal(err)
+		ids := func() []string {
+			list, err := e.svc.List(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, b := range list {
+				out = append(out, b.ID)
+			}
+			return out
 		}
-		var out []string
-		for _, b := range list {
-			out = append(out, b.ID)
+		for _, step := range []struct {
+			at           int // days after the first backup
+			want         []string
+			firstObjects bool
+		}{
+			{89, []string{second.ID, first.ID}, true},
+			{90, []string{second.ID}, false},
+			{91, []string{second.ID}, false},
+		} {
+			e.clock.Advance(first.CreatedAt.Add(time.Duration(step.at) * day).Sub(e.clock.Now()))
+			if _, err := e.svc.Expire(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(step.want, ids()); diff != "" {
+				t.Errorf("day %d: backups (-want +got):\n%s", step.at, diff)
+			}
+			keys := strings.Join(e.vault.Keys(id), " ")
+			if has := strings.Contains(keys, mkey(id, first.ID)); has != step.firstObjects {
+				t.Errorf("day %d: first manifest at the target: %v, want %v", step.at, has, step.firstObjects)
+			}
+			if has := strings.Contains(keys, onlyFirst); has != step.firstObjects {
+				t.Errorf("day %d: the object only the first backup referenced at the target: %v, want %v", step.at, has, step.firstObjects)
+			}
+			if !strings.Contains(keys, shared) || !strings.Contains(keys, mkey(id, second.ID)) {
+				t.Errorf("day %d: the second backup lost objects: %s", step.at, keys)
+			}
 		}
-		return out
-	}
-	for _, step := range []struct {
-		at           int // days after the first backup
-		want         []string
-		firstObjects bool
-	}{
-		{89, []string{second.ID, first.ID}, true},
-		{90, []string{second.ID}, false},
-		{91, []string{second.ID}, false},
-	} {
-		e.clock.Advance(first.CreatedAt.Add(time.Duration(step.at) * day).Sub(e.clock.Now()))
-		if _, err := e.svc.Expire(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(step.want, ids()); diff != "" {
-			t.Errorf("day %d: backups (-want +got):\n%s", step.at, diff)
-		}
-		keys := strings.Join(e.vault.Keys(id), " ")
-		if has := strings.Contains(keys, mkey(id, first.ID)); has != step.firstObjects {
-			t.Errorf("day %d: first manifest at the target: %v, want %v", step.at, has, step.firstObjects)
-		}
-		if has := strings.Contains(keys, onlyFirst); has != step.firstObjects {
-			t.Errorf("day %d: the object only the first backup referenced at the target: %v, want %v", step.at, has, step.firstObjects)
-		}
-		if !strings.Contains(keys, shared) || !strings.Contains(keys, mkey(id, second.ID)) {
-			t.Errorf("day %d: the second backup lost objects: %s", step.at, keys)
-		}
-	}
+	})
 }
 
 // TestRetentionCappedAt90Days: a plan asking for more than 90 days gets 90; one asking
@@ -92,69 +101,71 @@ func TestRetentionCappedAt90Days(t *testing.T) {
 // exactly one scheduled backup a day, made within a tick of its slot; a destroyed one
 // none.
 func TestDailyScheduleOnePerDayAtTheSlot(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	active := e.create("active-one", "starter")
-	suspended := e.create("suspended-one", "starter")
-	destroyed := e.create("destroyed-one", "starter")
-	if _, err := e.ctl.Suspend(ctx, suspended, "unpaid", "test"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.ctl.Destroy(ctx, destroyed, "", "test"); err != nil {
-		t.Fatal(err)
-	}
-	e.drain()
-	if st := e.instance(suspended).State; st != lifecycle.Suspended {
-		t.Fatalf("suspended instance is %s", st)
-	}
-	other := e.service("w2")
-	start := e.clock.Now() // midnight: the instances were made at t0
-	if !start.Equal(start.Truncate(day)) {
-		t.Fatalf("the test starts at %v, not at midnight", start)
-	}
-	const tick = 5 * time.Minute
-	for e.clock.Now().Before(start.Add(3 * day)) {
-		for _, s := range []*backups.Service{e.svc, other} {
-			if _, err := s.ScheduleDue(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		e.clock.Advance(tick)
-	}
-	for _, id := range []string{active, suspended, destroyed} {
-		list, err := e.store.ListBackups(ctx, id)
-		if err != nil {
+	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newEnvOn(t, storetest.MustOpen(t, d))
+		ctx := context.Background()
+		active := e.create("active-one", "starter")
+		suspended := e.create("suspended-one", "starter")
+		destroyed := e.create("destroyed-one", "starter")
+		if _, err := e.ctl.Suspend(ctx, suspended, "unpaid", "test"); err != nil {
 			t.Fatal(err)
 		}
-		want := 3
-		if id == destroyed {
-			want = 0
+		if _, err := e.ctl.Destroy(ctx, destroyed, "", "test"); err != nil {
+			t.Fatal(err)
 		}
-		if len(list) != want {
-			t.Errorf("%s: %d scheduled backups in 3 days, want %d", id, len(list), want)
+		e.drain()
+		if st := e.instance(suspended).State; st != lifecycle.Suspended {
+			t.Fatalf("suspended instance is %s", st)
 		}
-		perDay := map[time.Time]int{}
-		for _, b := range list {
-			slot := b.CreatedAt.Truncate(day).Add(backups.Slot(id))
-			if b.Trigger != lifecycle.TriggerSchedule || b.CreatedAt.Before(slot) || !b.CreatedAt.Before(slot.Add(tick)) {
-				t.Errorf("%s: backup %s (%s) made at %v; its slot is %v", id, b.ID, b.Trigger, b.CreatedAt, slot)
+		other := e.service("w2")
+		start := e.clock.Now() // midnight: the instances were made at t0
+		if !start.Equal(start.Truncate(day)) {
+			t.Fatalf("the test starts at %v, not at midnight", start)
+		}
+		const tick = 5 * time.Minute
+		for e.clock.Now().Before(start.Add(3 * day)) {
+			for _, s := range []*backups.Service{e.svc, other} {
+				if _, err := s.ScheduleDue(ctx); err != nil {
+					t.Fatal(err)
+				}
 			}
-			perDay[b.CreatedAt.Truncate(day)]++
+			e.clock.Advance(tick)
 		}
-		for d, n := range perDay {
-			if n != 1 {
-				t.Errorf("%s: %d backups on %v", id, n, d)
+		for _, id := range []string{active, suspended, destroyed} {
+			list, err := e.store.ListBackups(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 3
+			if id == destroyed {
+				want = 0
+			}
+			if len(list) != want {
+				t.Errorf("%s: %d scheduled backups in 3 days, want %d", id, len(list), want)
+			}
+			perDay := map[time.Time]int{}
+			for _, b := range list {
+				slot := b.CreatedAt.Truncate(day).Add(backups.Slot(id))
+				if b.Trigger != lifecycle.TriggerSchedule || b.CreatedAt.Before(slot) || !b.CreatedAt.Before(slot.Add(tick)) {
+					t.Errorf("%s: backup %s (%s) made at %v; its slot is %v", id, b.ID, b.Trigger, b.CreatedAt, slot)
+				}
+				perDay[b.CreatedAt.Truncate(day)]++
+			}
+			for d, n := range perDay {
+				if n != 1 {
+					t.Errorf("%s: %d backups on %v", id, n, d)
+				}
 			}
 		}
-	}
-	// The suspended instance's backups run (read-only spec), like the active one's.
-	e.tools.set(suspended, data("s1"))
-	e.clock.Advance(time.Hour)
-	e.work()
-	list, _ := e.store.ListBackups(ctx, suspended)
-	if list[0].State != lifecycle.BackupCompleted {
-		t.Errorf("suspended instance's scheduled backup is %s: %s", list[0].State, list[0].LastError)
-	}
+		// The suspended instance's backups run (read-only spec), like the active one's.
+		e.tools.set(suspended, data("s1"))
+		e.clock.Advance(time.Hour)
+		e.work()
+		list, _ := e.store.ListBackups(ctx, suspended)
+		if list[0].State != lifecycle.BackupCompleted {
+			t.Errorf("suspended instance's scheduled backup is %s: %s", list[0].State, list[0].LastError)
+		}
+	})
 }
 
 // TestFailedBackupRetriedThenFailed: a target that stays down: the backup is retried
@@ -229,45 +240,47 @@ func TestFailedBackupRetriedThenFailed(t *testing.T) {
 // off mid-stream; its lease stays): nothing is listed as completed, and after its lease
 // lapses the next process takes the backup again from the start and completes it.
 func TestRunningBackupOfKilledServeConverges(t *testing.T) {
-	e := newEnv(t)
-	id := e.create("acme", "starter")
-	b, err := e.svc.Create(context.Background(), id, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, kill := context.WithCancel(context.Background())
-	e.tools.Hook = func(_ string, args []string) error {
-		if args[0] == "backup" {
-			kill() // the process dies as the tool starts
-			return context.Canceled
+	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newEnvOn(t, storetest.MustOpen(t, d))
+		id := e.create("acme", "starter")
+		b, err := e.svc.Create(context.Background(), id, "test")
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	}
-	if _, err := e.svc.Step(ctx); err == nil {
-		t.Fatal("the killed step reports no error")
-	}
-	e.tools.Hook = nil
-	got, _ := e.store.FindBackup(context.Background(), b.ID)
-	if got.State != lifecycle.BackupRunning {
-		t.Fatalf("after the kill the backup is %s, want running", got.State)
-	}
-	next := e.service("w2") // the next start
-	if worked, _ := next.Step(context.Background()); worked {
-		t.Fatal("the next process took the backup under a live lease")
-	}
-	list, _ := next.List(context.Background(), id)
-	for _, x := range list {
-		if x.State == lifecycle.BackupCompleted {
-			t.Fatal("an incomplete backup is listed as completed")
+		ctx, kill := context.WithCancel(context.Background())
+		e.tools.Hook = func(_ string, args []string) error {
+			if args[0] == "backup" {
+				kill() // the process dies as the tool starts
+				return context.Canceled
+			}
+			return nil
 		}
-	}
-	e.clock.Advance(2 * time.Minute)
-	if worked, err := next.Step(context.Background()); !worked || err != nil {
-		t.Fatalf("the next process did not take the backup again: %v %v", worked, err)
-	}
-	if got, _ := e.store.FindBackup(context.Background(), b.ID); got.State != lifecycle.BackupCompleted {
-		t.Fatalf("backup %s after the next start: %s (%s)", b.ID, got.State, got.LastError)
-	}
+		if _, err := e.svc.Step(ctx); err == nil {
+			t.Fatal("the killed step reports no error")
+		}
+		e.tools.Hook = nil
+		got, _ := e.store.FindBackup(context.Background(), b.ID)
+		if got.State != lifecycle.BackupRunning {
+			t.Fatalf("after the kill the backup is %s, want running", got.State)
+		}
+		next := e.service("w2") // the next start
+		if worked, _ := next.Step(context.Background()); worked {
+			t.Fatal("the next process took the backup under a live lease")
+		}
+		list, _ := next.List(context.Background(), id)
+		for _, x := range list {
+			if x.State == lifecycle.BackupCompleted {
+				t.Fatal("an incomplete backup is listed as completed")
+			}
+		}
+		e.clock.Advance(2 * time.Minute)
+		if worked, err := next.Step(context.Background()); !worked || err != nil {
+			t.Fatalf("the next process did not take the backup again: %v %v", worked, err)
+		}
+		if got, _ := e.store.FindBackup(context.Background(), b.ID); got.State != lifecycle.BackupCompleted {
+			t.Fatalf("backup %s after the next start: %s (%s)", b.ID, got.State, got.LastError)
+		}
+	})
 }
 
 // TestPurgeLeavesNothing: purge removes every object of the instance at the target and
@@ -303,36 +316,38 @@ func TestPurgeLeavesNothing(t *testing.T) {
 // and raises backup.stale once; a completed backup clears it; 36 h later it is raised
 // again.
 func TestStaleAfter36HoursOnce(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	id := e.create("acme", "starter")
-	check := func(when string, wantListed bool, wantEvents int) {
-		t.Helper()
-		if _, err := e.svc.CheckStale(ctx); err != nil {
-			t.Fatal(err)
+	storetest.EachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newEnvOn(t, storetest.MustOpen(t, d))
+		ctx := context.Background()
+		id := e.create("acme", "starter")
+		check := func(when string, wantListed bool, wantEvents int) {
+			t.Helper()
+			if _, err := e.svc.CheckStale(ctx); err != nil {
+				t.Fatal(err)
+			}
+			list, err := e.svc.Stale(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if listed := len(list) == 1 && list[0].InstanceID == id; listed != wantListed {
+				t.Errorf("%s: listed stale %v, want %v", when, listed, wantListed)
+			}
+			if n := count(e.events(id), lifecycle.EventBackupStale); n != wantEvents {
+				t.Errorf("%s: %d backup.stale events, want %d", when, n, wantEvents)
+			}
 		}
-		list, err := e.svc.Stale(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if listed := len(list) == 1 && list[0].InstanceID == id; listed != wantListed {
-			t.Errorf("%s: listed stale %v, want %v", when, listed, wantListed)
-		}
-		if n := count(e.events(id), lifecycle.EventBackupStale); n != wantEvents {
-			t.Errorf("%s: %d backup.stale events, want %d", when, n, wantEvents)
-		}
-	}
-	e.clock.Advance(36*time.Hour - time.Minute)
-	check("35h59m after creation", false, 0)
-	e.clock.Advance(time.Minute)
-	check("36h after creation", true, 1)
-	e.clock.Advance(time.Hour)
-	check("37h after creation", true, 1)
-	e.backup(id)
-	check("after a backup", false, 1)
-	e.clock.Advance(36 * time.Hour)
-	check("36h after the backup", true, 2)
-	check("checked again", true, 2)
+		e.clock.Advance(36*time.Hour - time.Minute)
+		check("35h59m after creation", false, 0)
+		e.clock.Advance(time.Minute)
+		check("36h after creation", true, 1)
+		e.clock.Advance(time.Hour)
+		check("37h after creation", true, 1)
+		e.backup(id)
+		check("after a backup", false, 1)
+		e.clock.Advance(36 * time.Hour)
+		check("36h after the backup", true, 2)
+		check("checked again", true, 2)
+	})
 }
 
 // TestFinalBackupBeforePurge: the purge of a suspended instance past its purge_after
@@ -360,5 +375,88 @@ func TestFinalBackupBeforePurge(t *testing.T) {
 	list, _ := e.store.ListBackups(ctx, id)
 	if len(list) != 1 || list[0].Trigger != lifecycle.TriggerFinal || list[0].State != lifecycle.BackupCompleted {
 		t.Fatalf("backups = %+v, want one completed final", list)
+	}
+}
+
+// TestPurgeJobWaitsForFinalBackup: the purge job destroys a suspended instance past its
+// purge_after only once its final backup is done; the backup stays for the rotation.
+func TestPurgeJobWaitsForFinalBackup(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := e.create("acme", "starter")
+	if _, err := e.ctl.Suspend(ctx, id, "unpaid", "billing"); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	j := jobs.New(e.store, e.ctl, e.clock, nil).WithFinalBackup(e.svc)
+	e.clock.Advance(31 * day)
+	if n, err := j.Purge(ctx); err != nil || n != 0 {
+		t.Fatalf("purge before the final backup: %d, %v; want 0", n, err)
+	}
+	if d := e.instance(id).Desired; d == lifecycle.WantDestroyed {
+		t.Fatal("destroy asked before the final backup")
+	}
+	e.work()
+	if n, err := j.Purge(ctx); err != nil || n != 1 {
+		t.Fatalf("purge after the final backup: %d, %v; want 1", n, err)
+	}
+	e.drain()
+	if st := e.instance(id).State; st != lifecycle.Destroyed {
+		t.Fatalf("instance is %s, want destroyed", st)
+	}
+	list, _ := e.svc.List(ctx, id)
+	if len(list) != 1 || list[0].Trigger != lifecycle.TriggerFinal || list[0].State != lifecycle.BackupCompleted {
+		t.Fatalf("backups after the purge: %+v; want the final one, kept", list)
+	}
+	// Destroyed: no new scheduled backups, and a manual one is refused.
+	e.clock.Advance(2 * day)
+	if n, _ := e.svc.ScheduleDue(ctx); n != 0 {
+		t.Errorf("%d backups scheduled for a destroyed instance", n)
+	}
+	if _, err := e.svc.Create(ctx, id, "test"); !errors.Is(err, lifecycle.ErrConflict) {
+		t.Errorf("manual backup of a destroyed instance: %v, want ErrConflict", err)
+	}
+}
+
+// TestBackupEventsReachWebhooks: backup.completed, backup.failed and instance.restored
+// are queued for a webhook subscribed to them.
+func TestBackupEventsReachWebhooks(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	box, _ := secret.New(make([]byte, 32))
+	hooks := control.NewWebhooks(e.store, box, e.clock)
+	sub, err := hooks.Create(ctx, lifecycle.WebhookRequest{URL: "https://billing.example/hook",
+		Events: []string{lifecycle.EventBackupCompleted, lifecycle.EventBackupFailed, lifecycle.EventRestored}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := e.create("acme", "starter")
+	b := e.backup(id)
+	e.vault.WriteErr = func() error { return errTarget }
+	f, _ := e.svc.Create(ctx, id, "test")
+	for range 3 {
+		e.work()
+		e.clock.Advance(time.Hour)
+	}
+	if got, _ := e.store.FindBackup(ctx, f.ID); got.State != lifecycle.BackupFailed {
+		t.Fatalf("backup %s is %s, want failed", f.ID, got.State)
+	}
+	if _, err := e.svc.Restore(ctx, id, b.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	ds, err := hooks.Deliveries(ctx, sub.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, d := range ds {
+		var p struct{ Type string }
+		json.Unmarshal(d.Payload, &p)
+		types = append(types, p.Type)
+	}
+	sort.Strings(types)
+	if diff := cmp.Diff([]string{lifecycle.EventBackupCompleted, lifecycle.EventBackupFailed, lifecycle.EventRestored}, types); diff != "" {
+		t.Errorf("deliveries (-want +got):\n%s", diff)
 	}
 }
