@@ -284,15 +284,27 @@ func TestRestoreRefuses(t *testing.T) {
 			}), backup.ErrRefused, "table tickets has 3 rows, the header says 4"},
 			{"not a snapshot", []byte("hello"), snapshot.ErrInvalid, ""},
 		}
+		type refusal = struct {
+			name   string
+			stream []byte
+			err    error
+			msg    string
+		}
 		if d == database.SQLite {
-			cases = append(cases, struct {
-				name   string
-				stream []byte
-				err    error
-				msg    string
-			}{"the database fails integrity_check", rewrite(t, stream, func(h *snapshot.Header, db []byte) []byte {
+			cases = append(cases, refusal{"the database fails integrity_check", rewrite(t, stream, func(h *snapshot.Header, db []byte) []byte {
 				return orphanIndex(t, db)
 			}), backup.ErrRefused, "integrity check"})
+		} else {
+			cases = append(cases, refusal{"the dump ends early", rewrite(t, stream, func(h *snapshot.Header, db []byte) []byte {
+				return db[:len(db)*3/4]
+			}), backup.ErrRefused, "does not read"})
+			// Its table of contents and schema version read; the last table's data is
+			// damaged: found only while restoring.
+			cases = append(cases, refusal{"the dump does not restore", rewrite(t, stream, func(h *snapshot.Header, db []byte) []byte {
+				db = slices.Clone(db)
+				db[len(db)-30] ^= 0xff
+				return db
+			}), backup.ErrRefused, "does not restore"})
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
