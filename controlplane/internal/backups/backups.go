@@ -5,6 +5,13 @@
 // the reconciler, which holds the instance's lease) or into a new instance, proves them
 // weekly with restore drills into scratch instances, and raises events when one fails
 // or an instance goes stale. Everything time-based reads an injected clock.
+//
+// Wiring (serve): Identity(ctx, store, box) gives the control plane's age identity
+// (its Recipient goes into vault.Options.Recipients with every --backup-recipient, the
+// identity into Identities); New(Options{…}) the service, whose Nudge is the
+// reconciler; the reconciler gets the service as reconcile.Options.Restorer, the
+// control service as control.Options.Backups (restore_from), the jobs through
+// jobs.WithFinalBackup; Run is a worker, Schedule registers with the jobs' cron.
 package backups
 
 import (

@@ -10,6 +10,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
+	"github.com/sproudstack/sproudchat/controlplane/internal/vault"
 )
 
 // Slot is when in each UTC day an instance's scheduled backup is due: spread over the
@@ -95,6 +96,10 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 	}
 	for _, id := range order {
 		objects, bytes, err := s.opts.Vault.Collect(ctx, id)
+		if errors.Is(err, vault.ErrBusy) {
+			s.log.InfoContext(ctx, "collection postponed: a backup of the instance runs", "instance_id", id)
+			continue // the next expiry run collects
+		}
 		if err != nil {
 			return len(due), fmt.Errorf("collect objects of %s: %w", id, err)
 		}

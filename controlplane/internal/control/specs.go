@@ -120,11 +120,12 @@ func (s *Specs) render(plan template.Plan, inst lifecycle.Instance, sec lifecycl
 		template.Options{Version: s.opts.Version})
 }
 
-// BackupRetentionDays is how long plan's backups are kept: its backup_retention_days,
-// never above lifecycle.MaxRetentionDays (the default for an unknown plan or none set).
+// BackupRetentionDays is plan's backup_retention_days as the plan says it
+// (lifecycle.MaxRetentionDays for an unknown plan or none set); the backups service
+// caps it at lifecycle.MaxRetentionDays.
 func (s *Specs) BackupRetentionDays(plan string) int {
 	if p, ok := s.opts.Plans[plan]; ok && p.Lifecycle.BackupRetentionDays > 0 {
-		return min(p.Lifecycle.BackupRetentionDays, lifecycle.MaxRetentionDays)
+		return p.Lifecycle.BackupRetentionDays
 	}
 	return lifecycle.MaxRetentionDays
 }
