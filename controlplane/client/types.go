@@ -34,7 +34,8 @@ type CreateInstance struct {
 	Plan       string `json:"plan"`
 	AdminEmail string `json:"admin_email"`
 	AdminName  string `json:"admin_name,omitempty"`
-	// RestoreFrom is a backup id: the new instance starts with that backup's data.
+	// RestoreFrom, when set, is a completed backup (of any instance, a destroyed one
+	// included) whose data and secret key the new instance starts with.
 	RestoreFrom string `json:"restore_from,omitempty"`
 }
 

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,11 +18,12 @@ import (
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store/storetest"
 	"github.com/sproudstack/sproudchat/controlplane/internal/vault"
+	"github.com/sproudstack/sproudchat/controlplane/internal/vault/s3test"
 )
 
 // realVault is the vault on a directory, keyed with the control plane's identity as
 // serve makes it (generated once, sealed in the store).
-func realVault(t *testing.T, db *store.DB) (*vault.Vault, string) {
+func realVault(t *testing.T, db *store.DB, target vault.Target) *vault.Vault {
 	t.Helper()
 	ctx := context.Background()
 	box, _ := secret.New(make([]byte, 32))
@@ -40,27 +39,39 @@ func realVault(t *testing.T, db *store.DB) (*vault.Vault, string) {
 	if _, err := backups.Identity(ctx, store.New(db), other); err == nil {
 		t.Fatal("the identity opened with another secret key")
 	}
-	dir := t.TempDir()
-	target, err := vault.OpenTarget(ctx, "file://"+dir)
+	return vault.New(vault.Options{Target: target, Identities: []age.Identity{id}, Recipients: []age.Recipient{id.Recipient()}})
+}
+
+// files lists the objects of instance id at the target, without their prefix.
+func files(t *testing.T, target vault.Target, id string) []string {
+	t.Helper()
+	objs, err := target.List(context.Background(), "instances/"+id+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return vault.New(vault.Options{Target: target, Identities: []age.Identity{id}, Recipients: []age.Recipient{id.Recipient()}}), dir
+	var out []string
+	for _, o := range objs {
+		out = append(out, strings.TrimPrefix(o.Key, "instances/"+id+"/"))
+	}
+	return out
 }
 
-// files lists the files under dir/instances/id.
-func files(t *testing.T, dir, id string) []string {
-	t.Helper()
-	var out []string
-	root := filepath.Join(dir, "instances", id)
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(root, p)
-			out = append(out, rel)
+// targets are the real targets: a directory and a real S3 server (versitygw).
+func targets(t *testing.T) map[string]func(t *testing.T) vault.Target {
+	open := func(t *testing.T, url string, getenv func(string) string) vault.Target {
+		target, err := vault.OpenTargetEnv(context.Background(), url, getenv)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	})
-	return out
+		return target
+	}
+	return map[string]func(t *testing.T) vault.Target{
+		"file": func(t *testing.T) vault.Target { return open(t, "file://"+t.TempDir(), os.Getenv) },
+		"s3": func(t *testing.T) vault.Target {
+			srv := s3test.Start(t)
+			return open(t, srv.URL("backups"), srv.Getenv)
+		},
+	}
 }
 
 // TestWithTheRealVault: backups through the real vault on a directory: taken, listed,
@@ -68,9 +79,15 @@ func files(t *testing.T, dir, id string) []string {
 // restored in place and into a new instance (with the backup's secret key), expired
 // and collected, purged to nothing.
 func TestWithTheRealVault(t *testing.T) {
+	for name, open := range targets(t) {
+		t.Run(name, func(t *testing.T) { testWithTheRealVault(t, open(t)) })
+	}
+}
+
+func testWithTheRealVault(t *testing.T, target vault.Target) {
 	ctx := context.Background()
 	db := storetest.MustOpen(t, store.SQLite)
-	v, dir := realVault(t, db)
+	v := realVault(t, db, target)
 	e := newEnvWith(t, db, v, nil)
 	id := e.create("acme", "starter")
 	big := make([]byte, 600<<10)
@@ -91,8 +108,11 @@ func TestWithTheRealVault(t *testing.T) {
 	if err != nil || len(list) != 2 || list[0].ID != second.ID {
 		t.Fatalf("list = %+v, %v", list, err)
 	}
-	for _, f := range files(t, dir, id) {
-		b, _ := os.ReadFile(filepath.Join(dir, "instances", id, f))
+	for _, f := range files(t, target, id) {
+		b, err := target.Get(ctx, "instances/"+id+"/"+f)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, plain := range []string{"SQLite format 3", "printer on fire", "the invoice"} {
 			if bytes.Contains(b, []byte(plain)) {
 				t.Errorf("%s holds %q in the clear", f, plain)
@@ -134,7 +154,7 @@ func TestWithTheRealVault(t *testing.T) {
 	if n, err := e.svc.Expire(ctx); err != nil || n != 2 {
 		t.Fatalf("expired %d, %v; want 2", n, err)
 	}
-	for _, f := range files(t, dir, id) {
+	for _, f := range files(t, target, id) {
 		if strings.HasPrefix(f, "chunks/") || strings.HasPrefix(f, "manifests/") {
 			t.Errorf("%s left after every backup expired", f)
 		}
@@ -146,7 +166,7 @@ func TestWithTheRealVault(t *testing.T) {
 	if _, err := e.svc.Purge(ctx, copyID, "test"); err != nil {
 		t.Fatal(err)
 	}
-	if left := files(t, dir, copyID); len(left) != 0 {
+	if left := files(t, target, copyID); len(left) != 0 {
 		t.Errorf("after purge: %v", left)
 	}
 }

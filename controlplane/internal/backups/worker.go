@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sproudstack/sproudchat/controlplane/internal/lease"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/vault"
 	"github.com/sproudstack/sproudchat/provisioning"
@@ -74,22 +75,9 @@ func (s *Service) Step(ctx context.Context) (bool, error) {
 
 // renew keeps the lease while the backup runs and cancels it if the lease is lost.
 func (s *Service) renew(ctx context.Context, cancel context.CancelFunc, id string) {
-	t := time.NewTicker(s.opts.LeaseTTL / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.opts.Store.RenewBackupLease(ctx, id, s.opts.Owner, s.opts.Clock.Now().Add(s.opts.LeaseTTL)); err != nil {
-				if ctx.Err() == nil {
-					s.log.WarnContext(ctx, "renew backup lease", "backup_id", id, "error", err.Error())
-				}
-				cancel()
-				return
-			}
-		}
-	}
+	lease.Keep(ctx, cancel, s.opts.LeaseTTL, func(ctx context.Context) error {
+		return s.opts.Store.RenewBackupLease(ctx, id, s.opts.Owner, s.opts.Clock.Now().Add(s.opts.LeaseTTL))
+	}, func(err error) { s.log.WarnContext(ctx, "renew backup lease", "backup_id", id, "error", err.Error()) })
 }
 
 // work takes one claimed backup and records how it went.

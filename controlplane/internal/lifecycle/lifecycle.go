@@ -28,7 +28,7 @@ const (
 )
 
 // States lists every state.
-var States = []State{Provisioning, Active, Suspending, Suspended, Resuming, Destroying, Destroyed, Failed}
+var States = []State{Provisioning, Active, Suspending, Suspended, Resuming, Destroying, Destroyed, Failed, Restoring}
 
 // Valid tells whether s is a known state.
 func (s State) Valid() bool {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/sproudstack/sproudchat/controlplane/internal/lease"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/provisioning"
@@ -178,22 +179,9 @@ func (r *Reconciler) Step(ctx context.Context) (bool, error) {
 
 // renew keeps the lease while the work goes on and cancels the work if it is lost.
 func (r *Reconciler) renew(ctx context.Context, cancel context.CancelFunc, id string) {
-	t := time.NewTicker(r.opts.LeaseTTL / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := r.store.RenewLease(ctx, id, r.opts.Owner, r.opts.Clock.Now().Add(r.opts.LeaseTTL)); err != nil {
-				if ctx.Err() == nil {
-					r.log.WarnContext(ctx, "renew lease", "instance_id", id, "error", err.Error())
-				}
-				cancel()
-				return
-			}
-		}
-	}
+	lease.Keep(ctx, cancel, r.opts.LeaseTTL, func(ctx context.Context) error {
+		return r.store.RenewLease(ctx, id, r.opts.Owner, r.opts.Clock.Now().Add(r.opts.LeaseTTL))
+	}, func(err error) { r.log.WarnContext(ctx, "renew lease", "instance_id", id, "error", err.Error()) })
 }
 
 // record writes inst and ev, fenced by the lease. An event's webhook payload is made
