@@ -339,3 +339,16 @@ func orphanIndex(t *testing.T, db []byte) []byte {
 	}
 	return b
 }
+
+// TestBackupWithoutData: a data dir without a database is an error, and the backup
+// creates nothing there.
+func TestBackupWithoutData(t *testing.T) {
+	o := emptyOptions(t, database.SQLite)
+	var out bytes.Buffer
+	if _, err := backup.Backup(context.Background(), o, nil, &out); !errors.Is(err, backup.ErrNoData) || out.Len() != 0 {
+		t.Fatalf("backup of nothing: %v, %d bytes written", err, out.Len())
+	}
+	if _, err := os.Stat(o.DataDir); !os.IsNotExist(err) {
+		t.Fatalf("the backup created %s", o.DataDir)
+	}
+}
