@@ -283,6 +283,10 @@ func TestRestoreRefuses(t *testing.T) {
 				return db
 			}), backup.ErrRefused, "table tickets has 3 rows, the header says 4"},
 			{"not a snapshot", []byte("hello"), snapshot.ErrInvalid, ""},
+			{"a snapshot of the other database", rewrite(t, stream, func(h *snapshot.Header, db []byte) []byte {
+				h.Dialect = map[string]string{snapshot.DialectSQLite: snapshot.DialectPostgres, snapshot.DialectPostgres: snapshot.DialectSQLite}[h.Dialect]
+				return db
+			}), backup.ErrRefused, "this instance uses"},
 		}
 		type refusal = struct {
 			name   string
