@@ -199,12 +199,13 @@ func TestDestroyRemovesToolContainers(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			h := harness(t, nil)
 			spec, _ := apply(t, h, "toolleft")
-			_, _, done := blockedTool(t, context.Background(), c, h.Runtime.(*Runtime), spec)
+			_, stdin, done := blockedTool(t, context.Background(), c, h.Runtime.(*Runtime), spec)
 			if err := destroy(h.Runtime.(*Runtime), spec.ID); err != nil {
 				t.Fatal(err)
 			}
 			if left := toolContainers(t, c, spec.ID); len(left) > 0 {
 				t.Errorf("tool containers left: %v", left)
+				stdin.Close() // lets the tool end, so the test does
 			}
 			if err := <-done; err == nil {
 				t.Error("a tool removed by destroy reported success")

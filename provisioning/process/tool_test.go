@@ -132,12 +132,13 @@ func TestDestroyKillsTools(t *testing.T) {
 			dir := t.TempDir()
 			app := newRuntime(t, dir, nil)
 			spec, _ := mustApply(t, app, "toolleft")
-			_, done := blockedTool(t, context.Background(), toolRuntime(t, dir), spec)
+			stdin, done := blockedTool(t, context.Background(), toolRuntime(t, dir), spec)
 			if err := destroy(app, spec.ID); err != nil {
 				t.Fatal(err)
 			}
 			if p := processesOf(app.dataDir(spec.ID)); len(p) > 0 {
 				t.Errorf("processes left: %v", p)
+				stdin.Close() // lets the tool end, so the test does
 			}
 			if err := <-done; err == nil {
 				t.Error("a tool killed by destroy reported success")
