@@ -64,6 +64,8 @@ bench: build
 	go run ./instance/cmd/benchbooking -out bench/results/booking-notify.json
 	go run ./provisioning/cmd/benchprovisioning -out bench/results/provisioning.json
 	go run ./controlplane/cmd/benchcontrolplane -sproudctl $(BIN)/sproudctl -sproudchat $(BIN)/sproudchat -out bench/results/controlplane.json
+	cd instance && go build -o $(BIN)/benchdata ./cmd/benchdata
+	go run ./controlplane/cmd/benchbackup -sproudchat $(BIN)/sproudchat -benchdata $(BIN)/benchdata -out bench/results/backups.json
 
 clean:
 	rm -rf $(BIN)

@@ -34,6 +34,9 @@ type CreateInstance struct {
 	Plan       string `json:"plan"`
 	AdminEmail string `json:"admin_email"`
 	AdminName  string `json:"admin_name,omitempty"`
+	// RestoreFrom, when set, is a completed backup (of any instance, a destroyed one
+	// included) whose data and secret key the new instance starts with.
+	RestoreFrom string `json:"restore_from,omitempty"`
 }
 
 // StateChange is the optional body of suspend, resume and destroy.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/controlplane/client"
 	"github.com/sproudstack/sproudchat/controlplane/internal/api"
+	"github.com/sproudstack/sproudchat/controlplane/internal/backups"
 	"github.com/sproudstack/sproudchat/controlplane/internal/control"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/controlplane/internal/metrics"
@@ -35,6 +36,8 @@ type harness struct {
 	server  *api.Server
 	tokenUC *control.Tokens
 	tokens  map[string]string // scope set → secret
+	vault   *fakeVault
+	clock   *clock.Fake
 }
 
 func newHarness(t *testing.T, d store.Dialect) *harness {
@@ -61,13 +64,17 @@ func serveAPI(t *testing.T, db *store.DB, rt provisioning.Runtime, clk *clock.Fa
 	st := store.New(db)
 	specs := control.NewSpecs(st, control.SpecOptions{Box: box, Plans: plans, Version: "test", BaseDomain: "sproud.test"})
 	tokens := control.NewTokens(st, clk)
-	srv := api.New(api.Options{Instances: control.New(st, control.Options{Clock: clk, Specs: specs}), Tokens: tokens,
+	vault := &fakeVault{}
+	bk := backups.New(backups.Options{Store: st, Vault: vault, Runtime: rt, Specs: specs, Clock: clk})
+	m := metrics.New(st)
+	m.WatchBackups(bk)
+	srv := api.New(api.Options{Instances: control.New(st, control.Options{Clock: clk, Specs: specs, Backups: bk}), Tokens: tokens, Backups: bk,
 		Webhooks: control.NewWebhooks(st, box, clk), GC: control.NewGC(st, rt, control.GCOptions{Clock: clk}), Database: db, Runtime: rt,
-		Metrics: metrics.New(st).Handler(), Version: "test"})
+		Metrics: m.Handler(), Version: "test"})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	fake, _ := rt.(*runtimetest.Fake)
-	return &harness{t: t, url: ts.URL, store: st, rt: fake, server: srv, tokenUC: tokens, tokens: map[string]string{}}
+	return &harness{t: t, url: ts.URL, store: st, rt: fake, server: srv, tokenUC: tokens, tokens: map[string]string{}, vault: vault, clock: clk}
 }
 
 // addToken makes a token with scopes, known to the harness by name.

@@ -33,7 +33,7 @@ func (s *Server) createInstance(c echo.Context) error {
 	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
 		return err
 	}
-	req := lifecycle.CreateRequest(in)
+	req := createRequest(in)
 	raw, _ := json.Marshal(req)
 	sum := sha256.Sum256(raw)
 	reqHash := hex.EncodeToString(sum[:])

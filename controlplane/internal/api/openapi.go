@@ -38,7 +38,7 @@ func (s *Server) OpenAPI() map[string]any {
 		if rt.Request != nil {
 			name := reflect.TypeOf(rt.Request).Name()
 			schemas[name] = schemaOf(reflect.TypeOf(rt.Request))
-			op["requestBody"] = map[string]any{"required": rt.Path == "/v1/instances" || rt.Path == "/v1/tokens" || rt.Path == "/v1/webhooks",
+			op["requestBody"] = map[string]any{"required": rt.Path == "/v1/instances" || rt.Path == "/v1/tokens" || rt.Path == "/v1/webhooks" || rt.Path == "/v1/instances/:id/restore",
 				"content": map[string]any{"application/json": map[string]any{"schema": ref(name)}}}
 		}
 		var params []any

@@ -22,6 +22,12 @@ func (s *Server) routeTable() []Route {
 		{Method: "POST", Path: "/v1/instances/:id/retry", Scope: Write, Summary: "Retry a failed instance", Status: http.StatusAccepted, Reply: client.Instance{}, Handler: s.retryInstance},
 		{Method: "GET", Path: "/v1/instances/:id/events", Scope: Read, Summary: "An instance's history", Status: 200, Reply: client.EventList{}, Handler: s.instanceEvents},
 		{Method: "GET", Path: "/v1/instances/:id/logs", Scope: Admin, Summary: "The tail of an instance's app log", Status: 200, Reply: client.Logs{}, Handler: s.instanceLogs},
+		{Method: "POST", Path: "/v1/instances/:id/backups", Scope: Write, Summary: "Back an instance up now (runs in the background)", Status: http.StatusAccepted, Reply: client.Backup{}, Handler: s.createBackup},
+		{Method: "GET", Path: "/v1/instances/:id/backups", Scope: Read, Summary: "An instance's backups, newest first", Status: 200, Reply: client.BackupList{}, Handler: s.listBackups},
+		{Method: "DELETE", Path: "/v1/instances/:id/backups", Scope: Admin, Summary: "Erase every backup of an instance (a customer's erasure request)", Status: 200, Reply: client.Purged{}, Handler: s.purgeBackups},
+		{Method: "POST", Path: "/v1/instances/:id/restore", Scope: Admin, Summary: "Replace an instance's data with one of its completed backups", Request: client.Restore{}, Status: http.StatusAccepted, Reply: client.Instance{}, Handler: s.restoreInstance},
+		{Method: "GET", Path: "/v1/backups/drills", Scope: Read, Summary: "Recent restore drills (instance_id, limit)", Status: 200, Reply: client.DrillList{}, Handler: s.listDrills},
+		{Method: "GET", Path: "/v1/backups/stale", Scope: Read, Summary: "Instances without a successful backup for 36 hours", Status: 200, Reply: client.StaleList{}, Handler: s.listStale},
 		{Method: "GET", Path: "/v1/plans", Scope: Read, Summary: "The plans", Status: 200, Reply: client.PlanList{}, Handler: s.listPlans},
 
 		{Method: "GET", Path: "/v1/tokens", Scope: Admin, Summary: "List API tokens", Status: 200, Reply: client.TokenList{}, Handler: s.listTokens},

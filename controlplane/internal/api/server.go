@@ -91,6 +91,7 @@ type Options struct {
 	Tokens    Tokens
 	Webhooks  Webhooks
 	GC        GC
+	Backups   Backups // nil: this control plane keeps no backups (503)
 	Database  Pinger
 	Runtime   Logs
 	Logger    *slog.Logger
@@ -122,6 +123,9 @@ type Route struct {
 func New(o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Backups == nil {
+		o.Backups = noBackups{}
 	}
 	s := &Server{opts: o, log: o.Logger, echo: echo.New()}
 	s.echo.HideBanner, s.echo.HidePort = true, true

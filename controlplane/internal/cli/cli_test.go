@@ -71,6 +71,28 @@ func TestBadUsageExitsTwoWithOneLine(t *testing.T) {
 		{nil, []string{"instance", "destroy", "in1", "--token", "x"}, "--yes"},
 		{nil, []string{"token", "create", "--name", "x", "--scopes", "root", "--data-dir", "/nonexistent"}, "scopes"},
 		{nil, []string{"instance", "list", "-o", "yaml", "--token", "x"}, "--output"},
+		{nil, []string{"serve", "--backup-recipient", "age1notarecipient"}, "--backup-recipient \"age1notarecipient\": not an age recipient"},
+		{nil, []string{"serve", "--backup-recipient", testRecipient + ",ssh-ed25519 AAAA"}, "--backup-recipient \"ssh-ed25519 AAAA\""},
+		{map[string]string{"SPROUDCTL_BACKUP_RECIPIENT": testRecipient + ",age1nope"}, []string{"serve"}, "--backup-recipient \"age1nope\""},
+		{nil, []string{"serve", "--backup-recipient", testIdentity}, "that is a secret identity"},
+		{nil, []string{"serve", "--backup-target", "ftp://backups.example/x"}, "--backup-target"},
+		{nil, []string{"serve", "--backup-target", "file://backups"}, "three slashes"},
+		{nil, []string{"serve", "--backup-target", "file:relative/dir"}, "absolute directory"},
+		{nil, []string{"serve", "--backup-target", "s3:///prefix"}, "names its bucket"},
+		{nil, []string{"serve", "--backup-target", "s3://bucket/p?endpoint=localhost:9000"}, "endpoint"},
+		{nil, []string{"serve", "--backup-target", "s3://key:secret@bucket/p"}, "no credentials in its URL"},
+		{map[string]string{"SPROUDCTL_BACKUP_TARGET": "gs://bucket"}, []string{"serve"}, "--backup-target"},
+		{nil, []string{"backup", "purge", "in1", "--token", "x"}, "add --yes"},
+		{nil, []string{"backup", "restore", "in1", "bk1", "--token", "x"}, "add --yes"},
+		{nil, []string{"backup", "restore", "in1", "--yes", "--token", "x"}, "accepts 2 arg"},
+		{nil, []string{"backup", "list", "--token", "x"}, "give an instance id, or --stale"},
+		{nil, []string{"backup", "list", "in1", "--stale", "--token", "x"}, "give no instance"},
+		{nil, []string{"backup", "drills", "--limit", "lots", "--token", "x"}, "invalid argument"},
+		{nil, []string{"backup", "extract", "--target", "file:///tmp/b", "--instance", "in1", "--backup", "bk1", "-o", "x"}, "--identity is required"},
+		{nil, []string{"backup", "extract", "--identity", "/nonexistent/key", "--target", "file:///tmp/b", "--instance", "in1", "--backup", "bk1", "-o", "x"}, "--identity"},
+		{nil, []string{"backup", "extract", "--identity", "k", "--target", "http://x", "--instance", "in1", "--backup", "bk1", "-o", "x"}, "--target"},
+		{nil, []string{"backup", "scan"}, "--target is required"},
+		{nil, []string{"backup", "keygen"}, "--output is required"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -82,6 +104,12 @@ func TestBadUsageExitsTwoWithOneLine(t *testing.T) {
 		})
 	}
 }
+
+// A recipient and an identity for tests (not the same pair).
+const (
+	testRecipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+	testIdentity  = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
+)
 
 func TestTokenBootstrapOnTheStore(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")

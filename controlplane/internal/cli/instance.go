@@ -54,7 +54,7 @@ func (w *waitFlags) await(ctx context.Context, d *deps, c *client.Client, inst c
 }
 
 type createFlags struct {
-	customer, slug, plan, email, name, key string
+	customer, slug, plan, email, name, key, restoreFrom string
 	waitFlags
 }
 
@@ -70,7 +70,7 @@ func newInstanceCreateCmd(d *deps) *cobra.Command {
 				return err
 			}
 			inst, err := c.CreateInstance(cmd.Context(), client.CreateInstance{CustomerID: f.customer, Slug: f.slug, Plan: f.plan,
-				AdminEmail: f.email, AdminName: f.name}, f.key)
+				AdminEmail: f.email, AdminName: f.name, RestoreFrom: f.restoreFrom}, f.key)
 			if err != nil {
 				return err
 			}
@@ -92,6 +92,7 @@ func newInstanceCreateCmd(d *deps) *cobra.Command {
 	fl.StringVar(&f.email, "admin-email", "", "e-mail of the customer's first admin (required)")
 	fl.StringVar(&f.name, "admin-name", "", "name of the customer's first admin")
 	fl.StringVar(&f.key, "idempotency-key", "", "makes retries of this create safe")
+	fl.StringVar(&f.restoreFrom, "restore-from", "", "start with the data and secret key of this backup (of any instance, a destroyed one too)")
 	cmd.MarkFlagRequired("customer")
 	cmd.MarkFlagRequired("slug")
 	cmd.MarkFlagRequired("admin-email")

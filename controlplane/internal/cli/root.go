@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/sproudstack/sproudchat/controlplane/client"
+	"github.com/sproudstack/sproudchat/controlplane/internal/vault"
 )
 
 // Version is set at build time.
@@ -28,6 +29,8 @@ type deps struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	global         *globalFlags
+	// openTarget opens a backup target (vault.OpenTarget, with getenv's credentials).
+	openTarget func(ctx context.Context, url string) (vault.Target, error)
 }
 
 type globalFlags struct {
@@ -45,6 +48,9 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 // bad usage.
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	d := &deps{stdout: stdout, stderr: stderr, getenv: getenv, global: &globalFlags{}}
+	d.openTarget = func(ctx context.Context, url string) (vault.Target, error) {
+		return vault.OpenTargetEnv(ctx, url, getenv)
+	}
 	root := newRootCmd(d)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -93,7 +99,7 @@ func newRootCmd(d *deps) *cobra.Command {
 	pf.StringVar(&d.global.server, "server", "http://127.0.0.1:8090", "control-plane API address (SPROUDCTL_SERVER)")
 	pf.StringVar(&d.global.token, "token", "", "API token (SPROUDCTL_TOKEN)")
 	pf.StringVarP(&d.global.output, "output", "o", "table", "output format: table or json")
-	root.AddCommand(newServeCmd(d), newInstanceCmd(d), newTokenCmd(d), newPlanCmd(d), newWebhookCmd(d), newGCCmd(d), newVersionCmd(d))
+	root.AddCommand(newServeCmd(d), newInstanceCmd(d), newTokenCmd(d), newPlanCmd(d), newWebhookCmd(d), newGCCmd(d), newBackupCmd(d), newVersionCmd(d))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	return root
 }
@@ -102,7 +108,7 @@ func newRootCmd(d *deps) *cobra.Command {
 func envDefaults(cmd *cobra.Command, getenv func(string) string) error {
 	var err error
 	set := func(f *pflag.Flag) {
-		if f.Changed || err != nil {
+		if f.Changed || err != nil || f.Annotations[annotationNoEnv] != nil {
 			return
 		}
 		name := "SPROUDCTL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))

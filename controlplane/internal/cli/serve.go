@@ -2,10 +2,13 @@ package cli
 
 import (
 	"net"
+	"net/url"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/spf13/cobra"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/edge"
@@ -19,6 +22,8 @@ type serveFlags struct {
 	apiAddr, edgeAddr, baseDomain, scheme, dataDir, databaseURL, runtime, templates, instanceBinary, appVersion, secretKey string
 	trustedProxies                                                                                                         string
 	leaseTTL                                                                                                               time.Duration
+	backupTarget                                                                                                           string
+	backupRecipients                                                                                                       []string
 }
 
 func (f *serveFlags) addFlags(cmd *cobra.Command) {
@@ -36,6 +41,8 @@ func (f *serveFlags) addFlags(cmd *cobra.Command) {
 	fl.StringVar(&f.appVersion, "app-version", "", "tag of the sproudchat/app image (default: this build's version)")
 	fl.StringVar(&f.secretKey, "secret-key", "", "32 bytes hex/base64 sealing secrets at rest (default: generated into the data dir)")
 	fl.DurationVar(&f.leaseTTL, "lease-ttl", 30*time.Second, "how long a crashed worker's claim on an instance blocks others")
+	fl.StringVar(&f.backupTarget, "backup-target", "", "where backups go: file:///dir or s3://bucket/prefix?endpoint=http://host:port&region=… (default: file://<data-dir>/backups)")
+	fl.StringSliceVar(&f.backupRecipients, "backup-recipient", nil, "age recipient (age1…) every backup is also encrypted to, for recovery without this control plane; repeat or comma-separate")
 }
 
 // config checks the flags; every problem is a usage error naming its flag.
@@ -76,6 +83,9 @@ func (f *serveFlags) config() (serve.Config, error) {
 	if c.AppVersion == "" {
 		c.AppVersion = Version
 	}
+	if err := f.backupConfig(&c); err != nil {
+		return c, err
+	}
 	if f.secretKey != "" {
 		k, err := secret.ParseKey(f.secretKey)
 		if err != nil {
@@ -105,4 +115,36 @@ SPROUDCTL_<FLAG> (SPROUDCTL_API_ADDR, SPROUDCTL_DATA_DIR, …).`,
 	}
 	f.addFlags(cmd)
 	return cmd
+}
+
+// backupConfig checks --backup-target and --backup-recipient into c.
+func (f *serveFlags) backupConfig(c *serve.Config) error {
+	c.BackupTarget = strings.TrimSpace(f.backupTarget)
+	if c.BackupTarget == "" {
+		dir, err := filepath.Abs(filepath.Join(f.dataDir, "backups"))
+		if err != nil {
+			return usagef("--data-dir: %v", err)
+		}
+		c.BackupTarget = (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}).String()
+	} else if err := checkTargetURL(c.BackupTarget); err != nil {
+		return usagef("--backup-target: %v", err)
+	}
+	seen := map[string]bool{}
+	for _, r := range f.backupRecipients {
+		r = strings.TrimSpace(r)
+		if r == "" || seen[r] {
+			continue
+		}
+		seen[r] = true
+		if strings.HasPrefix(strings.ToUpper(r), "AGE-SECRET-KEY-") {
+			// Never echoed: it is the key itself.
+			return usagef("--backup-recipient: that is a secret identity (AGE-SECRET-KEY-…): give its public recipient (age1…) and keep the identity offline")
+		}
+		rcp, err := age.ParseX25519Recipient(r)
+		if err != nil {
+			return usagef("--backup-recipient %q: not an age recipient (age1…, as printed by sproudctl backup keygen or age-keygen)", r)
+		}
+		c.BackupRecipients = append(c.BackupRecipients, rcp)
+	}
+	return nil
 }

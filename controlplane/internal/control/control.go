@@ -8,6 +8,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -38,11 +39,21 @@ type Store interface {
 // Nudger wakes the reconciler after a change (reconcile.Reconciler).
 type Nudger interface{ Nudge() }
 
+// BackupSource opens backups for instances made from one (backups.Service).
+type BackupSource interface {
+	// RestoreSecretKey returns the secret key recorded in backup id. Returns
+	// lifecycle.ErrNotFound for a backup that is unknown or not completed.
+	RestoreSecretKey(ctx context.Context, backupID string) (string, error)
+}
+
 // Options configure the service.
 type Options struct {
 	Clock clock.Clock
 	Specs *Specs // required: plans, URLs, the sealer
 	Nudge Nudger // nil: nobody to wake
+	// Backups opens the backup a new instance is made from (restore_from); nil: backups
+	// are off and restore_from is refused.
+	Backups BackupSource
 }
 
 // Service is the instance use cases.
@@ -83,7 +94,8 @@ func (s *Service) NewInstance(req lifecycle.CreateRequest) (lifecycle.NewInstanc
 	now := s.opts.Clock.Now()
 	sec := lifecycle.Secrets{SecretKey: secret.Random(32), SetupToken: secret.Random(24)}
 	inst := lifecycle.Instance{ID: newID(now), CustomerID: req.CustomerID, Slug: req.Slug, Plan: req.Plan, AdminEmail: req.AdminEmail,
-		AdminName: req.AdminName, State: lifecycle.Provisioning, Desired: lifecycle.WantActive, NextAttempt: now, CreatedAt: now, UpdatedAt: now}
+		AdminName: req.AdminName, State: lifecycle.Provisioning, Desired: lifecycle.WantActive, NextAttempt: now, CreatedAt: now, UpdatedAt: now,
+		RestoreBackupID: req.RestoreFrom}
 	return lifecycle.NewInstance{Instance: inst, Secrets: sec, SetupURL: s.URL(inst.Slug) + "/setup?token=" + sec.SetupToken}, nil
 }
 
@@ -91,9 +103,20 @@ func (s *Service) NewInstance(req lifecycle.CreateRequest) (lifecycle.NewInstanc
 // that event's webhook deliveries, and, when idem is not nil, the response to give again
 // for idem's key, sealed (it carries the setup link), all at once. Returns
 // lifecycle.ErrKeyUsed when idem's key was used before (Replay has its response; the
-// instance is not stored), lifecycle.ErrConflict when the slug is taken.
+// instance is not stored), lifecycle.ErrConflict when the slug is taken, a
+// *lifecycle.ValidationError (field restore_from) when the instance is to be made from
+// a backup that is unknown or not completed. An instance made from a backup gets the
+// backup's secret key (what its data was sealed with); the reconciler restores it
+// once it runs.
 func (s *Service) Create(ctx context.Context, n lifecycle.NewInstance, actor string, idem *lifecycle.Idempotent) error {
 	inst := n.Instance
+	if inst.RestoreBackupID != "" {
+		key, err := s.restoreKey(ctx, inst.RestoreBackupID)
+		if err != nil {
+			return err
+		}
+		n.Secrets.SecretKey = key
+	}
 	ev := lifecycle.Event{InstanceID: inst.ID, Type: lifecycle.EventCreated, At: inst.CreatedAt, Actor: actor, ToState: lifecycle.Provisioning}
 	ev.Payload = s.specs.Payload(ev, inst)
 	if idem != nil {
@@ -106,6 +129,20 @@ func (s *Service) Create(ctx context.Context, n lifecycle.NewInstance, actor str
 	}
 	s.opts.Nudge.Nudge()
 	return nil
+}
+
+func (s *Service) restoreKey(ctx context.Context, backupID string) (string, error) {
+	if s.opts.Backups == nil {
+		return "", &lifecycle.ValidationError{Fields: map[string]string{"restore_from": "backups are not configured on this control plane"}}
+	}
+	key, err := s.opts.Backups.RestoreSecretKey(ctx, backupID)
+	if errors.Is(err, lifecycle.ErrNotFound) {
+		return "", &lifecycle.ValidationError{Fields: map[string]string{"restore_from": "is not a completed backup"}}
+	}
+	if err != nil {
+		return "", fmt.Errorf("open backup %s: %w", backupID, err)
+	}
+	return key, nil
 }
 
 // Replay returns the response stored for a token's idempotency key, opened. Returns

@@ -19,6 +19,9 @@ type OrphanStore interface {
 	SeeOrphans(ctx context.Context, ids []string, now time.Time) (map[string]time.Time, error)
 	OrphansSeen(ctx context.Context, ids []string) (map[string]time.Time, error)
 	ForgetOrphans(ctx context.Context, keep []string) error
+	// DrillRunning tells whether id is the scratch instance of a restore drill that
+	// started after since and has not finished.
+	DrillRunning(ctx context.Context, id string, since time.Time) (bool, error)
 }
 
 // OrphanRuntime is what garbage collection asks of the runtime.
@@ -71,7 +74,14 @@ func (g *GC) orphans(ctx context.Context) ([]lifecycle.Orphan, error) {
 		return nil, fmt.Errorf("list runtime: %w", err)
 	}
 	out := []lifecycle.Orphan{}
+	now := g.opts.Clock.Now()
 	for _, st := range all {
+		// A running drill's scratch instance is in no instance row, on purpose.
+		if running, err := g.store.DrillRunning(ctx, st.ID, now.Add(-lifecycle.DrillTimeout)); err != nil {
+			return nil, err
+		} else if running {
+			continue
+		}
 		o := lifecycle.Orphan{InstanceID: st.ID, Slug: st.Slug, Phase: string(st.Phase), Unowned: st.Unowned}
 		inst, err := g.store.FindInstance(ctx, st.ID)
 		switch {

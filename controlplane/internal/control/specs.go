@@ -97,6 +97,20 @@ func (s *Specs) Spec(ctx context.Context, inst lifecycle.Instance, mode provisio
 	if err := json.Unmarshal(raw, &sec); err != nil {
 		return provisioning.Spec{}, fmt.Errorf("secrets of %s: %w", inst.ID, err)
 	}
+	return s.render(plan, inst, sec, mode)
+}
+
+// ScratchSpec renders what the runtime must make of an instance the store does not
+// hold (a restore drill's scratch instance) with the secrets given. Errors as Spec.
+func (s *Specs) ScratchSpec(inst lifecycle.Instance, sec lifecycle.Secrets, mode provisioning.Mode) (provisioning.Spec, error) {
+	plan, ok := s.opts.Plans[inst.Plan]
+	if !ok {
+		return provisioning.Spec{}, fmt.Errorf("%w: instance %s has plan %q, which is no longer loaded", provisioning.ErrInvalid, inst.ID, inst.Plan)
+	}
+	return s.render(plan, inst, sec, mode)
+}
+
+func (s *Specs) render(plan template.Plan, inst lifecycle.Instance, sec lifecycle.Secrets, mode provisioning.Mode) (provisioning.Spec, error) {
 	var until time.Time
 	if mode == provisioning.ModeReadOnly && inst.PurgeAfter != nil {
 		until = *inst.PurgeAfter
@@ -104,6 +118,16 @@ func (s *Specs) Spec(ctx context.Context, inst lifecycle.Instance, mode provisio
 	return plan.Render(template.Instance{ID: inst.ID, Slug: inst.Slug, Mode: mode, ReadOnlyUntil: until, BaseURL: s.URL(inst.Slug),
 		Secrets: map[string]string{"SPROUDCHAT_SECRET_KEY": sec.SecretKey, "SPROUDCHAT_SETUP_TOKEN": sec.SetupToken}},
 		template.Options{Version: s.opts.Version})
+}
+
+// BackupRetentionDays is plan's backup_retention_days as the plan says it
+// (lifecycle.MaxRetentionDays for an unknown plan or none set); the backups service
+// caps it at lifecycle.MaxRetentionDays.
+func (s *Specs) BackupRetentionDays(plan string) int {
+	if p, ok := s.opts.Plans[plan]; ok && p.Lifecycle.BackupRetentionDays > 0 {
+		return p.Lifecycle.BackupRetentionDays
+	}
+	return lifecycle.MaxRetentionDays
 }
 
 // sealSecrets is how instance id's secrets are kept.

@@ -5,6 +5,7 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -26,6 +27,12 @@ type Destroyer interface {
 	Destroy(ctx context.Context, id, reason, actor string) (lifecycle.Instance, error)
 }
 
+// FinalBackup takes an instance's last backup before its purge (backups.Service):
+// asked the first time, done once it completed or failed for good.
+type FinalBackup interface {
+	FinalBackup(ctx context.Context, inst lifecycle.Instance) (done bool, err error)
+}
+
 // Retention periods.
 const (
 	EventRetention       = 90 * 24 * time.Hour
@@ -38,6 +45,14 @@ type Jobs struct {
 	svc   Destroyer
 	clock clock.Clock
 	log   *slog.Logger
+	final FinalBackup
+}
+
+// WithFinalBackup makes the purge wait for each instance's final backup (DESIGN.md,
+// data flow 5); without it (no backup target) the purge destroys at once.
+func (j *Jobs) WithFinalBackup(f FinalBackup) *Jobs {
+	j.final = f
+	return j
 }
 
 // New returns the jobs.
@@ -48,20 +63,31 @@ func New(s Store, svc Destroyer, c clock.Clock, log *slog.Logger) *Jobs {
 	return &Jobs{store: s, svc: svc, clock: c, log: log}
 }
 
-// Purge asks for the destruction of every suspended instance past its purge_after.
-// Returns how many it asked for.
+// Purge asks for the destruction of every suspended instance past its purge_after,
+// once its final backup is done (when backups are on). Returns how many it asked for.
 func (j *Jobs) Purge(ctx context.Context) (int, error) {
 	due, err := j.store.DuePurges(ctx, j.clock.Now())
 	if err != nil {
 		return 0, err
 	}
+	n := 0
 	for _, inst := range due {
+		if j.final != nil {
+			done, err := j.final.FinalBackup(ctx, inst)
+			if err != nil {
+				return n, fmt.Errorf("final backup of %s: %w", inst.ID, err)
+			}
+			if !done {
+				continue // the next run looks again
+			}
+		}
 		if _, err := j.svc.Destroy(ctx, inst.ID, "read-only period ended", "purge"); err != nil {
 			return 0, err
 		}
 		j.log.InfoContext(ctx, "purging instance", "instance_id", inst.ID, "customer_id", inst.CustomerID)
+		n++
 	}
-	return len(due), nil
+	return n, nil
 }
 
 // Retention deletes events older than 90 days (instance tombstones stay) and

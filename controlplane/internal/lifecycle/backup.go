@@ -1,6 +1,10 @@
 package lifecycle
 
-import "time"
+import (
+	"errors"
+	"regexp"
+	"time"
+)
 
 // Restoring: the instance's data is being replaced from a backup; its app is stopped.
 // It returns to the state it came from (RestoreFrom records it).
@@ -68,6 +72,7 @@ type Drill struct {
 	ID         string
 	InstanceID string
 	BackupID   string
+	ScratchID  string // the scratch instance's id (and slug): never in the instances table
 	StartedAt  time.Time
 	FinishedAt *time.Time
 	OK         bool
@@ -76,3 +81,35 @@ type Drill struct {
 	Rows       int64 // rows compared
 	Blobs      int   // attachment bodies whose hashes were compared
 }
+
+// EventBackupsPurged: every backup of an instance was erased (a customer's request).
+const EventBackupsPurged = "backup.purged"
+
+// BackupSummary is what the store sums up of one instance's backups.
+type BackupSummary struct {
+	InstanceID  string
+	Slug        string
+	State       State
+	CreatedAt   time.Time  // the instance's
+	StaleAt     *time.Time // when backup.stale was raised; nil since the last success
+	LastSuccess *time.Time
+	StoredBytes int64
+	LastDrillOK *bool
+	LastDrillAt *time.Time // when its newest drill started
+}
+
+// ErrRestoreFailed: a restore did not complete and the instance's previous data is
+// back and running. Retrying the same restore would fail the same way.
+var ErrRestoreFailed = errors.New("restore failed; the previous data is back")
+
+// DrillTimeout bounds one restore drill. A drill unfinished for longer was interrupted:
+// its scratch instance is destroyed and garbage collection may take what remains.
+const DrillTimeout = time.Hour
+
+// DrillEvery is how often a round of restore drills runs.
+const DrillEvery = 7 * 24 * time.Hour
+
+// ValidBackupID tells whether s has the shape of a backup id.
+func ValidBackupID(s string) bool { return backupIDPattern.MatchString(s) }
+
+var backupIDPattern = regexp.MustCompile(`^bk[0-9a-f]{19}$`)

@@ -28,7 +28,7 @@ const (
 )
 
 // States lists every state.
-var States = []State{Provisioning, Active, Suspending, Suspended, Resuming, Destroying, Destroyed, Failed}
+var States = []State{Provisioning, Active, Suspending, Suspended, Resuming, Destroying, Destroyed, Failed, Restoring}
 
 // Valid tells whether s is a known state.
 func (s State) Valid() bool {
@@ -64,7 +64,8 @@ const (
 )
 
 // EventTypes lists the types a webhook may subscribe to.
-var EventTypes = []string{EventCreated, EventActivated, EventSuspended, EventResumed, EventDestroyed, EventFailed}
+var EventTypes = []string{EventCreated, EventActivated, EventSuspended, EventResumed, EventDestroyed, EventFailed,
+	EventBackupCompleted, EventBackupFailed, EventRestored}
 
 // Instance is one customer's instance as the control plane records it.
 type Instance struct {
@@ -88,6 +89,13 @@ type Instance struct {
 	SuspendNote  string // the reason given with the suspension
 	LeaseOwner   string
 	LeaseExpires *time.Time
+	// RestoreBackupID is the backup being restored (state restoring), or, for a new
+	// instance made from a backup, the one to restore once it runs.
+	RestoreBackupID string
+	// RestoreFrom is the state a restore returns to.
+	RestoreFrom State
+	// BackupStaleAt is when backup.stale was raised; nil since the last completed backup.
+	BackupStaleAt *time.Time
 }
 
 // Settled tells whether the instance is where it was asked to be.
@@ -152,6 +160,10 @@ type CreateRequest struct {
 	Plan       string
 	AdminEmail string
 	AdminName  string
+	// RestoreFrom is a backup id: the new instance starts with that backup's data and
+	// secret key (the backup's instance may be destroyed). Create checks it.
+	// Omitted from JSON when empty: an idempotent request hashes as before.
+	RestoreFrom string `json:",omitempty"`
 }
 
 // Validate checks a create request; plans is the set of plan names. Returns a
@@ -185,6 +197,10 @@ func (r *CreateRequest) Validate(plans map[string]bool) error {
 		f["admin_email"] = "is required"
 	} else if err != nil || a.Address != r.AdminEmail || a.Name != "" || !strings.Contains(r.AdminEmail[strings.LastIndexByte(r.AdminEmail, '@'):], ".") {
 		f["admin_email"] = "is not a valid e-mail address"
+	}
+	r.RestoreFrom = strings.TrimSpace(r.RestoreFrom)
+	if r.RestoreFrom != "" && !ValidBackupID(r.RestoreFrom) {
+		f["restore_from"] = "is not a backup id"
 	}
 	if len(r.AdminName) > 100 {
 		f["admin_name"] = "is longer than 100 characters"

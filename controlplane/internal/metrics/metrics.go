@@ -1,5 +1,6 @@
 // Package metrics is the control plane's Prometheus instrumentation: instances by state
-// (read from the store at scrape time), transition durations, reconcile errors.
+// (read from the store at scrape time), transition durations, reconcile errors, and
+// each instance's backups (WatchBackups).
 package metrics
 
 import (

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/sproudstack/sproudchat/controlplane/internal/lease"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
 	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/provisioning"
@@ -33,8 +34,18 @@ type Specs interface {
 	Payload(ev lifecycle.Event, inst lifecycle.Instance) []byte
 }
 
+// Restorer replaces an instance's data with a backup's (backups.Service).
+type Restorer interface {
+	// RestoreData restores backup inst.RestoreBackupID into inst and starts it from
+	// spec. An error wrapping lifecycle.ErrRestoreFailed: the previous data is back and
+	// running (the status is valid); any other error: run it again.
+	RestoreData(ctx context.Context, inst lifecycle.Instance, spec provisioning.Spec) (provisioning.Status, error)
+}
+
 // Options configure the reconciler.
 type Options struct {
+	// Restorer restores backups (state restoring); nil: restores fail.
+	Restorer    Restorer
 	Owner       string // this worker's name in leases: unique per process
 	Clock       clock.Clock
 	LeaseTTL    time.Duration // default 30 s; renewed at a third of it while working
@@ -168,22 +179,9 @@ func (r *Reconciler) Step(ctx context.Context) (bool, error) {
 
 // renew keeps the lease while the work goes on and cancels the work if it is lost.
 func (r *Reconciler) renew(ctx context.Context, cancel context.CancelFunc, id string) {
-	t := time.NewTicker(r.opts.LeaseTTL / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := r.store.RenewLease(ctx, id, r.opts.Owner, r.opts.Clock.Now().Add(r.opts.LeaseTTL)); err != nil {
-				if ctx.Err() == nil {
-					r.log.WarnContext(ctx, "renew lease", "instance_id", id, "error", err.Error())
-				}
-				cancel()
-				return
-			}
-		}
-	}
+	lease.Keep(ctx, cancel, r.opts.LeaseTTL, func(ctx context.Context) error {
+		return r.store.RenewLease(ctx, id, r.opts.Owner, r.opts.Clock.Now().Add(r.opts.LeaseTTL))
+	}, func(err error) { r.log.WarnContext(ctx, "renew lease", "instance_id", id, "error", err.Error()) })
 }
 
 // record writes inst and ev, fenced by the lease. An event's webhook payload is made
@@ -197,6 +195,12 @@ func (r *Reconciler) record(ctx context.Context, inst lifecycle.Instance, ev lif
 
 // work takes one step toward the desired state.
 func (r *Reconciler) work(ctx context.Context, inst lifecycle.Instance) error {
+	switch {
+	case inst.Desired == lifecycle.WantDestroyed:
+		return r.destroy(ctx, inst)
+	case inst.State == lifecycle.Restoring:
+		return r.restore(ctx, inst)
+	}
 	switch inst.Desired {
 	case lifecycle.WantDestroyed:
 		return r.destroy(ctx, inst)
@@ -232,6 +236,14 @@ func (r *Reconciler) apply(ctx context.Context, inst lifecycle.Instance, mode pr
 	}
 	now := r.opts.Clock.Now()
 	prev := inst.State
+	if prev == lifecycle.Provisioning && inst.RestoreBackupID != "" && mode == provisioning.ModeActive {
+		// Made from a backup: it runs (empty) now; its data comes next.
+		inst.State, inst.RestoreFrom, inst.Upstream, inst.UpdatedAt = lifecycle.Restoring, lifecycle.Provisioning, st.Upstream, now
+		if err := r.record(ctx, inst, lifecycle.Event{}); err != nil {
+			return err
+		}
+		return r.restore(ctx, inst)
+	}
 	inst.Upstream, inst.Attempts, inst.LastError, inst.UpdatedAt = st.Upstream, 0, "", now
 	ev := lifecycle.Event{InstanceID: inst.ID, At: now, Actor: "reconciler", FromState: prev}
 	if mode == provisioning.ModeReadOnly {

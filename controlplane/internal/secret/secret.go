@@ -101,3 +101,7 @@ func Random(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// BackupIdentity is the place of the control plane's own age identity, which every
+// instance's backup data key is wrapped for.
+var BackupIdentity = sealbox.Place{Table: "control_keys", Field: "value", Row: "backup_identity"}

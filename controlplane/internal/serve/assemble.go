@@ -11,6 +11,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/api"
+	"github.com/sproudstack/sproudchat/controlplane/internal/backups"
 	"github.com/sproudstack/sproudchat/controlplane/internal/connlimit"
 	"github.com/sproudstack/sproudchat/controlplane/internal/control"
 	"github.com/sproudstack/sproudchat/controlplane/internal/edge"
@@ -70,7 +71,22 @@ func assemble(ctx context.Context, cfg Config, o Options, in parts) (*plane, err
 		host, _ := os.Hostname()
 		owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), secret.Random(3))
 	}
-	rec := reconcile.New(st, in.rt, specs, reconcile.Options{Owner: owner, Clock: o.Clock, Logger: log, LeaseTTL: cfg.LeaseTTL,
+	v, tools, err := openVault(ctx, cfg, in, st, o.Clock)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		bk       *backups.Service
+		restorer reconcile.Restorer
+		nudge    = &nudgeLater{}
+	)
+	if v != nil {
+		bk = backups.New(backups.Options{Store: st, Vault: v, Runtime: in.rt, Tools: tools, Specs: specs, Clock: o.Clock, Logger: log,
+			Nudge: nudge, Owner: owner})
+		restorer = bk
+		m.WatchBackups(bk)
+	}
+	rec := reconcile.New(st, in.rt, specs, reconcile.Options{Owner: owner, Clock: o.Clock, Logger: log, LeaseTTL: cfg.LeaseTTL, Restorer: restorer,
 		OnChange: func(inst lifecycle.Instance, from lifecycle.State, took time.Duration) {
 			// The reconciler's context ends at shutdown; the refresh is quick and the
 			// database closes only after the reconciler has stopped.
@@ -83,13 +99,20 @@ func assemble(ctx context.Context, cfg Config, o Options, in parts) (*plane, err
 		},
 		OnError: func(inst lifecycle.Instance, _ error) { m.Error(inst.Desired) },
 	})
-	svc := control.New(st, control.Options{Clock: o.Clock, Specs: specs, Nudge: rec})
+	nudge.nudge = rec.Nudge
+	copts := control.Options{Clock: o.Clock, Specs: specs, Nudge: rec}
+	apiOpts := api.Options{Tokens: control.NewTokens(st, o.Clock), GC: control.NewGC(st, in.rt, control.GCOptions{Clock: o.Clock, Logger: log}), Database: in.db,
+		Runtime: in.rt, Logger: log, Metrics: m.Handler(), Version: cfg.Version}
+	if bk != nil {
+		copts.Backups, apiOpts.Backups = bk, bk
+	}
+	svc := control.New(st, copts)
 	hooks := control.NewWebhooks(st, in.box, o.Clock)
 	if err := router.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	apiSrv := api.New(api.Options{Instances: svc, Tokens: control.NewTokens(st, o.Clock), Webhooks: hooks, GC: control.NewGC(st, in.rt, control.GCOptions{Clock: o.Clock, Logger: log}), Database: in.db,
-		Runtime: in.rt, Logger: log, Metrics: m.Handler(), Version: cfg.Version})
+	apiOpts.Instances, apiOpts.Webhooks = svc, hooks
+	apiSrv := api.New(apiOpts)
 
 	apiLn, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
@@ -104,6 +127,16 @@ func assemble(ctx context.Context, cfg Config, o Options, in parts) (*plane, err
 	apiLimited := connlimit.New(apiLn, connlimit.Options{Name: "api", PerPeer: in.conns.PerPeer, Total: in.conns.API, Logger: log, Clock: o.Clock})
 	deliverer := webhook.New(st, hooks, o.Clock, log)
 	scheduled := jobs.New(st, svc, o.Clock, log)
+	workers := []worker{
+		{name: "reconciler", run: rec.Run},
+		{name: "edge-refresh", run: func(ctx context.Context) { router.Run(ctx, edgeRefresh) }},
+		{name: "webhooks", run: deliverer.Run},
+		{name: "jobs", run: func(ctx context.Context) { runCron(ctx, scheduled, bk) }},
+	}
+	if bk != nil {
+		scheduled.WithFinalBackup(bk)
+		workers = append(workers, worker{name: "backups", run: bk.Run})
+	}
 	return &plane{
 		apiAddr: apiLn.Addr().String(), edgeAddr: edgeLn.Addr().String(), owner: owner,
 		listeners: []net.Listener{apiLn, edgeLn},
@@ -111,19 +144,18 @@ func assemble(ctx context.Context, cfg Config, o Options, in parts) (*plane, err
 			{name: "api", srv: apiServer(apiSrv.Handler(), in.conns), ln: apiLimited},
 			{name: "edge", srv: router.Server(), ln: router.Listener(edgeLn)},
 		},
-		workers: []worker{
-			{name: "reconciler", run: rec.Run},
-			{name: "edge-refresh", run: func(ctx context.Context) { router.Run(ctx, edgeRefresh) }},
-			{name: "webhooks", run: deliverer.Run},
-			{name: "jobs", run: func(ctx context.Context) { runCron(ctx, scheduled) }},
-		},
+		workers: workers,
 	}, nil
 }
 
-// runCron runs the scheduled jobs until ctx ends, then waits for a running one.
-func runCron(ctx context.Context, j *jobs.Jobs) {
+// runCron runs the scheduled jobs, and the backups' when bk is not nil, until ctx
+// ends, then waits for a running one.
+func runCron(ctx context.Context, j *jobs.Jobs, bk *backups.Service) {
 	c := cron.New()
 	j.Schedule(ctx, c)
+	if bk != nil {
+		bk.Schedule(ctx, c)
+	}
 	c.Start()
 	<-ctx.Done()
 	<-c.Stop().Done()

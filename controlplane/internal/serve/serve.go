@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/sproudstack/sproudchat/controlplane/internal/secret"
 	"github.com/sproudstack/sproudchat/controlplane/internal/store"
 	"github.com/sproudstack/sproudchat/platform/clock"
@@ -41,6 +43,11 @@ type Config struct {
 	SecretKey      []byte // nil: generated once into the data dir
 	LeaseTTL       time.Duration
 	Version        string
+	// BackupTarget is where backups go (file:///dir or s3://…); "" keeps none.
+	BackupTarget string
+	// BackupRecipients are offline keys every instance's data key is also wrapped
+	// for, besides the control plane's own.
+	BackupRecipients []*age.X25519Recipient
 }
 
 // Options are what tests may inject.

@@ -48,6 +48,10 @@ type instanceRow struct {
 	DestroyedAt    *time.Time
 	LeaseOwner     string
 	LeaseExpiresAt *time.Time
+	// Backups (migration 0004).
+	RestoreBackupID  string
+	RestoreFromState string
+	BackupStaleAt    *time.Time
 }
 
 func (instanceRow) TableName() string { return "instances" }
@@ -65,7 +69,8 @@ func (r instanceRow) domain() lifecycle.Instance {
 		AdminName: r.AdminName, State: lifecycle.State(r.State), Desired: lifecycle.Desired(r.DesiredState),
 		Upstream: r.Upstream, LastError: r.LastError, Attempts: r.Attempts, NextAttempt: r.NextAttemptAt.UTC(),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), SuspendedAt: utc(r.SuspendedAt), PurgeAfter: utc(r.PurgeAfter),
-		DestroyedAt: utc(r.DestroyedAt), SuspendNote: r.SuspendReason, LeaseOwner: r.LeaseOwner, LeaseExpires: utc(r.LeaseExpiresAt)}
+		DestroyedAt: utc(r.DestroyedAt), SuspendNote: r.SuspendReason, LeaseOwner: r.LeaseOwner, LeaseExpires: utc(r.LeaseExpiresAt),
+		RestoreBackupID: r.RestoreBackupID, RestoreFrom: lifecycle.State(r.RestoreFromState), BackupStaleAt: utc(r.BackupStaleAt)}
 }
 
 // fields are the columns a transition may change (never id, slug, customer, created_at).
@@ -73,7 +78,8 @@ func fields(i lifecycle.Instance) map[string]any {
 	return map[string]any{"state": string(i.State), "desired_state": string(i.Desired), "upstream": i.Upstream,
 		"last_error": i.LastError, "attempts": i.Attempts, "next_attempt_at": i.NextAttempt, "updated_at": i.UpdatedAt,
 		"suspended_at": i.SuspendedAt, "purge_after": i.PurgeAfter, "destroyed_at": i.DestroyedAt,
-		"suspend_reason": i.SuspendNote, "admin_email": i.AdminEmail, "admin_name": i.AdminName}
+		"suspend_reason": i.SuspendNote, "admin_email": i.AdminEmail, "admin_name": i.AdminName,
+		"restore_backup_id": i.RestoreBackupID, "restore_from_state": string(i.RestoreFrom)}
 }
 
 type eventRow struct {
@@ -123,7 +129,8 @@ func (s *Store) CreateInstance(ctx context.Context, inst lifecycle.Instance, sea
 		}
 		row := instanceRow{ID: inst.ID, CustomerID: inst.CustomerID, Slug: inst.Slug, Plan: inst.Plan, AdminEmail: inst.AdminEmail,
 			AdminName: inst.AdminName, State: string(inst.State), DesiredState: string(inst.Desired), NextAttemptAt: inst.NextAttempt,
-			Secrets: sealedSecrets, CreatedAt: inst.CreatedAt, UpdatedAt: inst.UpdatedAt}
+			Secrets: sealedSecrets, CreatedAt: inst.CreatedAt, UpdatedAt: inst.UpdatedAt, RestoreBackupID: inst.RestoreBackupID,
+			RestoreFromState: string(inst.RestoreFrom)}
 		if err := tx.Create(&row).Error; err != nil {
 			if errors.Is(translate(err), lifecycle.ErrConflict) {
 				return fmt.Errorf("%w: slug %q is taken", lifecycle.ErrConflict, inst.Slug)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -39,7 +40,16 @@ func openAtVersion2(t *testing.T, d Dialect) *DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	before := database.Migrator{FS: migrationFiles, Dir: "migrations", LockKey: 727002}
+	// Only the files before 0003: later ones (0004 on) come after the step.
+	old := fstest.MapFS{}
+	for _, name := range []string{"migrations/0001_control_plane.sql", "migrations/0002_orphans.sql"} {
+		b, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old[name] = &fstest.MapFile{Data: b}
+	}
+	before := database.Migrator{FS: old, Dir: "migrations", LockKey: 727002}
 	if applied, err := before.Up(context.Background(), db.DB); err != nil || len(applied) != 2 {
 		t.Fatalf("migrate to version 2: applied %v, %v", applied, err)
 	}
@@ -81,7 +91,7 @@ func TestResealKeepsSecretsReadable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff([]int{3}, applied); diff != "" {
+		if diff := cmp.Diff([]int{3}, applied[:min(1, len(applied))]); diff != "" { // 3, then whatever came after it
 			t.Errorf("applied (-want +got):\n%s", diff)
 		}
 

@@ -10,7 +10,6 @@ package vault
 import (
 	"context"
 	"errors"
-	"io"
 	"time"
 
 	"filippo.io/age"
@@ -26,6 +25,9 @@ var (
 	ErrTampered = errors.New("backup object fails its integrity check")
 	ErrForeign  = errors.New("backup belongs to another instance")
 	ErrMissing  = errors.New("backup object is missing at the target")
+	// ErrBusy: another operation holds the instance (a Collect during a Write, or the
+	// reverse); try again later.
+	ErrBusy = errors.New("backup vault is busy with another operation on this instance")
 )
 
 // Target stores objects by key. Put replaces atomically: a reader sees the whole old or
@@ -57,11 +59,20 @@ type Options struct {
 	Clock      clock.Clock
 }
 
-// Vault stores and reads backups.
-type Vault struct{ opts Options }
+// Vault stores and reads backups. It is safe for concurrent use; operations on one
+// instance that would conflict (a Collect while a Write runs) return ErrBusy.
+type Vault struct {
+	opts  Options
+	codec *codec
+}
 
-// New returns a vault.
-func New(o Options) *Vault { return &Vault{opts: o} }
+// New returns a vault. A nil Clock is the wall clock.
+func New(o Options) *Vault {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	return &Vault{opts: o, codec: newCodec()}
+}
 
 // Source is the instance a backup is of, recorded in its manifest.
 type Source struct {
@@ -95,8 +106,10 @@ type File struct {
 
 // Chunk is one stored object.
 type Chunk struct {
-	Key    string `json:"key"`    // object key at the target
-	SHA256 string `json:"sha256"` // of the plaintext
+	Key string `json:"key"` // object name under the instance's chunks/: the keyed hash
+	// SHA256 of the plaintext: left empty since Key, a keyed hash of the plaintext,
+	// names and checks it alike for a third less manifest (every backup stores one).
+	SHA256 string `json:"sha256,omitempty"`
 	Size   int64  `json:"size"`   // plaintext bytes
 	Stored int64  `json:"stored"` // bytes at the target
 }
@@ -115,48 +128,3 @@ type Found struct {
 	InstanceID, BackupID string
 	Modified             time.Time
 }
-
-var errTODO = errors.New("vault: not implemented yet")
-
-// Known lists the SHA-256 of every blob backup backupID holds: `sproudchat backup
-// --known -` omits them from its stream and Write takes them from that backup.
-func (v *Vault) Known(ctx context.Context, instanceID, backupID string) ([]string, error) {
-	return nil, errTODO
-}
-
-// Write stores a snapshot stream as backup backupID of src: each chunk encrypted and
-// uploaded unless already stored, the manifest last. Blobs the stream omits are taken
-// from backup prevID (empty: none may be omitted). On error no manifest is written;
-// the chunks uploaded go at the next Collect.
-func (v *Vault) Write(ctx context.Context, src Source, backupID, prevID string, stream io.Reader) (Result, error) {
-	return Result{}, errTODO
-}
-
-// Manifest opens and checks backup backupID of instanceID.
-func (v *Vault) Manifest(ctx context.Context, instanceID, backupID string) (Manifest, error) {
-	return Manifest{}, errTODO
-}
-
-// Read writes backup backupID of instanceID as a snapshot stream carrying every blob,
-// for `sproudchat restore --from -`. It checks the manifest and that every object
-// exists before it writes anything, and every object's hash as it goes.
-func (v *Vault) Read(ctx context.Context, instanceID, backupID string, w io.Writer) (Manifest, error) {
-	return Manifest{}, errTODO
-}
-
-// Delete removes a backup's manifest; its chunks go at the next Collect.
-func (v *Vault) Delete(ctx context.Context, instanceID, backupID string) error { return errTODO }
-
-// Collect deletes every object of instanceID that no manifest references.
-func (v *Vault) Collect(ctx context.Context, instanceID string) (objects int, bytes int64, err error) {
-	return 0, 0, errTODO
-}
-
-// Purge deletes every object of instanceID, its data key included.
-func (v *Vault) Purge(ctx context.Context, instanceID string) error { return errTODO }
-
-// Usage is the bytes stored for instanceID.
-func (v *Vault) Usage(ctx context.Context, instanceID string) (int64, error) { return 0, errTODO }
-
-// Scan lists the backups at the target without opening them (recovery).
-func (v *Vault) Scan(ctx context.Context) ([]Found, error) { return nil, errTODO }

@@ -73,3 +73,15 @@ func Orphan(o lifecycle.Orphan) client.Orphan {
 	return client.Orphan{InstanceID: o.InstanceID, Slug: o.Slug, Phase: o.Phase, Reason: o.Reason, Unowned: o.Unowned,
 		Removed: o.Removed, DataRemovableAt: o.DataRemovableAt}
 }
+
+// Backup is b on the wire.
+func Backup(b lifecycle.Backup) client.Backup {
+	return client.Backup{ID: b.ID, InstanceID: b.InstanceID, State: string(b.State), Trigger: b.Trigger, CreatedAt: b.CreatedAt,
+		CompletedAt: b.CompletedAt, ExpiresAt: b.ExpiresAt, SizeBytes: b.SizeBytes, AddedBytes: b.AddedBytes, LastError: b.LastError}
+}
+
+// Drill is d on the wire.
+func Drill(d lifecycle.Drill) client.Drill {
+	return client.Drill{ID: d.ID, InstanceID: d.InstanceID, BackupID: d.BackupID, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt,
+		OK: d.OK, Error: d.Error, Tables: d.Tables, Rows: d.Rows, Blobs: d.Blobs}
+}

@@ -22,7 +22,7 @@ func main() {
 	// the signals have their default effect again, so a second one ends the process.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	context.AfterFunc(ctx, stop)
-	code := app.Main(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := app.Main(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

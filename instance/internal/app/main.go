@@ -14,17 +14,32 @@ const usage = `usage: sproudchat [command]
 commands:
   serve     run the instance (the default)
   migrate   bring the database schema up to date and exit
+  backup    --to -|FILE [--known -|FILE]
+            write a snapshot of the data (database and attachments) while the
+            instance runs; --known lists SHA-256s of attachments to leave out
+  restore   --from -|FILE | --commit | --rollback
+            replace the data with a snapshot (the instance must be stopped); the
+            replaced data is kept until --commit, and --rollback puts it back
   version   print the version
 
-Configuration comes from SPROUDCHAT_* environment variables (see README.md).
+Configuration comes from SPROUDCHAT_* environment variables (see README.md); backup
+and restore read only SPROUDCHAT_DATA_DIR and SPROUDCHAT_DATABASE_URL. "-" is
+standard input or output; logs go to standard error.
 `
 
 // Main runs the sproudchat command line and returns its exit code: 0 on success, 1 on
-// a runtime failure, 2 for bad usage or configuration.
-func Main(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) int {
+// a runtime failure, 2 for bad usage or configuration (and, for restore, an invalid
+// snapshot stream).
+func Main(ctx context.Context, args []string, getenv config.Getenv, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd = args[0]
+	}
+	switch cmd {
+	case "backup":
+		return runBackup(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "restore":
+		return runRestore(ctx, args[1:], getenv, stdin, stdout, stderr)
 	}
 	if len(args) > 1 {
 		fmt.Fprintf(stderr, "sproudchat: %s takes no arguments\n\n%s", cmd, usage)

@@ -18,7 +18,7 @@ const testKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde
 func run(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code := Main(context.Background(), args, func(k string) string { return env[k] }, &out, &errOut)
+	code := Main(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 

@@ -99,15 +99,8 @@ func Load(getenv Getenv) (Config, error) {
 		c.ReadOnlyUntil = t.UTC()
 	}
 	var err error
-	if c.DatabaseURL, err = r.secret("SPROUDCHAT_DATABASE_URL"); err != nil {
+	if c.DatabaseURL, err = r.databaseURL(); err != nil {
 		return c, err
-	}
-	if c.DatabaseURL != "" {
-		u, perr := url.Parse(c.DatabaseURL)
-		if perr != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-			// The URL may hold a password: never echo it.
-			return c, &Error{"SPROUDCHAT_DATABASE_URL", "must be empty (SQLite) or a postgres://user:pass@host/db URL"}
-		}
 	}
 	if c.BaseURL, err = baseURL(r.str("SPROUDCHAT_BASE_URL", ""), c.ListenAddr); err != nil {
 		return c, err
@@ -151,6 +144,31 @@ func Load(getenv Getenv) (Config, error) {
 		c.SMTPURL = u
 	}
 	return c, nil
+}
+
+// LoadData reads only where the data is: SPROUDCHAT_DATA_DIR and
+// SPROUDCHAT_DATABASE_URL (or its _FILE), for the backup and restore tools, which run
+// without the instance's other settings and secrets. Returns an *Error naming a bad
+// variable.
+func LoadData(getenv Getenv) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{DataDir: r.str("SPROUDCHAT_DATA_DIR", "./data")}
+	var err error
+	c.DatabaseURL, err = r.databaseURL()
+	return c, err
+}
+
+func (r reader) databaseURL() (string, error) {
+	v, err := r.secret("SPROUDCHAT_DATABASE_URL")
+	if err != nil || v == "" {
+		return v, err
+	}
+	u, perr := url.Parse(v)
+	if perr != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		// The URL may hold a password: never echo it.
+		return "", &Error{"SPROUDCHAT_DATABASE_URL", "must be empty (SQLite) or a postgres://user:pass@host/db URL"}
+	}
+	return v, nil
 }
 
 type reader struct{ getenv Getenv }

@@ -1,0 +1,188 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sproudstack/sproudchat/platform/clock"
+)
+
+// backedUp is a vault with one backup (b1 of inst-1) written by control-plane identity cp.
+type backedUp struct {
+	tg Target
+	v  *Vault
+	in testInstance
+}
+
+func mustBackedUp(t *testing.T, tg Target, id string) backedUp {
+	t.Helper()
+	in := mustTestInstance(t)
+	v := newVault(tg, clock.NewFake(t0), mustIdentity(t))
+	if _, err := v.Write(context.Background(), source(id), "b1", "", streamOf(t, in.db, in.blobs, nil)); err != nil {
+		t.Fatal(err)
+	}
+	return backedUp{tg: tg, v: v, in: in}
+}
+
+// chunkKeys lists the instance's chunk objects.
+func chunkKeys(t *testing.T, tg Target, id string) []string {
+	t.Helper()
+	objs, err := tg.List(context.Background(), chunkPrefix(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys(objs)
+}
+
+func TestReadRefusesABrokenBackupAndWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name   string
+		break_ func(t *testing.T, b backedUp) *Vault // breaks the backup; returns the vault to read with
+		want   error
+	}{
+		{"tampered chunk", func(t *testing.T, b backedUp) *Vault {
+			k := chunkKeys(t, b.tg, "inst-1")[1]
+			body, _ := b.tg.Get(ctx, k)
+			body[len(body)/2] ^= 1
+			mustPut(t, b.tg, k, body)
+			return b.v
+		}, ErrTampered},
+		{"chunks swapped", func(t *testing.T, b backedUp) *Vault {
+			ks := chunkKeys(t, b.tg, "inst-1")
+			x, _ := b.tg.Get(ctx, ks[0])
+			y, _ := b.tg.Get(ctx, ks[1])
+			mustPut(t, b.tg, ks[0], y)
+			mustPut(t, b.tg, ks[1], x)
+			return b.v
+		}, ErrTampered},
+		{"tampered manifest", func(t *testing.T, b backedUp) *Vault {
+			body, _ := b.tg.Get(ctx, manifestKey("inst-1", "b1"))
+			body[len(body)-20] ^= 1
+			mustPut(t, b.tg, manifestKey("inst-1", "b1"), body)
+			return b.v
+		}, ErrTampered},
+		{"wrong key", func(t *testing.T, b backedUp) *Vault {
+			return newVault(b.tg, clock.NewFake(t0), mustIdentity(t))
+		}, ErrKey},
+		{"missing chunk", func(t *testing.T, b backedUp) *Vault {
+			ks := chunkKeys(t, b.tg, "inst-1")
+			mustDelete(t, b.tg, ks[len(ks)-1])
+			return b.v
+		}, ErrMissing},
+		{"missing data key", func(t *testing.T, b backedUp) *Vault {
+			mustDelete(t, b.tg, keyKey("inst-1"))
+			return b.v
+		}, ErrMissing},
+		{"another instance's backup in its place", func(t *testing.T, b backedUp) *Vault {
+			other := mustBackedUp(t, b.tg, "inst-2")
+			for _, k := range []string{keyKey("inst-2"), manifestKey("inst-2", "b1")} {
+				body, _ := b.tg.Get(ctx, k)
+				mustPut(t, b.tg, strings.Replace(k, "inst-2", "inst-1", 1), body)
+			}
+			return other.v
+		}, ErrForeign},
+		{"another instance's data key in its place", func(t *testing.T, b backedUp) *Vault {
+			other := mustBackedUp(t, b.tg, "inst-2")
+			body, _ := b.tg.Get(ctx, keyKey("inst-2"))
+			mustPut(t, b.tg, keyKey("inst-1"), body)
+			return other.v
+		}, ErrForeign},
+		{"another instance's manifest sealed with its key", func(t *testing.T, b backedUp) *Vault {
+			k, _, err := b.v.openKey(ctx, "inst-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := b.v.Manifest(ctx, "inst-1", "b1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.InstanceID = "inst-2"
+			mustPut(t, b.tg, manifestKey("inst-1", "b1"), mustSeal(t, b.v, k, "inst-1", m))
+			return b.v
+		}, ErrForeign},
+		{"a manifest's top naming another instance", func(t *testing.T, b backedUp) *Vault {
+			k, _, err := b.v.openKey(ctx, "inst-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := b.v.Manifest(ctx, "inst-1", "b1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustPut(t, b.tg, manifestKey("inst-1", "b1"), mustSeal(t, b.v, k, "inst-2", m))
+			return b.v
+		}, ErrForeign},
+		{"missing manifest piece", func(t *testing.T, b backedUp) *Vault {
+			top, _, err := b.v.openTop(ctx, "inst-1", "b1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustDelete(t, b.tg, chunkKey("inst-1", top.Pieces[0].Key))
+			return b.v
+		}, ErrMissing},
+		{"no such backup", func(t *testing.T, b backedUp) *Vault {
+			mustDelete(t, b.tg, manifestKey("inst-1", "b1"))
+			return b.v
+		}, ErrNotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := mustBackedUp(t, mustFileTarget(t), "inst-1")
+			v := tc.break_(t, b)
+			var out bytes.Buffer
+			_, err := v.Read(ctx, "inst-1", "b1", &out)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Read = %v, want %v", err, tc.want)
+			}
+			if out.Len() != 0 {
+				t.Fatalf("Read wrote %d bytes before it failed", out.Len())
+			}
+		})
+	}
+}
+
+func TestReadOnS3RefusesAMissingChunkAndWritesNothing(t *testing.T) {
+	t.Parallel()
+	b := mustBackedUp(t, targets[1].open(t), "inst-1")
+	ks := chunkKeys(t, b.tg, "inst-1")
+	mustDelete(t, b.tg, ks[0])
+	var out bytes.Buffer
+	if _, err := b.v.Read(context.Background(), "inst-1", "b1", &out); !errors.Is(err, ErrMissing) || out.Len() != 0 {
+		t.Fatalf("Read = %v after %d bytes, want ErrMissing and nothing", err, out.Len())
+	}
+}
+
+func mustPut(t *testing.T, tg Target, key string, body []byte) {
+	t.Helper()
+	if err := tg.Put(context.Background(), key, body); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustDelete(t *testing.T, tg Target, key string) {
+	t.Helper()
+	if err := tg.Delete(context.Background(), key); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustSeal stores m's pieces and returns a manifest top naming them, sealed with k,
+// that says it is topID's.
+func mustSeal(t *testing.T, v *Vault, k *dataKey, topID string, m Manifest) []byte {
+	t.Helper()
+	up := &uploader{v: v, k: k, id: "inst-1", stored: map[string]int64{}, mine: map[string]int64{}}
+	pieces, err := up.pieces(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := v.sealTop(k, manifestTop{Format: 1, InstanceID: topID, BackupID: m.BackupID, Pieces: pieces})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

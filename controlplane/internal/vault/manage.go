@@ -1,0 +1,189 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Delete removes a backup's manifest; its chunks go at the next Collect. A backup
+// already gone is success.
+func (v *Vault) Delete(ctx context.Context, instanceID, backupID string) error {
+	if err := checkIDs(instanceID, backupID); err != nil {
+		return err
+	}
+	return v.opts.Target.Delete(ctx, manifestKey(instanceID, backupID))
+}
+
+// Collect deletes every chunk of instanceID that no manifest references. It deletes
+// nothing unless it could open every manifest (errors as Manifest). Returns ErrBusy
+// while a Write of the instance runs: the chunks that Write counts on as stored must
+// stay.
+func (v *Vault) Collect(ctx context.Context, instanceID string) (objects int, bytes int64, err error) {
+	if err := checkIDs(instanceID); err != nil {
+		return 0, 0, err
+	}
+	unlock, err := v.lock(ctx, instanceID, lockCollect, randomName())
+	if err != nil {
+		return 0, 0, err
+	}
+	defer unlock()
+	stored, err := v.storedChunks(ctx, instanceID)
+	if err != nil {
+		return 0, 0, err
+	}
+	manifests, err := v.opts.Target.List(ctx, manifestPrefix(instanceID))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, o := range manifests {
+		backupID, ok := strings.CutSuffix(o.Key[len(manifestPrefix(instanceID)):], ".age")
+		if !ok {
+			continue
+		}
+		top, _, err := v.openTop(ctx, instanceID, backupID)
+		if err != nil {
+			return 0, 0, fmt.Errorf("collect %s: %w", instanceID, err)
+		}
+		for _, c := range top.Pieces {
+			delete(stored, c.Key)
+		}
+		m, err := v.Manifest(ctx, instanceID, backupID)
+		if err != nil {
+			return 0, 0, fmt.Errorf("collect %s: %w", instanceID, err)
+		}
+		for _, f := range m.Files {
+			for _, c := range f.Chunks {
+				delete(stored, c.Key)
+			}
+		}
+	}
+	for name, size := range stored {
+		if err := v.opts.Target.Delete(ctx, chunkKey(instanceID, name)); err != nil {
+			return objects, bytes, err
+		}
+		objects++
+		bytes += size
+	}
+	return objects, bytes, nil
+}
+
+// Purge deletes every object of instanceID, its data key included: nothing of the
+// instance can be read afterwards, by any identity.
+func (v *Vault) Purge(ctx context.Context, instanceID string) error {
+	if err := checkIDs(instanceID); err != nil {
+		return err
+	}
+	objs, err := v.opts.Target.List(ctx, instancePrefix(instanceID))
+	if err != nil {
+		return err
+	}
+	// Manifests and the key first: a Purge cut short leaves no backup that half opens.
+	var rest []string
+	for _, o := range objs {
+		if strings.HasPrefix(o.Key, manifestPrefix(instanceID)) {
+			if err := v.opts.Target.Delete(ctx, o.Key); err != nil {
+				return err
+			}
+		} else if o.Key != keyKey(instanceID) {
+			rest = append(rest, o.Key)
+		}
+	}
+	if err := v.opts.Target.Delete(ctx, keyKey(instanceID)); err != nil {
+		return err
+	}
+	for _, k := range rest {
+		if err := v.opts.Target.Delete(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Usage is the bytes stored for instanceID.
+func (v *Vault) Usage(ctx context.Context, instanceID string) (int64, error) {
+	if err := checkIDs(instanceID); err != nil {
+		return 0, err
+	}
+	objs, err := v.opts.Target.List(ctx, instancePrefix(instanceID))
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, o := range objs {
+		n += o.Size
+	}
+	return n, nil
+}
+
+// Scan lists the backups at the target without opening them (recovery), by instance
+// and backup id.
+func (v *Vault) Scan(ctx context.Context) ([]Found, error) {
+	objs, err := v.opts.Target.List(ctx, "instances/")
+	if err != nil {
+		return nil, err
+	}
+	var out []Found
+	for _, o := range objs {
+		parts := strings.Split(o.Key, "/")
+		if len(parts) != 4 || parts[2] != "manifests" || !strings.HasSuffix(parts[3], ".age") {
+			continue
+		}
+		out = append(out, Found{InstanceID: parts[1], BackupID: strings.TrimSuffix(parts[3], ".age"), Modified: o.Modified})
+	}
+	return out, nil
+}
+
+// Locks keep a Collect from deleting chunks a running Write counts on. Each side
+// stores its lock and then looks for the other's, so of two that start together at
+// least one sees the other and steps back. A lock older than lockTTL is a crashed
+// run's and is ignored.
+const (
+	lockWrite   = "write"
+	lockCollect = "collect"
+	lockTTL     = 24 * time.Hour
+)
+
+type lockBody struct {
+	Kind string    `json:"kind"`
+	At   time.Time `json:"at"`
+}
+
+func lockPrefix(id string) string { return instancePrefix(id) + "locks/" }
+
+func (v *Vault) lock(ctx context.Context, instanceID, kind, name string) (unlock func(), err error) {
+	key := lockPrefix(instanceID) + kind + "-" + name
+	body, _ := json.Marshal(lockBody{Kind: kind, At: v.opts.Clock.Now().UTC()})
+	if err := v.opts.Target.Put(ctx, key, body); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", instanceID, err)
+	}
+	unlock = func() { _ = v.opts.Target.Delete(context.WithoutCancel(ctx), key) }
+	objs, err := v.opts.Target.List(ctx, lockPrefix(instanceID))
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	for _, o := range objs {
+		if o.Key == key {
+			continue
+		}
+		other := strings.TrimPrefix(o.Key, lockPrefix(instanceID))
+		if kind == lockWrite && strings.HasPrefix(other, lockWrite+"-") {
+			continue // writes share chunks safely
+		}
+		b, err := v.opts.Target.Get(ctx, o.Key)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		var lb lockBody
+		if err == nil && json.Unmarshal(b, &lb) == nil && v.opts.Clock.Now().Sub(lb.At) > lockTTL {
+			continue
+		}
+		unlock()
+		return nil, fmt.Errorf("%s %s: %s holds the instance: %w", kind, instanceID, other, ErrBusy)
+	}
+	return unlock, nil
+}

@@ -1,0 +1,108 @@
+package vault
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"io"
+
+	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Chunk boundaries. A database gets small chunks: one changed page then costs a chunk
+// of tens of KiB, not a few percent of the backup (SQLite's free space inside pages cuts
+// most of them right after dbChunk.min). Blobs never change — a changed attachment is
+// another blob — so they get larger ones, and fewer objects. The maximum bounds what
+// one object holds in memory.
+var (
+	dbChunk   = chunking{min: 32 << 10, averageBits: 14}  // ~32–48 KiB
+	blobChunk = chunking{min: 128 << 10, averageBits: 17} // ~256 KiB
+	// Manifest pieces are small: a backup stores the pieces that differ from the last
+	// backup's, and a change moves a few lines.
+	pieceChunk = chunking{min: 4 << 10, averageBits: 12} // ~4–8 KiB
+)
+
+const (
+	chunkMax    = 1 << 20
+	maxManifest = 256 << 20 // plaintext: ~2 million chunks
+	maxTop      = 64 << 20  // a manifest's list of pieces
+)
+
+type chunking struct {
+	min         uint
+	averageBits int
+}
+
+// codec compresses and encrypts objects. Its encoder and decoder are safe for
+// concurrent EncodeAll/DecodeAll.
+type codec struct {
+	enc *zstd.Encoder
+	dec *zstd.Decoder
+}
+
+func newCodec() *codec {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(writers),
+		zstd.WithWindowSize(chunkMax), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		panic(err) // constant options
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(writers), zstd.WithDecoderMaxMemory(maxManifest),
+		zstd.WithDecoderLowmem(true))
+	if err != nil {
+		panic(err)
+	}
+	return &codec{enc: enc, dec: dec}
+}
+
+// seal compresses plain and encrypts it to r.
+func (c *codec) seal(plain []byte, r age.Recipient) ([]byte, error) {
+	z := c.enc.EncodeAll(plain, make([]byte, 0, len(plain)/2+64))
+	var buf bytes.Buffer
+	buf.Grow(len(z) + 256)
+	w, err := age.Encrypt(&buf, r)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(z); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// open reverses seal. A failure is ErrKey when the object is not for id, ErrTampered
+// otherwise.
+func (c *codec) open(sealed []byte, id age.Identity, limit int) ([]byte, error) {
+	r, err := age.Decrypt(bytes.NewReader(sealed), id)
+	var nomatch *age.NoIdentityMatchError
+	if errors.As(err, &nomatch) {
+		return nil, ErrKey
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", err, ErrTampered)
+	}
+	z, err := io.ReadAll(io.LimitReader(r, int64(limit)+1<<10))
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", err, ErrTampered)
+	}
+	plain, err := c.dec.DecodeAll(z, nil)
+	if err != nil {
+		return nil, fmt.Errorf("decompress: %v: %w", err, ErrTampered)
+	}
+	if len(plain) > limit {
+		return nil, fmt.Errorf("object larger than %d bytes: %w", limit, ErrTampered)
+	}
+	return plain, nil
+}
+
+// checkChunk tells whether plain is what c names.
+func checkChunk(k *dataKey, c Chunk, plain []byte) error {
+	if int64(len(plain)) != c.Size || !hmac.Equal([]byte(k.name(plain)), []byte(c.Key)) {
+		return fmt.Errorf("chunk %s does not hold what the manifest says: %w", c.Key, ErrTampered)
+	}
+	return nil
+}

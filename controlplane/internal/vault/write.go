@@ -1,0 +1,293 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/restic/chunker"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sproudstack/sproudchat/platform/snapshot"
+)
+
+// writers is how many objects a Write or Read has in flight at once: enough to hide a
+// remote target's latency, few enough that memory stays a few MiB per operation.
+const writers = 4
+
+// Write stores a snapshot stream as backup backupID of src: each chunk encrypted and
+// uploaded unless already stored, the manifest last. Blobs the stream omits are taken
+// from backup prevID (empty: none may be omitted). On error no manifest is written;
+// the chunks uploaded go at the next Collect. The stream is read once, a chunk at a
+// time. Returns ErrKey when the instance's data key exists but the vault cannot open
+// it, ErrBusy while a Collect of the instance runs, snapshot.ErrInvalid for a stream
+// that contradicts itself.
+func (v *Vault) Write(ctx context.Context, src Source, backupID, prevID string, stream io.Reader) (Result, error) {
+	if err := checkIDs(src.InstanceID, backupID); err != nil {
+		return Result{}, err
+	}
+	id := src.InstanceID
+	unlock, err := v.lock(ctx, id, lockWrite, backupID)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
+	k, err := v.writableKey(ctx, id)
+	if err != nil {
+		return Result{}, err
+	}
+	var prev *Manifest
+	if prevID != "" {
+		m, _, err := v.open(ctx, id, prevID)
+		if err != nil {
+			return Result{}, fmt.Errorf("open previous backup %s: %w", prevID, err)
+		}
+		prev = &m
+	}
+	stored, err := v.storedChunks(ctx, id)
+	if err != nil {
+		return Result{}, err
+	}
+	sr, err := snapshot.NewReader(stream)
+	if err != nil {
+		return Result{}, err
+	}
+	up := &uploader{v: v, k: k, id: id, stored: stored, mine: map[string]int64{}}
+	files, err := up.files(ctx, sr)
+	if err != nil {
+		return Result{}, err
+	}
+	files, err = withOmitted(files, sr, prev, stored)
+	if err != nil {
+		return Result{}, err
+	}
+	m := Manifest{Format: 1, BackupID: backupID, InstanceID: id, Slug: src.Slug, Plan: src.Plan, CustomerID: src.CustomerID,
+		TakenAt: v.opts.Clock.Now().UTC(), Snapshot: sr.Header, Secrets: src.Secrets, Files: files}
+	res := Result{Manifest: m}
+	seen := map[string]bool{}
+	for fi := range m.Files {
+		for ci := range m.Files[fi].Chunks {
+			c := &m.Files[fi].Chunks[ci]
+			if n, ok := up.mine[c.Key]; ok {
+				c.Stored = n
+			} else {
+				c.Stored = stored[c.Key]
+			}
+			if !seen[c.Key] {
+				seen[c.Key] = true
+				res.SizeBytes += c.Stored
+				res.Objects++
+			}
+		}
+	}
+	pieces, err := up.pieces(ctx, m)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, c := range pieces {
+		if !seen[c.Key] {
+			seen[c.Key] = true
+			res.SizeBytes += c.Stored
+			res.Objects++
+		}
+	}
+	sealed, err := v.sealTop(k, manifestTop{Format: 1, InstanceID: id, BackupID: backupID, Pieces: pieces})
+	if err != nil {
+		return Result{}, err
+	}
+	// The manifest goes last: until it is stored, the backup does not exist.
+	if err := v.opts.Target.Put(ctx, manifestKey(id, backupID), sealed); err != nil {
+		return Result{}, fmt.Errorf("write manifest: %w", err)
+	}
+	res.Manifest = m
+	res.SizeBytes += int64(len(sealed))
+	res.Objects++
+	res.AddedBytes = up.added + int64(len(sealed))
+	res.AddedObjects = len(up.mine) + 1
+	return res, nil
+}
+
+// storedChunks lists the chunks instanceID has at the target, with their sizes.
+func (v *Vault) storedChunks(ctx context.Context, instanceID string) (map[string]int64, error) {
+	objs, err := v.opts.Target.List(ctx, chunkPrefix(instanceID))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(objs))
+	for _, o := range objs {
+		out[o.Key[len(chunkPrefix(instanceID)):]] = o.Size
+	}
+	return out, nil
+}
+
+// withOmitted completes files with the blobs the stream omitted, from prev, in the
+// header's order: the database, then every blob.
+func withOmitted(files []File, sr *snapshot.Reader, prev *Manifest, stored map[string]int64) ([]File, error) {
+	missing := sr.Missing()
+	if len(missing) == 0 {
+		return files, nil
+	}
+	if prev == nil {
+		return nil, fmt.Errorf("%w: the stream omits %d blobs and there is no previous backup to take them from", snapshot.ErrInvalid, len(missing))
+	}
+	had := map[string]File{}
+	for _, f := range prev.Files {
+		had[f.Name] = f
+	}
+	byName := map[string]File{}
+	for _, f := range files {
+		byName[f.Name] = f
+	}
+	for _, b := range missing {
+		f, ok := had[snapshot.BlobPrefix+b.SHA256]
+		if !ok || f.Size != b.Size {
+			return nil, fmt.Errorf("%w: the stream omits blob %s, which backup %s does not hold", snapshot.ErrInvalid, b.SHA256, prev.BackupID)
+		}
+		for _, c := range f.Chunks {
+			if _, ok := stored[c.Key]; !ok {
+				return nil, fmt.Errorf("blob %s of backup %s: chunk %s: %w", b.SHA256, prev.BackupID, c.Key, ErrMissing)
+			}
+		}
+		byName[f.Name] = f
+	}
+	out := []File{byName[sr.Header.DatabaseName()]}
+	for _, b := range sr.Header.Blobs {
+		out = append(out, byName[snapshot.BlobPrefix+b.SHA256])
+	}
+	return out, nil
+}
+
+// uploader chunks entries and uploads what the target does not hold yet, writers at
+// a time.
+type uploader struct {
+	v      *Vault
+	k      *dataKey
+	id     string
+	stored map[string]int64 // at the target before this Write
+
+	mu    sync.Mutex
+	mine  map[string]int64 // uploaded (or being uploaded) by this Write
+	added int64
+}
+
+func (u *uploader) files(ctx context.Context, sr *snapshot.Reader) ([]File, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(writers)
+	var files []File
+	ch := chunker.NewWithBoundaries(nil, u.k.pol, dbChunk.min, chunkMax)
+	buf := make([]byte, chunkMax)
+	err := func() error {
+		for {
+			e, body, err := sr.Next()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			f := File{Name: e.Name, SHA256: e.SHA256, Size: e.Size}
+			cfg := blobChunk
+			if e.Kind == snapshot.KindDatabase {
+				cfg = dbChunk
+			}
+			ch.ResetWithBoundaries(body, u.k.pol, cfg.min, chunkMax)
+			ch.SetAverageBits(cfg.averageBits)
+			for {
+				c, err := ch.Next(buf)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return fmt.Errorf("read %s: %w", e.Name, err)
+				}
+				name := u.k.name(c.Data)
+				f.Chunks = append(f.Chunks, Chunk{Key: name, Size: int64(c.Length)})
+				if u.claim(name) {
+					data := append([]byte(nil), c.Data...)
+					g.Go(func() error { return u.upload(gctx, name, data) })
+				}
+				if gctx.Err() != nil {
+					return nil // g.Wait says why
+				}
+			}
+			files = append(files, f)
+		}
+	}()
+	if werr := g.Wait(); werr != nil {
+		return nil, werr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+// pieces stores m's JSON as chunks of its own, so that what a manifest shares with
+// the last one (most of it: the same chunks, the same blobs) is stored once.
+func (u *uploader) pieces(ctx context.Context, m Manifest) ([]Chunk, error) {
+	plain, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	ch := chunker.NewWithBoundaries(bytes.NewReader(plain), u.k.pol, pieceChunk.min, chunkMax)
+	ch.SetAverageBits(pieceChunk.averageBits)
+	buf := make([]byte, chunkMax)
+	var out []Chunk
+	for {
+		c, err := ch.Next(buf)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		name := u.k.name(c.Data)
+		if u.claim(name) {
+			if err := u.upload(ctx, name, c.Data); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, Chunk{Key: name, Size: int64(c.Length), Stored: u.storedSize(name)})
+	}
+}
+
+func (u *uploader) storedSize(name string) int64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if n, ok := u.mine[name]; ok {
+		return n
+	}
+	return u.stored[name]
+}
+
+// claim tells whether name is neither stored nor being uploaded, and marks it.
+func (u *uploader) claim(name string) bool {
+	if _, ok := u.stored[name]; ok {
+		return false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if _, ok := u.mine[name]; ok {
+		return false
+	}
+	u.mine[name] = 0
+	return true
+}
+
+func (u *uploader) upload(ctx context.Context, name string, plain []byte) error {
+	sealed, err := u.v.codec.seal(plain, u.k.recipient)
+	if err != nil {
+		return err
+	}
+	if err := u.v.opts.Target.Put(ctx, chunkKey(u.id, name), sealed); err != nil {
+		return fmt.Errorf("upload chunk: %w", err)
+	}
+	u.mu.Lock()
+	u.mine[name] = int64(len(sealed))
+	u.added += int64(len(sealed))
+	u.mu.Unlock()
+	return nil
+}
