@@ -197,7 +197,14 @@ sproudctl instance create … --restore-from BACKUP`,
 			if inst, err = f.await(cmd.Context(), d, c, inst, "active", "suspended"); err != nil {
 				return err
 			}
-			return d.print(inst, instanceHeader, instanceRows(inst))
+			if err := d.print(inst, instanceHeader, instanceRows(inst)); err != nil {
+				return err
+			}
+			if f.wait && inst.LastError != "" {
+				// A failed restore returns the instance to its state with its old data.
+				return fmt.Errorf("restore of %s failed and the previous data is back: %s", args[1], inst.LastError)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&f.yes, "yes", false, "confirm that the instance's current data is replaced")

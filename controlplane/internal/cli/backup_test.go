@@ -221,3 +221,31 @@ func TestInstanceCreateRestoreFrom(t *testing.T) {
 		t.Fatalf("exit %d %s; body %v", code, stderr, got)
 	}
 }
+
+// TestBackupRestoreWaitReportsFailure: a restore that failed brings the instance back
+// to its state with its old data; --wait says it failed (exit 1) instead of "active".
+func TestBackupRestoreWaitReportsFailure(t *testing.T) {
+	for _, tc := range []struct {
+		lastError string
+		code      int
+	}{{"", 0}, {"restore: row count of tickets differs from the backup's", 1}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if r.Method == "POST" {
+				w.WriteHeader(202)
+				io.WriteString(w, fixtureInstance)
+				return
+			}
+			back := strings.Replace(fixtureInstance, `"state":"restoring"`, `"state":"active"`, 1)
+			if tc.lastError != "" {
+				back = strings.Replace(back, `"url":`, `"last_error":"`+tc.lastError+`","url":`, 1)
+			}
+			io.WriteString(w, back)
+		}))
+		code, _, stderr := run(nil, "backup", "restore", "in-1", "bk-2", "--yes", "--wait", "--server", srv.URL, "--token", "t")
+		srv.Close()
+		if code != tc.code || tc.code == 1 && !strings.Contains(stderr, "failed and the previous data is back: "+tc.lastError) {
+			t.Errorf("last error %q: exit %d, stderr %q; want exit %d", tc.lastError, code, stderr, tc.code)
+		}
+	}
+}

@@ -85,6 +85,12 @@ func TestReadRefusesABrokenBackupAndWritesNothing(t *testing.T) {
 			}
 			return other.v
 		}, ErrForeign},
+		{"another instance's data key in its place", func(t *testing.T, b backedUp) *Vault {
+			other := mustBackedUp(t, b.tg, "inst-2")
+			body, _ := b.tg.Get(ctx, keyKey("inst-2"))
+			mustPut(t, b.tg, keyKey("inst-1"), body)
+			return other.v
+		}, ErrForeign},
 		{"another instance's manifest sealed with its key", func(t *testing.T, b backedUp) *Vault {
 			k, _, err := b.v.openKey(ctx, "inst-1")
 			if err != nil {
@@ -95,9 +101,29 @@ func TestReadRefusesABrokenBackupAndWritesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			m.InstanceID = "inst-2"
-			mustPut(t, b.tg, manifestKey("inst-1", "b1"), mustSeal(t, b.v, k, m))
+			mustPut(t, b.tg, manifestKey("inst-1", "b1"), mustSeal(t, b.v, k, "inst-1", m))
 			return b.v
 		}, ErrForeign},
+		{"a manifest's top naming another instance", func(t *testing.T, b backedUp) *Vault {
+			k, _, err := b.v.openKey(ctx, "inst-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := b.v.Manifest(ctx, "inst-1", "b1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustPut(t, b.tg, manifestKey("inst-1", "b1"), mustSeal(t, b.v, k, "inst-2", m))
+			return b.v
+		}, ErrForeign},
+		{"missing manifest piece", func(t *testing.T, b backedUp) *Vault {
+			top, _, err := b.v.openTop(ctx, "inst-1", "b1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustDelete(t, b.tg, chunkKey("inst-1", top.Pieces[0].Key))
+			return b.v
+		}, ErrMissing},
 		{"no such backup", func(t *testing.T, b backedUp) *Vault {
 			mustDelete(t, b.tg, manifestKey("inst-1", "b1"))
 			return b.v
@@ -145,9 +171,16 @@ func mustDelete(t *testing.T, tg Target, key string) {
 	}
 }
 
-func mustSeal(t *testing.T, v *Vault, k *dataKey, m Manifest) []byte {
+// mustSeal stores m's pieces and returns a manifest top naming them, sealed with k,
+// that says it is topID's.
+func mustSeal(t *testing.T, v *Vault, k *dataKey, topID string, m Manifest) []byte {
 	t.Helper()
-	b, err := v.sealManifest(k, m)
+	up := &uploader{v: v, k: k, id: "inst-1", stored: map[string]int64{}, mine: map[string]int64{}}
+	pieces, err := up.pieces(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := v.sealTop(k, manifestTop{Format: 1, InstanceID: topID, BackupID: m.BackupID, Pieces: pieces})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,13 @@ func (v *Vault) Collect(ctx context.Context, instanceID string) (objects int, by
 		if !ok {
 			continue
 		}
+		top, _, err := v.openTop(ctx, instanceID, backupID)
+		if err != nil {
+			return 0, 0, fmt.Errorf("collect %s: %w", instanceID, err)
+		}
+		for _, c := range top.Pieces {
+			delete(stored, c.Key)
+		}
 		m, err := v.Manifest(ctx, instanceID, backupID)
 		if err != nil {
 			return 0, 0, fmt.Errorf("collect %s: %w", instanceID, err)

@@ -3,8 +3,6 @@ package vault
 import (
 	"bytes"
 	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,15 +11,29 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Chunk boundaries. The average is small enough that one changed page of a database
-// costs a few chunks, not a few percent of it; the maximum bounds what one object holds
-// in memory.
-const (
-	chunkMin         = 16 << 10
-	chunkAverageBits = 16 // plus chunkMin: about 80 KiB on average
-	chunkMax         = 1 << 20
-	maxManifest      = 256 << 20 // plaintext: ~1.5 million chunks
+// Chunk boundaries. A database gets small chunks: one changed page then costs a chunk
+// of tens of KiB, not a few percent of the backup (SQLite's free space inside pages cuts
+// most of them right after dbChunk.min). Blobs never change — a changed attachment is
+// another blob — so they get larger ones, and fewer objects. The maximum bounds what
+// one object holds in memory.
+var (
+	dbChunk   = chunking{min: 32 << 10, averageBits: 14}  // ~32–48 KiB
+	blobChunk = chunking{min: 128 << 10, averageBits: 17} // ~256 KiB
+	// Manifest pieces are small: a backup stores the pieces that differ from the last
+	// backup's, and a change moves a few lines.
+	pieceChunk = chunking{min: 4 << 10, averageBits: 12} // ~4–8 KiB
 )
+
+const (
+	chunkMax    = 1 << 20
+	maxManifest = 256 << 20 // plaintext: ~2 million chunks
+	maxTop      = 64 << 20  // a manifest's list of pieces
+)
+
+type chunking struct {
+	min         uint
+	averageBits int
+}
 
 // codec compresses and encrypts objects. Its encoder and decoder are safe for
 // concurrent EncodeAll/DecodeAll.
@@ -89,8 +101,7 @@ func (c *codec) open(sealed []byte, id age.Identity, limit int) ([]byte, error) 
 
 // checkChunk tells whether plain is what c names.
 func checkChunk(k *dataKey, c Chunk, plain []byte) error {
-	sum := sha256.Sum256(plain)
-	if int64(len(plain)) != c.Size || hex.EncodeToString(sum[:]) != c.SHA256 || !hmac.Equal([]byte(k.name(plain)), []byte(c.Key)) {
+	if int64(len(plain)) != c.Size || !hmac.Equal([]byte(k.name(plain)), []byte(c.Key)) {
 		return fmt.Errorf("chunk %s does not hold what the manifest says: %w", c.Key, ErrTampered)
 	}
 	return nil

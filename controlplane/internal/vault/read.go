@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -15,42 +14,6 @@ import (
 
 	"github.com/sproudstack/sproudchat/platform/snapshot"
 )
-
-// open reads and checks a backup's manifest and the data key it is sealed with.
-func (v *Vault) open(ctx context.Context, instanceID, backupID string) (Manifest, *dataKey, error) {
-	if err := checkIDs(instanceID, backupID); err != nil {
-		return Manifest{}, nil, err
-	}
-	sealed, err := v.opts.Target.Get(ctx, manifestKey(instanceID, backupID))
-	if err != nil {
-		return Manifest{}, nil, fmt.Errorf("backup %s of %s: %w", backupID, instanceID, err)
-	}
-	k, _, err := v.openKey(ctx, instanceID)
-	if errors.Is(err, ErrNotFound) {
-		return Manifest{}, nil, fmt.Errorf("backup %s of %s: the data key is gone: %w", backupID, instanceID, ErrMissing)
-	}
-	if err != nil {
-		return Manifest{}, nil, err
-	}
-	plain, err := v.codec.open(sealed, k.identity, maxManifest)
-	if errors.Is(err, ErrKey) {
-		return Manifest{}, nil, fmt.Errorf("manifest of backup %s is not sealed with %s's data key: %w", backupID, instanceID, ErrKey)
-	}
-	if err != nil {
-		return Manifest{}, nil, fmt.Errorf("manifest of backup %s: %w", backupID, err)
-	}
-	var m Manifest
-	if err := json.Unmarshal(plain, &m); err != nil || m.Format != 1 {
-		return Manifest{}, nil, fmt.Errorf("manifest of backup %s: not a manifest: %w", backupID, ErrTampered)
-	}
-	if m.InstanceID != instanceID {
-		return Manifest{}, nil, fmt.Errorf("backup %s at %s is instance %s's: %w", backupID, instanceID, m.InstanceID, ErrForeign)
-	}
-	if m.BackupID != backupID {
-		return Manifest{}, nil, fmt.Errorf("manifest %s says it is backup %s: %w", backupID, m.BackupID, ErrTampered)
-	}
-	return m, k, nil
-}
 
 // Manifest opens and checks backup backupID of instanceID. Returns ErrNotFound when
 // there is no such backup, ErrKey when the vault's identities do not open it,

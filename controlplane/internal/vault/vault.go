@@ -106,8 +106,10 @@ type File struct {
 
 // Chunk is one stored object.
 type Chunk struct {
-	Key    string `json:"key"`    // object name under the instance's chunks/: the keyed hash
-	SHA256 string `json:"sha256"` // of the plaintext
+	Key string `json:"key"` // object name under the instance's chunks/: the keyed hash
+	// SHA256 of the plaintext: left empty since Key, a keyed hash of the plaintext,
+	// names and checks it alike for a third less manifest (every backup stores one).
+	SHA256 string `json:"sha256,omitempty"`
 	Size   int64  `json:"size"`   // plaintext bytes
 	Stored int64  `json:"stored"` // bytes at the target
 }

@@ -1,9 +1,8 @@
 package vault
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -84,7 +83,18 @@ func (v *Vault) Write(ctx context.Context, src Source, backupID, prevID string, 
 			}
 		}
 	}
-	sealed, err := v.sealManifest(k, m)
+	pieces, err := up.pieces(ctx, m)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, c := range pieces {
+		if !seen[c.Key] {
+			seen[c.Key] = true
+			res.SizeBytes += c.Stored
+			res.Objects++
+		}
+	}
+	sealed, err := v.sealTop(k, manifestTop{Format: 1, InstanceID: id, BackupID: backupID, Pieces: pieces})
 	if err != nil {
 		return Result{}, err
 	}
@@ -98,14 +108,6 @@ func (v *Vault) Write(ctx context.Context, src Source, backupID, prevID string, 
 	res.AddedBytes = up.added + int64(len(sealed))
 	res.AddedObjects = len(up.mine) + 1
 	return res, nil
-}
-
-func (v *Vault) sealManifest(k *dataKey, m Manifest) ([]byte, error) {
-	plain, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return v.codec.seal(plain, k.recipient)
 }
 
 // storedChunks lists the chunks instanceID has at the target, with their sizes.
@@ -175,8 +177,7 @@ func (u *uploader) files(ctx context.Context, sr *snapshot.Reader) ([]File, erro
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(writers)
 	var files []File
-	ch := chunker.NewWithBoundaries(nil, u.k.pol, chunkMin, chunkMax)
-	ch.SetAverageBits(chunkAverageBits)
+	ch := chunker.NewWithBoundaries(nil, u.k.pol, dbChunk.min, chunkMax)
 	buf := make([]byte, chunkMax)
 	err := func() error {
 		for {
@@ -188,8 +189,12 @@ func (u *uploader) files(ctx context.Context, sr *snapshot.Reader) ([]File, erro
 				return err
 			}
 			f := File{Name: e.Name, SHA256: e.SHA256, Size: e.Size}
-			ch.ResetWithBoundaries(body, u.k.pol, chunkMin, chunkMax)
-			ch.SetAverageBits(chunkAverageBits)
+			cfg := blobChunk
+			if e.Kind == snapshot.KindDatabase {
+				cfg = dbChunk
+			}
+			ch.ResetWithBoundaries(body, u.k.pol, cfg.min, chunkMax)
+			ch.SetAverageBits(cfg.averageBits)
 			for {
 				c, err := ch.Next(buf)
 				if err == io.EOF {
@@ -198,9 +203,8 @@ func (u *uploader) files(ctx context.Context, sr *snapshot.Reader) ([]File, erro
 				if err != nil {
 					return fmt.Errorf("read %s: %w", e.Name, err)
 				}
-				sum := sha256.Sum256(c.Data)
 				name := u.k.name(c.Data)
-				f.Chunks = append(f.Chunks, Chunk{Key: name, SHA256: hex.EncodeToString(sum[:]), Size: int64(c.Length)})
+				f.Chunks = append(f.Chunks, Chunk{Key: name, Size: int64(c.Length)})
 				if u.claim(name) {
 					data := append([]byte(nil), c.Data...)
 					g.Go(func() error { return u.upload(gctx, name, data) })
@@ -219,6 +223,44 @@ func (u *uploader) files(ctx context.Context, sr *snapshot.Reader) ([]File, erro
 		return nil, err
 	}
 	return files, nil
+}
+
+// pieces stores m's JSON as chunks of its own, so that what a manifest shares with
+// the last one (most of it: the same chunks, the same blobs) is stored once.
+func (u *uploader) pieces(ctx context.Context, m Manifest) ([]Chunk, error) {
+	plain, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	ch := chunker.NewWithBoundaries(bytes.NewReader(plain), u.k.pol, pieceChunk.min, chunkMax)
+	ch.SetAverageBits(pieceChunk.averageBits)
+	buf := make([]byte, chunkMax)
+	var out []Chunk
+	for {
+		c, err := ch.Next(buf)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		name := u.k.name(c.Data)
+		if u.claim(name) {
+			if err := u.upload(ctx, name, c.Data); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, Chunk{Key: name, Size: int64(c.Length), Stored: u.storedSize(name)})
+	}
+}
+
+func (u *uploader) storedSize(name string) int64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if n, ok := u.mine[name]; ok {
+		return n
+	}
+	return u.stored[name]
 }
 
 // claim tells whether name is neither stored nor being uploaded, and marks it.
