@@ -110,6 +110,9 @@ func (s *Service) Drill(ctx context.Context, instanceID string) (lifecycle.Drill
 // drill running in this process is lifecycle.ErrConflict; an instance without a
 // completed backup too.
 func (s *Service) StartDrill(ctx context.Context, instanceID string) (lifecycle.Drill, error) {
+	if _, err := s.opts.Store.FindInstance(ctx, instanceID); err != nil {
+		return lifecycle.Drill{}, err
+	}
 	life := s.life.Load()
 	if life == nil {
 		return lifecycle.Drill{}, fmt.Errorf("%w: the backup worker is not running", lifecycle.ErrConflict)
