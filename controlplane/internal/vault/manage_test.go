@@ -215,8 +215,12 @@ func TestOfflineIdentityAloneReadsTheBackup(t *testing.T) {
 				t.Errorf("the manifest's secrets = %v", m.Secrets)
 			}
 			// A vault without recipients reads but never writes.
+			before := keys(objectsAt(t, tg))
 			if _, err := recovery.Write(ctx, source("inst-1"), "b2", "", streamOf(t, in.db, in.blobs, nil)); err == nil {
 				t.Error("a vault without recipients wrote a backup")
+			}
+			if diff := cmp.Diff(before, keys(objectsAt(t, tg))); diff != "" {
+				t.Errorf("a refused Write changed the target (-before +after):\n%s", diff)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -30,6 +31,9 @@ func (v *Vault) Write(ctx context.Context, src Source, backupID, prevID string, 
 		return Result{}, err
 	}
 	id := src.InstanceID
+	if len(v.opts.Recipients) == 0 {
+		return Result{}, errors.New("write backup: the vault has no recipient to wrap the data key for")
+	}
 	unlock, err := v.lock(ctx, id, lockWrite, backupID)
 	if err != nil {
 		return Result{}, err
