@@ -2,6 +2,7 @@ package provisioning
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -37,4 +38,81 @@ func (e *ToolError) Error() string {
 		msg = "no output"
 	}
 	return fmt.Sprintf("sproudchat %s exited with code %d: %s", strings.Join(e.Args, " "), e.Code, msg)
+}
+
+// ToolEnvironment is the environment of a tool run for spec: of the app's variables
+// (Environment) only SPROUDCHAT_DATA_DIR, SPROUDCHAT_DATABASE_URL (when there is one)
+// and SPROUDCHAT_INSTANCE_ID. No secret, no *_FILE: a tool reads the instance's data,
+// never its keys or credentials.
+func (s Spec) ToolEnvironment(dataDir, databaseURL string) []string {
+	env := s.Environment("", dataDir, databaseURL)
+	var out []string
+	for _, k := range []string{"SPROUDCHAT_DATA_DIR", "SPROUDCHAT_DATABASE_URL", "SPROUDCHAT_INSTANCE_ID"} {
+		if v, ok := env[k]; ok && v != "" {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+// CheckToolArgs refuses a tool run that is none: no arguments means `sproudchat serve`,
+// which is the app, not a tool. Returns an error wrapping ErrInvalid.
+func CheckToolArgs(args []string) error {
+	if len(args) == 0 || args[0] == "serve" {
+		return fmt.Errorf("%w: tool arguments %q: name a command other than serve", ErrInvalid, args)
+	}
+	return nil
+}
+
+// Tail keeps the last bytes written to it (up to Max, default 4 KiB): what a tool
+// said on standard error last, for its ToolError.
+type Tail struct {
+	Max int
+	b   []byte
+}
+
+// Write keeps p's last bytes; it never fails.
+func (t *Tail) Write(p []byte) (int, error) {
+	max := t.Max
+	if max <= 0 {
+		max = 4 << 10
+	}
+	t.b = append(t.b, p...)
+	if len(t.b) > max {
+		t.b = append(t.b[:0], t.b[len(t.b)-max:]...)
+	}
+	return len(p), nil
+}
+
+// String is what was kept.
+func (t *Tail) String() string { return string(t.b) }
+
+// ErrToolInput: reading a tool's standard input failed; the run was stopped.
+var ErrToolInput = errors.New("tool input")
+
+// FeedTool copies in to the tool's standard input w, then calls closeInput, which
+// tells the tool its input is complete. When reading in fails it calls abort with an
+// error wrapping ErrToolInput instead, which must stop the tool before it could take
+// the cut for the end of its input. A failed write is the tool's end closed: it stops
+// the copy and nothing else. Runtimes run it in its own goroutine.
+func FeedTool(w io.Writer, in io.Reader, closeInput func() error, abort context.CancelCauseFunc) {
+	var rerr error
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := in.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err == io.EOF {
+			closeInput()
+			return
+		}
+		if err != nil {
+			rerr = err
+			break
+		}
+	}
+	abort(fmt.Errorf("%w: %w", ErrToolInput, rerr))
 }

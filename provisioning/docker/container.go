@@ -43,20 +43,27 @@ func (r *Runtime) containerConfig(s provisioning.Spec) (*container.Config, *cont
 		Labels:       lbl,
 		StopSignal:   "SIGTERM",
 	}
+	host := hardened(s)
+	host.NetworkMode = container.NetworkMode(networkName(s.Slug))
+	host.PortBindings = nat.PortMap{appPort: []nat.PortBinding{{HostIP: "127.0.0.1", HostPort: ""}}}
+	host.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
+	host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: r.secretsDir(s.ID), Target: secretsTarget, ReadOnly: true})
+	netcfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{networkName(s.Slug): {}}}
+	return cfg, host, netcfg
+}
+
+// hardened is the host config every container of spec s runs with, the app and its
+// tools alike: a read-only root filesystem with a small tmpfs, no capabilities, no
+// privilege escalation, the plan's memory/CPU/PID limits, bounded logs, and the
+// instance's data volume at /data. The caller adds network, ports and restart policy.
+func hardened(s provisioning.Spec) *container.HostConfig {
 	pids := s.App.Resources.PIDs
-	mounts := []mount.Mount{
-		{Type: mount.TypeVolume, Source: volumeName(s.Slug), Target: "/data"},
-		{Type: mount.TypeBind, Source: r.secretsDir(s.ID), Target: secretsTarget, ReadOnly: true},
-	}
-	host := &container.HostConfig{
-		NetworkMode:    container.NetworkMode(networkName(s.Slug)),
-		PortBindings:   nat.PortMap{appPort: []nat.PortBinding{{HostIP: "127.0.0.1", HostPort: ""}}},
-		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
+	return &container.HostConfig{
 		ReadonlyRootfs: true,
 		Tmpfs:          map[string]string{"/tmp": "rw,noexec,nosuid,nodev,size=16m"},
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges"},
-		Mounts:         mounts,
+		Mounts:         []mount.Mount{{Type: mount.TypeVolume, Source: volumeName(s.Slug), Target: "/data"}},
 		LogConfig:      container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "3"}},
 		Resources: container.Resources{
 			Memory:     s.App.Resources.MemoryBytes,
@@ -65,6 +72,4 @@ func (r *Runtime) containerConfig(s provisioning.Spec) (*container.Config, *cont
 			PidsLimit:  &pids,
 		},
 	}
-	netcfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{networkName(s.Slug): {}}}
-	return cfg, host, netcfg
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
@@ -61,6 +62,9 @@ type engine interface {
 	ContainerRemove(ctx context.Context, id string, o container.RemoveOptions) error
 	ContainerList(ctx context.Context, o container.ListOptions) ([]container.Summary, error)
 	ContainerLogs(ctx context.Context, id string, o container.LogsOptions) (io.ReadCloser, error)
+	ContainerStop(ctx context.Context, id string, o container.StopOptions) error
+	ContainerAttach(ctx context.Context, id string, o container.AttachOptions) (types.HijackedResponse, error)
+	ContainerWait(ctx context.Context, id string, c container.WaitCondition) (<-chan container.WaitResponse, <-chan error)
 }
 
 // Options configure the runtime.
@@ -95,7 +99,10 @@ type Runtime struct {
 	subnets subnets
 }
 
-var _ provisioning.Runtime = (*Runtime)(nil)
+var (
+	_ provisioning.Runtime = (*Runtime)(nil)
+	_ provisioning.Tools   = (*Runtime)(nil)
+)
 
 // New connects to the engine named by the environment (DOCKER_HOST, else the local
 // socket), negotiating the API version so older engines work.
@@ -185,6 +192,12 @@ func byInstance(id string) filters.Args {
 		return filters.NewArgs(filters.Arg("label", LabelInstance))
 	}
 	return filters.NewArgs(filters.Arg("label", LabelInstance+"="+id))
+}
+
+// appOf selects the app container of instance id (tool containers share its instance
+// label, not its role).
+func appOf(id string) filters.Args {
+	return filters.NewArgs(filters.Arg("label", LabelInstance+"="+id), filters.Arg("label", LabelRole+"=app"))
 }
 
 // taken tells whether an object of the instance's deterministic name belongs to another
@@ -520,8 +533,7 @@ func firstName(names []string) string {
 // Logs returns the tail of the app container's output. Returns ErrNotFound when the
 // instance has no app container.
 func (r *Runtime) Logs(ctx context.Context, id string, lines int) (string, error) {
-	cs, err := r.engine.ContainerList(ctx, container.ListOptions{All: true,
-		Filters: filters.NewArgs(filters.Arg("label", LabelInstance+"="+id), filters.Arg("label", LabelRole+"=app"))})
+	cs, err := r.engine.ContainerList(ctx, container.ListOptions{All: true, Filters: appOf(id)})
 	if err != nil {
 		return "", fmt.Errorf("list containers of %s: %w", id, err)
 	}

@@ -45,7 +45,10 @@ type Runtime struct {
 	sups map[string]*supervisor
 }
 
-var _ provisioning.Runtime = (*Runtime)(nil)
+var (
+	_ provisioning.Runtime = (*Runtime)(nil)
+	_ provisioning.Tools   = (*Runtime)(nil)
+)
 
 // state is what survives the control plane, in state.json. It holds no secret.
 type state struct {
@@ -257,23 +260,27 @@ func (r *Runtime) supervise(id string) *supervisor {
 	return s
 }
 
-// Destroy stops the process and removes the instance's directory. Absent is success.
+// Destroy stops the process (and any tool run left on its data) and removes the
+// instance's directory. Absent is success.
 func (r *Runtime) Destroy(ctx context.Context, id string) error {
 	if found, err := r.stop(id); err != nil || !found {
 		return err
 	}
+	r.killTools(id)
 	if err := os.RemoveAll(r.dir(id)); err != nil {
 		return fmt.Errorf("remove %s: %w", r.dir(id), err)
 	}
 	return nil
 }
 
-// DestroyApp stops the process and removes its secrets and environment; the data dir
-// (and the state and logs) stay. Absent is success.
+// DestroyApp stops the process (and any tool run left on its data) and removes its
+// secrets and environment; the data dir (and the state and logs) stay. Absent is
+// success.
 func (r *Runtime) DestroyApp(ctx context.Context, id string) error {
 	if found, err := r.stop(id); err != nil || !found {
 		return err
 	}
+	r.killTools(id)
 	for _, p := range []string{filepath.Join(r.dir(id), "secrets"), filepath.Join(r.dir(id), "env.json")} {
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("remove %s: %w", p, err)
@@ -340,26 +347,54 @@ func (r *Runtime) stopProcess(st state) {
 }
 
 // isInstanceProcess tells whether pid is alive and is this instance's app: its
-// environment names the instance's data dir. A reused pid is never mistaken for it.
+// environment names the instance's data dir and its command is serve (a tool run on
+// the same data is not the app). A reused pid is never mistaken for it.
 func (r *Runtime) isInstanceProcess(id string, pid int) bool {
+	return r.processOf(id, pid) == roleApp
+}
+
+type role int
+
+const (
+	roleNone role = iota
+	roleApp
+	roleTool
+)
+
+// processOf tells whether pid is alive and works on the instance's data, as its app or
+// as a tool.
+func (r *Runtime) processOf(id string, pid int) role {
 	if pid <= 0 {
-		return false
+		return roleNone
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return false
+		return roleNone
 	}
 	if i := strings.LastIndexByte(string(stat), ')'); i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
-		return false // gone, or a zombie awaiting its parent
+		return roleNone // gone, or a zombie awaiting its parent
 	}
 	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
 	// environ is NUL-separated; a leading NUL makes the first variable match too.
-	return err == nil && strings.Contains("\x00"+string(env), "\x00SPROUDCHAT_DATA_DIR="+r.dataDir(id)+"\x00")
+	if err != nil || !strings.Contains("\x00"+string(env), "\x00SPROUDCHAT_DATA_DIR="+r.dataDir(id)+"\x00") {
+		return roleNone
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return roleNone
+	}
+	if args := strings.Split(string(cmdline), "\x00"); len(args) > 1 && args[1] == "serve" {
+		return roleApp
+	}
+	return roleTool
 }
 
-// instanceProcesses finds every live process of the instance by its identity, whatever
-// the state file says.
-func (r *Runtime) instanceProcesses(id string) []int {
+// instanceProcesses finds every live app process of the instance by its identity,
+// whatever the state file says.
+func (r *Runtime) instanceProcesses(id string) []int { return r.processes(id, roleApp) }
+
+// processes finds every live process of the instance in role want.
+func (r *Runtime) processes(id string, want role) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -367,7 +402,7 @@ func (r *Runtime) instanceProcesses(id string) []int {
 	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err == nil && r.isInstanceProcess(id, pid) {
+		if err == nil && r.processOf(id, pid) == want {
 			pids = append(pids, pid)
 		}
 	}

@@ -101,3 +101,74 @@ type buildError struct {
 }
 
 func (e *buildError) Error() string { return e.what + ": " + e.err.Error() + "\n" + e.out }
+
+var (
+	stdinOnce, stdinImgOnce sync.Once
+	stdinPath, stdinImg     string
+	stdinErr, stdinImgErr   error
+)
+
+// StdinTool returns a static binary that stands in for sproudchat where a tool test
+// needs what sproudchat does not do: `cat` (stdin to stdout), `env` (prints its
+// environment), `wait` (reads stdin to its end), `exit N`.
+func StdinTool(t *testing.T) string {
+	t.Helper()
+	stdinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sproudchat-stdintool-")
+		if err != nil {
+			stdinErr = err
+			return
+		}
+		stdinPath = filepath.Join(dir, "stdintool")
+		cmd := exec.Command("go", "build", "-o", stdinPath, "./runtimetest/testdata/stdintool")
+		cmd.Dir = filepath.Join(Root(), "provisioning")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			stdinErr = &buildError{"go build stdintool", err, string(out)}
+		}
+	})
+	if stdinErr != nil {
+		t.Fatal(stdinErr)
+	}
+	return stdinPath
+}
+
+// StdinToolImage builds sproudchat/stdintool:test, StdinTool as the ENTRYPOINT of an
+// image FROM scratch run as the app's user, and returns its tag. It needs a Docker
+// engine: RequireDocker first.
+func StdinToolImage(t *testing.T) string {
+	t.Helper()
+	bin := StdinTool(t)
+	stdinImgOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sproudchat-stdintool-image-")
+		if err != nil {
+			stdinImgErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		b, err := os.ReadFile(bin)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, "stdintool"), b, 0o755)
+		}
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY stdintool /stdintool\nUSER 65532:65532\nENTRYPOINT [\"/stdintool\"]\n"), 0o644)
+		}
+		if err != nil {
+			stdinImgErr = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "docker", "build", "-q", "-t", "sproudchat/stdintool:test", dir)
+		cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			stdinImgErr = &buildError{"build stdintool image", err, string(out)}
+			return
+		}
+		stdinImg = "sproudchat/stdintool:test"
+	})
+	if stdinImgErr != nil {
+		t.Fatal(stdinImgErr)
+	}
+	return stdinImg
+}

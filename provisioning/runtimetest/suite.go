@@ -66,10 +66,13 @@ func Spec(h Harness, id, slug string) provisioning.Spec {
 }
 
 // Run runs the whole suite: every test that applies to what the harness offers (the
-// checks through the app's API need ServesApp, the secrets check needs Inspect). Tests
+// checks through the app's API need ServesApp, the secrets check needs Inspect, the
+// tool checks a runtime that is also a provisioning.Tools and ServesApp). Tests
 // that do not apply are not run rather than skipped: under CI a skip fails the run.
 func Run(t *testing.T, newHarness New) {
 	offers := newHarness(t, nil)
+	_, tools := offers.Runtime.(provisioning.Tools)
+	tools = tools && offers.ServesApp
 	tests := []struct {
 		name    string
 		applies bool
@@ -84,6 +87,9 @@ func Run(t *testing.T, newHarness New) {
 		{"ListShowsOrphans", true, testList},
 		{"InvalidSpecCreatesNothing", true, testInvalid},
 		{"SecretsOutOfSight", offers.Inspect != nil, testSecretsOutOfSight},
+		{"ToolRuns", tools, testToolRuns},
+		{"ToolRefuses", tools, testToolRefuses},
+		{"StopAppKeepsData", tools, testStopApp},
 	}
 	for _, tc := range tests {
 		if tc.applies {

@@ -112,6 +112,13 @@ func TestOfflineRecovery(t *testing.T) {
 		t.Errorf("scan found %+v", s)
 	}
 
+	// Without an identity scan still lists what is there, opening nothing.
+	code, out, stderr = run(env, "backup", "scan", "--target", b.target)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 2 || len(strings.Fields(lines[0])) != 3 ||
+		!strings.HasPrefix(strings.Join(strings.Fields(lines[1]), " "), b.instance+" "+b.backup+" ") {
+		t.Errorf("scan without an identity: exit %d %s\n%s", code, stderr, out)
+	}
+
 	work := t.TempDir()
 	snap, secrets := filepath.Join(work, "acme.snapshot"), filepath.Join(work, "acme.env")
 	code, _, stderr = run(env, "backup", "extract", "--identity", key, "--target", b.target, "--instance", b.instance,

@@ -210,24 +210,29 @@ func (s *Store) BackupSummaries(ctx context.Context) ([]lifecycle.BackupSummary,
 		Where("state <> ?", lifecycle.Destroyed).Order("id").Scan(&rows).Error; err != nil {
 		return nil, err
 	}
-	var sums []struct {
+	var added []struct {
 		InstanceID string
-		Last       *string // SQLite hands MAX() of a time column back as text
 		Added      int64
 	}
-	if err := s.db.gorm.WithContext(ctx).Model(&backupRow{}).Select("instance_id, MAX(completed_at) AS last, SUM(added_bytes) AS added").
-		Where("state = ?", lifecycle.BackupCompleted).Group("instance_id").Scan(&sums).Error; err != nil {
+	if err := s.db.gorm.WithContext(ctx).Model(&backupRow{}).Select("instance_id, SUM(added_bytes) AS added").
+		Where("state = ?", lifecycle.BackupCompleted).Group("instance_id").Scan(&added).Error; err != nil {
+		return nil, err
+	}
+	// The newest completed backup of each instance, in one query.
+	var newest []backupRow
+	if err := s.db.gorm.WithContext(ctx).Select("instance_id, completed_at, size_bytes").
+		Where("state = ? AND completed_at = (SELECT MAX(b2.completed_at) FROM backups b2 WHERE b2.instance_id = backups.instance_id AND b2.state = ?)",
+			lifecycle.BackupCompleted, lifecycle.BackupCompleted).Find(&newest).Error; err != nil {
 		return nil, err
 	}
 	last := map[string]lifecycle.BackupSummary{}
-	for _, x := range sums {
-		var b backupRow
-		err := s.db.gorm.WithContext(ctx).Select("completed_at, size_bytes").Where("instance_id = ? AND state = ?", x.InstanceID, lifecycle.BackupCompleted).
-			Order("completed_at DESC").Take(&b).Error
-		if err != nil {
-			return nil, err
-		}
-		last[x.InstanceID] = lifecycle.BackupSummary{LastSuccess: utc(b.CompletedAt), StoredBytes: max(x.Added, b.SizeBytes)}
+	for _, b := range newest {
+		last[b.InstanceID] = lifecycle.BackupSummary{LastSuccess: utc(b.CompletedAt), StoredBytes: b.SizeBytes}
+	}
+	for _, x := range added {
+		sum := last[x.InstanceID]
+		sum.StoredBytes = max(sum.StoredBytes, x.Added)
+		last[x.InstanceID] = sum
 	}
 	var drills []drillRow
 	if err := s.db.gorm.WithContext(ctx).Where("finished_at IS NOT NULL").Order("started_at").Find(&drills).Error; err != nil {

@@ -13,7 +13,6 @@ package backup
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -98,6 +97,11 @@ func (o Options) step(name string) error {
 // in known are listed in the header but their content is left out. Returns the header
 // written. Returns ErrNoData when a SQLite data dir has no database.
 func Backup(ctx context.Context, o Options, known map[string]bool, w io.Writer) (snapshot.Header, error) {
+	if !o.postgres() {
+		if _, err := os.Stat(o.path(dbName)); err != nil {
+			return snapshot.Header{}, fmt.Errorf("%w in %s: %v", ErrNoData, o.DataDir, errors.Unwrap(err))
+		}
+	}
 	tmp, err := os.MkdirTemp(mkdirAll(o.path(backupDir)), "backup-")
 	if err != nil {
 		return snapshot.Header{}, fmt.Errorf("create backup dir: %w", err)
@@ -259,10 +263,4 @@ func copyFileTo(path string, write func(io.Reader) error) error {
 func mkdirAll(dir string) string {
 	os.MkdirAll(dir, 0o700)
 	return dir
-}
-
-func randomName() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

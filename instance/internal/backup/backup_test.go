@@ -283,6 +283,10 @@ func TestRestoreRefuses(t *testing.T) {
 				return db
 			}), backup.ErrRefused, "table tickets has 3 rows, the header says 4"},
 			{"not a snapshot", []byte("hello"), snapshot.ErrInvalid, ""},
+			{"a snapshot of the other database", rewrite(t, stream, func(h *snapshot.Header, db []byte) []byte {
+				h.Dialect = map[string]string{snapshot.DialectSQLite: snapshot.DialectPostgres, snapshot.DialectPostgres: snapshot.DialectSQLite}[h.Dialect]
+				return db
+			}), backup.ErrRefused, "this instance uses"},
 		}
 		type refusal = struct {
 			name   string
@@ -338,4 +342,17 @@ func orphanIndex(t *testing.T, db []byte) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestBackupWithoutData: a data dir without a database is an error, and the backup
+// creates nothing there.
+func TestBackupWithoutData(t *testing.T) {
+	o := emptyOptions(t, database.SQLite)
+	var out bytes.Buffer
+	if _, err := backup.Backup(context.Background(), o, nil, &out); !errors.Is(err, backup.ErrNoData) || out.Len() != 0 {
+		t.Fatalf("backup of nothing: %v, %d bytes written", err, out.Len())
+	}
+	if _, err := os.Stat(o.DataDir); !os.IsNotExist(err) {
+		t.Fatalf("the backup created %s", o.DataDir)
+	}
 }

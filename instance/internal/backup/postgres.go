@@ -90,32 +90,6 @@ func openPostgres(ctx context.Context, o Options) (*sql.DB, func(), error) {
 
 const listTablesPostgres = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
 
-// countPostgres returns the schema version and the rows of every table of the current
-// schema, read through q (a transaction, for a snapshot's counts).
-func countPostgres(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}) (int64, map[string]int64, error) {
-	res, err := q.QueryContext(ctx, listTablesPostgres)
-	if err != nil {
-		return 0, nil, fmt.Errorf("list tables: %w", err)
-	}
-	var names []string
-	for res.Next() {
-		var n string
-		if err := res.Scan(&n); err != nil {
-			res.Close()
-			return 0, nil, err
-		}
-		names = append(names, n)
-	}
-	res.Close()
-	if err := res.Err(); err != nil {
-		return 0, nil, fmt.Errorf("list tables: %w", err)
-	}
-	return countTables(ctx, q, names, `"`)
-}
-
 // dumpPostgres dumps the database into dst (pg_dump's custom format) and counts its
 // rows, both in one snapshot: a REPEATABLE READ transaction exports its snapshot and
 // pg_dump reads through it (--snapshot) while the transaction stays open.
@@ -134,7 +108,7 @@ func dumpPostgres(ctx context.Context, o Options, dst string) (int64, map[string
 	if err := tx.QueryRowContext(ctx, "SELECT pg_export_snapshot()").Scan(&snap); err != nil {
 		return 0, nil, fmt.Errorf("export snapshot: %w", err)
 	}
-	v, rows, err := countPostgres(ctx, tx)
+	v, rows, err := countAll(ctx, tx, listTablesPostgres)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -184,7 +158,7 @@ func checkDump(ctx context.Context, o Options, h snapshot.Header, path string) e
 func copyMaxVersion(r io.Reader) (int64, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	var max int64
+	var highest int64
 	inCopy := false
 	for sc.Scan() {
 		line := sc.Text()
@@ -198,17 +172,10 @@ func copyMaxVersion(r io.Reader) (int64, error) {
 			if err != nil {
 				return 0, errors.New("the dump's schema_migrations holds a version that is not a number")
 			}
-			max = maxInt(max, v)
+			highest = max(highest, v)
 		}
 	}
-	return max, sc.Err()
-}
-
-func maxInt(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
+	return highest, sc.Err()
 }
 
 // swapPostgres keeps a dump of the current database as previous.pgdump (before the
@@ -263,7 +230,7 @@ func (o Options) checkRestored(ctx context.Context, h snapshot.Header) error {
 		return err
 	}
 	defer done()
-	v, rows, err := countPostgres(ctx, db)
+	v, rows, err := countAll(ctx, db, listTablesPostgres)
 	if err != nil {
 		return err
 	}

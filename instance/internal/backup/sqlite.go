@@ -3,11 +3,9 @@ package backup
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"os"
+	"strings"
 
 	_ "github.com/glebarez/go-sqlite" // the driver the store uses, as database/sql's "sqlite"
 )
@@ -27,9 +25,6 @@ func openSQLite(path string) (*sql.DB, error) {
 // transaction: everything committed before it began, nothing after), turns the copy's
 // journal mode to DELETE (a single file, no -wal to carry) and counts its rows.
 func copySQLite(ctx context.Context, src, dst string) (int64, map[string]int64, error) {
-	if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
-		return 0, nil, fmt.Errorf("%w: %s does not exist", ErrNoData, src)
-	}
 	db, err := openSQLite(src)
 	if err != nil {
 		return 0, nil, err
@@ -47,20 +42,29 @@ func copySQLite(ctx context.Context, src, dst string) (int64, map[string]int64, 
 	if _, err := cp.ExecContext(ctx, "PRAGMA journal_mode=DELETE"); err != nil {
 		return 0, nil, fmt.Errorf("copy database: %w", err)
 	}
-	v, rows, err := countSQLite(ctx, cp)
+	v, rows, err := countAll(ctx, cp, listTablesSQLite)
 	if err != nil {
 		return 0, nil, err
 	}
 	return v, rows, cp.Close()
 }
 
-// countSQLite returns the schema version and the rows of every table (not sqlite_*).
-func countSQLite(ctx context.Context, db *sql.DB) (int64, map[string]int64, error) {
-	var names []string
-	res, err := db.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
+const listTablesSQLite = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+
+// queryer is a database or a transaction.
+type queryer interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
+// countAll returns the schema version and the rows of every table listTables names
+// (SQLite: all but sqlite_*; PostgreSQL: those of the current schema).
+func countAll(ctx context.Context, q queryer, listTables string) (int64, map[string]int64, error) {
+	res, err := q.QueryContext(ctx, listTables)
 	if err != nil {
 		return 0, nil, fmt.Errorf("list tables: %w", err)
 	}
+	var names []string
 	for res.Next() {
 		var n string
 		if err := res.Scan(&n); err != nil {
@@ -73,19 +77,17 @@ func countSQLite(ctx context.Context, db *sql.DB) (int64, map[string]int64, erro
 	if err := res.Err(); err != nil {
 		return 0, nil, fmt.Errorf("list tables: %w", err)
 	}
-	return countTables(ctx, db, names, `"`)
+	return countTables(ctx, q, names)
 }
 
 // countTables counts the rows of each named table and reads the schema version from
-// schema_migrations (0 without it). quote is the dialect's identifier quote.
-func countTables(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, names []string, quote string) (int64, map[string]int64, error) {
+// schema_migrations (0 without it).
+func countTables(ctx context.Context, q queryer, names []string) (int64, map[string]int64, error) {
 	rows := make(map[string]int64, len(names))
 	var version int64
 	for _, n := range names {
 		var c int64
-		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quoteIdent(n, quote)).Scan(&c); err != nil {
+		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quoteIdent(n)).Scan(&c); err != nil {
 			return 0, nil, fmt.Errorf("count rows of %s: %w", n, err)
 		}
 		rows[n] = c
@@ -100,16 +102,8 @@ func countTables(ctx context.Context, q interface {
 	return version, rows, nil
 }
 
-func quoteIdent(name, quote string) string {
-	out := quote
-	for _, r := range name {
-		if string(r) == quote {
-			out += quote
-		}
-		out += string(r)
-	}
-	return out + quote
-}
+// quoteIdent quotes a table name for either dialect.
+func quoteIdent(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 
 // checkSQLite runs PRAGMA integrity_check on the database at path and returns its
 // schema version and row counts. A damaged database is ErrRefused.
@@ -142,7 +136,7 @@ func checkSQLite(ctx context.Context, path string) (int64, map[string]int64, err
 		}
 		return 0, nil, fmt.Errorf("%w: the database fails its integrity check: %v", ErrRefused, problems)
 	}
-	v, rows, err := countSQLite(ctx, db)
+	v, rows, err := countAll(ctx, db, listTablesSQLite)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: %v", ErrRefused, err)
 	}

@@ -1,0 +1,148 @@
+package process
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sproudstack/sproudchat/platform/testkit/poll"
+	"github.com/sproudstack/sproudchat/provisioning"
+	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
+)
+
+// toolRuntime is a runtime over dir whose binary is runtimetest.StdinTool: its tools do
+// what sproudchat's commands do not (yet).
+func toolRuntime(t *testing.T, dir string) *Runtime {
+	t.Helper()
+	r, err := New(Options{Binary: runtimetest.StdinTool(t), Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// blockedTool starts `stdintool wait`, which runs until its stdin ends, and returns its
+// stdin and the channel RunTool's error arrives on, once its process runs.
+func blockedTool(t *testing.T, ctx context.Context, tools *Runtime, spec provisioning.Spec) (*io.PipeWriter, <-chan error) {
+	t.Helper()
+	before := len(processesOf(tools.dataDir(spec.ID)))
+	in, w := io.Pipe()
+	t.Cleanup(func() { w.Close() })
+	done := make(chan error, 1)
+	go func() { done <- tools.RunTool(ctx, spec, []string{"wait"}, in, io.Discard) }()
+	poll.Eventually(t, "the tool process", func() bool { return len(processesOf(tools.dataDir(spec.ID))) > before })
+	return w, done
+}
+
+// TestToolStdioAndEnvironment: the tool's stdin and stdout stream through, its
+// environment is the tool environment and nothing else, its exit code comes back.
+func TestToolStdioAndEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	spec, _ := mustApply(t, newRuntime(t, dir, nil), "toolio")
+	tools := toolRuntime(t, dir)
+	ctx := context.Background()
+
+	in := make([]byte, 3<<20)
+	rand.Read(in)
+	var out bytes.Buffer
+	if err := tools.RunTool(ctx, spec, []string{"cat"}, bytes.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(in, out.Bytes()) {
+		t.Fatalf("cat returned %d bytes of %d sent, not the same", out.Len(), len(in))
+	}
+
+	// An input that breaks off does not reach the tool as a complete one.
+	broken := io.MultiReader(bytes.NewReader(in[:1<<20]), iotest.ErrReader(errors.New("the vault broke")))
+	if err := tools.RunTool(ctx, spec, []string{"cat"}, broken, io.Discard); !errors.Is(err, provisioning.ErrToolInput) {
+		t.Errorf("cat of a broken input: %v, want ErrToolInput", err)
+	}
+
+	out.Reset()
+	if err := tools.RunTool(ctx, spec, []string{"env"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Fields(out.String())
+	slices.Sort(env)
+	want := []string{"SPROUDCHAT_DATA_DIR=" + tools.dataDir(spec.ID), "SPROUDCHAT_INSTANCE_ID=" + spec.ID}
+	if diff := cmp.Diff(want, env); diff != "" {
+		t.Errorf("the tool's environment (-want +got):\n%s", diff)
+	}
+
+	err := tools.RunTool(ctx, spec, []string{"exit", "3"}, nil, io.Discard)
+	var te *provisioning.ToolError
+	if !errors.As(err, &te) || te.Code != 3 || !strings.Contains(te.Stderr, "exiting with 3") {
+		t.Fatalf("exit 3: %v, want a ToolError with code 3 and its stderr", err)
+	}
+}
+
+// TestToolCancelKillsIt: a cancelled run returns and leaves no process.
+func TestToolCancelKillsIt(t *testing.T) {
+	dir := t.TempDir()
+	app := newRuntime(t, dir, nil)
+	spec, _ := mustApply(t, app, "toolcancel")
+	ctx, cancel := context.WithCancel(context.Background())
+	_, done := blockedTool(t, ctx, toolRuntime(t, dir), spec)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled run: %v, want context.Canceled", err)
+	}
+	if p := processesOf(app.dataDir(spec.ID)); len(p) != 1 {
+		t.Fatalf("processes after a cancelled tool run: %v, want the app's alone", p)
+	}
+}
+
+// TestToolIsNotTheApp: a tool running on the data of a stopped instance is neither
+// adopted as its app nor stopped as a duplicate by the next Apply.
+func TestToolIsNotTheApp(t *testing.T) {
+	dir := t.TempDir()
+	app := newRuntime(t, dir, nil)
+	spec, _ := mustApply(t, app, "toolnotapp")
+	ctx := context.Background()
+	if err := app.StopApp(ctx, spec.ID); err != nil {
+		t.Fatal(err)
+	}
+	stdin, done := blockedTool(t, ctx, toolRuntime(t, dir), spec)
+	if st, err := app.Apply(ctx, spec); err != nil || !st.Ready {
+		t.Fatalf("apply beside a running tool: %+v, %v", st, err)
+	}
+	stdin.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("the tool beside the app: %v", err)
+	}
+}
+
+// TestDestroyKillsTools: tools left running on an instance's data (their control plane
+// died) go with Destroy and DestroyApp.
+func TestDestroyKillsTools(t *testing.T) {
+	for name, destroy := range map[string]func(*Runtime, string) error{
+		"Destroy":    func(r *Runtime, id string) error { return r.Destroy(context.Background(), id) },
+		"DestroyApp": func(r *Runtime, id string) error { return r.DestroyApp(context.Background(), id) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			app := newRuntime(t, dir, nil)
+			spec, _ := mustApply(t, app, "toolleft")
+			stdin, done := blockedTool(t, context.Background(), toolRuntime(t, dir), spec)
+			if err := destroy(app, spec.ID); err != nil {
+				t.Fatal(err)
+			}
+			if p := processesOf(app.dataDir(spec.ID)); len(p) > 0 {
+				t.Errorf("processes left: %v", p)
+				stdin.Close() // lets the tool end, so the test does
+			}
+			if err := <-done; err == nil {
+				t.Error("a tool killed by destroy reported success")
+			}
+		})
+	}
+}

@@ -1,0 +1,138 @@
+package runtimetest
+
+// The conformance tests of provisioning.Tools: they run the real sproudchat binary, so
+// they need a harness that ServesApp.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sproudstack/sproudchat/provisioning"
+)
+
+// toolsOf returns the harness's runtime as provisioning.Tools.
+func toolsOf(t *testing.T, h Harness) provisioning.Tools {
+	t.Helper()
+	tools, ok := h.Runtime.(provisioning.Tools)
+	if !ok {
+		t.Fatalf("%T is no provisioning.Tools", h.Runtime)
+	}
+	return tools
+}
+
+// runTool runs args and returns the tool's standard output.
+func runTool(t *testing.T, tools provisioning.Tools, spec provisioning.Spec, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := tools.RunTool(ctxFor(t), spec, args, nil, &out)
+	return out.String(), err
+}
+
+// toolFailed is what a test checks of a *provisioning.ToolError.
+type toolFailed struct {
+	Code   int
+	Stderr bool // holds the expected text
+}
+
+func asToolError(t *testing.T, err error, wantStderr string) toolFailed {
+	t.Helper()
+	var te *provisioning.ToolError
+	if !errors.As(err, &te) {
+		t.Fatalf("error %v (%T), want a *provisioning.ToolError", err, err)
+	}
+	return toolFailed{te.Code, strings.Contains(te.Stderr, wantStderr)}
+}
+
+// testToolRuns: a tool runs the instance's binary beside its running app, reports its
+// output and, through *ToolError, its exit code and standard error; it leaves nothing
+// behind and gets none of the instance's secrets.
+func testToolRuns(t *testing.T, nh New) {
+	h := nh(t, nil)
+	tools := toolsOf(t, h)
+	id, slug := Unique("tool")
+	spec := Spec(h, id, slug)
+	mustApply(t, h, spec)
+	before := h.Leftovers(t, id)
+	slices.Sort(before)
+
+	out, err := runTool(t, tools, spec, "version")
+	if err != nil || !strings.HasPrefix(out, "sproudchat ") {
+		t.Fatalf("version: %q, %v; want sproudchat <version>", out, err)
+	}
+	_, err = runTool(t, tools, spec, "no-such-command")
+	if diff := cmp.Diff(toolFailed{2, true}, asToolError(t, err, `unknown command "no-such-command"`)); diff != "" {
+		t.Errorf("an unknown command (-want +got):\n%s\n%v", diff, err)
+	}
+	// migrate reads the secret key (SPROUDCHAT_SECRET_KEY or its _FILE) before it opens
+	// the database: a tool that got neither says it is missing.
+	_, err = runTool(t, tools, spec, "migrate")
+	if diff := cmp.Diff(toolFailed{2, true}, asToolError(t, err, "SPROUDCHAT_SECRET_KEY")); diff != "" {
+		t.Errorf("migrate without the instance's secrets (-want +got):\n%s\n%v", diff, err)
+	}
+	after := h.Leftovers(t, id)
+	slices.Sort(after)
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("tool runs left objects behind (-before +after):\n%s", diff)
+	}
+	if st, err := h.Runtime.Status(ctxFor(t), id); err != nil || !st.Ready {
+		t.Errorf("the app after tool runs beside it: %+v, %v; want it ready", st, err)
+	}
+}
+
+// testToolRefuses: no command (which would be a second app) and an instance without
+// data are refused, and the refusal creates nothing.
+func testToolRefuses(t *testing.T, nh New) {
+	h := nh(t, nil)
+	tools := toolsOf(t, h)
+	id, slug := Unique("notool")
+	spec := Spec(h, id, slug)
+	t.Cleanup(func() { h.Runtime.Destroy(context.Background(), id) })
+	for _, args := range [][]string{nil, {"serve"}} {
+		if _, err := runTool(t, tools, spec, args...); !errors.Is(err, provisioning.ErrInvalid) {
+			t.Errorf("tool %q: %v, want ErrInvalid", args, err)
+		}
+	}
+	if _, err := runTool(t, tools, spec, "version"); !errors.Is(err, provisioning.ErrNotFound) {
+		t.Errorf("a tool on an instance that does not exist: %v, want ErrNotFound", err)
+	}
+	if left := h.Leftovers(t, id); len(left) > 0 {
+		t.Errorf("refused tool runs left %v", left)
+	}
+	if err := tools.StopApp(ctxFor(t), id); err != nil {
+		t.Errorf("stop the app of an instance that does not exist: %v", err)
+	}
+}
+
+// testStopApp: StopApp stops the app and keeps its data; tools run on the stopped
+// instance; the next Apply brings it back with its data.
+func testStopApp(t *testing.T, nh New) {
+	h := nh(t, nil)
+	tools := toolsOf(t, h)
+	id, slug := Unique("stop")
+	spec := Spec(h, id, slug)
+	st := mustApply(t, h, spec)
+	app := newAppClient(t, st.Upstream)
+	app.Must("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
+	for i := 0; i < 2; i++ { // the second time finds it stopped
+		if err := tools.StopApp(ctxFor(t), id); err != nil {
+			t.Fatalf("stop app (%d): %v", i+1, err)
+		}
+	}
+	// A fresh runtime (a restarted control plane) does not start it either.
+	fresh := nh(t, nil)
+	st, err := fresh.Runtime.Status(ctxFor(t), id)
+	if err != nil || st.Phase == provisioning.PhaseRunning || st.Ready {
+		t.Fatalf("status after stopping the app: %+v, %v; want it there, not running", st, err)
+	}
+	if out, err := runTool(t, tools, spec, "version"); err != nil || !strings.HasPrefix(out, "sproudchat ") {
+		t.Fatalf("version with the app stopped: %q, %v", out, err)
+	}
+	st = mustApply(t, h, spec)
+	newAppClient(t, st.Upstream).Login("ada@example.org", "conformance password")
+}
