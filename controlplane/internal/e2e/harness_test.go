@@ -78,8 +78,8 @@ type plane struct {
 	apiAddr  string
 	edgeAddr string
 	token    string
-	args     []string // more serve flags
-	env      []string // more environment for serve
+	args     []string       // more serve flags
+	env      []string       // more environment for serve
 	s3       *s3test.Server // the backup target's S3 server, if on one
 	cmd      *exec.Cmd
 	out      *bytes.Buffer
