@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -276,6 +277,53 @@ func TestBackupRestoreEndToEnd(t *testing.T) {
 		}
 		if left := p.scratchLeft(owner); len(left) > 0 {
 			t.Fatalf("the drill left its scratch instance: %v", left)
+		}
+	})
+}
+
+// TestRestoreWhileSuspended: a restore in place of a suspended instance (the CLI, --yes
+// --wait) puts the backup's data back, and the instance stays suspended (read-only)
+// with the purge date it had.
+func TestRestoreWhileSuspended(t *testing.T) {
+	onEachRuntime(t, func(t *testing.T, p *plane) {
+		ctx := context.Background()
+		inst := p.create(uniqueSlug("bksus"))
+		p.wait(inst.ID, "active")
+		c, data := p.writeSupportData(t, inst, 4<<10)
+		var b cpclient.Backup
+		p.ctlJSON(&b, "backup", "create", inst.ID, "--wait")
+		// Written after the backup: the restore takes it away.
+		later := c.Must("POST", "/api/v1/tickets", map[string]any{"subject": "Written after the backup", "requester_name": "Rita Requester",
+			"requester_email": "rita@example.org", "body": "Where is my order?"}, 201)
+		laterPath := fmt.Sprintf("/api/v1/tickets/%d", int64(later["id"].(float64)))
+		if _, err := p.api.Suspend(ctx, inst.ID, "invoice overdue"); err != nil {
+			t.Fatal(err)
+		}
+		sus := p.wait(inst.ID, "suspended")
+		if sus.PurgeAfter == nil {
+			t.Fatalf("suspended without a purge date: %+v", sus)
+		}
+
+		var got cpclient.Instance
+		p.ctlJSON(&got, "backup", "restore", inst.ID, b.ID, "--yes", "--wait")
+		if got.State != "suspended" || got.PurgeAfter == nil || !got.PurgeAfter.Equal(*sus.PurgeAfter) || got.LastError != "" {
+			t.Fatalf("after the restore: %s, purge after %v (was %v), error %q; want suspended with its purge date",
+				got.State, got.PurgeAfter, sus.PurgeAfter, got.LastError)
+		}
+		c = p.checkSupportData(t, inst.URL, data)
+		if code, out := c.Call("GET", laterPath, nil); code != 404 {
+			t.Errorf("the ticket written after the backup: %d %v, want 404", code, out)
+		}
+		if code, out := c.Call("POST", "/api/v1/tickets", map[string]any{"subject": "Still read-only?", "requester_name": "Rita Requester",
+			"requester_email": "rita@example.org", "body": "Hello"}); code != 423 {
+			t.Errorf("a write after the restore: %d %v, want 423 (suspended is read-only)", code, out)
+		}
+		evs, err := p.api.Events(ctx, inst.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(evs.Items, func(e cpclient.Event) bool { return e.Type == "instance.restored" }) {
+			t.Errorf("no instance.restored event: %+v", evs.Items)
 		}
 	})
 }
