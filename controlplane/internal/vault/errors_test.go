@@ -92,28 +92,14 @@ func TestReadRefusesABrokenBackupAndWritesNothing(t *testing.T) {
 			return other.v
 		}, ErrForeign},
 		{"another instance's manifest sealed with its key", func(t *testing.T, b backedUp) *Vault {
-			k, _, err := b.v.openKey(ctx, "inst-1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := b.v.Manifest(ctx, "inst-1", "b1")
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := mustManifest(t, b.v, "inst-1", "b1")
 			m.InstanceID = "inst-2"
-			mustPut(t, b.tg, manifestKey("inst-1", "b1"), mustSeal(t, b.v, k, "inst-1", m))
+			mustPut(t, b.tg, manifestKey("inst-1", "b1"), mustSeal(t, b.v, "inst-1", m))
 			return b.v
 		}, ErrForeign},
 		{"a manifest's top naming another instance", func(t *testing.T, b backedUp) *Vault {
-			k, _, err := b.v.openKey(ctx, "inst-1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := b.v.Manifest(ctx, "inst-1", "b1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			mustPut(t, b.tg, manifestKey("inst-1", "b1"), mustSeal(t, b.v, k, "inst-2", m))
+			m := mustManifest(t, b.v, "inst-1", "b1")
+			mustPut(t, b.tg, manifestKey("inst-1", "b1"), mustSeal(t, b.v, "inst-2", m))
 			return b.v
 		}, ErrForeign},
 		{"missing manifest piece", func(t *testing.T, b backedUp) *Vault {
@@ -171,10 +157,23 @@ func mustDelete(t *testing.T, tg Target, key string) {
 	}
 }
 
-// mustSeal stores m's pieces and returns a manifest top naming them, sealed with k,
-// that says it is topID's.
-func mustSeal(t *testing.T, v *Vault, k *dataKey, topID string, m Manifest) []byte {
+func mustManifest(t *testing.T, v *Vault, id, backupID string) Manifest {
 	t.Helper()
+	m, err := v.Manifest(context.Background(), id, backupID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// mustSeal stores m's pieces and returns a manifest top naming them, sealed with
+// inst-1's data key, that says it is topID's.
+func mustSeal(t *testing.T, v *Vault, topID string, m Manifest) []byte {
+	t.Helper()
+	k, _, err := v.openKey(context.Background(), "inst-1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	up := &uploader{v: v, k: k, id: "inst-1", stored: map[string]int64{}, mine: map[string]int64{}}
 	pieces, err := up.pieces(context.Background(), m)
 	if err != nil {

@@ -116,9 +116,13 @@ func (v *Vault) openKey(ctx context.Context, instanceID string) (*dataKey, keyFi
 	if err != nil {
 		return nil, keyFile{}, fmt.Errorf("open data key of %s: %v: %w", instanceID, err, ErrTampered)
 	}
+	// Read to the end: age authenticates the last piece only there.
+	plain, err := io.ReadAll(io.LimitReader(r, 64<<10))
 	var kf keyFile
-	dec := json.NewDecoder(io.LimitReader(r, 64<<10))
-	if err := dec.Decode(&kf); err != nil {
+	if err == nil {
+		err = json.Unmarshal(plain, &kf)
+	}
+	if err != nil {
 		return nil, keyFile{}, fmt.Errorf("open data key of %s: %v: %w", instanceID, err, ErrTampered)
 	}
 	if kf.InstanceID != instanceID {

@@ -2,11 +2,8 @@ package vault
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Delete removes a backup's manifest; its chunks go at the next Collect. A backup
@@ -20,8 +17,7 @@ func (v *Vault) Delete(ctx context.Context, instanceID, backupID string) error {
 
 // Collect deletes every chunk of instanceID that no manifest references. It deletes
 // nothing unless it could open every manifest (errors as Manifest). Returns ErrBusy
-// while a Write of the instance runs: the chunks that Write counts on as stored must
-// stay.
+// while a Write of the instance runs (the chunks it counts on as stored must stay).
 func (v *Vault) Collect(ctx context.Context, instanceID string) (objects int, bytes int64, err error) {
 	if err := checkIDs(instanceID); err != nil {
 		return 0, 0, err
@@ -135,55 +131,4 @@ func (v *Vault) Scan(ctx context.Context) ([]Found, error) {
 		out = append(out, Found{InstanceID: parts[1], BackupID: strings.TrimSuffix(parts[3], ".age"), Modified: o.Modified})
 	}
 	return out, nil
-}
-
-// Locks keep a Collect from deleting chunks a running Write counts on. Each side
-// stores its lock and then looks for the other's, so of two that start together at
-// least one sees the other and steps back. A lock older than lockTTL is a crashed
-// run's and is ignored.
-const (
-	lockWrite   = "write"
-	lockCollect = "collect"
-	lockTTL     = 24 * time.Hour
-)
-
-type lockBody struct {
-	Kind string    `json:"kind"`
-	At   time.Time `json:"at"`
-}
-
-func lockPrefix(id string) string { return instancePrefix(id) + "locks/" }
-
-func (v *Vault) lock(ctx context.Context, instanceID, kind, name string) (unlock func(), err error) {
-	key := lockPrefix(instanceID) + kind + "-" + name
-	body, _ := json.Marshal(lockBody{Kind: kind, At: v.opts.Clock.Now().UTC()})
-	if err := v.opts.Target.Put(ctx, key, body); err != nil {
-		return nil, fmt.Errorf("lock %s: %w", instanceID, err)
-	}
-	unlock = func() { _ = v.opts.Target.Delete(context.WithoutCancel(ctx), key) }
-	objs, err := v.opts.Target.List(ctx, lockPrefix(instanceID))
-	if err != nil {
-		unlock()
-		return nil, err
-	}
-	for _, o := range objs {
-		if o.Key == key {
-			continue
-		}
-		other := strings.TrimPrefix(o.Key, lockPrefix(instanceID))
-		if kind == lockWrite && strings.HasPrefix(other, lockWrite+"-") {
-			continue // writes share chunks safely
-		}
-		b, err := v.opts.Target.Get(ctx, o.Key)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		var lb lockBody
-		if err == nil && json.Unmarshal(b, &lb) == nil && v.opts.Clock.Now().Sub(lb.At) > lockTTL {
-			continue
-		}
-		unlock()
-		return nil, fmt.Errorf("%s %s: %s holds the instance: %w", kind, instanceID, other, ErrBusy)
-	}
-	return unlock, nil
 }

@@ -103,7 +103,7 @@ func TestCollectRemovesExactlyTheUnreferencedChunks(t *testing.T) {
 	}
 }
 
-func TestCollectWaitsForARunningWrite(t *testing.T) {
+func TestWriteAndCollectExcludeEachOther(t *testing.T) {
 	ctx := context.Background()
 	clk := clock.NewFake(t0)
 	b := mustBackedUp(t, mustFileTarget(t), "inst-1")
@@ -123,8 +123,9 @@ func TestCollectWaitsForARunningWrite(t *testing.T) {
 		t.Fatal("Collect deleted chunks while a Write ran")
 	}
 	// And a Write waits for a running Collect.
-	if _, err := b.v.lock(ctx, "inst-1", lockCollect, "c1"); !errors.Is(err, ErrBusy) {
-		t.Fatalf("collect lock during a Write = %v, want ErrBusy", err)
+	// Nor does a second Write (it could make a second data key).
+	if _, err := b.v.Write(ctx, source("inst-1"), "b9", "", streamOf(t, b.in.db, b.in.blobs, nil)); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Write during a Write = %v, want ErrBusy", err)
 	}
 	unlock()
 	cUnlock, err := b.v.lock(ctx, "inst-1", lockCollect, "c1")
@@ -134,7 +135,7 @@ func TestCollectWaitsForARunningWrite(t *testing.T) {
 	if _, err := b.v.Write(ctx, source("inst-1"), "b3", "", streamOf(t, b.in.db, b.in.blobs, nil)); !errors.Is(err, ErrBusy) {
 		t.Fatalf("Write during a Collect = %v, want ErrBusy", err)
 	}
-	// A crashed Collect's lock stops nothing once it is a day old.
+	// A crashed Collect's lock stops nothing once it is lockTTL old.
 	clk.Advance(lockTTL + time.Minute)
 	if _, err := b.v.Write(ctx, source("inst-1"), "b3", "", streamOf(t, b.in.db, b.in.blobs, nil)); err != nil {
 		t.Fatalf("Write after a stale Collect lock: %v", err)
@@ -215,8 +216,12 @@ func TestOfflineIdentityAloneReadsTheBackup(t *testing.T) {
 				t.Errorf("the manifest's secrets = %v", m.Secrets)
 			}
 			// A vault without recipients reads but never writes.
+			before := keys(objectsAt(t, tg))
 			if _, err := recovery.Write(ctx, source("inst-1"), "b2", "", streamOf(t, in.db, in.blobs, nil)); err == nil {
 				t.Error("a vault without recipients wrote a backup")
+			}
+			if diff := cmp.Diff(before, keys(objectsAt(t, tg))); diff != "" {
+				t.Errorf("a refused Write changed the target (-before +after):\n%s", diff)
 			}
 		})
 	}

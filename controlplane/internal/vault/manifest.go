@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 )
 
 // manifestTop is what manifests/<backup>.age holds: the pieces the Manifest's JSON is
@@ -45,14 +44,11 @@ func (v *Vault) open(ctx context.Context, instanceID, backupID string) (Manifest
 		return Manifest{}, nil, fmt.Errorf("manifest of backup %s: %w", backupID, err)
 	}
 	var m Manifest
-	if err := json.Unmarshal(plain.Bytes(), &m); err != nil || m.Format != 1 {
+	if err := json.Unmarshal(plain.Bytes(), &m); err != nil {
 		return Manifest{}, nil, fmt.Errorf("manifest of backup %s: not a manifest: %w", backupID, ErrTampered)
 	}
-	if m.InstanceID != instanceID {
-		return Manifest{}, nil, fmt.Errorf("backup %s at %s is instance %s's: %w", backupID, instanceID, m.InstanceID, ErrForeign)
-	}
-	if m.BackupID != backupID {
-		return Manifest{}, nil, fmt.Errorf("manifest %s says it is backup %s: %w", backupID, m.BackupID, ErrTampered)
+	if err := checkManifest(instanceID, backupID, m.Format, m.InstanceID, m.BackupID); err != nil {
+		return Manifest{}, nil, err
 	}
 	return m, k, nil
 }
@@ -81,14 +77,26 @@ func (v *Vault) openTop(ctx context.Context, instanceID, backupID string) (manif
 		return manifestTop{}, nil, fmt.Errorf("manifest of backup %s: %w", backupID, err)
 	}
 	var top manifestTop
-	if err := json.NewDecoder(io.LimitReader(bytes.NewReader(plain), maxTop)).Decode(&top); err != nil || top.Format != 1 {
+	if err := json.Unmarshal(plain, &top); err != nil {
 		return manifestTop{}, nil, fmt.Errorf("manifest of backup %s: not a manifest: %w", backupID, ErrTampered)
 	}
-	if top.InstanceID != instanceID {
-		return manifestTop{}, nil, fmt.Errorf("backup %s at %s is instance %s's: %w", backupID, instanceID, top.InstanceID, ErrForeign)
-	}
-	if top.BackupID != backupID {
-		return manifestTop{}, nil, fmt.Errorf("manifest %s says it is backup %s: %w", backupID, top.BackupID, ErrTampered)
+	if err := checkManifest(instanceID, backupID, top.Format, top.InstanceID, top.BackupID); err != nil {
+		return manifestTop{}, nil, err
 	}
 	return top, k, nil
+}
+
+// checkManifest tells whether what a manifest says it is matches where it was found:
+// ErrForeign for another instance's, ErrTampered for another backup's or an unknown
+// format.
+func checkManifest(instanceID, backupID string, format int, saysInstance, saysBackup string) error {
+	switch {
+	case format != 1:
+		return fmt.Errorf("manifest of backup %s: format %d, this build reads 1: %w", backupID, format, ErrTampered)
+	case saysInstance != instanceID:
+		return fmt.Errorf("backup %s at %s is instance %s's: %w", backupID, instanceID, saysInstance, ErrForeign)
+	case saysBackup != backupID:
+		return fmt.Errorf("manifest %s says it is backup %s: %w", backupID, saysBackup, ErrTampered)
+	}
+	return nil
 }

@@ -18,13 +18,13 @@ import (
 // S3 server.
 var targets = []struct {
 	name string
-	open func(t *testing.T) Target
+	open func(t testing.TB) Target
 }{
-	{"file", func(t *testing.T) Target { return mustFileTarget(t) }},
-	{"s3", func(t *testing.T) Target { return mustS3Target(t, s3test.Start(t)) }},
+	{"file", func(t testing.TB) Target { return mustFileTarget(t) }},
+	{"s3", func(t testing.TB) Target { return mustS3Target(t, s3test.Start(t)) }},
 }
 
-func mustFileTarget(t *testing.T) *FileTarget {
+func mustFileTarget(t testing.TB) *FileTarget {
 	t.Helper()
 	tg, err := OpenTarget(context.Background(), "file://"+filepath.Join(t.TempDir(), "backups"))
 	if err != nil {
@@ -33,7 +33,7 @@ func mustFileTarget(t *testing.T) *FileTarget {
 	return tg.(*FileTarget)
 }
 
-func mustS3Target(t *testing.T, s *s3test.Server) *S3Target {
+func mustS3Target(t testing.TB, s *s3test.Server) *S3Target {
 	t.Helper()
 	tg, err := OpenTargetEnv(context.Background(), s.URL("sproudctl/backups"), s.Getenv)
 	if err != nil {

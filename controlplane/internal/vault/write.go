@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -23,13 +24,16 @@ const writers = 4
 // from backup prevID (empty: none may be omitted). On error no manifest is written;
 // the chunks uploaded go at the next Collect. The stream is read once, a chunk at a
 // time. Returns ErrKey when the instance's data key exists but the vault cannot open
-// it, ErrBusy while a Collect of the instance runs, snapshot.ErrInvalid for a stream
-// that contradicts itself.
+// it, ErrBusy while another Write or a Collect of the instance runs (try again later),
+// snapshot.ErrInvalid for a stream that contradicts itself.
 func (v *Vault) Write(ctx context.Context, src Source, backupID, prevID string, stream io.Reader) (Result, error) {
 	if err := checkIDs(src.InstanceID, backupID); err != nil {
 		return Result{}, err
 	}
 	id := src.InstanceID
+	if len(v.opts.Recipients) == 0 {
+		return Result{}, errors.New("write backup: the vault has no recipient to wrap the data key for")
+	}
 	unlock, err := v.lock(ctx, id, lockWrite, backupID)
 	if err != nil {
 		return Result{}, err
