@@ -90,6 +90,7 @@ func Run(t *testing.T, newHarness New) {
 		{"ToolRuns", tools, testToolRuns},
 		{"ToolRefuses", tools, testToolRefuses},
 		{"StopAppKeepsData", tools, testStopApp},
+		{"BackupRestore", tools, testBackupRestore},
 	}
 	for _, tc := range tests {
 		if tc.applies {

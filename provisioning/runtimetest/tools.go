@@ -6,7 +6,9 @@ package runtimetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -135,4 +137,80 @@ func testStopApp(t *testing.T, nh New) {
 	}
 	st = mustApply(t, h, spec)
 	newAppClient(t, st.Upstream).Login("ada@example.org", "conformance password")
+}
+
+// testBackupRestore: the instance's own backup tool snapshots it while it serves, and
+// its restore tool, fed the snapshot on stdin while the app is stopped, brings the data
+// back to that moment; the next Apply serves it.
+func testBackupRestore(t *testing.T, nh New) {
+	h := nh(t, nil)
+	tools := toolsOf(t, h)
+	id, slug := Unique("backup")
+	spec := Spec(h, id, slug)
+	st := mustApply(t, h, spec)
+	app := newAppClient(t, st.Upstream)
+	app.Must("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
+	app.Login("ada@example.org", "conformance password")
+	app.Must("POST", "/api/v1/users", map[string]string{"name": "Al", "email": "al@example.org", "role": "agent", "password": "agent password 1"}, 201)
+	before := kinds(h.Leftovers(t, id))
+
+	var snap bytes.Buffer
+	if err := tools.RunTool(ctxFor(t), spec, []string{"backup", "--to", "-", "--known", "-"}, strings.NewReader(""), &snap); err != nil {
+		t.Fatalf("backup while the app serves: %v", err)
+	}
+	// After the snapshot: the restore takes it back.
+	app.Must("POST", "/api/v1/users", map[string]string{"name": "Bo", "email": "bo@example.org", "role": "agent", "password": "agent password 2"}, 201)
+
+	if err := tools.StopApp(ctxFor(t), id); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runToolWithInput(t, tools, spec, strings.NewReader("not a snapshot"), "restore", "--from", "-")
+	if diff := cmp.Diff(toolFailed{2, true}, asToolError(t, err, "restore")); diff != "" {
+		t.Errorf("restore of a stream that is no snapshot (-want +got):\n%s\n%v", diff, err)
+	}
+	out, err := runToolWithInput(t, tools, spec, bytes.NewReader(snap.Bytes()), "restore", "--from", "-")
+	if err != nil {
+		t.Fatalf("restore of a %d-byte snapshot: %v", snap.Len(), err)
+	}
+	var res struct{ Tables, Rows int }
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Tables == 0 || res.Rows == 0 {
+		t.Fatalf("restore reported %q (%v); want its tables and rows", out, err)
+	}
+
+	st = mustApply(t, h, spec)
+	if _, err := runTool(t, tools, spec, "restore", "--commit"); err != nil {
+		t.Fatalf("restore --commit: %v", err)
+	}
+	app = newAppClient(t, st.Upstream)
+	app.Login("ada@example.org", "conformance password")
+	var users []string
+	for _, u := range app.Must("GET", "/api/v1/users", nil, 200)["items"].([]any) {
+		users = append(users, u.(map[string]any)["email"].(string))
+	}
+	slices.Sort(users)
+	if diff := cmp.Diff([]string{"ada@example.org", "al@example.org"}, users); diff != "" {
+		t.Errorf("users after the restore (-the snapshot's +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(before, kinds(h.Leftovers(t, id))); diff != "" {
+		t.Errorf("backup and restore left objects behind (-before +after, by kind):\n%s", diff)
+	}
+}
+
+// kinds is what kinds of objects there are, as many as there are: a restarted app has
+// another pid, the same kind.
+func kinds(objects []string) []string {
+	out := make([]string, len(objects))
+	for i, o := range objects {
+		out[i], _, _ = strings.Cut(o, " ")
+	}
+	slices.Sort(out)
+	return out
+}
+
+// runToolWithInput runs args with stdin and returns the tool's standard output.
+func runToolWithInput(t *testing.T, tools provisioning.Tools, spec provisioning.Spec, stdin io.Reader, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := tools.RunTool(ctxFor(t), spec, args, stdin, &out)
+	return out.String(), err
 }
