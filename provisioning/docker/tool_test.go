@@ -213,3 +213,59 @@ func TestDestroyRemovesToolContainers(t *testing.T) {
 		})
 	}
 }
+
+// TestToolRunRemovesStrayTools: a tool container a previous control plane (another
+// Runtime value) left on the instance, running, is removed before the next tool runs,
+// so it cannot race it; one of this Runtime's own runs is left alone.
+func TestToolRunRemovesStrayTools(t *testing.T) {
+	c := mustClient(t)
+	h := harness(t, nil)
+	rt := h.Runtime.(*Runtime)
+	spec, _ := apply(t, h, "toolstray")
+	previous, err := newRuntime(c, Options{Owner: testOwner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	stray, strayIn, strayDone := blockedTool(t, ctx, c, previous, spec)
+	own, ownIn, ownDone := blockedToolBeside(t, ctx, c, rt, spec, stray.ID)
+	var out bytes.Buffer
+	if err := rt.RunTool(ctx, withStdinTool(t, spec), []string{"cat"}, strings.NewReader("hello"), &out); err != nil || out.String() != "hello" {
+		t.Fatalf("the tool run: %q, %v", out.String(), err)
+	}
+	var ids []string
+	for _, x := range toolContainers(t, c, spec.ID) {
+		ids = append(ids, x.ID)
+	}
+	if !slices.Equal(ids, []string{own.ID}) {
+		t.Errorf("tool containers after the run: %v, want only this Runtime's %s (the stray %s removed)", ids, own.ID, stray.ID)
+		strayIn.Close()
+	}
+	if err := <-strayDone; err == nil {
+		t.Error("the removed stray tool reported success")
+	}
+	ownIn.Close()
+	if err := <-ownDone; err != nil {
+		t.Errorf("this Runtime's own tool run: %v", err)
+	}
+}
+
+// blockedToolBeside is blockedTool while another tool container (other) runs.
+func blockedToolBeside(t *testing.T, ctx context.Context, c *client.Client, rt *Runtime, spec provisioning.Spec, other string) (container.Summary, *io.PipeWriter, <-chan error) {
+	t.Helper()
+	in, w := io.Pipe()
+	t.Cleanup(func() { w.Close() })
+	done := make(chan error, 1)
+	go func() { done <- rt.RunTool(ctx, withStdinTool(t, spec), []string{"wait"}, in, io.Discard) }()
+	var tool container.Summary
+	poll.Eventually(t, "a second running tool container", func() bool {
+		for _, x := range toolContainers(t, c, spec.ID) {
+			if x.ID != other && x.State == container.StateRunning {
+				tool = x
+				return true
+			}
+		}
+		return false
+	})
+	return tool, w, done
+}
