@@ -8,11 +8,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/docker/docker/api/types/container"
@@ -23,7 +26,10 @@ import (
 
 	cpclient "github.com/sproudstack/sproudchat/controlplane/client"
 	"github.com/sproudstack/sproudchat/controlplane/internal/vault/s3test"
+	"github.com/sproudstack/sproudchat/platform/testkit/apiclient"
+	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 	"github.com/sproudstack/sproudchat/provisioning/docker"
+	"github.com/sproudstack/sproudchat/provisioning/runtimetest"
 )
 
 // ctl runs the sproudctl CLI against the plane's API and returns its stdout; a
@@ -278,4 +284,206 @@ func TestBackupRestoreEndToEnd(t *testing.T) {
 			t.Fatalf("the drill left its scratch instance: %v", left)
 		}
 	})
+}
+
+// TestRestoreWhileSuspended: a restore in place of a suspended instance (the CLI, --yes
+// --wait) puts the backup's data back, and the instance stays suspended (read-only)
+// with the purge date it had.
+func TestRestoreWhileSuspended(t *testing.T) {
+	onEachRuntime(t, func(t *testing.T, p *plane) {
+		ctx := context.Background()
+		inst := p.create(uniqueSlug("bksus"))
+		p.wait(inst.ID, "active")
+		c, data := p.writeSupportData(t, inst, 4<<10)
+		var b cpclient.Backup
+		p.ctlJSON(&b, "backup", "create", inst.ID, "--wait")
+		// Written after the backup: the restore takes it away.
+		later := c.Must("POST", "/api/v1/tickets", map[string]any{"subject": "Written after the backup", "requester_name": "Rita Requester",
+			"requester_email": "rita@example.org", "body": "Where is my order?"}, 201)
+		laterPath := fmt.Sprintf("/api/v1/tickets/%d", int64(later["id"].(float64)))
+		if _, err := p.api.Suspend(ctx, inst.ID, "invoice overdue"); err != nil {
+			t.Fatal(err)
+		}
+		sus := p.wait(inst.ID, "suspended")
+		if sus.PurgeAfter == nil {
+			t.Fatalf("suspended without a purge date: %+v", sus)
+		}
+
+		var got cpclient.Instance
+		p.ctlJSON(&got, "backup", "restore", inst.ID, b.ID, "--yes", "--wait")
+		if got.State != "suspended" || got.PurgeAfter == nil || !got.PurgeAfter.Equal(*sus.PurgeAfter) || got.LastError != "" {
+			t.Fatalf("after the restore: %s, purge after %v (was %v), error %q; want suspended with its purge date",
+				got.State, got.PurgeAfter, sus.PurgeAfter, got.LastError)
+		}
+		c = p.checkSupportData(t, inst.URL, data)
+		if code, out := c.Call("GET", laterPath, nil); code != 404 {
+			t.Errorf("the ticket written after the backup: %d %v, want 404", code, out)
+		}
+		if code, out := c.Call("POST", "/api/v1/tickets", map[string]any{"subject": "Still read-only?", "requester_name": "Rita Requester",
+			"requester_email": "rita@example.org", "body": "Hello"}); code != 423 {
+			t.Errorf("a write after the restore: %d %v, want 423 (suspended is read-only)", code, out)
+		}
+		evs, err := p.api.Events(ctx, inst.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(evs.Items, func(e cpclient.Event) bool { return e.Type == "instance.restored" }) {
+			t.Errorf("no instance.restored event: %+v", evs.Items)
+		}
+	})
+}
+
+// readmeRecovery is the README's offline recovery procedure: the shell block after "To
+// recover," in "Recovery without the control plane".
+func readmeRecovery(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(runtimetest.Root(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "#### Recovery without the control plane")
+	if i < 0 {
+		t.Fatal("the README has no section \"Recovery without the control plane\"")
+	}
+	s = s[i:]
+	j := strings.Index(s, "To recover,")
+	k := strings.Index(s[max(j, 0):], "```sh\n")
+	if j < 0 || k < 0 {
+		t.Fatal("the README's recovery section has no procedure after \"To recover,\"")
+	}
+	s = s[j+k+len("```sh\n"):]
+	s = s[:strings.Index(s, "```")]
+	var lines []string
+	for _, l := range strings.Split(strings.ReplaceAll(s, "\\\n", ""), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// TestOfflineRecoveryEndToEnd follows the README: with an operator's identity made by
+// sproudctl backup keygen and given to serve as --backup-recipient, an instance comes
+// back after the control plane and its whole data dir are gone, with nothing but the
+// target and that identity: scan, extract, sproudchat restore into a fresh data dir,
+// sproudchat serve with the recovered secret key; the data is there and the admin logs
+// in with their password.
+func TestOfflineRecoveryEndToEnd(t *testing.T) {
+	p := newPlane(t, "process")
+	offline, target, work := t.TempDir(), t.TempDir(), t.TempDir()
+	keyFile := filepath.Join(offline, "sproud-offline.key")
+	recipient := strings.TrimSpace(string(p.ctl("backup", "keygen", "-o", keyFile)))
+	if !strings.HasPrefix(recipient, "age1") {
+		t.Fatalf("keygen printed %q, want a recipient", recipient)
+	}
+	p.args = append(p.args, "--backup-target", "file://"+target, "--backup-recipient", recipient)
+	p.start()
+	inst := p.create(uniqueSlug("offline"))
+	p.wait(inst.ID, "active")
+	_, data := p.writeSupportData(t, inst, 8<<10)
+	var b cpclient.Backup
+	p.ctlJSON(&b, "backup", "create", inst.ID, "--wait")
+
+	// The control plane and everything in its data dir (database, keys) are gone.
+	p.kill(syscall.SIGTERM)
+	if err := os.RemoveAll(p.dataDir); err != nil {
+		t.Fatal(err)
+	}
+
+	// The README's commands, on a PATH with sproudctl and sproudchat, for this target,
+	// instance and backup, into a fresh data dir.
+	bin := t.TempDir()
+	for name, path := range map[string]string{"sproudctl": sproudctl(t), "sproudchat": runtimetest.Binary(t)} {
+		if err := os.Symlink(path, filepath.Join(bin, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dataDir := filepath.Join(t.TempDir(), "acme")
+	if err := os.Mkdir(dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	subst := strings.NewReplacer("file:///mnt/backups", "file://"+target, "<instance id>", inst.ID, "<backup id>", b.ID,
+		"/srv/acme", dataDir, "sproud-offline.key", keyFile)
+	steps := readmeRecovery(t)
+	serveAt := slices.IndexFunc(steps, func(l string) bool { return strings.HasSuffix(l, "sproudchat serve") })
+	if serveAt < 0 || serveAt == len(steps)-1 {
+		t.Fatalf("the README's procedure does not start sproudchat serve before its last step: %q", steps)
+	}
+	shell := func(script string) string {
+		t.Helper()
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+		cmd.Dir = work
+		cmd.Env = []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("the README's procedure failed: %v\n%s\n%s", err, script, out)
+		}
+		return string(out)
+	}
+	var before []string
+	for _, l := range steps[:serveAt] {
+		before = append(before, subst.Replace(l))
+	}
+	envFile := filepath.Join(work, "environment")
+	out := shell(strings.Join(before, "\n") + "\nenv -0 > " + envFile)
+	if !strings.Contains(out, b.ID) {
+		t.Errorf("scan and extract did not name backup %s:\n%s", b.ID, out)
+	}
+	env, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// sproudchat serve as the README starts it, with the environment its steps made
+	// (the recovered secret key) and an address of the test's.
+	serve := strings.Fields(subst.Replace(steps[serveAt]))
+	addr := freeAddr(t)
+	cmd := exec.Command(runtimetest.Binary(t), "serve")
+	for _, kv := range strings.Split(strings.TrimRight(string(env), "\x00"), "\x00") {
+		if strings.HasPrefix(kv, "SPROUDCHAT_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if !slices.ContainsFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, "SPROUDCHAT_SECRET_KEY=") }) {
+		t.Fatalf("the README's steps set no SPROUDCHAT_SECRET_KEY (environment: %d entries)", len(cmd.Env))
+	}
+	cmd.Env = append(cmd.Env, append(serve[:len(serve)-2:len(serve)-2], "SPROUDCHAT_LISTEN_ADDR="+addr)...)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); <-exited })
+	poll.Eventually(t, "the recovered instance to be ready", func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("sproudchat serve exited:\n%s", logs.String())
+		default:
+		}
+		res, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	c := apiclient.New(t, "http://"+addr, apiclient.Options{})
+	c.Login(data.email, data.password)
+	if got := c.Must("GET", fmt.Sprintf("/api/v1/tickets/%d", data.ticketID), nil, 200); got["subject"] != data.subject {
+		t.Fatalf("ticket %d after the recovery: %v", data.ticketID, got)
+	}
+	if code, body := c.Page(data.attachment); code != 200 || sha256.Sum256([]byte(body)) != data.attachmentSum {
+		t.Fatalf("attachment after the recovery: %d, %d bytes that are not the uploaded ones", code, len(body))
+	}
+	var after []string
+	for _, l := range steps[serveAt+1:] {
+		after = append(after, subst.Replace(l))
+	}
+	shell(strings.Join(after, "\n"))
+	if _, err := os.Stat(filepath.Join(dataDir, ".restore", "previous")); !os.IsNotExist(err) {
+		t.Errorf("after restore --commit the replaced data is still there: %v", err)
+	}
 }
