@@ -1,15 +1,11 @@
 package docker
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
-	"slices"
 	"strings"
 	"testing"
-	"testing/iotest"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -60,58 +56,14 @@ func blockedTool(t *testing.T, ctx context.Context, c *client.Client, rt *Runtim
 	return tool, w, done
 }
 
-// TestToolStdioAndEnvironment: the tool's stdin and stdout stream through the
-// container, its environment holds the tool environment and no secret, its exit code
-// comes back.
+// TestToolStdioAndEnvironment: runtimetest.CheckStdinTool in a tool container; the
+// runs leave no container.
 func TestToolStdioAndEnvironment(t *testing.T) {
 	h := harness(t, nil)
-	rt := h.Runtime.(*Runtime)
+	c := mustClient(t)
 	spec, _ := apply(t, h, "toolio")
-	tools := withStdinTool(t, spec)
-	ctx := context.Background()
-
-	in := make([]byte, 3<<20)
-	rand.Read(in)
-	var out bytes.Buffer
-	if err := rt.RunTool(ctx, tools, []string{"cat"}, bytes.NewReader(in), &out); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(in, out.Bytes()) {
-		t.Fatalf("cat returned %d bytes of %d sent, not the same", out.Len(), len(in))
-	}
-
-	// An input that breaks off does not reach the tool as a complete one.
-	broken := io.MultiReader(bytes.NewReader(in[:1<<20]), iotest.ErrReader(errors.New("the vault broke")))
-	if err := rt.RunTool(ctx, tools, []string{"cat"}, broken, io.Discard); !errors.Is(err, provisioning.ErrToolInput) {
-		t.Errorf("cat of a broken input: %v, want ErrToolInput", err)
-	}
-
-	out.Reset()
-	if err := rt.RunTool(ctx, tools, []string{"env"}, nil, &out); err != nil {
-		t.Fatal(err)
-	}
-	var ours []string
-	for _, kv := range strings.Fields(out.String()) {
-		if strings.HasPrefix(kv, "SPROUDCHAT_") || strings.Contains(kv, "_FILE=") {
-			ours = append(ours, kv)
-		}
-	}
-	slices.Sort(ours)
-	if diff := cmp.Diff([]string{"SPROUDCHAT_DATA_DIR=/data", "SPROUDCHAT_INSTANCE_ID=" + spec.ID}, ours); diff != "" {
-		t.Errorf("the tool's environment (-want +got):\n%s", diff)
-	}
-	for name, value := range spec.Secrets {
-		if strings.Contains(out.String(), value) {
-			t.Errorf("the tool's environment holds %s", name)
-		}
-	}
-
-	err := rt.RunTool(ctx, tools, []string{"exit", "3"}, nil, io.Discard)
-	var te *provisioning.ToolError
-	if !errors.As(err, &te) || te.Code != 3 || !strings.Contains(te.Stderr, "exiting with 3") {
-		t.Fatalf("exit 3: %v, want a ToolError with code 3 and its stderr", err)
-	}
-	if left := toolContainers(t, h.Runtime.(*Runtime).engine.(*client.Client), spec.ID); len(left) > 0 {
+	runtimetest.CheckStdinTool(t, h.Runtime.(*Runtime), withStdinTool(t, spec), []string{"SPROUDCHAT_DATA_DIR=/data", "SPROUDCHAT_INSTANCE_ID=" + spec.ID})
+	if left := toolContainers(t, c, spec.ID); len(left) > 0 {
 		t.Fatalf("tool containers left: %v", left)
 	}
 }

@@ -32,6 +32,10 @@ type Backups interface {
 	// Purge erases every backup of the instance and returns how many there were.
 	Purge(ctx context.Context, instanceID, actor string) (int, error)
 	Drills(ctx context.Context, instanceID string, limit int) ([]lifecycle.Drill, error)
+	// StartDrill starts a restore drill of the instance's newest completed backup in
+	// the background. Returns lifecycle.ErrNotFound for an unknown instance,
+	// lifecycle.ErrConflict when it has no completed backup or a drill runs.
+	StartDrill(ctx context.Context, instanceID string) (lifecycle.Drill, error)
 	Stale(ctx context.Context) ([]backups.Stale, error)
 }
 
@@ -105,6 +109,21 @@ func (s *Server) listDrills(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+func (s *Server) startDrill(c echo.Context) error {
+	var in client.StartDrill
+	if err := httpbody.DecodeJSON(c.Request(), &in); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.InstanceID) == "" {
+		return &lifecycle.ValidationError{Fields: map[string]string{"instance_id": "is required"}}
+	}
+	d, err := s.opts.Backups.StartDrill(c.Request().Context(), strings.TrimSpace(in.InstanceID))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, wire.Drill(d))
+}
+
 func (s *Server) listStale(c echo.Context) error {
 	st, err := s.opts.Backups.Stale(c.Request().Context())
 	if err != nil {
@@ -133,6 +152,9 @@ func (noBackups) Restore(context.Context, string, string, string) (lifecycle.Ins
 func (noBackups) Purge(context.Context, string, string) (int, error) { return 0, errNoBackups }
 func (noBackups) Drills(context.Context, string, int) ([]lifecycle.Drill, error) {
 	return nil, errNoBackups
+}
+func (noBackups) StartDrill(context.Context, string) (lifecycle.Drill, error) {
+	return lifecycle.Drill{}, errNoBackups
 }
 func (noBackups) Stale(context.Context) ([]backups.Stale, error) { return nil, errNoBackups }
 

@@ -182,6 +182,7 @@ func TestBackupScopes(t *testing.T) {
 		"DELETE /v1/instances/:id/backups": api.Admin,
 		"POST /v1/instances/:id/restore":   api.Admin,
 		"GET /v1/backups/drills":           api.Read,
+		"POST /v1/backups/drills":          api.Admin,
 		"GET /v1/backups/stale":            api.Read,
 	}
 	got := map[string]api.Scope{}
@@ -232,6 +233,9 @@ func TestBackupBadInputChangesNothing(t *testing.T) {
 		{"drills with a bad limit", "read", "GET", "/v1/backups/drills?limit=0", "", "", 422, "limit"},
 		{"drills with a limit too high", "read", "GET", "/v1/backups/drills?limit=501", "", "", 422, "limit"},
 		{"drills of an unknown instance", "read", "GET", "/v1/backups/drills?instance_id=in-nope", "", "", 404, ""},
+		{"drill without instance_id", "admin", "POST", "/v1/backups/drills", "application/json", `{}`, 422, "instance_id"},
+		{"drill of an unknown instance", "admin", "POST", "/v1/backups/drills", "application/json", `{"instance_id":"in-nope"}`, 404, ""},
+		{"drill of an instance without a completed backup", "admin", "POST", "/v1/backups/drills", "application/json", `{"instance_id":"` + fresh + `"}`, 409, ""},
 		{"create from a malformed backup id", "write", "POST", "/v1/instances", "application/json", strings.Replace(valid, `"acme"`, `"charlie","restore_from":"x"`, 1), 422, "restore_from"},
 		{"create from an unknown backup", "write", "POST", "/v1/instances", "application/json", strings.Replace(valid, `"acme"`, `"charlie","restore_from":"bk0000000000000000999"`, 1), 422, "restore_from"},
 		{"create from a backup not completed", "write", "POST", "/v1/instances", "application/json", strings.Replace(valid, `"acme"`, `"charlie","restore_from":"`+pending+`"`, 1), 422, "restore_from"},
@@ -328,8 +332,11 @@ func TestBackupRoutesWithoutBackups(t *testing.T) {
 		}
 		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
 			body := ""
-			if rt.Request != nil {
+			switch rt.Request.(type) {
+			case client.Restore:
 				body = `{"backup_id":"bk0000000000000000001"}`
+			case client.StartDrill:
+				body = `{"instance_id":"in-1"}`
 			}
 			r := serveOnce(t, srv, rt.Method, strings.ReplaceAll(rt.Path, ":id", "in-1"), body)
 			if r.status != 503 || !strings.Contains(string(r.body), "keeps no backups") {

@@ -27,6 +27,7 @@ func (s *Server) routeTable() []Route {
 		{Method: "DELETE", Path: "/v1/instances/:id/backups", Scope: Admin, Summary: "Erase every backup of an instance (a customer's erasure request)", Status: 200, Reply: client.Purged{}, Handler: s.purgeBackups},
 		{Method: "POST", Path: "/v1/instances/:id/restore", Scope: Admin, Summary: "Replace an instance's data with one of its completed backups", Request: client.Restore{}, Status: http.StatusAccepted, Reply: client.Instance{}, Handler: s.restoreInstance},
 		{Method: "GET", Path: "/v1/backups/drills", Scope: Read, Summary: "Recent restore drills (instance_id, limit)", Status: 200, Reply: client.DrillList{}, Handler: s.listDrills},
+		{Method: "POST", Path: "/v1/backups/drills", Scope: Admin, Summary: "Start a restore drill of an instance's newest completed backup now (runs in the background)", Request: client.StartDrill{}, Status: http.StatusAccepted, Reply: client.Drill{}, Handler: s.startDrill},
 		{Method: "GET", Path: "/v1/backups/stale", Scope: Read, Summary: "Instances without a successful backup for 36 hours", Status: 200, Reply: client.StaleList{}, Handler: s.listStale},
 		{Method: "GET", Path: "/v1/plans", Scope: Read, Summary: "The plans", Status: 200, Reply: client.PlanList{}, Handler: s.listPlans},
 

@@ -110,6 +110,8 @@ type Service struct {
 	log      *slog.Logger
 	nudge    chan struct{}
 	drilling atomic.Bool // a drill round runs in this process
+	// life is Run's context while it runs: operator-started drills run under it.
+	life atomic.Pointer[context.Context]
 }
 
 // Stale is an instance without a successful backup for lifecycle.StaleAfter.

@@ -97,13 +97,52 @@ func (s *Service) abandon(ctx context.Context) error {
 // it whatever happened. The result is recorded (event backup.drill_completed) and
 // returned; the error is only for what kept it from being recorded.
 func (s *Service) Drill(ctx context.Context, instanceID string) (lifecycle.Drill, error) {
+	inst, b, d, err := s.startDrill(ctx, instanceID)
+	if err != nil {
+		return d, err
+	}
+	return s.finishDrill(ctx, inst, b, d)
+}
+
+// StartDrill starts a drill of instance id now (an operator's "sproudctl backup
+// drill") and returns it as recorded, unfinished; it runs on in the background until
+// the worker's context (Run's) ends: Drills shows its result. A drill round or another
+// drill running in this process is lifecycle.ErrConflict; an instance without a
+// completed backup too.
+func (s *Service) StartDrill(ctx context.Context, instanceID string) (lifecycle.Drill, error) {
+	if _, err := s.opts.Store.FindInstance(ctx, instanceID); err != nil {
+		return lifecycle.Drill{}, err
+	}
+	life := s.life.Load()
+	if life == nil {
+		return lifecycle.Drill{}, fmt.Errorf("%w: the backup worker is not running", lifecycle.ErrConflict)
+	}
+	if !s.drilling.CompareAndSwap(false, true) {
+		return lifecycle.Drill{}, fmt.Errorf("%w: a restore drill runs already", lifecycle.ErrConflict)
+	}
+	inst, b, d, err := s.startDrill(ctx, instanceID)
+	if err != nil {
+		s.drilling.Store(false)
+		return d, err
+	}
+	go func() {
+		defer s.drilling.Store(false)
+		if _, err := s.finishDrill(*life, inst, b, d); err != nil && (*life).Err() == nil {
+			s.log.ErrorContext(*life, "restore drill", "instance_id", inst.ID, "drill_id", d.ID, "error", err.Error())
+		}
+	}()
+	return d, nil
+}
+
+// startDrill picks the newest completed backup of instance id and records a drill of it.
+func (s *Service) startDrill(ctx context.Context, instanceID string) (lifecycle.Instance, lifecycle.Backup, lifecycle.Drill, error) {
 	inst, err := s.opts.Store.FindInstance(ctx, instanceID)
 	if err != nil {
-		return lifecycle.Drill{}, err
+		return inst, lifecycle.Backup{}, lifecycle.Drill{}, err
 	}
 	list, err := s.opts.Store.ListBackups(ctx, inst.ID)
 	if err != nil {
-		return lifecycle.Drill{}, err
+		return inst, lifecycle.Backup{}, lifecycle.Drill{}, err
 	}
 	var b *lifecycle.Backup
 	for i := range list {
@@ -113,16 +152,21 @@ func (s *Service) Drill(ctx context.Context, instanceID string) (lifecycle.Drill
 		}
 	}
 	if b == nil {
-		return lifecycle.Drill{}, fmt.Errorf("%w: instance %s has no completed backup", lifecycle.ErrConflict, inst.ID)
+		return inst, lifecycle.Backup{}, lifecycle.Drill{}, fmt.Errorf("%w: instance %s has no completed backup", lifecycle.ErrConflict, inst.ID)
 	}
 	now := s.opts.Clock.Now()
-	scratch := "drill-" + secret.Random(6)
-	d := lifecycle.Drill{ID: "dr" + newID(now)[2:], InstanceID: inst.ID, BackupID: b.ID, ScratchID: scratch, StartedAt: now}
+	d := lifecycle.Drill{ID: "dr" + newID(now)[2:], InstanceID: inst.ID, BackupID: b.ID, ScratchID: "drill-" + secret.Random(6), StartedAt: now}
 	if err := s.opts.Store.CreateDrill(ctx, d); err != nil {
-		return lifecycle.Drill{}, err
+		return inst, *b, lifecycle.Drill{}, err
 	}
+	return inst, *b, d, nil
+}
+
+// finishDrill runs drill d (of backup b of inst) and records its result.
+func (s *Service) finishDrill(ctx context.Context, inst lifecycle.Instance, b lifecycle.Backup, d lifecycle.Drill) (lifecycle.Drill, error) {
+	now, scratch := d.StartedAt, d.ScratchID
 	dctx, cancel := context.WithTimeout(ctx, lifecycle.DrillTimeout)
-	sum, derr := s.rehearse(dctx, inst, *b, scratch)
+	sum, derr := s.rehearse(dctx, inst, b, scratch)
 	cancel()
 	// Always: the scratch instance goes, whatever the drill did (or shutdown cut).
 	if err := s.opts.Runtime.Destroy(context.WithoutCancel(ctx), scratch); err != nil && derr == nil {

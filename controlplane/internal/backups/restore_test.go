@@ -343,3 +343,26 @@ func TestRestoreIntoNewInstanceFails(t *testing.T) {
 }
 
 var _ = json.Marshal
+
+// TestRestoreIntoNewInstanceSuspendedFirst: a new instance made from a backup and
+// suspended before it first ran still gets the backup's data, then is suspended.
+func TestRestoreIntoNewInstanceSuspendedFirst(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	src := e.create("acme", "starter")
+	b := e.backup(src)
+	n, _ := e.ctl.NewInstance(lifecycle.CreateRequest{CustomerID: "cus_1", Slug: "copy", Plan: "starter", AdminEmail: "a@example.org", RestoreFrom: b.ID})
+	if err := e.ctl.Create(ctx, n, "test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ctl.Suspend(ctx, n.Instance.ID, "unpaid", "billing"); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	if inst := e.instance(n.Instance.ID); inst.State != lifecycle.Suspended || inst.RestoreBackupID != "" {
+		t.Fatalf("copy: %s, restore %q pending; want suspended, restored", inst.State, inst.RestoreBackupID)
+	}
+	if diff := cmp.Diff(data("v1", "first attachment"), e.tools.get(n.Instance.ID)); diff != "" {
+		t.Errorf("copy's data (-want +got):\n%s", diff)
+	}
+}

@@ -27,6 +27,8 @@ const deferBy = time.Minute
 // Run works pending backups until ctx ends; on start it takes again every backup a
 // killed process left running (its lease lapses).
 func (s *Service) Run(ctx context.Context) {
+	s.life.Store(&ctx)
+	defer s.life.Store(nil)
 	for {
 		for {
 			worked, err := s.Step(ctx)

@@ -22,7 +22,7 @@ with an offline identity (keygen) whose recipient serve was given as
 --backup-recipient, extract turns a backup at the target back into a snapshot
 that "sproudchat restore --from FILE" loads.`,
 	}
-	cmd.AddCommand(newBackupCreateCmd(d), newBackupListCmd(d), newBackupRestoreCmd(d), newBackupPurgeCmd(d), newBackupDrillsCmd(d),
+	cmd.AddCommand(newBackupCreateCmd(d), newBackupListCmd(d), newBackupRestoreCmd(d), newBackupPurgeCmd(d), newBackupDrillCmd(d), newBackupDrillsCmd(d),
 		newBackupExtractCmd(d), newBackupScanCmd(d), newBackupKeygenCmd(d))
 	return cmd
 }
@@ -237,6 +237,91 @@ func newBackupPurgeCmd(d *deps) *cobra.Command {
 	return cmd
 }
 
+var drillHeader = []string{"ID", "INSTANCE", "BACKUP", "STARTED", "RESULT", "TABLES", "ROWS", "BLOBS", "ERROR"}
+
+func drillRows(items ...client.Drill) [][]string {
+	rows := make([][]string, len(items))
+	for i, x := range items {
+		rows[i] = []string{x.ID, x.InstanceID, x.BackupID, stamp(&x.StartedAt), drillResult(x), strconv.Itoa(x.Tables),
+			strconv.FormatInt(x.Rows, 10), strconv.Itoa(x.Blobs), x.Error}
+	}
+	return rows
+}
+
+func drillResult(x client.Drill) string {
+	switch {
+	case x.FinishedAt != nil && x.OK:
+		return "passed"
+	case x.FinishedAt != nil:
+		return "failed"
+	}
+	return "running"
+}
+
+func newBackupDrillCmd(d *deps) *cobra.Command {
+	w := &waitFlags{}
+	cmd := &cobra.Command{
+		Use:   "drill INSTANCE",
+		Short: "Run a restore drill of an instance's newest backup now",
+		Long: `Run a restore drill of the instance's newest completed backup now, as the weekly
+round does: restore it into a scratch instance, check it against the backup's
+manifest, start it and throw it away. With --wait, a failed drill exits 1.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := d.client()
+			if err != nil {
+				return err
+			}
+			x, err := c.StartDrill(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if w.wait {
+				if x, err = awaitDrill(cmd.Context(), d, c, x, w.timeout); err != nil {
+					return err
+				}
+			}
+			if err := d.print(x, drillHeader, drillRows(x)); err != nil {
+				return err
+			}
+			if x.FinishedAt != nil && !x.OK {
+				return fmt.Errorf("drill %s of backup %s failed: %s", x.ID, x.BackupID, x.Error)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&w.wait, "wait", false, "wait until the drill finished, showing progress")
+	cmd.Flags().DurationVar(&w.timeout, "timeout", 30*time.Minute, "how long --wait waits")
+	return cmd
+}
+
+// awaitDrill polls the instance's drills until x finished.
+func awaitDrill(ctx context.Context, d *deps, c *client.Client, x client.Drill, timeout time.Duration) (client.Drill, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	fmt.Fprintf(d.stderr, "%s  %s → running\n", time.Now().Format("15:04:05"), x.ID)
+	for {
+		list, err := c.Drills(ctx, x.InstanceID, 500)
+		if err != nil {
+			return x, err
+		}
+		for _, y := range list.Items {
+			if y.ID == x.ID {
+				x = y
+			}
+		}
+		if x.FinishedAt != nil {
+			fmt.Fprintf(d.stderr, "%s  %s → %s\n", time.Now().Format("15:04:05"), x.ID, drillResult(x))
+			return x, nil
+		}
+		select {
+		case <-ctx.Done():
+			return x, fmt.Errorf("waiting for drill %s: %w", x.ID, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
 func newBackupDrillsCmd(d *deps) *cobra.Command {
 	var instance string
 	var limit int
@@ -256,19 +341,7 @@ backup's manifest (tables, row counts, attachment hashes) and throws it away.`,
 			if err != nil {
 				return err
 			}
-			rows := make([][]string, len(list.Items))
-			for i, x := range list.Items {
-				result := "running"
-				switch {
-				case x.FinishedAt != nil && x.OK:
-					result = "passed"
-				case x.FinishedAt != nil:
-					result = "failed"
-				}
-				rows[i] = []string{x.ID, x.InstanceID, x.BackupID, stamp(&x.StartedAt), result, strconv.Itoa(x.Tables),
-					strconv.FormatInt(x.Rows, 10), strconv.Itoa(x.Blobs), x.Error}
-			}
-			return d.print(list, []string{"ID", "INSTANCE", "BACKUP", "STARTED", "RESULT", "TABLES", "ROWS", "BLOBS", "ERROR"}, rows)
+			return d.print(list, drillHeader, drillRows(list.Items...))
 		},
 	}
 	cmd.Flags().StringVar(&instance, "instance", "", "only this instance's drills")

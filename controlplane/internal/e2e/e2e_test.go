@@ -280,10 +280,19 @@ func TestCrashRecovery(t *testing.T) {
 // onEachRuntime runs fn in parallel subtests, each with a started control plane on the
 // process runtime and on Docker.
 func onEachRuntime(t *testing.T, fn func(t *testing.T, p *plane)) {
+	onEachRuntimeWith(t, nil, fn)
+}
+
+// onEachRuntimeWith is onEachRuntime with prepare run on each plane before its start
+// (more serve flags, environment).
+func onEachRuntimeWith(t *testing.T, prepare func(t *testing.T, p *plane), fn func(t *testing.T, p *plane)) {
 	for _, rt := range []string{"process", "docker"} {
 		t.Run(rt, func(t *testing.T) {
 			t.Parallel()
 			p := newPlane(t, rt)
+			if prepare != nil {
+				prepare(t, p)
+			}
 			p.start()
 			fn(t, p)
 		})

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sproudstack/sproudchat/controlplane/client"
+	"github.com/sproudstack/sproudchat/controlplane/internal/vault/s3test"
 	"github.com/sproudstack/sproudchat/platform/testkit/apiclient"
 	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 	"github.com/sproudstack/sproudchat/provisioning/docker"
@@ -77,7 +78,9 @@ type plane struct {
 	apiAddr  string
 	edgeAddr string
 	token    string
-	args     []string // more serve flags
+	args     []string       // more serve flags
+	env      []string       // more environment for serve
+	s3       *s3test.Server // the backup target's S3 server, if on one
 	cmd      *exec.Cmd
 	out      *bytes.Buffer
 	mu       sync.Mutex
@@ -114,7 +117,7 @@ func (p *plane) start() {
 		"--templates", filepath.Join(runtimetest.Root(), "templates"), "--api-addr", p.apiAddr, "--edge-addr", p.edgeAddr,
 		"--instance-binary", runtimetest.Binary(p.t), "--app-version", "test", "--lease-ttl", "2s"}
 	p.cmd = exec.Command(sproudctl(p.t), append(args, p.args...)...)
-	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, p.env...)
 	p.cmd.Stdout, p.cmd.Stderr = lockedWriter{&p.mu, p.out}, lockedWriter{&p.mu, p.out}
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)

@@ -265,6 +265,11 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case e.upstream == "" || e.state == lifecycle.Provisioning || e.state == lifecycle.Failed || e.state == lifecycle.Destroying:
 		w.Header().Set("Retry-After", "5")
 		page(w, http.StatusServiceUnavailable, "Almost there", "This sproudchat instance is being prepared. Please try again in a few seconds.")
+	case e.state == lifecycle.Restoring:
+		// The app is stopped while its data is replaced; a restore takes about as long
+		// as a backup.
+		w.Header().Set("Retry-After", "30")
+		page(w, http.StatusServiceUnavailable, "Back in a moment", "This sproudchat instance is being restored from a backup. Please try again in a minute.")
 	default:
 		// Suspending, suspended and resuming instances stay reachable: read-only is
 		// still readable.

@@ -76,6 +76,7 @@ func TestRoutesByHostAndState(t *testing.T) {
 		{Slug: "acme", ID: "in1", State: lifecycle.Active, Upstream: addr("in1")},
 		{Slug: "readonly", ID: "in2", State: lifecycle.Suspended, Upstream: addr("in2")},
 		{Slug: "fresh", ID: "in3", State: lifecycle.Provisioning},
+		{Slug: "restoring", ID: "in7", State: lifecycle.Restoring, Upstream: addr("in7")},
 		{Slug: "gone", ID: "in4", State: lifecycle.Destroyed},
 		{Slug: "reborn", ID: "in5", State: lifecycle.Destroyed},
 		{Slug: "reborn", ID: "in6", State: lifecycle.Active, Upstream: addr("in6")},
@@ -103,7 +104,8 @@ func TestRoutesByHostAndState(t *testing.T) {
 		t.Fatalf("proxied: %d %s", code, body)
 	}
 	for host, want := range map[string]int{"readonly.sproud.test": 200, "reborn.sproud.test": 200, "fresh.sproud.test": 503,
-		"gone.sproud.test": 410, "nobody.sproud.test": 404, "sproud.test": 404, "a.b.sproud.test": 404, "acme.evil.test": 404} {
+		"restoring.sproud.test": 503,
+		"gone.sproud.test":      410, "nobody.sproud.test": 404, "sproud.test": 404, "a.b.sproud.test": 404, "acme.evil.test": 404} {
 		t.Run(host, func(t *testing.T) {
 			code, h, body := get(host, "/")
 			if code != want {

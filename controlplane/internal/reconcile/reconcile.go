@@ -236,7 +236,7 @@ func (r *Reconciler) apply(ctx context.Context, inst lifecycle.Instance, mode pr
 	}
 	now := r.opts.Clock.Now()
 	prev := inst.State
-	if prev == lifecycle.Provisioning && inst.RestoreBackupID != "" && mode == provisioning.ModeActive {
+	if prev == lifecycle.Provisioning && inst.RestoreBackupID != "" {
 		// Made from a backup: it runs (empty) now; its data comes next.
 		inst.State, inst.RestoreFrom, inst.Upstream, inst.UpdatedAt = lifecycle.Restoring, lifecycle.Provisioning, st.Upstream, now
 		if err := r.record(ctx, inst, lifecycle.Event{}); err != nil {

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -132,4 +133,39 @@ func (c *Client) PostForm(path string, form url.Values) int {
 	}
 	res.Body.Close()
 	return res.StatusCode
+}
+
+// Upload posts r as the multipart part "file" named filename to path (an attachment
+// upload), streamed, with the session's CSRF token, and returns the status and the
+// answer decoded as a JSON object. It fails t if no answer comes.
+func (c *Client) Upload(path, filename string, r io.Reader) (int, map[string]any) {
+	c.t.Helper()
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		part, err := mw.CreateFormFile("file", filename)
+		if err == nil {
+			_, err = io.Copy(part, r)
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	req, err := http.NewRequest("POST", c.base+path, pr)
+	if err != nil {
+		c.t.Fatalf("POST %s: %v", path, err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if c.csrf != "" {
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
 }
