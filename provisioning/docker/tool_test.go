@@ -165,3 +165,43 @@ func TestDestroyRemovesToolContainers(t *testing.T) {
 		})
 	}
 }
+
+// TestEndedToolContainersAreRemoved: a tool container that a dead control plane left
+// behind, exited, goes with the instance's next tool run; a running one stays.
+func TestEndedToolContainersAreRemoved(t *testing.T) {
+	h := harness(t, nil)
+	c := mustClient(t)
+	rt := h.Runtime.(*Runtime)
+	spec, _ := apply(t, h, "toolstale")
+	ctx := context.Background()
+	tools := withStdinTool(t, spec)
+	running, stdin, done := blockedTool(t, ctx, c, rt, spec)
+	cfg, host := rt.toolConfig(tools, []string{"exit", "0"}, false)
+	stale, err := c.ContainerCreate(ctx, cfg, host, nil, nil, toolName(spec.Slug))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ContainerStart(ctx, stale.ID, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitC, errC := c.ContainerWait(ctx, stale.ID, container.WaitConditionNotRunning)
+	select {
+	case <-waitC:
+	case err := <-errC:
+		t.Fatal(err)
+	}
+	if err := rt.RunTool(ctx, tools, []string{"exit", "0"}, nil, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, x := range toolContainers(t, c, spec.ID) {
+		left = append(left, x.ID)
+	}
+	if diff := cmp.Diff([]string{running.ID}, left); diff != "" {
+		t.Errorf("tool containers after a run (-the running one +got):\n%s", diff)
+	}
+	stdin.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
