@@ -79,9 +79,11 @@ func (r *Runtime) RunTool(ctx context.Context, s provisioning.Spec, args []strin
 	return r.attachAndRun(ctx, created.ID, name, args, stdin, stdout)
 }
 
-// removeStrayTools removes, running or not, the instance's tool containers that
-// another Runtime value made: a control plane killed mid-run leaves them, and one
-// still at work on the data must not race the run about to start (two restores).
+// removeStrayTools removes the instance's tool containers that have ended (a control
+// plane that died during a run could not remove its own) and, running or not, those
+// another Runtime value made: a control plane killed mid-run leaves them, and one still
+// at work on the data must not race the run about to start (two restores). This
+// value's own running ones are other runs', and stay.
 func (r *Runtime) removeStrayTools(ctx context.Context, id string) error {
 	cs, err := r.engine.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
 		filters.Arg("label", LabelInstance+"="+id), filters.Arg("label", LabelRole+"=tool"))})
@@ -89,7 +91,8 @@ func (r *Runtime) removeStrayTools(ctx context.Context, id string) error {
 		return fmt.Errorf("list tool containers of %s: %w", id, err)
 	}
 	for _, c := range cs {
-		if !r.mine(c.Labels) || c.Labels[LabelToolRun] == r.run {
+		ended := c.State != container.StateRunning && c.State != container.StateCreated && c.State != container.StateRestarting
+		if !r.mine(c.Labels) || !ended && c.Labels[LabelToolRun] == r.run {
 			continue
 		}
 		if err := r.engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {

@@ -3,13 +3,11 @@ package docker
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"slices"
 	"strings"
 	"testing"
-	"testing/iotest"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -60,58 +58,14 @@ func blockedTool(t *testing.T, ctx context.Context, c *client.Client, rt *Runtim
 	return tool, w, done
 }
 
-// TestToolStdioAndEnvironment: the tool's stdin and stdout stream through the
-// container, its environment holds the tool environment and no secret, its exit code
-// comes back.
+// TestToolStdioAndEnvironment: runtimetest.CheckStdinTool in a tool container; the
+// runs leave no container.
 func TestToolStdioAndEnvironment(t *testing.T) {
 	h := harness(t, nil)
-	rt := h.Runtime.(*Runtime)
+	c := mustClient(t)
 	spec, _ := apply(t, h, "toolio")
-	tools := withStdinTool(t, spec)
-	ctx := context.Background()
-
-	in := make([]byte, 3<<20)
-	rand.Read(in)
-	var out bytes.Buffer
-	if err := rt.RunTool(ctx, tools, []string{"cat"}, bytes.NewReader(in), &out); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(in, out.Bytes()) {
-		t.Fatalf("cat returned %d bytes of %d sent, not the same", out.Len(), len(in))
-	}
-
-	// An input that breaks off does not reach the tool as a complete one.
-	broken := io.MultiReader(bytes.NewReader(in[:1<<20]), iotest.ErrReader(errors.New("the vault broke")))
-	if err := rt.RunTool(ctx, tools, []string{"cat"}, broken, io.Discard); !errors.Is(err, provisioning.ErrToolInput) {
-		t.Errorf("cat of a broken input: %v, want ErrToolInput", err)
-	}
-
-	out.Reset()
-	if err := rt.RunTool(ctx, tools, []string{"env"}, nil, &out); err != nil {
-		t.Fatal(err)
-	}
-	var ours []string
-	for _, kv := range strings.Fields(out.String()) {
-		if strings.HasPrefix(kv, "SPROUDCHAT_") || strings.Contains(kv, "_FILE=") {
-			ours = append(ours, kv)
-		}
-	}
-	slices.Sort(ours)
-	if diff := cmp.Diff([]string{"SPROUDCHAT_DATA_DIR=/data", "SPROUDCHAT_INSTANCE_ID=" + spec.ID}, ours); diff != "" {
-		t.Errorf("the tool's environment (-want +got):\n%s", diff)
-	}
-	for name, value := range spec.Secrets {
-		if strings.Contains(out.String(), value) {
-			t.Errorf("the tool's environment holds %s", name)
-		}
-	}
-
-	err := rt.RunTool(ctx, tools, []string{"exit", "3"}, nil, io.Discard)
-	var te *provisioning.ToolError
-	if !errors.As(err, &te) || te.Code != 3 || !strings.Contains(te.Stderr, "exiting with 3") {
-		t.Fatalf("exit 3: %v, want a ToolError with code 3 and its stderr", err)
-	}
-	if left := toolContainers(t, h.Runtime.(*Runtime).engine.(*client.Client), spec.ID); len(left) > 0 {
+	runtimetest.CheckStdinTool(t, h.Runtime.(*Runtime), withStdinTool(t, spec), []string{"SPROUDCHAT_DATA_DIR=/data", "SPROUDCHAT_INSTANCE_ID=" + spec.ID})
+	if left := toolContainers(t, c, spec.ID); len(left) > 0 {
 		t.Fatalf("tool containers left: %v", left)
 	}
 }
@@ -164,7 +118,7 @@ func TestToolContainer(t *testing.T) {
 	}
 	want := seen{Name: "/sproudchat-" + spec.Slug + "-tool-", Network: "none",
 		Mounts: []string{string(mount.TypeVolume) + " " + volumeName(spec.Slug) + " /data"},
-		Labels: map[string]string{LabelInstance: spec.ID, LabelRole: "tool", LabelSlug: spec.Slug, LabelOwner: testOwner}}
+		Labels: map[string]string{LabelInstance: spec.ID, LabelRole: "tool", LabelSlug: spec.Slug, LabelOwner: testOwner, LabelToolRun: rt.run}}
 	got := seen{Name: in.Name[:len(want.Name)], Network: string(in.HostConfig.NetworkMode), Mounts: mounts,
 		Labels: in.Config.Labels, FileEnv: strings.Contains(strings.Join(in.Config.Env, " "), "_FILE=")}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -268,4 +222,44 @@ func blockedToolBeside(t *testing.T, ctx context.Context, c *client.Client, rt *
 		return false
 	})
 	return tool, w, done
+}
+
+// TestEndedToolContainersAreRemoved: a tool container that a dead control plane left
+// behind, exited, goes with the instance's next tool run; a running one stays.
+func TestEndedToolContainersAreRemoved(t *testing.T) {
+	h := harness(t, nil)
+	c := mustClient(t)
+	rt := h.Runtime.(*Runtime)
+	spec, _ := apply(t, h, "toolstale")
+	ctx := context.Background()
+	tools := withStdinTool(t, spec)
+	running, stdin, done := blockedTool(t, ctx, c, rt, spec)
+	cfg, host := rt.toolConfig(tools, []string{"exit", "0"}, false)
+	stale, err := c.ContainerCreate(ctx, cfg, host, nil, nil, toolName(spec.Slug))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ContainerStart(ctx, stale.ID, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitC, errC := c.ContainerWait(ctx, stale.ID, container.WaitConditionNotRunning)
+	select {
+	case <-waitC:
+	case err := <-errC:
+		t.Fatal(err)
+	}
+	if err := rt.RunTool(ctx, tools, []string{"exit", "0"}, nil, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, x := range toolContainers(t, c, spec.ID) {
+		left = append(left, x.ID)
+	}
+	if diff := cmp.Diff([]string{running.ID}, left); diff != "" {
+		t.Errorf("tool containers after a run (-the running one +got):\n%s", diff)
+	}
+	stdin.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }

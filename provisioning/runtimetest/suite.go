@@ -202,9 +202,7 @@ func testModes(t *testing.T, nh New) {
 	id, slug := Unique("modes")
 	spec := Spec(h, id, slug)
 	st := mustApply(t, h, spec)
-	app := newAppClient(t, st.Upstream)
-	app.Must("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
-	app.Login("ada@example.org", "conformance password")
+	app := setupAda(t, st, spec)
 	app.Must("POST", "/api/v1/users", map[string]string{"name": "Al", "email": "al@example.org", "role": "agent", "password": "agent password 1"}, 201)
 
 	spec.Mode, spec.ReadOnlyUntil = provisioning.ModeReadOnly, time.Date(2026, 12, 29, 0, 0, 0, 0, time.UTC)
@@ -252,8 +250,7 @@ func testDestroyApp(t *testing.T, nh New) {
 	spec := Spec(h, id, slug)
 	st := mustApply(t, h, spec)
 	if h.ServesApp {
-		app := newAppClient(t, st.Upstream)
-		app.Must("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
+		setupAda(t, st, spec)
 	}
 	for i := 0; i < 2; i++ { // the second time finds nothing to stop
 		if err := h.Runtime.DestroyApp(ctxFor(t), id); err != nil {
@@ -326,9 +323,18 @@ func testSecretsOutOfSight(t *testing.T, nh New) {
 		}
 	}
 	if h.ServesApp {
-		app := newAppClient(t, st.Upstream)
-		app.Must("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
+		setupAda(t, st, spec)
 	}
+}
+
+// setupAda makes Ada the first admin of the instance at st through spec's setup token
+// and returns her session.
+func setupAda(t *testing.T, st provisioning.Status, spec provisioning.Spec) *apiclient.Client {
+	t.Helper()
+	app := newAppClient(t, st.Upstream)
+	app.Must("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
+	app.Login("ada@example.org", "conformance password")
+	return app
 }
 
 // newAppClient is a browser session with the instance a runtime serves at upstream.

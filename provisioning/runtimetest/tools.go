@@ -6,12 +6,14 @@ package runtimetest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -119,8 +121,7 @@ func testStopApp(t *testing.T, nh New) {
 	id, slug := Unique("stop")
 	spec := Spec(h, id, slug)
 	st := mustApply(t, h, spec)
-	app := newAppClient(t, st.Upstream)
-	app.Must("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
+	setupAda(t, st, spec)
 	for i := 0; i < 2; i++ { // the second time finds it stopped
 		if err := tools.StopApp(ctxFor(t), id); err != nil {
 			t.Fatalf("stop app (%d): %v", i+1, err)
@@ -148,9 +149,7 @@ func testBackupRestore(t *testing.T, nh New) {
 	id, slug := Unique("backup")
 	spec := Spec(h, id, slug)
 	st := mustApply(t, h, spec)
-	app := newAppClient(t, st.Upstream)
-	app.Must("POST", "/api/v1/setup", map[string]string{"token": spec.Secrets["SPROUDCHAT_SETUP_TOKEN"], "name": "Ada", "email": "ada@example.org", "password": "conformance password"}, 201)
-	app.Login("ada@example.org", "conformance password")
+	app := setupAda(t, st, spec)
 	app.Must("POST", "/api/v1/users", map[string]string{"name": "Al", "email": "al@example.org", "role": "agent", "password": "agent password 1"}, 201)
 	before := kinds(h.Leftovers(t, id))
 
@@ -213,4 +212,54 @@ func runToolWithInput(t *testing.T, tools provisioning.Tools, spec provisioning.
 	var out bytes.Buffer
 	err := tools.RunTool(ctxFor(t), spec, args, stdin, &out)
 	return out.String(), err
+}
+
+// CheckStdinTool holds a runtime's tool runs to what the instance's tools rely on, with
+// StdinTool (or StdinToolImage) as spec's binary: stdin and stdout stream through
+// unchanged (megabytes of them), an input that breaks off fails the run with
+// ErrToolInput instead of reaching the tool as a complete one, the tool's SPROUDCHAT_*
+// and *_FILE variables are wantEnv exactly and no secret of spec shows in its
+// environment, and its exit code and standard error come back in a ToolError.
+func CheckStdinTool(t *testing.T, tools provisioning.Tools, spec provisioning.Spec, wantEnv []string) {
+	t.Helper()
+	ctx := ctxFor(t)
+	in := make([]byte, 3<<20)
+	rand.Read(in)
+	var out bytes.Buffer
+	if err := tools.RunTool(ctx, spec, []string{"cat"}, bytes.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(in, out.Bytes()) {
+		t.Fatalf("cat returned %d bytes of %d sent, not the same", out.Len(), len(in))
+	}
+
+	broken := io.MultiReader(bytes.NewReader(in[:1<<20]), iotest.ErrReader(errors.New("the vault broke")))
+	if err := tools.RunTool(ctx, spec, []string{"cat"}, broken, io.Discard); !errors.Is(err, provisioning.ErrToolInput) {
+		t.Errorf("cat of a broken input: %v, want ErrToolInput", err)
+	}
+
+	out.Reset()
+	if err := tools.RunTool(ctx, spec, []string{"env"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	var ours []string
+	for _, kv := range strings.Fields(out.String()) {
+		if strings.HasPrefix(kv, "SPROUDCHAT_") || strings.Contains(kv, "_FILE=") {
+			ours = append(ours, kv)
+		}
+	}
+	slices.Sort(ours)
+	if diff := cmp.Diff(wantEnv, ours); diff != "" {
+		t.Errorf("the tool's environment (-want +got):\n%s", diff)
+	}
+	for name, value := range spec.Secrets {
+		if strings.Contains(out.String(), value) {
+			t.Errorf("the tool's environment holds %s", name)
+		}
+	}
+
+	_, err := runTool(t, tools, spec, "exit", "3")
+	if diff := cmp.Diff(toolFailed{3, true}, asToolError(t, err, "exiting with 3")); diff != "" {
+		t.Errorf("exit 3 (-want +got):\n%s\n%v", diff, err)
+	}
 }

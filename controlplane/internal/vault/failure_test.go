@@ -71,14 +71,13 @@ func TestFailedWriteLeavesNoManifest(t *testing.T) {
 // proxy forwards TCP connections to an address, refusing the first few: the S3
 // server as a client sees it when it is briefly unavailable.
 type proxy struct {
-	l        net.Listener
-	to       string
-	refuse   atomic.Int64 // connections still to refuse; <0: refuse all
-	refused  atomic.Int64
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	conns    []net.Conn
-	isClosed bool
+	l       net.Listener
+	to      string
+	refuse  atomic.Int64 // connections still to refuse; <0: refuse all
+	refused atomic.Int64
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   []net.Conn
 }
 
 func startProxy(t *testing.T, to string) *proxy {

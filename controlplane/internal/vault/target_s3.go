@@ -110,7 +110,7 @@ func transient(err error) bool {
 	var resp minio.ErrorResponse
 	if errors.As(err, &resp) {
 		switch resp.Code {
-		case "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "RequestTimeTooSkewed":
+		case "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout":
 			return true
 		}
 		return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests

@@ -1,10 +1,12 @@
 // Package vault keeps instance backups at a target (a directory or S3-compatible object
 // storage), encrypted before they leave the host: every object is age-encrypted to the
 // instance's data key, which is stored wrapped for the control plane's key and every
-// offline recipient. The database is split into content-defined chunks and compressed
-// with zstd, attachments are stored once, and a manifest per backup lists every object
-// with its SHA-256. Object names are keyed hashes: the target learns neither content nor
-// plain content hashes.
+// offline recipient (instances/<id>/key.age). The database and every blob are split
+// into content-defined chunks, compressed with zstd and stored once per instance under
+// keyed-hash names (instances/<id>/chunks/<hmac>): the target learns neither content nor
+// plain content hashes. A backup's manifest (instances/<id>/manifests/<backup>.age) is
+// written last; its body is chunked too, so consecutive backups share it. Write and
+// Collect of one instance exclude each other through lock objects (instances/<id>/locks/).
 package vault
 
 import (
