@@ -10,7 +10,6 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/sproudstack/sproudchat/provisioning"
@@ -54,9 +53,6 @@ func (r *Runtime) RunTool(ctx context.Context, s provisioning.Spec, args []strin
 		return fmt.Errorf("inspect volume %s: %w", vol, err)
 	}
 	if err := r.taken("volume", vol, v.Labels, s); err != nil {
-		return err
-	}
-	if err := r.removeEndedTools(ctx, s.ID); err != nil {
 		return err
 	}
 	name := toolName(s.Slug)
@@ -123,27 +119,6 @@ func (r *Runtime) attachAndRun(ctx context.Context, id, name string, args []stri
 	}
 	if code != 0 {
 		return &provisioning.ToolError{Args: args, Code: int(code), Stderr: stderr.String()}
-	}
-	return nil
-}
-
-// removeEndedTools removes the instance's tool containers that have exited: a control
-// plane that died during a run could not remove its own. Running ones may be another
-// run's, and stay.
-func (r *Runtime) removeEndedTools(ctx context.Context, id string) error {
-	cs, err := r.engine.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
-		filters.Arg("label", LabelInstance+"="+id), filters.Arg("label", LabelRole+"=tool"),
-		filters.Arg("status", "exited"), filters.Arg("status", "dead"))})
-	if err != nil {
-		return fmt.Errorf("list tool containers of %s: %w", id, err)
-	}
-	for _, c := range cs {
-		if !r.mine(c.Labels) {
-			continue
-		}
-		if err := r.engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-			return fmt.Errorf("remove tool container %s: %w", c.ID, err)
-		}
 	}
 	return nil
 }
