@@ -42,20 +42,7 @@ func withStdinTool(t *testing.T, spec provisioning.Spec) provisioning.Spec {
 // container (once it runs), its stdin and the channel RunTool's error arrives on.
 func blockedTool(t *testing.T, ctx context.Context, c *client.Client, rt *Runtime, spec provisioning.Spec) (container.Summary, *io.PipeWriter, <-chan error) {
 	t.Helper()
-	in, w := io.Pipe()
-	t.Cleanup(func() { w.Close() })
-	done := make(chan error, 1)
-	go func() { done <- rt.RunTool(ctx, withStdinTool(t, spec), []string{"wait"}, in, io.Discard) }()
-	var tool container.Summary
-	poll.Eventually(t, "a running tool container", func() bool {
-		cs := toolContainers(t, c, spec.ID)
-		if len(cs) == 1 && cs[0].State == container.StateRunning {
-			tool = cs[0]
-			return true
-		}
-		return false
-	})
-	return tool, w, done
+	return blockedToolBeside(t, ctx, c, rt, spec, "")
 }
 
 // TestToolStdioAndEnvironment: runtimetest.CheckStdinTool in a tool container; the
@@ -204,7 +191,8 @@ func TestToolRunRemovesStrayTools(t *testing.T) {
 	}
 }
 
-// blockedToolBeside is blockedTool while another tool container (other) runs.
+// blockedToolBeside is blockedTool while another tool container (other, "" for none)
+// may run.
 func blockedToolBeside(t *testing.T, ctx context.Context, c *client.Client, rt *Runtime, spec provisioning.Spec, other string) (container.Summary, *io.PipeWriter, <-chan error) {
 	t.Helper()
 	in, w := io.Pipe()
@@ -212,7 +200,7 @@ func blockedToolBeside(t *testing.T, ctx context.Context, c *client.Client, rt *
 	done := make(chan error, 1)
 	go func() { done <- rt.RunTool(ctx, withStdinTool(t, spec), []string{"wait"}, in, io.Discard) }()
 	var tool container.Summary
-	poll.Eventually(t, "a second running tool container", func() bool {
+	poll.Eventually(t, "a running tool container", func() bool {
 		for _, x := range toolContainers(t, c, spec.ID) {
 			if x.ID != other && x.State == container.StateRunning {
 				tool = x

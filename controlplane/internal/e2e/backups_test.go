@@ -21,8 +21,6 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
 	cpclient "github.com/sproudstack/sproudchat/controlplane/client"
@@ -184,33 +182,9 @@ func (p *plane) scratchLeft(owner string) []string {
 		}
 		return out
 	}
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer c.Close()
-	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", docker.LabelOwner+"="+owner))
-	mine := func(labels map[string]string) bool { return strings.HasPrefix(labels[docker.LabelInstance], "drill-") }
-	cs, _ := c.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
-	for _, x := range cs {
-		if mine(x.Labels) {
-			out = append(out, "container "+x.Names[0])
-		}
-	}
-	vs, _ := c.VolumeList(ctx, volume.ListOptions{Filters: f})
-	for _, x := range vs.Volumes {
-		if mine(x.Labels) {
-			out = append(out, "volume "+x.Name)
-		}
-	}
-	ns, _ := c.NetworkList(ctx, network.ListOptions{Filters: f})
-	for _, x := range ns {
-		if mine(x.Labels) {
-			out = append(out, "network "+x.Name)
-		}
-	}
-	return out
+	return p.dockerObjects(filters.NewArgs(filters.Arg("label", docker.LabelOwner+"="+owner)), func(labels map[string]string) bool {
+		return strings.HasPrefix(labels[docker.LabelInstance], "drill-")
+	})
 }
 
 // dockerOwner is the owner label of instance id's app container ("" on the process

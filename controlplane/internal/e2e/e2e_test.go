@@ -49,25 +49,37 @@ func (p *plane) leftovers(id string) []string {
 		}
 		return out
 	}
+	return p.dockerObjects(filters.NewArgs(filters.Arg("label", docker.LabelInstance+"="+id)), func(map[string]string) bool { return true })
+}
+
+// dockerObjects lists the containers, volumes and networks that match f and whose
+// labels keep takes, read from the engine.
+func (p *plane) dockerObjects(f filters.Args, keep func(labels map[string]string) bool) []string {
+	p.t.Helper()
 	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		p.t.Fatal(err)
 	}
 	defer c.Close()
 	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", docker.LabelInstance+"="+id))
 	var out []string
 	cs, _ := c.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	for _, x := range cs {
-		out = append(out, "container "+x.Names[0])
+		if keep(x.Labels) {
+			out = append(out, "container "+x.Names[0])
+		}
 	}
 	vs, _ := c.VolumeList(ctx, volume.ListOptions{Filters: f})
 	for _, x := range vs.Volumes {
-		out = append(out, "volume "+x.Name)
+		if keep(x.Labels) {
+			out = append(out, "volume "+x.Name)
+		}
 	}
 	ns, _ := c.NetworkList(ctx, network.ListOptions{Filters: f})
 	for _, x := range ns {
-		out = append(out, "network "+x.Name)
+		if keep(x.Labels) {
+			out = append(out, "network "+x.Name)
+		}
 	}
 	return out
 }
