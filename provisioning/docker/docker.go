@@ -10,6 +10,8 @@ package docker
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,6 +44,9 @@ const (
 	LabelMode     = "io.sproudchat.mode"
 	// LabelOwner names the control plane (Options.Owner) whose object it is.
 	LabelOwner = "io.sproudchat.owner"
+	// LabelToolRun names the Runtime value (one per process) that made a tool
+	// container: one of another is a dead process's leftover.
+	LabelToolRun = "io.sproudchat.tool-run"
 )
 
 const appPort = "8080/tcp"
@@ -97,6 +102,7 @@ type Runtime struct {
 	opts    Options
 	log     *slog.Logger
 	subnets subnets
+	run     string // this value's LabelToolRun
 }
 
 var (
@@ -146,7 +152,9 @@ func newRuntime(e engine, o Options) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runtime{engine: e, opts: o, log: o.Logger, subnets: sn}, nil
+	run := make([]byte, 6)
+	rand.Read(run)
+	return &Runtime{engine: e, opts: o, log: o.Logger, subnets: sn, run: hex.EncodeToString(run)}, nil
 }
 
 // Close lets go of the engine's client and its connections; the instances keep running.

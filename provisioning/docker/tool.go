@@ -10,6 +10,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/sproudstack/sproudchat/provisioning"
@@ -55,6 +56,9 @@ func (r *Runtime) RunTool(ctx context.Context, s provisioning.Spec, args []strin
 	if err := r.taken("volume", vol, v.Labels, s); err != nil {
 		return err
 	}
+	if err := r.removeStrayTools(ctx, s.ID); err != nil {
+		return err
+	}
 	name := toolName(s.Slug)
 	cfg, host := r.toolConfig(s, args, stdin != nil)
 	created, err := r.engine.ContainerCreate(ctx, cfg, host, nil, nil, name)
@@ -73,6 +77,30 @@ func (r *Runtime) RunTool(ctx context.Context, s provisioning.Spec, args []strin
 		}
 	}()
 	return r.attachAndRun(ctx, created.ID, name, args, stdin, stdout)
+}
+
+// removeStrayTools removes the instance's tool containers that have ended (a control
+// plane that died during a run could not remove its own) and, running or not, those
+// another Runtime value made: a control plane killed mid-run leaves them, and one still
+// at work on the data must not race the run about to start (two restores). This
+// value's own running ones are other runs', and stay.
+func (r *Runtime) removeStrayTools(ctx context.Context, id string) error {
+	cs, err := r.engine.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
+		filters.Arg("label", LabelInstance+"="+id), filters.Arg("label", LabelRole+"=tool"))})
+	if err != nil {
+		return fmt.Errorf("list tool containers of %s: %w", id, err)
+	}
+	for _, c := range cs {
+		ended := c.State != container.StateRunning && c.State != container.StateCreated && c.State != container.StateRestarting
+		if !r.mine(c.Labels) || !ended && c.Labels[LabelToolRun] == r.run {
+			continue
+		}
+		if err := r.engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return fmt.Errorf("remove stray tool container %s: %w", firstName(c.Names), err)
+		}
+		r.log.WarnContext(ctx, "removed a tool container a previous control plane left", "instance_id", id, "container", firstName(c.Names))
+	}
+	return nil
 }
 
 // attachAndRun attaches to the created tool container, starts it, streams its input and
@@ -123,6 +151,13 @@ func (r *Runtime) attachAndRun(ctx context.Context, id, name string, args []stri
 	return nil
 }
 
+// toolLabels are a tool container's: the instance's, role=tool, and this value's run.
+func (r *Runtime) toolLabels(s provisioning.Spec) map[string]string {
+	l := r.labels(s, "tool")
+	l[LabelToolRun] = r.run
+	return l
+}
+
 // toolConfig is the tool container for args on spec s's data.
 func (r *Runtime) toolConfig(s provisioning.Spec, args []string, stdin bool) (*container.Config, *container.HostConfig) {
 	cfg := &container.Config{
@@ -130,7 +165,7 @@ func (r *Runtime) toolConfig(s provisioning.Spec, args []string, stdin bool) (*c
 		User:         nonRoot,
 		Env:          s.ToolEnvironment("/data", ""),
 		Cmd:          args,
-		Labels:       r.labels(s, "tool"),
+		Labels:       r.toolLabels(s),
 		AttachStdout: true,
 		AttachStderr: true,
 		AttachStdin:  stdin,

@@ -1,9 +1,11 @@
 package docker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,7 +118,7 @@ func TestToolContainer(t *testing.T) {
 	}
 	want := seen{Name: "/sproudchat-" + spec.Slug + "-tool-", Network: "none",
 		Mounts: []string{string(mount.TypeVolume) + " " + volumeName(spec.Slug) + " /data"},
-		Labels: map[string]string{LabelInstance: spec.ID, LabelRole: "tool", LabelSlug: spec.Slug, LabelOwner: testOwner}}
+		Labels: map[string]string{LabelInstance: spec.ID, LabelRole: "tool", LabelSlug: spec.Slug, LabelOwner: testOwner, LabelToolRun: rt.run}}
 	got := seen{Name: in.Name[:len(want.Name)], Network: string(in.HostConfig.NetworkMode), Mounts: mounts,
 		Labels: in.Config.Labels, FileEnv: strings.Contains(strings.Join(in.Config.Env, " "), "_FILE=")}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -163,5 +165,101 @@ func TestDestroyRemovesToolContainers(t *testing.T) {
 				t.Error("a tool removed by destroy reported success")
 			}
 		})
+	}
+}
+
+// TestToolRunRemovesStrayTools: a tool container a previous control plane (another
+// Runtime value) left on the instance, running, is removed before the next tool runs,
+// so it cannot race it; one of this Runtime's own runs is left alone.
+func TestToolRunRemovesStrayTools(t *testing.T) {
+	c := mustClient(t)
+	h := harness(t, nil)
+	rt := h.Runtime.(*Runtime)
+	spec, _ := apply(t, h, "toolstray")
+	previous, err := newRuntime(c, Options{Owner: testOwner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	stray, strayIn, strayDone := blockedTool(t, ctx, c, previous, spec)
+	own, ownIn, ownDone := blockedToolBeside(t, ctx, c, rt, spec, stray.ID)
+	var out bytes.Buffer
+	if err := rt.RunTool(ctx, withStdinTool(t, spec), []string{"cat"}, strings.NewReader("hello"), &out); err != nil || out.String() != "hello" {
+		t.Fatalf("the tool run: %q, %v", out.String(), err)
+	}
+	var ids []string
+	for _, x := range toolContainers(t, c, spec.ID) {
+		ids = append(ids, x.ID)
+	}
+	if !slices.Equal(ids, []string{own.ID}) {
+		t.Errorf("tool containers after the run: %v, want only this Runtime's %s (the stray %s removed)", ids, own.ID, stray.ID)
+		strayIn.Close()
+	}
+	if err := <-strayDone; err == nil {
+		t.Error("the removed stray tool reported success")
+	}
+	ownIn.Close()
+	if err := <-ownDone; err != nil {
+		t.Errorf("this Runtime's own tool run: %v", err)
+	}
+}
+
+// blockedToolBeside is blockedTool while another tool container (other) runs.
+func blockedToolBeside(t *testing.T, ctx context.Context, c *client.Client, rt *Runtime, spec provisioning.Spec, other string) (container.Summary, *io.PipeWriter, <-chan error) {
+	t.Helper()
+	in, w := io.Pipe()
+	t.Cleanup(func() { w.Close() })
+	done := make(chan error, 1)
+	go func() { done <- rt.RunTool(ctx, withStdinTool(t, spec), []string{"wait"}, in, io.Discard) }()
+	var tool container.Summary
+	poll.Eventually(t, "a second running tool container", func() bool {
+		for _, x := range toolContainers(t, c, spec.ID) {
+			if x.ID != other && x.State == container.StateRunning {
+				tool = x
+				return true
+			}
+		}
+		return false
+	})
+	return tool, w, done
+}
+
+// TestEndedToolContainersAreRemoved: a tool container that a dead control plane left
+// behind, exited, goes with the instance's next tool run; a running one stays.
+func TestEndedToolContainersAreRemoved(t *testing.T) {
+	h := harness(t, nil)
+	c := mustClient(t)
+	rt := h.Runtime.(*Runtime)
+	spec, _ := apply(t, h, "toolstale")
+	ctx := context.Background()
+	tools := withStdinTool(t, spec)
+	running, stdin, done := blockedTool(t, ctx, c, rt, spec)
+	cfg, host := rt.toolConfig(tools, []string{"exit", "0"}, false)
+	stale, err := c.ContainerCreate(ctx, cfg, host, nil, nil, toolName(spec.Slug))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ContainerStart(ctx, stale.ID, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitC, errC := c.ContainerWait(ctx, stale.ID, container.WaitConditionNotRunning)
+	select {
+	case <-waitC:
+	case err := <-errC:
+		t.Fatal(err)
+	}
+	if err := rt.RunTool(ctx, tools, []string{"exit", "0"}, nil, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, x := range toolContainers(t, c, spec.ID) {
+		left = append(left, x.ID)
+	}
+	if diff := cmp.Diff([]string{running.ID}, left); diff != "" {
+		t.Errorf("tool containers after a run (-the running one +got):\n%s", diff)
+	}
+	stdin.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -54,6 +56,7 @@ func (r *Runtime) RunTool(ctx context.Context, spec provisioning.Spec, args []st
 			return fmt.Errorf("run tool %s for %s: %w", args[0], spec.ID, err)
 		}
 	}
+	r.killStrayTools(spec.ID)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("run tool %s for %s: %w", args[0], spec.ID, err)
 	}
@@ -80,6 +83,27 @@ func (r *Runtime) RunTool(ctx context.Context, spec provisioning.Spec, args []st
 func (r *Runtime) StopApp(ctx context.Context, id string) error {
 	_, err := r.stop(id)
 	return err
+}
+
+// killStrayTools kills the process groups of tool runs on the instance's data that
+// this process did not start: a control plane killed mid-run leaves them, and one
+// still at work on the data must not race the run about to start (two restores). A
+// tool run leads its own group; its children (pg_dump) are not leaders and go with it.
+func (r *Runtime) killStrayTools(id string) {
+	for _, pid := range r.processes(id, roleTool) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		i := strings.LastIndexByte(string(stat), ')')
+		if err != nil || i < 0 {
+			continue
+		}
+		// After "pid (comm)": state ppid pgrp …
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 3 || f[1] == strconv.Itoa(os.Getpid()) || f[2] != strconv.Itoa(pid) {
+			continue
+		}
+		r.log.Warn("killed a tool run a previous control plane left", "instance_id", id, "pid", pid)
+		syscall.Kill(-pid, syscall.SIGKILL)
+	}
 }
 
 // killTools kills the process groups of tool runs still working on the instance's

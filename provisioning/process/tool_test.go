@@ -5,7 +5,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sproudstack/sproudchat/platform/testkit/poll"
@@ -113,5 +117,59 @@ func TestDestroyKillsTools(t *testing.T) {
 				t.Error("a tool killed by destroy reported success")
 			}
 		})
+	}
+}
+
+// TestToolRunKillsStrayTools: a tool process a previous control plane left on the
+// instance's data (its own process group, parent gone) is killed before the next tool
+// runs, so it cannot race it; a run of this process is left alone.
+func TestToolRunKillsStrayTools(t *testing.T) {
+	dir := t.TempDir()
+	app := newRuntime(t, dir, nil)
+	spec, _ := mustApply(t, app, "toolstray")
+	ctx := context.Background()
+	if err := app.StopApp(ctx, spec.ID); err != nil {
+		t.Fatal(err)
+	}
+	tools := toolRuntime(t, dir)
+	// The stray: started through a shell that exits, so init adopts it, in a session
+	// of its own as RunTool's are, reading a FIFO the test holds open.
+	fifo := filepath.Join(t.TempDir(), "stdin")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hold, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	sh := exec.Command("sh", "-c", `setsid "$0" wait <"$1" >/dev/null 2>&1 &`, runtimetest.StdinTool(t), fifo)
+	sh.Env = []string{"SPROUDCHAT_DATA_DIR=" + tools.dataDir(spec.ID)}
+	if out, err := sh.CombinedOutput(); err != nil {
+		t.Fatalf("start the stray: %v %s", err, out)
+	}
+	var strays []int
+	poll.Eventually(t, "the stray tool process", func() bool { strays = processesOf(tools.dataDir(spec.ID)); return len(strays) == 1 })
+	t.Cleanup(func() { syscall.Kill(strays[0], syscall.SIGKILL) })
+	// This process's run: starting it kills the stray already.
+	in, ownIn := io.Pipe()
+	t.Cleanup(func() { ownIn.Close() })
+	ownDone := make(chan error, 1)
+	go func() { ownDone <- tools.RunTool(ctx, spec, []string{"wait"}, in, io.Discard) }()
+	poll.Eventually(t, "this process's tool run", func() bool {
+		left := processesOf(tools.dataDir(spec.ID))
+		return len(left) == 1 && left[0] != strays[0]
+	})
+	var out bytes.Buffer
+	if err := tools.RunTool(ctx, spec, []string{"cat"}, strings.NewReader("hello"), &out); err != nil || out.String() != "hello" {
+		t.Fatalf("the tool run: %q, %v", out.String(), err)
+	}
+	poll.Eventually(t, "the stray to be gone and this process's run to remain", func() bool {
+		left := processesOf(tools.dataDir(spec.ID))
+		return len(left) == 1 && left[0] != strays[0]
+	})
+	ownIn.Close()
+	if err := <-ownDone; err != nil {
+		t.Errorf("this process's own tool run: %v", err)
 	}
 }

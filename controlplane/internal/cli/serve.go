@@ -40,7 +40,7 @@ func (f *serveFlags) addFlags(cmd *cobra.Command) {
 	fl.StringVar(&f.instanceBinary, "instance-binary", "", "sproudchat binary for the process runtime (default: beside sproudctl or on PATH)")
 	fl.StringVar(&f.appVersion, "app-version", "", "tag of the sproudchat/app image (default: this build's version)")
 	fl.StringVar(&f.secretKey, "secret-key", "", "32 bytes hex/base64 sealing secrets at rest (default: generated into the data dir)")
-	fl.DurationVar(&f.leaseTTL, "lease-ttl", 30*time.Second, "how long a crashed worker's claim on an instance blocks others")
+	fl.DurationVar(&f.leaseTTL, "lease-ttl", 30*time.Second, "how long a crashed worker's claim on an instance or a backup blocks others")
 	fl.StringVar(&f.backupTarget, "backup-target", "", "where backups go: file:///dir or s3://bucket/prefix?endpoint=http://host:port&region=… (default: file://<data-dir>/backups)")
 	fl.StringSliceVar(&f.backupRecipients, "backup-recipient", nil, "age recipient (age1…) every backup is also encrypted to, for recovery without this control plane; repeat or comma-separate")
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -486,4 +487,137 @@ func TestOfflineRecoveryEndToEnd(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dataDir, ".restore", "previous")); !os.IsNotExist(err) {
 		t.Errorf("after restore --commit the replaced data is still there: %v", err)
 	}
+}
+
+// tools lists the backup and restore tools running on instance id's data (process
+// runtime) or the tool containers of it in any state (Docker), read behind the
+// control plane's back.
+func (p *plane) tools(id string) []string {
+	p.t.Helper()
+	var out []string
+	if p.runtime == "process" {
+		dataEnv := []byte("SPROUDCHAT_DATA_DIR=" + filepath.Join(p.dataDir, "runtime", "instances", id, "data") + "\x00")
+		procs, _ := os.ReadDir("/proc")
+		for _, e := range procs {
+			env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+			cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+			args := bytes.Split(cmdline, []byte{0})
+			if err == nil && bytes.Contains(env, dataEnv) && len(args) > 1 && (string(args[1]) == "backup" || string(args[1]) == "restore") &&
+				!strings.Contains(string(stat), ") Z ") {
+				out = append(out, "process "+e.Name()+" "+string(bytes.Join(args[1:], []byte{' '})))
+			}
+		}
+		return out
+	}
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer c.Close()
+	cs, _ := c.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(
+		filters.Arg("label", docker.LabelInstance+"="+id), filters.Arg("label", docker.LabelRole+"=tool"))})
+	for _, x := range cs {
+		out = append(out, "container "+x.Names[0]+" "+string(x.State))
+	}
+	return out
+}
+
+// TestBackupAndRestoreSurviveSIGKILL kills serve with SIGKILL while a backup runs and
+// while a restore runs. Restarted, it lists no half backup as completed and takes the
+// backup again to completion; the interrupted restore finishes, the instance is back in
+// its state with the backup's data, and no tool is left behind.
+func TestBackupAndRestoreSurviveSIGKILL(t *testing.T) {
+	onEachRuntime(t, func(t *testing.T, p *plane) {
+		ctx := context.Background()
+		inst := p.create(uniqueSlug("bkkill"))
+		p.wait(inst.ID, "active")
+		// Three attachments of 9 MiB that do not compress: a backup that takes a while.
+		c, data := p.writeSupportData(t, inst, 9<<20)
+		for i := range 2 {
+			big := make([]byte, 9<<20)
+			rand.Read(big)
+			if code, out := c.Upload(fmt.Sprintf("/api/v1/tickets/%d/attachments", data.ticketID), fmt.Sprintf("scan-%d.bin", i), bytes.NewReader(big)); code != 201 {
+				t.Fatalf("upload: %d %v", code, out)
+			}
+		}
+
+		b, err := p.api.CreateBackup(ctx, inst.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunks := filepath.Join(p.dataDir, "backups", "instances", inst.ID, "chunks")
+		var seen cpclient.Backup
+		poll.Eventually(t, "the backup to be running with chunks stored", func() bool {
+			list, err := p.api.Backups(ctx, inst.ID)
+			if err != nil || len(list.Items) == 0 {
+				return false
+			}
+			seen = list.Items[0]
+			stored, _ := os.ReadDir(chunks)
+			return seen.State == "completed" || seen.State == "running" && len(stored) > 0
+		})
+		if seen.State == "completed" {
+			t.Log("the backup completed before the kill; the restart still must keep it completed")
+		}
+		p.kill(syscall.SIGKILL)
+		p.start()
+		list, err := p.api.Backups(ctx, inst.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Items) != 1 || list.Items[0].ID != b.ID {
+			t.Fatalf("backups after the restart: %+v, want only %s", list.Items, b.ID)
+		}
+		if seen.State == "running" && list.Items[0].State == "completed" {
+			t.Fatalf("the backup the kill cut short is listed completed at once after the restart: %+v", list.Items[0])
+		}
+		poll.EventuallyWithin(t, 2*time.Minute, "the interrupted backup to be taken again to completion", func() bool {
+			list, err = p.api.Backups(ctx, inst.ID)
+			if err == nil && len(list.Items) == 1 && list.Items[0].State == "failed" {
+				t.Fatalf("the interrupted backup failed: %+v", list.Items[0])
+			}
+			return err == nil && len(list.Items) == 1 && list.Items[0].State == "completed"
+		})
+		if got := list.Items[0]; got.SizeBytes < 27<<20 || got.CompletedAt == nil {
+			t.Fatalf("the backup taken again: %+v, want all 27 MiB of attachments", got)
+		}
+
+		// Written after the backup: the restore takes it away.
+		later := c.Must("POST", "/api/v1/tickets", map[string]any{"subject": "Written after the backup", "requester_name": "Rita Requester",
+			"requester_email": "rita@example.org", "body": "Where is my order?"}, 201)
+		laterPath := fmt.Sprintf("/api/v1/tickets/%d", int64(later["id"].(float64)))
+		if _, err := p.api.Restore(ctx, inst.ID, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		restoring := true
+		poll.Eventually(t, "the restore tool to run", func() bool {
+			if got, err := p.api.Instance(ctx, inst.ID); err == nil && got.State != "restoring" {
+				restoring = false
+				return true
+			}
+			for _, x := range p.tools(inst.ID) {
+				if strings.Contains(x, "restore") || strings.Contains(x, "running") {
+					return true
+				}
+			}
+			return false
+		})
+		if !restoring {
+			t.Log("the restore finished before the kill; the restart still must keep its data")
+		}
+		p.kill(syscall.SIGKILL)
+		p.start()
+		got := p.wait(inst.ID, "active")
+		if got.LastError != "" {
+			t.Fatalf("the restore after the restart: %q", got.LastError)
+		}
+		c = p.checkSupportData(t, inst.URL, data)
+		if code, out := c.Call("GET", laterPath, nil); code != 404 {
+			t.Errorf("the ticket written after the backup: %d %v, want 404", code, out)
+		}
+		c.Must("POST", "/api/v1/tickets", map[string]any{"subject": "Writable again", "requester_name": "Rita Requester",
+			"requester_email": "rita@example.org", "body": "Hello"}, 201)
+		poll.Eventually(t, "no tool left of the instance", func() bool { return len(p.tools(inst.ID)) == 0 })
+	})
 }

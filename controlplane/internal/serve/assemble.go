@@ -82,7 +82,7 @@ func assemble(ctx context.Context, cfg Config, o Options, in parts) (*plane, err
 	)
 	if v != nil {
 		bk = backups.New(backups.Options{Store: st, Vault: v, Runtime: in.rt, Tools: tools, Specs: specs, Clock: o.Clock, Logger: log,
-			Nudge: nudge, Owner: owner})
+			Nudge: nudge, Owner: owner, LeaseTTL: cfg.LeaseTTL})
 		restorer = bk
 		m.WatchBackups(bk)
 	}
