@@ -9,6 +9,7 @@ import (
 
 	"github.com/sproudstack/sproudchat/controlplane/internal/control"
 	"github.com/sproudstack/sproudchat/controlplane/internal/lifecycle"
+	"github.com/sproudstack/sproudchat/platform/testkit/poll"
 	"github.com/sproudstack/sproudchat/provisioning"
 )
 
@@ -141,4 +142,56 @@ func TestDrillsWeekly(t *testing.T) {
 	if len(left) != 0 {
 		t.Errorf("unfinished drills left: %+v", left)
 	}
+}
+
+// TestStartDrill: an operator's drill is recorded at once and runs on under the
+// worker's context to a result; without a running worker, for an instance without a
+// completed backup, or while another drill runs, it is refused and records nothing.
+func TestStartDrill(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := e.create("acme", "starter")
+	e.tools.set(id, data("drilled data", "one"))
+	if _, err := e.svc.StartDrill(ctx, id); !errors.Is(err, lifecycle.ErrConflict) {
+		t.Fatalf("a drill without a completed backup: %v, want ErrConflict", err)
+	}
+	b := e.backup(id)
+	if _, err := e.svc.StartDrill(ctx, id); !errors.Is(err, lifecycle.ErrConflict) {
+		t.Fatalf("a drill without a running worker: %v, want ErrConflict", err)
+	}
+	if _, err := e.svc.StartDrill(ctx, "in-nope"); !errors.Is(err, lifecycle.ErrNotFound) {
+		t.Fatalf("a drill of an unknown instance: %v, want ErrNotFound", err)
+	}
+	if list, _ := e.svc.Drills(ctx, id, 10); len(list) != 0 {
+		t.Fatalf("refused drills were recorded: %+v", list)
+	}
+
+	wctx, stop := context.WithCancel(ctx)
+	worker := make(chan struct{})
+	go func() { e.svc.Run(wctx); close(worker) }()
+	defer func() { stop(); <-worker }()
+	release := make(chan struct{})
+	e.tools.Hook = func(sid string, args []string) error {
+		if strings.HasPrefix(sid, "drill-") && args[0] == "restore" && args[1] == "--from" {
+			<-release
+		}
+		return nil
+	}
+	var d lifecycle.Drill
+	poll.Eventually(t, "the worker to take drills", func() bool {
+		var err error
+		d, err = e.svc.StartDrill(ctx, id)
+		return err == nil
+	})
+	if d.BackupID != b.ID || d.FinishedAt != nil {
+		t.Fatalf("started drill = %+v, want unfinished, of %s", d, b.ID)
+	}
+	if _, err := e.svc.StartDrill(ctx, id); !errors.Is(err, lifecycle.ErrConflict) {
+		t.Errorf("a second drill while one runs: %v, want ErrConflict", err)
+	}
+	close(release)
+	poll.Eventually(t, "the drill to pass", func() bool {
+		list, err := e.svc.Drills(ctx, id, 10)
+		return err == nil && len(list) == 1 && list[0].ID == d.ID && list[0].FinishedAt != nil && list[0].OK
+	})
 }
