@@ -19,6 +19,8 @@ const module = "github.com/sproudstack/sproudchat/instance"
 var adapters = []string{
 	module + "/cmd",
 	module + "/internal/app",
+	module + "/internal/backup",    // the data's way out and back in: database files, pg_dump
+	module + "/internal/benchseed", // fills databases for benchmarks, through store
 	module + "/internal/store",
 	module + "/internal/web",
 }

@@ -309,7 +309,7 @@ func (c *checked) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.h.Write(p[:n])
 	c.left -= int64(n)
-	if err == io.EOF && c.left > 0 {
+	if (err == io.EOF || err == io.ErrUnexpectedEOF) && c.left > 0 {
 		return n, fmt.Errorf("%w: %s ends early", ErrInvalid, c.name)
 	}
 	if err == io.EOF {

@@ -70,14 +70,19 @@ func main() {
 	tickets := flag.Int("tickets", 100_000, "tickets in the instance")
 	attBytes := flag.Int64("attachment-bytes", 1<<30, "attachment bytes in the instance")
 	work := flag.String("work", "", "working directory (default: a temporary one, removed after)")
+	reuse := flag.Bool("reuse", false, "reuse the data dir an earlier run seeded in -work (its figures are then for that run's sizes)")
 	flag.Parse()
-	if err := run(context.Background(), *app, *seeder, *out, *work, *tickets, *attBytes); err != nil {
+	if *reuse && *work == "" {
+		fmt.Fprintln(os.Stderr, "benchbackup: -reuse needs -work")
+		os.Exit(2)
+	}
+	if err := run(context.Background(), *app, *seeder, *out, *work, *tickets, *attBytes, *reuse); err != nil {
 		fmt.Fprintln(os.Stderr, "benchbackup:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, app, seeder, out, work string, tickets int, attBytes int64) error {
+func run(ctx context.Context, app, seeder, out, work string, tickets int, attBytes int64, reuse bool) error {
 	if work == "" {
 		d, err := os.MkdirTemp("", "benchbackup-")
 		if err != nil {
@@ -87,9 +92,19 @@ func run(ctx context.Context, app, seeder, out, work string, tickets int, attByt
 		work = d
 	}
 	data := filepath.Join(work, "data")
-	fmt.Fprintf(os.Stderr, "seeding %s: %d tickets, %d attachment bytes\n", data, tickets, attBytes)
-	if err := command(seeder, "-dir", data, "-tickets", fmt.Sprint(tickets), "-attachment-bytes", fmt.Sprint(attBytes)); err != nil {
-		return fmt.Errorf("seed: %w", err)
+	// Whatever an earlier run in work left but the seeded data.
+	for _, d := range []string{"target", "restored", "floor-restored", "floor.tar.zst.age"} {
+		if err := os.RemoveAll(filepath.Join(work, d)); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(data); reuse && err == nil {
+		fmt.Fprintf(os.Stderr, "reusing %s\n", data)
+	} else {
+		fmt.Fprintf(os.Stderr, "seeding %s: %d tickets, %d attachment bytes\n", data, tickets, attBytes)
+		if err := command(seeder, "-dir", data, "-tickets", fmt.Sprint(tickets), "-attachment-bytes", fmt.Sprint(attBytes)); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
 	}
 	size, err := dirSize(data)
 	if err != nil {

@@ -136,8 +136,10 @@ func (s *Service) rollback(ctx context.Context, spec provisioning.Spec, cause er
 }
 
 // stream reads backup b from the vault into `sproudchat restore --from -` against
-// spec's data. The vault checks the manifest and every object before it writes a byte,
-// so a refused backup changes nothing.
+// spec's data. The vault checks the manifest and that every object exists before it
+// writes a byte, and each object's content as it streams (an altered one cuts the
+// stream short); the tool stages and checks everything before it swaps, so a refused
+// backup changes nothing.
 func (s *Service) stream(ctx context.Context, b lifecycle.Backup, spec provisioning.Spec) (vault.Manifest, Summary, error) {
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()

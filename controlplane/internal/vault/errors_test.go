@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/sproudstack/sproudchat/platform/clock"
+	"github.com/sproudstack/sproudchat/platform/snapshot"
 )
 
 // backedUp is a vault with one backup (b1 of inst-1) written by control-plane identity cp.
@@ -37,12 +40,19 @@ func chunkKeys(t *testing.T, tg Target, id string) []string {
 	return keys(objs)
 }
 
-func TestReadRefusesABrokenBackupAndWritesNothing(t *testing.T) {
+// TestReadRefusesABrokenBackup: a backup that cannot be read whole fails with the named
+// error. One whose manifest, key or objects are missing or not its own writes nothing;
+// one with an altered object (found as Read streams) writes a stream cut short, which
+// no snapshot reader takes as whole — `sproudchat restore` refuses it and changes
+// nothing (instance/internal/backup TestRestoreRefuses, "the stream ends early").
+func TestReadRefusesABrokenBackup(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		name   string
 		break_ func(t *testing.T, b backedUp) *Vault // breaks the backup; returns the vault to read with
 		want   error
+		// partial: found while streaming; what was written must not read as a whole stream.
+		partial bool
 	}{
 		{"tampered chunk", func(t *testing.T, b backedUp) *Vault {
 			k := chunkKeys(t, b.tg, "inst-1")[1]
@@ -50,7 +60,7 @@ func TestReadRefusesABrokenBackupAndWritesNothing(t *testing.T) {
 			body[len(body)/2] ^= 1
 			mustPut(t, b.tg, k, body)
 			return b.v
-		}, ErrTampered},
+		}, ErrTampered, true},
 		{"chunks swapped", func(t *testing.T, b backedUp) *Vault {
 			ks := chunkKeys(t, b.tg, "inst-1")
 			x, _ := b.tg.Get(ctx, ks[0])
@@ -58,25 +68,25 @@ func TestReadRefusesABrokenBackupAndWritesNothing(t *testing.T) {
 			mustPut(t, b.tg, ks[0], y)
 			mustPut(t, b.tg, ks[1], x)
 			return b.v
-		}, ErrTampered},
+		}, ErrTampered, true},
 		{"tampered manifest", func(t *testing.T, b backedUp) *Vault {
 			body, _ := b.tg.Get(ctx, manifestKey("inst-1", "b1"))
 			body[len(body)-20] ^= 1
 			mustPut(t, b.tg, manifestKey("inst-1", "b1"), body)
 			return b.v
-		}, ErrTampered},
+		}, ErrTampered, false},
 		{"wrong key", func(t *testing.T, b backedUp) *Vault {
 			return newVault(b.tg, clock.NewFake(t0), mustIdentity(t))
-		}, ErrKey},
+		}, ErrKey, false},
 		{"missing chunk", func(t *testing.T, b backedUp) *Vault {
 			ks := chunkKeys(t, b.tg, "inst-1")
 			mustDelete(t, b.tg, ks[len(ks)-1])
 			return b.v
-		}, ErrMissing},
+		}, ErrMissing, false},
 		{"missing data key", func(t *testing.T, b backedUp) *Vault {
 			mustDelete(t, b.tg, keyKey("inst-1"))
 			return b.v
-		}, ErrMissing},
+		}, ErrMissing, false},
 		{"another instance's backup in its place", func(t *testing.T, b backedUp) *Vault {
 			other := mustBackedUp(t, b.tg, "inst-2")
 			for _, k := range []string{keyKey("inst-2"), manifestKey("inst-2", "b1")} {
@@ -84,24 +94,24 @@ func TestReadRefusesABrokenBackupAndWritesNothing(t *testing.T) {
 				mustPut(t, b.tg, strings.Replace(k, "inst-2", "inst-1", 1), body)
 			}
 			return other.v
-		}, ErrForeign},
+		}, ErrForeign, false},
 		{"another instance's data key in its place", func(t *testing.T, b backedUp) *Vault {
 			other := mustBackedUp(t, b.tg, "inst-2")
 			body, _ := b.tg.Get(ctx, keyKey("inst-2"))
 			mustPut(t, b.tg, keyKey("inst-1"), body)
 			return other.v
-		}, ErrForeign},
+		}, ErrForeign, false},
 		{"another instance's manifest sealed with its key", func(t *testing.T, b backedUp) *Vault {
 			m := mustManifest(t, b.v, "inst-1", "b1")
 			m.InstanceID = "inst-2"
 			mustPut(t, b.tg, manifestKey("inst-1", "b1"), mustSeal(t, b.v, "inst-1", m))
 			return b.v
-		}, ErrForeign},
+		}, ErrForeign, false},
 		{"a manifest's top naming another instance", func(t *testing.T, b backedUp) *Vault {
 			m := mustManifest(t, b.v, "inst-1", "b1")
 			mustPut(t, b.tg, manifestKey("inst-1", "b1"), mustSeal(t, b.v, "inst-2", m))
 			return b.v
-		}, ErrForeign},
+		}, ErrForeign, false},
 		{"missing manifest piece", func(t *testing.T, b backedUp) *Vault {
 			top, _, err := b.v.openTop(ctx, "inst-1", "b1")
 			if err != nil {
@@ -109,11 +119,11 @@ func TestReadRefusesABrokenBackupAndWritesNothing(t *testing.T) {
 			}
 			mustDelete(t, b.tg, chunkKey("inst-1", top.Pieces[0].Key))
 			return b.v
-		}, ErrMissing},
+		}, ErrMissing, false},
 		{"no such backup", func(t *testing.T, b backedUp) *Vault {
 			mustDelete(t, b.tg, manifestKey("inst-1", "b1"))
 			return b.v
-		}, ErrNotFound},
+		}, ErrNotFound, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,11 +135,42 @@ func TestReadRefusesABrokenBackupAndWritesNothing(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Read = %v, want %v", err, tc.want)
 			}
+			if tc.partial {
+				if err := readWhole(out.Bytes()); err == nil {
+					t.Fatal("what Read wrote before it failed reads as a whole snapshot stream")
+				}
+				return
+			}
 			if out.Len() != 0 {
 				t.Fatalf("Read wrote %d bytes before it failed", out.Len())
 			}
 		})
 	}
+}
+
+// readWhole reads stream as `sproudchat restore` does: every entry, checked, and every
+// blob the header lists.
+func readWhole(stream []byte) error {
+	sr, err := snapshot.NewReader(bytes.NewReader(stream))
+	if err != nil {
+		return err
+	}
+	for {
+		_, body, err := sr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			return err
+		}
+	}
+	if m := sr.Missing(); len(m) > 0 {
+		return fmt.Errorf("%d blobs missing", len(m))
+	}
+	return nil
 }
 
 func TestReadOnS3RefusesAMissingChunkAndWritesNothing(t *testing.T) {

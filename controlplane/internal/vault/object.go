@@ -58,7 +58,8 @@ func newCodec() *codec {
 
 // seal compresses plain and encrypts it to r.
 func (c *codec) seal(plain []byte, r age.Recipient) ([]byte, error) {
-	z := c.enc.EncodeAll(plain, make([]byte, 0, len(plain)/2+64))
+	// Room for an incompressible chunk (zstd's bound), so the encoder never grows it.
+	z := c.enc.EncodeAll(plain, make([]byte, 0, len(plain)+len(plain)>>7+512))
 	var buf bytes.Buffer
 	buf.Grow(len(z) + 256)
 	w, err := age.Encrypt(&buf, r)
@@ -85,7 +86,8 @@ func (c *codec) open(sealed []byte, id age.Identity, limit int) ([]byte, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%v: %w", err, ErrTampered)
 	}
-	z, err := io.ReadAll(io.LimitReader(r, int64(limit)+1<<10))
+	// The ciphertext is longer than what it holds: one buffer of its size, no growing.
+	z, err := readAll(io.LimitReader(r, int64(limit)+1<<10), len(sealed))
 	if err != nil {
 		return nil, fmt.Errorf("%v: %w", err, ErrTampered)
 	}
@@ -97,6 +99,24 @@ func (c *codec) open(sealed []byte, id age.Identity, limit int) ([]byte, error) 
 		return nil, fmt.Errorf("object larger than %d bytes: %w", limit, ErrTampered)
 	}
 	return plain, nil
+}
+
+// readAll is io.ReadAll into a buffer of capacity size (grown only should r hold more).
+func readAll(r io.Reader, size int) ([]byte, error) {
+	b := make([]byte, 0, size+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // checkChunk tells whether plain is what c names.

@@ -43,10 +43,14 @@ func (v *Vault) Known(ctx context.Context, instanceID, backupID string) ([]strin
 
 // Read writes backup backupID of instanceID as a snapshot stream carrying every blob,
 // for `sproudchat restore --from -`. Before it writes a byte it checks the manifest
-// (errors as Manifest), that every object exists (else ErrMissing), and reads and
-// checks every object (else ErrTampered): a backup that cannot be restored whole writes
-// nothing. It then streams, checking every object again as it goes. Memory stays a few
-// chunks, whatever the backup's size; the price is reading every object twice.
+// (errors as Manifest) and that every object it lists exists with the size it
+// recorded (else ErrMissing, or ErrTampered for another size): a backup that is
+// incomplete writes nothing. It then streams, reading every object once and checking
+// each as it goes: an altered object stops the stream with ErrTampered, part of it
+// written. Such a stream is not whole (its last entry is cut short), so `sproudchat
+// restore`, which stages and checks everything before it changes anything, refuses it
+// and changes nothing; `sproudctl backup extract` deletes its output. Memory stays a few
+// chunks, whatever the backup's size.
 func (v *Vault) Read(ctx context.Context, instanceID, backupID string, w io.Writer) (Manifest, error) {
 	m, k, err := v.open(ctx, instanceID, backupID)
 	if err != nil {
@@ -56,8 +60,6 @@ func (v *Vault) Read(ctx context.Context, instanceID, backupID string, w io.Writ
 	if err != nil {
 		return Manifest{}, err
 	}
-	var all []Chunk
-	seen := map[string]bool{}
 	for _, f := range m.Files {
 		for _, c := range f.Chunks {
 			n, ok := stored[c.Key]
@@ -67,14 +69,7 @@ func (v *Vault) Read(ctx context.Context, instanceID, backupID string, w io.Writ
 			if n != c.Stored {
 				return Manifest{}, fmt.Errorf("%s chunk %s has %d bytes, the manifest says %d: %w", f.Name, c.Key, n, c.Stored, ErrTampered)
 			}
-			if !seen[c.Key] {
-				seen[c.Key] = true
-				all = append(all, c)
-			}
 		}
-	}
-	if err := v.fetchInOrder(ctx, instanceID, k, all, func([]byte) error { return nil }); err != nil {
-		return Manifest{}, err
 	}
 	if err := v.stream(ctx, instanceID, k, m, w); err != nil {
 		return Manifest{}, err

@@ -245,6 +245,16 @@ func flip(t *testing.T, stream []byte, marker string, off int) []byte {
 	return out
 }
 
+// cut returns stream up to marker (and its first byte), which must be in it.
+func cut(t *testing.T, stream []byte, marker string) []byte {
+	t.Helper()
+	i := bytes.Index(stream, []byte(marker))
+	if i < 0 {
+		t.Fatalf("%q is not in the stream", marker)
+	}
+	return slices.Clone(stream[:i+1])
+}
+
 // TestRestoreRefuses: a stream that is damaged, incomplete, newer or inconsistent is
 // refused, and the instance's data stays byte for byte what it was.
 func TestRestoreRefuses(t *testing.T) {
@@ -274,6 +284,8 @@ func TestRestoreRefuses(t *testing.T) {
 			{"a byte of the database changed", flip(t, stream, dbMarker, dbOff), snapshot.ErrInvalid, "SHA-256"},
 			{"a byte of a blob changed", flip(t, stream, "attachment new 1", 3), snapshot.ErrInvalid, "SHA-256"},
 			{"a blob missing", mustBackup(t, src.opts, map[string]bool{first: true}), snapshot.ErrInvalid, "lacks 1"},
+			// What a vault Read that finds an altered object writes: a stream cut short.
+			{"the stream ends early", cut(t, stream, "attachment new 1"), snapshot.ErrInvalid, "ends early"},
 			{"a newer schema", rewrite(t, stream, func(h *snapshot.Header, db []byte) []byte {
 				h.SchemaVersion += 1
 				return db

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 
 	"github.com/sproudstack/sproudchat/instance/internal/store"
 	"github.com/sproudstack/sproudchat/platform/snapshot"
@@ -71,9 +72,6 @@ func Restore(ctx context.Context, o Options, r io.Reader) (Result, error) {
 	}
 	h, err := o.stage(ctx, r, stage)
 	if err == nil {
-		err = o.checkStaged(ctx, h, stage)
-	}
-	if err == nil {
 		err = o.swap(ctx, h, stage)
 	}
 	if err != nil {
@@ -91,16 +89,42 @@ func Restore(ctx context.Context, o Options, r io.Reader) (Result, error) {
 	return res, nil
 }
 
-// stage writes the stream's entries into stage, each checked against the header.
-func (o Options) stage(ctx context.Context, r io.Reader, stage string) (snapshot.Header, error) {
+// stage writes the stream's entries into stage, each checked against the header, and
+// checks the staged database (checkStaged). The database comes first in the stream: it
+// is checked while the blobs are still arriving. Files are synced behind the writing,
+// a few at once, and all of them (and their directories) before stage returns.
+func (o Options) stage(ctx context.Context, r io.Reader, stage string) (h snapshot.Header, err error) {
 	sr, err := snapshot.NewReader(r)
 	if err != nil {
 		return snapshot.Header{}, err
 	}
-	h := sr.Header
+	h = sr.Header
 	if err := o.checkHeader(h); err != nil {
 		return h, err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	syncs := newSyncer()
+	defer func() {
+		if serr := syncs.wait(); err == nil {
+			err = serr
+		}
+	}()
+	var checked chan error // the database check's result, once it runs
+	defer func() {
+		if checked == nil {
+			if err == nil {
+				err = fmt.Errorf("%w: the stream has no database", snapshot.ErrInvalid)
+			}
+			return
+		}
+		if err != nil {
+			cancel() // stop the check: its verdict no longer matters
+		}
+		if cerr := <-checked; err == nil {
+			err = cerr
+		}
+	}()
 	dirs := map[string]bool{stage: true}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -120,21 +144,90 @@ func (o Options) stage(ctx context.Context, r io.Reader, stage string) (snapshot
 		case h.Dialect == snapshot.DialectPostgres:
 			dst = filepath.Join(stage, snapshot.PgDumpName)
 		}
-		if err := writeFile(dst, cr); err != nil {
+		f, err := writeFile(dst, cr)
+		if err != nil {
 			return h, err
 		}
 		dirs[filepath.Dir(dst)] = true
+		if e.Kind == snapshot.KindDatabase {
+			// Checked from the page cache, before it is synced: the data is the same.
+			checked = make(chan error, 1)
+			go func() { checked <- o.checkStaged(ctx, h, stage) }()
+		}
+		if err := syncs.add(f); err != nil {
+			return h, err
+		}
 	}
 	if missing := sr.Missing(); len(missing) > 0 {
 		return h, fmt.Errorf("%w: the stream lacks %d of the header's blobs (the first: %s)", snapshot.ErrInvalid, len(missing), missing[0].SHA256)
 	}
-	// The files are synced as written; their directory entries are synced here, once.
+	if err := syncs.wait(); err != nil {
+		return h, err
+	}
+	// The files are synced; their directory entries are synced here, once.
 	for d := range dirs {
 		for ; d != stage && len(d) > len(stage); d = filepath.Dir(d) {
 			dirs[d] = true
 		}
 	}
 	return h, syncDirs(slices.Collect(maps.Keys(dirs))...)
+}
+
+// syncer syncs and closes files, a few at once, while the caller writes the next ones.
+type syncer struct {
+	files chan *os.File
+	done  chan struct{}
+	mu    sync.Mutex
+	err   error
+	once  sync.Once
+}
+
+// syncers is how many files are synced at once; as many more wait, open, in the queue.
+const syncers = 4
+
+func newSyncer() *syncer {
+	s := &syncer{files: make(chan *os.File, syncers), done: make(chan struct{})}
+	var wg sync.WaitGroup
+	for range syncers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range s.files {
+				err := f.Sync()
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					s.mu.Lock()
+					if s.err == nil {
+						s.err = fmt.Errorf("sync %s: %w", filepath.Base(f.Name()), err)
+					}
+					s.mu.Unlock()
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(s.done) }()
+	return s
+}
+
+// add queues f (written, open) to be synced and closed; it returns an earlier file's
+// failure, if any.
+func (s *syncer) add(f *os.File) error {
+	s.files <- f
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// wait syncs and closes every file added and returns the first failure. Once called,
+// add must not be.
+func (s *syncer) wait() error {
+	s.once.Do(func() { close(s.files) })
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 // checkHeader refuses a snapshot of the other dialect or of a newer schema.
@@ -403,7 +496,7 @@ func (o Options) writeJournal(j journal) error {
 		return err
 	}
 	tmp := filepath.Join(dir, journalName+".tmp")
-	if err := writeFile(tmp, bytes.NewReader(b)); err != nil {
+	if err := writeSynced(tmp, bytes.NewReader(b)); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, journalName)); err != nil {
@@ -412,18 +505,28 @@ func (o Options) writeJournal(j journal) error {
 	return syncDirs(dir)
 }
 
-// writeFile writes r to a new file at path (0600, parents created) and syncs it.
-func writeFile(path string, r io.Reader) error {
+// writeFile writes r to a new file at path (0600, parents created) and returns it
+// open, not synced.
+func writeFile(path string, r io.Reader) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
+		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+		return nil, fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return f, nil
+}
+
+// writeSynced is writeFile, then syncs and closes the file.
+func writeSynced(path string, r io.Reader) error {
+	f, err := writeFile(path, r)
+	if err != nil {
+		return err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
