@@ -147,7 +147,7 @@ func checkShutdownLog(t *testing.T, out string) {
 	if !begun {
 		t.Fatalf("no shutdown in the log:\n%s", out)
 	}
-	want := []string{"server api", "server edge", "worker edge-refresh", "worker jobs", "worker reconciler", "worker webhooks",
+	want := []string{"server api", "server edge", "worker backups", "worker edge-refresh", "worker jobs", "worker reconciler", "worker webhooks",
 		"runtime closed", "database closed"}
 	// The workers stop concurrently: their order among themselves is free.
 	got := slices.Clone(steps)
