@@ -27,6 +27,13 @@ func (v *Vault) Collect(ctx context.Context, instanceID string) (objects int, by
 		return 0, 0, err
 	}
 	defer unlock()
+	// No Write of the instance runs (the lock): its half-written objects are a killed
+	// process's (a lock of another operation may be being written).
+	if sw, ok := v.opts.Target.(sweeper); ok {
+		if _, err := sw.Sweep(ctx, instancePrefix(instanceID), lockPrefix(instanceID)); err != nil {
+			return 0, 0, err
+		}
+	}
 	stored, err := v.storedChunks(ctx, instanceID)
 	if err != nil {
 		return 0, 0, err
@@ -96,7 +103,18 @@ func (v *Vault) Purge(ctx context.Context, instanceID string) error {
 			return err
 		}
 	}
+	if sw, ok := v.opts.Target.(sweeper); ok {
+		if _, err := sw.Sweep(ctx, instancePrefix(instanceID), ""); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// sweeper is a Target that can hold half-written objects a killed process left
+// (FileTarget's temporary files); S3 puts whole objects or nothing.
+type sweeper interface {
+	Sweep(ctx context.Context, prefix, keep string) (int, error)
 }
 
 // Usage is the bytes stored for instanceID.

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -249,5 +252,55 @@ func TestRecipientsChangeRewrapsTheDataKey(t *testing.T) {
 	}
 	if _, err := only(cp).Manifest(ctx, "inst-1", "b1"); err != nil {
 		t.Fatalf("the control plane's own identity: %v", err)
+	}
+}
+
+// TestKilledPutsAreSweptFromAFileTarget: the temporary files a process killed during
+// a Put leaves in a file target go with the instance's next Collect (except in its
+// lock directory, where another operation may be putting its lock) and with a Purge;
+// the backup still reads, and another instance's are left alone.
+func TestKilledPutsAreSweptFromAFileTarget(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	tg, err := NewFileTarget(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := mustBackedUp(t, tg, "inst-1")
+	mustBackedUp(t, tg, "inst-2")
+	leave := func(rel string) string {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("half an object"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	chunk := leave(chunkPrefix("inst-1") + tmpPrefix + "1")
+	manifest := leave(manifestPrefix("inst-1") + tmpPrefix + "2")
+	lock := leave(lockPrefix("inst-1") + tmpPrefix + "3")
+	other := leave(chunkPrefix("inst-2") + tmpPrefix + "4")
+	if _, _, err := b.v.Collect(ctx, "inst-1"); err != nil {
+		t.Fatal(err)
+	}
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	type left struct{ Chunk, Manifest, Lock, Other bool }
+	if diff := cmp.Diff(left{false, false, true, true}, left{exists(chunk), exists(manifest), exists(lock), exists(other)}); diff != "" {
+		t.Errorf("temporary files after Collect (-want +got):\n%s", diff)
+	}
+	if _, err := b.v.Read(ctx, "inst-1", "b1", &bytes.Buffer{}); err != nil {
+		t.Fatalf("the backup after Collect: %v", err)
+	}
+	if err := b.v.Purge(ctx, "inst-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "instances", "inst-1")); !errors.Is(err, fs.ErrNotExist) {
+		entries, _ := os.ReadDir(filepath.Join(dir, "instances", "inst-1"))
+		t.Errorf("the instance's directory after Purge: %v %v, want none", err, entries)
+	}
+	if !exists(other) {
+		t.Error("Purge of inst-1 swept inst-2's temporary file")
 	}
 }

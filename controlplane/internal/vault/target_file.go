@@ -133,6 +133,50 @@ func (f *FileTarget) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// Sweep removes the half-written objects (temporary files) under prefix that a
+// process killed during a Put left, except those under keep (a prefix; "" keeps
+// none), and the directories it empties. Returns how many it removed. Only a caller
+// that knows no Put under prefix runs (outside keep) may call it.
+func (f *FileTarget) Sweep(ctx context.Context, prefix, keep string) (int, error) {
+	if !validKey(strings.TrimSuffix(prefix, "/")) {
+		return 0, fmt.Errorf("invalid object prefix %q", prefix)
+	}
+	start := filepath.Join(f.root, filepath.FromSlash(prefix))
+	n := 0
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() || !strings.HasPrefix(d.Name(), tmpPrefix) {
+			return nil
+		}
+		rel, err := filepath.Rel(f.root, filepath.Dir(p))
+		if err != nil {
+			return err
+		}
+		if keep != "" && strings.HasPrefix(filepath.ToSlash(rel)+"/", keep) {
+			return nil
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("sweep %s: %w", p, err)
+		}
+		n++
+		for dir := filepath.Dir(p); dir != f.root && strings.HasPrefix(dir, f.root); dir = filepath.Dir(dir) {
+			if os.Remove(dir) != nil { // not empty (or gone): stop
+				break
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
 // List implements Target: every object whose key starts with prefix, sorted by key.
 func (f *FileTarget) List(ctx context.Context, prefix string) ([]Object, error) {
 	// Walk only the directory the prefix is inside of.
