@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -69,6 +70,7 @@ func main() {
 	out := flag.String("out", "bench/results/backups.json", "where to write the figures")
 	tickets := flag.Int("tickets", 100_000, "tickets in the instance")
 	attBytes := flag.Int64("attachment-bytes", 1<<30, "attachment bytes in the instance")
+	cpuProfile := flag.String("cpuprofile", "", "diagnosis: write a CPU profile of the first backup here")
 	work := flag.String("work", "", "working directory (default: a temporary one, removed after)")
 	reuse := flag.Bool("reuse", false, "reuse the data dir an earlier run seeded in -work (its figures are then for that run's sizes)")
 	flag.Parse()
@@ -76,13 +78,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchbackup: -reuse needs -work")
 		os.Exit(2)
 	}
-	if err := run(context.Background(), *app, *seeder, *out, *work, *tickets, *attBytes, *reuse); err != nil {
+	if err := run(context.Background(), *app, *seeder, *out, *work, *tickets, *attBytes, *reuse, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "benchbackup:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, app, seeder, out, work string, tickets int, attBytes int64, reuse bool) error {
+func run(ctx context.Context, app, seeder, out, work string, tickets int, attBytes int64, reuse bool, cpuProfile string) error {
 	if work == "" {
 		d, err := os.MkdirTemp("", "benchbackup-")
 		if err != nil {
@@ -151,11 +153,21 @@ func run(ctx context.Context, app, seeder, out, work string, tickets int, attByt
 	v := vault.New(vault.Options{Target: target, Identities: []age.Identity{cp}, Recipients: []age.Recipient{cp.Recipient()}, Clock: clock.Real{}})
 	src := vault.Source{InstanceID: "bench-1", Slug: "bench", Plan: "starter", CustomerID: "bench", Secrets: map[string]string{"SPROUDCHAT_SECRET_KEY": strings.Repeat("ab", 32)}}
 
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	t0 = time.Now()
 	first, err := backup(ctx, app, data, v, src, "b1", "")
 	if err != nil {
 		return fmt.Errorf("first backup: %w", err)
 	}
+	pprof.StopCPUProfile()
 	r.First = measured(time.Since(t0), first.AddedBytes, size)
 	r.Ratios.FirstObjects = first.AddedObjects
 

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,14 +22,15 @@ import (
 // flakyTarget fails every Put after the first ok ones.
 type flakyTarget struct {
 	Target
-	ok    atomic.Int64
-	calls atomic.Int64
+	ok      atomic.Int64
+	calls   atomic.Int64
+	failing string // a Put of a key containing it fails too
 }
 
 var errInjected = errors.New("injected: disk full")
 
 func (f *flakyTarget) Put(ctx context.Context, key string, body []byte) error {
-	if f.calls.Add(1) > f.ok.Load() {
+	if f.calls.Add(1) > f.ok.Load() || (f.failing != "" && strings.Contains(key, f.failing)) {
 		return errInjected
 	}
 	return f.Target.Put(ctx, key, body)
@@ -36,10 +39,15 @@ func (f *flakyTarget) Put(ctx context.Context, key string, body []byte) error {
 func TestFailedWriteLeavesNoManifest(t *testing.T) {
 	ctx := context.Background()
 	in := mustTestInstance(t)
-	base := mustFileTarget(t)
 	cp := mustIdentity(t)
-	for _, ok := range []int64{0, 1, 2, 5, 12} { // the lock, the key, some chunks, …
-		tg := &flakyTarget{Target: base}
+	// The lock, the key, some chunks — and the manifest itself, whenever it comes.
+	for _, c := range []struct {
+		ok      int64
+		failing string
+	}{{0, ""}, {1, ""}, {2, ""}, {5, ""}, {1 << 30, "/manifests/"}} {
+		ok := c.ok
+		base := mustFileTarget(t)
+		tg := &flakyTarget{Target: base, failing: c.failing}
 		tg.ok.Store(ok)
 		v := newVault(tg, clock.NewFake(t0), cp)
 		if _, err := v.Write(ctx, source("inst-1"), "b1", "", streamOf(t, in.db, in.blobs, nil)); !errors.Is(err, errInjected) {
@@ -53,7 +61,7 @@ func TestFailedWriteLeavesNoManifest(t *testing.T) {
 		}
 	}
 	// A corrupt stream fails too, without a manifest.
-	v := newVault(base, clock.NewFake(t0), mustIdentity(t))
+	v := newVault(mustFileTarget(t), clock.NewFake(t0), mustIdentity(t))
 	stream, err := io.ReadAll(streamOf(t, in.db, in.blobs, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -183,5 +191,47 @@ func TestS3WritesRetryWhileTheServerIsBrieflyUnavailable(t *testing.T) {
 	direct := mustS3Target(t, s)
 	if ok, err := direct.Exists(ctx, manifestKey("inst-1", "b2")); ok || err != nil {
 		t.Fatalf("the failed Write left a manifest (%v, %v)", ok, err)
+	}
+}
+
+// manifestFailing is a file target whose manifest Put fails: a Write that dies after
+// its chunks, as a killed serve's would.
+type manifestFailing struct{ *FileTarget }
+
+func (m manifestFailing) Put(ctx context.Context, key string, body []byte) error {
+	if strings.Contains(key, "/manifests/") {
+		return errInjected
+	}
+	return m.FileTarget.Put(ctx, key, body)
+}
+
+// TestTornLeftoversAreNotTrusted: a file target's chunks reach the disk with one flush
+// before the manifest, so a crash can leave chunks torn that no manifest names. The
+// next Write must store them again rather than count them as stored.
+func TestTornLeftoversAreNotTrusted(t *testing.T) {
+	ctx := context.Background()
+	in := mustTestInstance(t)
+	cp := mustIdentity(t)
+	ft := mustFileTarget(t)
+	base := Target(ft)
+	if _, err := newVault(manifestFailing{ft}, clock.NewFake(t0), cp).Write(ctx, source("inst-1"), "b1", "", streamOf(t, in.db, in.blobs, nil)); !errors.Is(err, errInjected) {
+		t.Fatalf("Write = %v, want the injected error", err)
+	}
+	left, err := base.List(ctx, chunkPrefix("inst-1"))
+	if err != nil || len(left) == 0 {
+		t.Fatalf("the failed Write left no chunks (%v): nothing to test", err)
+	}
+	for _, o := range left { // what a crash before the flush may leave
+		if err := os.Truncate(filepath.Join(ft.root, filepath.FromSlash(o.Key)), o.Size/2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := newVault(base, clock.NewFake(t0), cp)
+	if _, err := v.Write(ctx, source("inst-1"), "b2", "", streamOf(t, in.db, in.blobs, nil)); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := v.Read(ctx, "inst-1", "b2", &out); err != nil {
+		t.Fatalf("Read after torn leftovers = %v: the Write trusted them", err)
 	}
 }

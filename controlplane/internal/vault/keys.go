@@ -33,10 +33,11 @@ type keyFile struct {
 
 // dataKey is an instance's data key and what is derived from it.
 type dataKey struct {
-	identity  *age.X25519Identity
-	recipient *age.X25519Recipient
-	mac       []byte      // names chunks: HMAC-SHA256(mac, plaintext)
-	pol       chunker.Pol // the chunker's polynomial: boundaries differ per instance
+	identity *age.X25519Identity
+	// object encrypts and opens the instance's objects (chunks, manifests).
+	object objectKey
+	mac    []byte      // names chunks: HMAC-SHA256(mac, plaintext)
+	pol    chunker.Pol // the chunker's polynomial: boundaries differ per instance
 }
 
 func newDataKey(id *age.X25519Identity) (*dataKey, error) {
@@ -53,13 +54,26 @@ func newDataKey(id *age.X25519Identity) (*dataKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("derive chunker polynomial: %w", err)
 	}
-	return &dataKey{identity: id, recipient: id.Recipient(), mac: mac, pol: pol}, nil
+	ok, err := hkdf.Key(sha256.New, secret, nil, "sproudchat vault object key", 32)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := newObjectKey(ok)
+	if err != nil {
+		return nil, err
+	}
+	return &dataKey{identity: id, object: obj, mac: mac, pol: pol}, nil
 }
 
-// name is a chunk's object name: a keyed hash, so the target cannot test a guess.
-func (k *dataKey) name(plain []byte) string {
+// name is a chunk's object name: a keyed hash of its SHA-256, so the target cannot
+// test a guess.
+func (k *dataKey) name(plain []byte) string { return k.nameOf(sha256.Sum256(plain)) }
+
+// nameOf is name given the plaintext's SHA-256 (a blob's is its name in the snapshot,
+// checked as it is read: no second pass over it).
+func (k *dataKey) nameOf(sum [32]byte) string {
 	h := hmac.New(sha256.New, k.mac)
-	h.Write(plain)
+	h.Write(sum[:])
 	return hex.EncodeToString(h.Sum(nil))
 }
 

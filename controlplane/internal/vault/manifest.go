@@ -22,7 +22,7 @@ func (v *Vault) sealTop(k *dataKey, top manifestTop) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.codec.seal(plain, k.recipient)
+	return v.codec.seal(nil, plain, k.object)
 }
 
 // open reads and checks a backup's manifest and the data key it is sealed with.
@@ -69,7 +69,7 @@ func (v *Vault) openTop(ctx context.Context, instanceID, backupID string) (manif
 	if err != nil {
 		return manifestTop{}, nil, err
 	}
-	plain, err := v.codec.open(sealed, k.identity, maxTop)
+	plain, err := v.codec.open(sealed, k.object, maxTop)
 	if errors.Is(err, ErrKey) {
 		return manifestTop{}, nil, fmt.Errorf("manifest of backup %s is not sealed with %s's data key: %w", backupID, instanceID, ErrKey)
 	}

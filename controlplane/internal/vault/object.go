@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
@@ -14,11 +16,12 @@ import (
 // Chunk boundaries. A database gets small chunks: one changed page then costs a chunk
 // of tens of KiB, not a few percent of the backup (SQLite's free space inside pages cuts
 // most of them right after dbChunk.min). Blobs never change — a changed attachment is
-// another blob — so they get larger ones, and fewer objects. The maximum bounds what
-// one object holds in memory.
+// another blob — so they get larger ones, and fewer objects: each object costs a file
+// (or a request) at the target. The maximum bounds what one object holds in memory.
 var (
-	dbChunk   = chunking{min: 32 << 10, averageBits: 14}  // ~32–48 KiB
-	blobChunk = chunking{min: 128 << 10, averageBits: 17} // ~256 KiB
+	dbChunk = chunking{min: 32 << 10, averageBits: 14} // ~32–48 KiB
+	// A blob up to chunkMax is one object; a larger one is cut at 512 KiB–1 MiB.
+	blobChunk = chunking{min: 512 << 10, averageBits: 19}
 	// Manifest pieces are small: a backup stores the pieces that differ from the last
 	// backup's, and a change moves a few lines.
 	pieceChunk = chunking{min: 4 << 10, averageBits: 12} // ~4–8 KiB
@@ -34,6 +37,13 @@ type chunking struct {
 	min         uint
 	averageBits int
 }
+
+// scratch holds buffers of an object's size: what a chunk is read into and compressed
+// into, reused instead of allocated (and cleared) for every object.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, chunkMax+chunkMax>>7+512); return &b }}
+
+// sealedScratch holds buffers of a sealed object's size.
+var sealedScratch = sync.Pool{New: func() any { b := make([]byte, 0, chunkMax+chunkMax>>6+1024); return &b }}
 
 // codec compresses and encrypts objects. Its encoder and decoder are safe for
 // concurrent EncodeAll/DecodeAll.
@@ -56,12 +66,15 @@ func newCodec() *codec {
 	return &codec{enc: enc, dec: dec}
 }
 
-// seal compresses plain and encrypts it to r.
-func (c *codec) seal(plain []byte, r age.Recipient) ([]byte, error) {
+// seal compresses plain and encrypts it to r, appending to dst.
+func (c *codec) seal(dst, plain []byte, r age.Recipient) ([]byte, error) {
 	// Room for an incompressible chunk (zstd's bound), so the encoder never grows it.
-	z := c.enc.EncodeAll(plain, make([]byte, 0, len(plain)+len(plain)>>7+512))
-	var buf bytes.Buffer
-	buf.Grow(len(z) + 256)
+	zp := scratch.Get().(*[]byte)
+	defer scratch.Put(zp)
+	z := c.enc.EncodeAll(plain, (*zp)[:0])
+	*zp = z[:0]
+	// age adds its header and 16 bytes per 64 KiB piece.
+	buf := appendWriter(slices.Grow(dst, len(z)+len(z)>>12+512))
 	w, err := age.Encrypt(&buf, r)
 	if err != nil {
 		return nil, err
@@ -72,7 +85,15 @@ func (c *codec) seal(plain []byte, r age.Recipient) ([]byte, error) {
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return buf, nil
+}
+
+// appendWriter writes by appending to itself.
+type appendWriter []byte
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	*w = append(*w, p...)
+	return len(p), nil
 }
 
 // open reverses seal. A failure is ErrKey when the object is not for id, ErrTampered

@@ -226,7 +226,7 @@ func (v *Vault) fetch(ctx context.Context, instanceID string, k *dataKey, c Chun
 	if err != nil {
 		return nil, err
 	}
-	plain, err := v.codec.open(sealed, k.identity, chunkMax)
+	plain, err := v.codec.open(sealed, k.object, chunkMax)
 	if errors.Is(err, ErrKey) {
 		// A chunk sealed for another key is an altered backup: the manifest is ours.
 		return nil, fmt.Errorf("chunk %s is sealed for another key: %w", c.Key, ErrTampered)

@@ -37,8 +37,29 @@ func (f *FileTarget) path(key string) (string, error) {
 	return filepath.Join(f.root, filepath.FromSlash(key)), nil
 }
 
-// Put implements Target.
+// Put implements Target: the object is on disk when Put returns.
 func (f *FileTarget) Put(ctx context.Context, key string, body []byte) error {
+	return f.put(ctx, key, body, true)
+}
+
+// PutUnsynced writes an object that reaches the disk only with the next Sync: a
+// backup's thousands of chunks cost one flush of the filesystem instead of two fsyncs
+// each. Until Sync returns, a crash may leave such an object torn, so the vault trusts
+// an object written this way only once a manifest (written after Sync) names it.
+func (f *FileTarget) PutUnsynced(ctx context.Context, key string, body []byte) error {
+	return f.put(ctx, key, body, false)
+}
+
+// Sync flushes every object written so far to disk (the whole filesystem the target
+// lives on, in one call where the system has one).
+func (f *FileTarget) Sync(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return syncTree(f.root)
+}
+
+func (f *FileTarget) put(ctx context.Context, key string, body []byte, durable bool) error {
 	p, err := f.path(key)
 	if err != nil {
 		return err
@@ -59,15 +80,20 @@ func (f *FileTarget) Put(ctx context.Context, key string, body []byte) error {
 		tmp.Close()
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("put %s: %w", key, err)
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return fmt.Errorf("put %s: %w", key, err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	if err := os.Rename(tmp.Name(), p); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(dir)
 }

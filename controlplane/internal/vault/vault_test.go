@@ -169,7 +169,9 @@ func TestBlobsOmittedFromTheStreamComeFromThePreviousBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.AddedObjects > 2 {
+	// The new blob (again: on a file target what the failed Write left is not trusted,
+	// no manifest names it), the manifest's changed piece and its top.
+	if res.AddedObjects > 3 {
 		t.Errorf("second backup added %d objects, want the new blob and the manifest", res.AddedObjects)
 	}
 	var out bytes.Buffer

@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,16 +45,27 @@ func (v *Vault) Write(ctx context.Context, src Source, backupID, prevID string, 
 		return Result{}, err
 	}
 	var prev *Manifest
+	var prevPieces []Chunk
 	if prevID != "" {
 		m, _, err := v.open(ctx, id, prevID)
 		if err != nil {
 			return Result{}, fmt.Errorf("open previous backup %s: %w", prevID, err)
 		}
 		prev = &m
+		top, _, err := v.openTop(ctx, id, prevID)
+		if err != nil {
+			return Result{}, fmt.Errorf("open previous backup %s: %w", prevID, err)
+		}
+		prevPieces = top.Pieces
 	}
 	stored, err := v.storedChunks(ctx, id)
 	if err != nil {
 		return Result{}, err
+	}
+	if _, ok := v.opts.Target.(unsyncedTarget); ok {
+		// An object only a manifest (written after a Sync) names is sure to be whole;
+		// another may be the torn leftover of a crashed Write, and is written again.
+		stored = named(stored, prev, prevPieces)
 	}
 	sr, err := snapshot.NewReader(stream)
 	if err != nil {
@@ -102,6 +114,12 @@ func (v *Vault) Write(ctx context.Context, src Source, backupID, prevID string, 
 	if err != nil {
 		return Result{}, err
 	}
+	// Every chunk on disk before the manifest names it.
+	if t, ok := v.opts.Target.(unsyncedTarget); ok {
+		if err := t.Sync(ctx); err != nil {
+			return Result{}, fmt.Errorf("flush chunks: %w", err)
+		}
+	}
 	// The manifest goes last: until it is stored, the backup does not exist.
 	if err := v.opts.Target.Put(ctx, manifestKey(id, backupID), sealed); err != nil {
 		return Result{}, fmt.Errorf("write manifest: %w", err)
@@ -112,6 +130,33 @@ func (v *Vault) Write(ctx context.Context, src Source, backupID, prevID string, 
 	res.AddedBytes = up.added + int64(len(sealed))
 	res.AddedObjects = len(up.mine) + 1
 	return res, nil
+}
+
+// unsyncedTarget is a target whose writes may wait for one flush: Write puts its
+// chunks unsynced and syncs once before the manifest (the file target; an S3 PUT is
+// durable when it returns).
+type unsyncedTarget interface {
+	PutUnsynced(ctx context.Context, key string, body []byte) error
+	Sync(ctx context.Context) error
+}
+
+// named keeps of stored what manifest m names: its files' chunks and its own pieces.
+func named(stored map[string]int64, m *Manifest, pieces []Chunk) map[string]int64 {
+	out := map[string]int64{}
+	keep := func(cs []Chunk) {
+		for _, c := range cs {
+			if n, ok := stored[c.Key]; ok {
+				out[c.Key] = n
+			}
+		}
+	}
+	if m != nil {
+		for _, f := range m.Files {
+			keep(f.Chunks)
+		}
+	}
+	keep(pieces)
+	return out
 }
 
 // storedChunks lists the chunks instanceID has at the target, with their sizes.
@@ -193,6 +238,24 @@ func (u *uploader) files(ctx context.Context, sr *snapshot.Reader) ([]File, erro
 				return err
 			}
 			f := File{Name: e.Name, SHA256: e.SHA256, Size: e.Size}
+			if e.Kind == snapshot.KindBlob && e.Size <= chunkMax {
+				// One object, named by the blob's checked SHA-256: no chunker, no
+				// second hash over it.
+				bp := scratch.Get().(*[]byte)
+				data, err := whole(body, (*bp)[:e.Size])
+				if err != nil {
+					scratch.Put(bp)
+					return fmt.Errorf("read %s: %w", e.Name, err)
+				}
+				var sum [32]byte
+				hex.Decode(sum[:], []byte(e.SHA256))
+				u.addOwned(gctx, g, &f, u.k.nameOf(sum), data, bp)
+				files = append(files, f)
+				if gctx.Err() != nil {
+					return nil // g.Wait says why
+				}
+				continue
+			}
 			cfg := blobChunk
 			if e.Kind == snapshot.KindDatabase {
 				cfg = dbChunk
@@ -207,12 +270,7 @@ func (u *uploader) files(ctx context.Context, sr *snapshot.Reader) ([]File, erro
 				if err != nil {
 					return fmt.Errorf("read %s: %w", e.Name, err)
 				}
-				name := u.k.name(c.Data)
-				f.Chunks = append(f.Chunks, Chunk{Key: name, Size: int64(c.Length)})
-				if u.claim(name) {
-					data := append([]byte(nil), c.Data...)
-					g.Go(func() error { return u.upload(gctx, name, data) })
-				}
+				u.add(gctx, g, &f, c.Data)
 				if gctx.Err() != nil {
 					return nil // g.Wait says why
 				}
@@ -227,6 +285,42 @@ func (u *uploader) files(ctx context.Context, sr *snapshot.Reader) ([]File, erro
 		return nil, err
 	}
 	return files, nil
+}
+
+// add names a chunk of f and uploads a copy unless it is stored or on its way.
+func (u *uploader) add(ctx context.Context, g *errgroup.Group, f *File, data []byte) {
+	bp := scratch.Get().(*[]byte)
+	u.addOwned(ctx, g, f, u.k.name(data), append((*bp)[:0], data...), bp)
+}
+
+// addOwned is add of data held in the scratch buffer bp, which goes back to the pool
+// once uploaded (or not needed).
+func (u *uploader) addOwned(ctx context.Context, g *errgroup.Group, f *File, name string, data []byte, bp *[]byte) {
+	f.Chunks = append(f.Chunks, Chunk{Key: name, Size: int64(len(data))})
+	if !u.claim(name) {
+		scratch.Put(bp)
+		return
+	}
+	g.Go(func() error {
+		defer scratch.Put(bp)
+		return u.upload(ctx, name, data)
+	})
+}
+
+// whole reads an entry of exactly len(buf) bytes, and to its end, where the snapshot
+// reader checks its hash.
+func whole(body io.Reader, buf []byte) ([]byte, error) {
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	var one [1]byte
+	if n, err := body.Read(one[:]); n != 0 || err != io.EOF {
+		if err == nil || err == io.EOF {
+			err = errors.New("entry longer than its header says")
+		}
+		return nil, err
+	}
+	return buf, nil
 }
 
 // pieces stores m's JSON as chunks of its own, so that what a manifest shares with
@@ -282,11 +376,19 @@ func (u *uploader) claim(name string) bool {
 }
 
 func (u *uploader) upload(ctx context.Context, name string, plain []byte) error {
-	sealed, err := u.v.codec.seal(plain, u.k.recipient)
+	sp := sealedScratch.Get().(*[]byte)
+	sealed, err := u.v.codec.seal((*sp)[:0], plain, u.k.object)
 	if err != nil {
+		sealedScratch.Put(sp)
 		return err
 	}
-	if err := u.v.opts.Target.Put(ctx, chunkKey(u.id, name), sealed); err != nil {
+	// The target holds no reference to sealed once Put returns.
+	defer func() { *sp = sealed[:0]; sealedScratch.Put(sp) }()
+	put := u.v.opts.Target.Put
+	if t, ok := u.v.opts.Target.(unsyncedTarget); ok {
+		put = t.PutUnsynced
+	}
+	if err := put(ctx, chunkKey(u.id, name), sealed); err != nil {
 		return fmt.Errorf("upload chunk: %w", err)
 	}
 	u.mu.Lock()
