@@ -235,3 +235,49 @@ func TestTornLeftoversAreNotTrusted(t *testing.T) {
 		t.Fatalf("Read after torn leftovers = %v: the Write trusted them", err)
 	}
 }
+
+// TestWholeLeftoversAreKeptNotReplaced: a chunk the previous manifest does not name
+// but an older one does is checked and kept, never replaced unflushed (a crash during
+// the replacement would break the older backup).
+func TestWholeLeftoversAreKeptNotReplaced(t *testing.T) {
+	ctx := context.Background()
+	in := mustTestInstance(t)
+	ft := mustFileTarget(t)
+	v := newVault(ft, clock.NewFake(t0), mustIdentity(t))
+	extra := bytesEntry([]byte("an attachment that comes and goes"))
+	with := append(append([]entry(nil), in.blobs...), extra)
+	if _, err := v.Write(ctx, source("inst-1"), "b1", "", streamOf(t, in.db, with, nil)); err != nil {
+		t.Fatal(err)
+	}
+	before, err := ft.List(ctx, chunkPrefix("inst-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Write(ctx, source("inst-1"), "b2", "b1", streamOf(t, in.db, in.blobs, nil)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.Write(ctx, source("inst-1"), "b3", "b2", streamOf(t, in.db, with, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := ft.List(ctx, chunkPrefix("inst-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	was := map[string]time.Time{}
+	for _, o := range before {
+		was[o.Key] = o.Modified
+	}
+	for _, o := range after {
+		if m, ok := was[o.Key]; ok && !o.Modified.Equal(m) {
+			t.Errorf("chunk %s of backup b1 was written again", o.Key)
+		}
+	}
+	if res.AddedObjects > 2 { // the manifest's changed piece and its top
+		t.Errorf("third backup added %d objects; the returning attachment was stored already", res.AddedObjects)
+	}
+	var out bytes.Buffer
+	if _, err := v.Read(ctx, "inst-1", "b1", &out); err != nil {
+		t.Fatalf("Read b1 = %v", err)
+	}
+}

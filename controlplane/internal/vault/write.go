@@ -62,16 +62,26 @@ func (v *Vault) Write(ctx context.Context, src Source, backupID, prevID string, 
 	if err != nil {
 		return Result{}, err
 	}
+	var unsure map[string]int64
 	if _, ok := v.opts.Target.(unsyncedTarget); ok {
-		// An object only a manifest (written after a Sync) names is sure to be whole;
-		// another may be the torn leftover of a crashed Write, and is written again.
-		stored = named(stored, prev, prevPieces)
+		// An object the previous manifest (written after a Sync) names is sure to be
+		// whole; another may be the torn leftover of a crashed Write — or a whole one an
+		// older manifest names, which must not be replaced unflushed: it is read and
+		// checked before it is either trusted or written again.
+		all := stored
+		stored = named(all, prev, prevPieces)
+		unsure = map[string]int64{}
+		for name, n := range all {
+			if _, ok := stored[name]; !ok {
+				unsure[name] = n
+			}
+		}
 	}
 	sr, err := snapshot.NewReader(stream)
 	if err != nil {
 		return Result{}, err
 	}
-	up := &uploader{v: v, k: k, id: id, stored: stored, mine: map[string]int64{}}
+	up := &uploader{v: v, k: k, id: id, stored: stored, unsure: unsure, mine: map[string]int64{}}
 	files, err := up.files(ctx, sr)
 	if err != nil {
 		return Result{}, err
@@ -128,8 +138,21 @@ func (v *Vault) Write(ctx context.Context, src Source, backupID, prevID string, 
 	res.SizeBytes += int64(len(sealed))
 	res.Objects++
 	res.AddedBytes = up.added + int64(len(sealed))
-	res.AddedObjects = len(up.mine) + 1
+	res.AddedObjects = len(up.mine) - up.reused + 1
 	return res, nil
+}
+
+// intact tells whether the stored object name holds plain, and its stored size.
+func (u *uploader) intact(ctx context.Context, name string, plain []byte) (int64, bool) {
+	sealed, err := u.v.opts.Target.Get(ctx, chunkKey(u.id, name))
+	if err != nil {
+		return 0, false
+	}
+	got, err := u.v.codec.open(sealed, u.k.object, chunkMax)
+	if err != nil || !bytes.Equal(got, plain) {
+		return 0, false
+	}
+	return int64(len(sealed)), true
 }
 
 // unsyncedTarget is a target whose writes may wait for one flush: Write puts its
@@ -216,10 +239,12 @@ type uploader struct {
 	k      *dataKey
 	id     string
 	stored map[string]int64 // at the target before this Write
+	unsure map[string]int64 // at the target too, but perhaps torn: checked before use
 
-	mu    sync.Mutex
-	mine  map[string]int64 // uploaded (or being uploaded) by this Write
-	added int64
+	mu     sync.Mutex
+	mine   map[string]int64 // uploaded (or being uploaded) by this Write
+	added  int64
+	reused int // of mine: found whole at the target, not uploaded
 }
 
 func (u *uploader) files(ctx context.Context, sr *snapshot.Reader) ([]File, error) {
@@ -376,6 +401,15 @@ func (u *uploader) claim(name string) bool {
 }
 
 func (u *uploader) upload(ctx context.Context, name string, plain []byte) error {
+	if _, ok := u.unsure[name]; ok {
+		if n, whole := u.intact(ctx, name, plain); whole {
+			u.mu.Lock()
+			u.mine[name] = n
+			u.reused++
+			u.mu.Unlock()
+			return nil
+		}
+	}
 	sp := sealedScratch.Get().(*[]byte)
 	sealed, err := u.v.codec.seal((*sp)[:0], plain, u.k.object)
 	if err != nil {
