@@ -5,7 +5,8 @@
 //
 // The data dir holds, besides the instance's own files:
 //
-//	.backup/              temporary copies of one backup (removed when it ends)
+//	.backup/              temporary copies of one backup (removed when it ends, or by
+//	                      the next backup when its process died)
 //	.restore/new/         the staged data of a restore in progress
 //	.restore/previous/    the data a restore replaced, until --commit or --rollback
 //	.restore/journal.json present from the first change of a swap until commit/rollback
@@ -24,6 +25,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sproudstack/sproudchat/platform/clock"
 	"github.com/sproudstack/sproudchat/platform/snapshot"
@@ -102,11 +104,14 @@ func Backup(ctx context.Context, o Options, known map[string]bool, w io.Writer) 
 			return snapshot.Header{}, fmt.Errorf("%w in %s: %v", ErrNoData, o.DataDir, errors.Unwrap(err))
 		}
 	}
-	tmp, err := os.MkdirTemp(mkdirAll(o.path(backupDir)), "backup-")
+	parent := mkdirAll(o.path(backupDir))
+	sweep(parent, time.Now())
+	tmp, err := os.MkdirTemp(parent, "backup-")
 	if err != nil {
 		return snapshot.Header{}, fmt.Errorf("create backup dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	defer hold(tmp)()
 	h := snapshot.Header{Format: snapshot.Format, TakenAt: o.now().Now()}
 	var dbFile string
 	if o.postgres() {
