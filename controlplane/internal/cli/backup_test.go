@@ -198,10 +198,14 @@ func TestBackupOutputGolden(t *testing.T) {
 			})
 		}
 	}
-	// An API error is one line and exit 1.
-	code, _, stderr := run(env, "backup", "list", "in-404")
-	if code != 1 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "no such resource") {
-		t.Errorf("unknown instance: exit %d, stderr %q", code, stderr)
+	// An API error is one line and exit 1; an instance not found (a newcomer gives the
+	// slug) says what names an instance.
+	for _, args := range [][]string{{"backup", "list", "demo"}, {"backup", "create", "demo"}, {"instance", "get", "demo"}} {
+		code, _, stderr := run(env, args...)
+		if code != 1 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "no such resource") ||
+			!strings.Contains(stderr, "instance's id") {
+			t.Errorf("%v of an unknown instance: exit %d, stderr %q", args, code, stderr)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,16 +56,27 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(stderr, "sproudctl: %v\n", err)
+	fmt.Fprintf(stderr, "sproudctl: %v%s\n", err, notFoundHint(cmd, err))
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return 2
 	}
 	return 1
+}
+
+// notFoundHint explains a 404 from a command that names an instance: an instance is
+// named by its id (a slug, which a newcomer tries first, is not one).
+func notFoundHint(cmd *cobra.Command, err error) string {
+	var p *client.Problem
+	names := cmd != nil && (strings.Contains(cmd.Use, "INSTANCE") || cmd.Parent() != nil && cmd.Parent().Name() == "instance" && strings.HasSuffix(cmd.Use, " ID"))
+	if !names || !errors.As(err, &p) || p.Status != http.StatusNotFound {
+		return ""
+	}
+	return ` (is it the instance's id? "sproudctl instance list" shows each instance's id beside its slug)`
 }
 
 // isCobraUsage recognises cobra's own usage errors (unknown command, flag, arguments).
