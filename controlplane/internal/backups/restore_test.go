@@ -274,6 +274,9 @@ func TestRestoreIntoNewInstance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n.SetupURL != "" {
+		t.Errorf("an instance made from a backup got a setup link, %s: its users come with the backup", n.SetupURL)
+	}
 	if err := e.ctl.Create(ctx, n, "test", nil); err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,11 @@ func (s *Service) NewInstance(req lifecycle.CreateRequest) (lifecycle.NewInstanc
 	inst := lifecycle.Instance{ID: newID(now), CustomerID: req.CustomerID, Slug: req.Slug, Plan: req.Plan, AdminEmail: req.AdminEmail,
 		AdminName: req.AdminName, State: lifecycle.Provisioning, Desired: lifecycle.WantActive, NextAttempt: now, CreatedAt: now, UpdatedAt: now,
 		RestoreBackupID: req.RestoreFrom}
-	return lifecycle.NewInstance{Instance: inst, Secrets: sec, SetupURL: s.URL(inst.Slug) + "/setup?token=" + sec.SetupToken}, nil
+	n := lifecycle.NewInstance{Instance: inst, Secrets: sec, SetupURL: s.URL(inst.Slug) + "/setup?token=" + sec.SetupToken}
+	if req.RestoreFrom != "" {
+		n.SetupURL = "" // its users come with the backup: the setup link would only be refused
+	}
+	return n, nil
 }
 
 // Create stores n (from NewInstance) with its sealed secrets, its first event and
