@@ -239,7 +239,7 @@ func TestBackupRestoreEndToEnd(t *testing.T) {
 		var back cpclient.Instance
 		p.ctlJSON(&back, "instance", "create", "--customer", "cus_e2e", "--slug", uniqueSlug("bkback"), "--admin-email", "owner@example.org",
 			"--restore-from", b.ID, "--wait")
-		t.Cleanup(func() { p.api.Destroy(context.Background(), back.ID) })
+		p.removeAtEnd(back.ID)
 		if back.State != "active" {
 			t.Fatalf("the instance created from %s is %s (%s)", b.ID, back.State, back.LastError)
 		}
