@@ -107,9 +107,18 @@ func (r *Runtime) killStrayTools(id string) {
 }
 
 // killTools kills the process groups of tool runs still working on the instance's
-// data (a control plane that died mid-run leaves them).
+// data (a control plane that died mid-run leaves them) and waits, up to five seconds,
+// until they are gone: a destroy that returns leaves nothing running on the data.
 func (r *Runtime) killTools(id string) {
-	for _, pid := range r.processes(id, roleTool) {
-		syscall.Kill(-pid, syscall.SIGKILL)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pids := r.processes(id, roleTool)
+		if len(pids) == 0 || time.Now().After(deadline) {
+			return
+		}
+		for _, pid := range pids {
+			syscall.Kill(-pid, syscall.SIGKILL)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
