@@ -86,6 +86,7 @@ type plane struct {
 	mu       sync.Mutex
 	exited   chan struct{}
 	api      *client.Client
+	started  bool // a cleanup stops whichever serve runs at the end
 }
 
 func newPlane(t *testing.T, runtime string) *plane {
@@ -123,7 +124,12 @@ func (p *plane) start() {
 		p.t.Fatal(err)
 	}
 	go func() { p.cmd.Wait(); close(p.exited) }()
-	p.t.Cleanup(func() { p.kill(syscall.SIGTERM) })
+	if !p.started {
+		// Registered once, at the first start: a restarted serve must still run when
+		// the cleanups of what the test made since (destroying its instances) run.
+		p.started = true
+		p.t.Cleanup(func() { p.kill(syscall.SIGTERM) })
+	}
 	poll.Eventually(p.t, "sproudctl serve to be up", func() bool {
 		select {
 		case <-p.exited:
