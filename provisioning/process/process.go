@@ -267,10 +267,16 @@ func (r *Runtime) Destroy(ctx context.Context, id string) error {
 		return err
 	}
 	r.killTools(id)
-	if err := os.RemoveAll(r.dir(id)); err != nil {
-		return fmt.Errorf("remove %s: %w", r.dir(id), err)
+	// A process in its last moments may still add a file (seen once under load:
+	// "directory not empty"); the removal is tried again briefly.
+	var err error
+	for try := 0; try < 10; try++ {
+		if err = os.RemoveAll(r.dir(id)); err == nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return nil
+	return fmt.Errorf("remove %s: %w", r.dir(id), err)
 }
 
 // DestroyApp stops the process (and any tool run left on its data) and removes its
