@@ -32,8 +32,14 @@ func (v *Vault) open(ctx context.Context, instanceID, backupID string) (Manifest
 	if err != nil {
 		return Manifest{}, nil, err
 	}
+	m, err := v.manifestOf(ctx, instanceID, backupID, top, k)
+	return m, k, err
+}
+
+// manifestOf reads and checks the manifest whose top object openTop returned.
+func (v *Vault) manifestOf(ctx context.Context, instanceID, backupID string, top manifestTop, k *dataKey) (Manifest, error) {
 	var plain bytes.Buffer
-	err = v.fetchInOrder(ctx, instanceID, k, top.Pieces, func(b []byte) error {
+	err := v.fetchInOrder(ctx, instanceID, k, top.Pieces, func(b []byte) error {
 		if plain.Len()+len(b) > maxManifest {
 			return fmt.Errorf("manifest of backup %s is over %d bytes: %w", backupID, maxManifest, ErrTampered)
 		}
@@ -41,16 +47,16 @@ func (v *Vault) open(ctx context.Context, instanceID, backupID string) (Manifest
 		return nil
 	})
 	if err != nil {
-		return Manifest{}, nil, fmt.Errorf("manifest of backup %s: %w", backupID, err)
+		return Manifest{}, fmt.Errorf("manifest of backup %s: %w", backupID, err)
 	}
 	var m Manifest
 	if err := json.Unmarshal(plain.Bytes(), &m); err != nil {
-		return Manifest{}, nil, fmt.Errorf("manifest of backup %s: not a manifest: %w", backupID, ErrTampered)
+		return Manifest{}, fmt.Errorf("manifest of backup %s: not a manifest: %w", backupID, ErrTampered)
 	}
 	if err := checkManifest(instanceID, backupID, m.Format, m.InstanceID, m.BackupID); err != nil {
-		return Manifest{}, nil, err
+		return Manifest{}, err
 	}
-	return m, k, nil
+	return m, nil
 }
 
 // openTop reads a manifest's top object and the data key that opens it.

@@ -47,12 +47,12 @@ func (v *Vault) Write(ctx context.Context, src Source, backupID, prevID string, 
 	var prev *Manifest
 	var prevPieces []Chunk
 	if prevID != "" {
-		m, _, err := v.open(ctx, id, prevID)
-		if err != nil {
-			return Result{}, fmt.Errorf("open previous backup %s: %w", prevID, err)
+		top, pk, err := v.openTop(ctx, id, prevID)
+		if err == nil {
+			var m Manifest
+			m, err = v.manifestOf(ctx, id, prevID, top, pk)
+			prev = &m
 		}
-		prev = &m
-		top, _, err := v.openTop(ctx, id, prevID)
 		if err != nil {
 			return Result{}, fmt.Errorf("open previous backup %s: %w", prevID, err)
 		}
